@@ -1,0 +1,326 @@
+//! Registration, sign-in, token refresh and sign-out.
+
+use actix_web::{HttpResponse, http::header, post, web};
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::problems::{BadRequest, Conflict, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed};
+use super::units::level_of;
+use super::users::{UserResponse, user_responses};
+use super::{JsonBody, QueryParams};
+use crate::auth::{Auth, password, secrets};
+use crate::db::models::{NewUserRow, UserRow};
+use crate::db::queries::{self, RefreshOutcome};
+use crate::domain::grid::Level;
+use crate::domain::ids::UnitId;
+use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
+use crate::error::{ApiError, Invalid, Validator};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(register).service(login).service(refresh).service(logout);
+}
+
+/// A resident's self-registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42", "display_name": "王芳",
+    "phone": "13812341234", "building_id": 9, "room": "3-502"}))]
+pub struct RegisterResident {
+    /// 3–32 characters: letters, digits, `_`, `.`, `-`; case-insensitive.
+    pub username: String,
+    /// 8–128 characters.
+    pub password: String,
+    /// 1–64 characters, shown to staff.
+    pub display_name: String,
+    /// Mainland mobile (`13812341234`) or E.164 (`+85291234567`).
+    pub phone: String,
+    /// The building unit the resident lives in (see `GET /api/v1/units?level=building`).
+    pub building_id: UnitId,
+    /// Room label, e.g. `3-502` (1–32 characters).
+    pub room: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42"}))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh. Single use.
+    pub refresh_token: String,
+}
+
+/// Tokens for a session. Send the access token as `Authorization: Bearer …`;
+/// before it expires, trade the refresh token for a new pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMiJ9.c2lnbmF0dXJl",
+    "token_type": "Bearer", "expires_in": 900, "refresh_token": "q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque, single-use; presenting a spent one ends the whole session.
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogoutQuery {
+    /// `true` ends every session of the account, on every device.
+    pub everywhere: Option<bool>,
+}
+
+/// Register as a resident
+///
+/// Creates a resident account with a home (building and room). The household
+/// unit that serves the resident is assigned later by the community.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterResident,
+    responses(
+        (status = 201, description = "The account was created.", body = UserResponse,
+            headers(("Location" = String, description = "URL of the new user"))),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(())
+)]
+#[post("/auth/register")]
+async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    let mut v = Validator::default();
+    let username = v.check("username", Username::parse(&input.username));
+    let password = v.check("password", Password::parse(&input.password));
+    let display_name = v.check("display_name", display_name(&input.display_name));
+    let phone = v.check("phone", Phone::parse(&input.phone));
+    let room = v.check("room", room(&input.room));
+    v.finish()?;
+    let (Some(username), Some(password), Some(display_name), Some(phone), Some(room)) =
+        (username, password, display_name, phone, room)
+    else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let hash = password::hash_blocking(password.expose().to_owned()).await?;
+    let now = state.clock.now_naive();
+    let building_id = input.building_id.0;
+    let row = state
+        .db
+        .write(move |conn| {
+            let building = queries::lock_unit(conn, building_id)?;
+            let is_building = match &building {
+                Some(unit) => level_of(unit)? == Level::Building,
+                None => false,
+            };
+            if !is_building {
+                return Err(ApiError::field(
+                    "building_id",
+                    Invalid::new("not_a_building", "Choose a building unit.", "请选择一个楼栋单元。"),
+                ));
+            }
+            queries::insert_user(
+                conn,
+                &NewUserRow {
+                    username: username.as_str(),
+                    display_name: &display_name,
+                    phone: Some(phone.as_str()),
+                    password_hash: &hash,
+                    role: Role::Resident.as_str(),
+                    active: true,
+                    token_version: 0,
+                    building_id: Some(building_id),
+                    room: Some(&room),
+                    household_id: None,
+                    created_by: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+        })
+        .await?;
+    let id = row.id;
+    let user = user_responses(&state, vec![row], None).await?.pop().ok_or(ApiError::Internal)?;
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/users/{id}"))).json(user))
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::unauthorized("invalid_credentials", "Wrong username or password.", "用户名或密码错误。")
+}
+
+/// Opens a session for `user` and issues its first token pair.
+async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, ApiError> {
+    let now = state.clock.now();
+    let session_id = secrets::random_token(16);
+    let refresh_token = secrets::random_token(32);
+    let refresh_hash = secrets::token_hash(&refresh_token);
+    let expires_at = (now + state.refresh_ttl).naive_utc();
+    let sid = session_id.clone();
+    let user_id = user.id;
+    state
+        .db
+        .write(move |conn| {
+            queries::insert_session(conn, &sid, user_id, now.naive_utc())?;
+            queries::insert_refresh_token(conn, &sid, &refresh_hash, now.naive_utc(), expires_at)?;
+            Ok(())
+        })
+        .await?;
+    tokens(state, &user, &session_id, refresh_token)
+}
+
+fn tokens(state: &AppState, user: &UserRow, session_id: &str, refresh_token: String) -> Result<TokenResponse, ApiError> {
+    let access_token = state.jwt.issue(user.id, &user.role, user.token_version, session_id, state.clock.now())?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.jwt.access_ttl.num_seconds(),
+        refresh_token,
+    })
+}
+
+/// Sign in
+///
+/// Exchanges a username and password for an access token (15 minutes by
+/// default) and a refresh token. A wrong password and an unknown user get
+/// the same answer.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in.", body = TokenResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(())
+)]
+#[post("/auth/login")]
+async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Result<web::Json<TokenResponse>, ApiError> {
+    let LoginRequest { username, password: given } = body.0;
+    if given.chars().count() > Password::MAX_CHARS {
+        return Err(bad_credentials());
+    }
+    let user = match Username::parse(&username) {
+        Ok(name) => state.db.run(move |conn| Ok(queries::find_user_by_username(conn, name.as_str())?)).await?,
+        Err(_) => None,
+    };
+    let (user, verified) = actix_web::web::block(move || match user {
+        Some(user) => {
+            let ok = password::verify(&given, &user.password_hash);
+            (Some(user), ok)
+        }
+        None => {
+            password::verify_dummy(&given);
+            (None, false)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let user = match (user, verified) {
+        (Some(user), true) => user,
+        _ => return Err(bad_credentials()),
+    };
+    if !user.active {
+        return Err(ApiError::unauthorized("account_disabled", "This account has been deactivated.", "该账号已停用。"));
+    }
+    Ok(web::Json(open_session(&state, user).await?))
+}
+
+/// Refresh tokens
+///
+/// Trades a refresh token for a new access token and a new refresh token.
+/// Each refresh token works once: presenting a spent one again (a replay)
+/// ends the whole session, including the newest tokens.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair.", body = TokenResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(())
+)]
+#[post("/auth/refresh")]
+async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> Result<web::Json<TokenResponse>, ApiError> {
+    let presented = secrets::token_hash(body.0.refresh_token.trim());
+    let now = state.clock.now();
+    let next_token = secrets::random_token(32);
+    let next_hash = secrets::token_hash(&next_token);
+    let expires_at = (now + state.refresh_ttl).naive_utc();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let outcome = queries::spend_refresh_token(conn, &presented, now.naive_utc())?;
+            if let RefreshOutcome::Spent { session_id, .. } = &outcome {
+                queries::insert_refresh_token(conn, session_id, &next_hash, now.naive_utc(), expires_at)?;
+            }
+            Ok(outcome)
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Spent { session_id, user } => Ok(web::Json(tokens(&state, &user, &session_id, next_token)?)),
+        RefreshOutcome::Replayed => Err(ApiError::unauthorized(
+            "refresh_token_reused",
+            "This refresh token was already used; the session has been ended for safety. Sign in again.",
+            "该刷新令牌已被使用过，为安全起见会话已结束，请重新登录。",
+        )),
+        RefreshOutcome::Invalid => Err(ApiError::unauthorized(
+            "invalid_refresh_token",
+            "The refresh token is unknown, expired or its session has ended.",
+            "刷新令牌无效、已过期或会话已结束。",
+        )),
+    }
+}
+
+/// Sign out
+///
+/// Ends this session: its access and refresh tokens stop working at once.
+/// With `everywhere=true`, ends every session of the account.
+#[utoipa::path(
+    tag = "auth",
+    params(LogoutQuery),
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/logout")]
+async fn logout(state: web::Data<AppState>, auth: Auth, query: QueryParams<LogoutQuery>) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now_naive();
+    let everywhere = query.0.everywhere.unwrap_or(false);
+    let (user_id, session_id) = (auth.user.id, auth.session_id);
+    state
+        .db
+        .write(move |conn| {
+            if everywhere {
+                queries::revoke_all_sessions(conn, user_id, now)?;
+            } else {
+                queries::revoke_session(conn, &session_id, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// How long refresh tokens live unless configured otherwise.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::days(30);

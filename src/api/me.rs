@@ -1,0 +1,148 @@
+//! The signed-in caller's own account.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::JsonBody;
+use super::problems::{BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed};
+use super::users::{UserResponse, user_responses};
+use crate::auth::{Auth, password};
+use crate::db::queries::{self, UserChanges};
+use crate::domain::people::{Password, Phone, display_name};
+use crate::error::{ApiError, Invalid, Validator};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(get_me).service(update_me).service(change_password);
+}
+
+/// Get my account
+///
+/// The caller's own account, with full phone number and posts.
+#[utoipa::path(
+    tag = "me",
+    responses(
+        (status = 200, description = "The caller's account.", body = UserResponse),
+        (status = 401, response = Unauthorized),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/me")]
+async fn get_me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<UserResponse>, ApiError> {
+    let me = user_responses(&state, vec![auth.user], None).await?.pop().ok_or(ApiError::Internal)?;
+    Ok(web::Json(me))
+}
+
+/// Changes to my account; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "王芳", "phone": "13812341234"}))]
+pub struct UpdateMe {
+    pub display_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Update my account
+///
+/// Changes the caller's display name or phone number.
+#[utoipa::path(
+    tag = "me",
+    request_body = UpdateMe,
+    responses(
+        (status = 200, description = "The updated account.", body = UserResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/me")]
+async fn update_me(state: web::Data<AppState>, auth: Auth, body: JsonBody<UpdateMe>) -> Result<web::Json<UserResponse>, ApiError> {
+    let input = body.0;
+    let mut v = Validator::default();
+    let display_name = input.display_name.as_deref().and_then(|n| v.check("display_name", display_name(n)));
+    let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
+    v.finish()?;
+    let now = state.clock.now_naive();
+    let id = auth.user.id;
+    let row = state
+        .db
+        .write(move |conn| {
+            let changes = UserChanges {
+                display_name,
+                phone: phone.map(|p| Some(p.as_str().to_owned())),
+                updated_at: Some(now),
+                ..Default::default()
+            };
+            Ok(queries::update_user(conn, id, &changes)?)
+        })
+        .await?;
+    let me = user_responses(&state, vec![row], None).await?.pop().ok_or(ApiError::Internal)?;
+    Ok(web::Json(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "correct-horse-42", "new_password": "battery-staple-77"}))]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// 8–128 characters.
+    pub new_password: String,
+}
+
+/// Change my password
+///
+/// Needs the current password. Ends every session of the account, this one
+/// included: sign in again with the new password.
+#[utoipa::path(
+    tag = "me",
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "The password was changed and all sessions ended."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/me/password")]
+async fn change_password(state: web::Data<AppState>, auth: Auth, body: JsonBody<ChangePassword>) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    let mut v = Validator::default();
+    let new_password = v.check("new_password", Password::parse(&input.new_password));
+    v.finish()?;
+    let Some(new_password) = new_password else { return Err(ApiError::internal("validated fields missing")) };
+    let stored = auth.user.password_hash.clone();
+    let current = input.current_password;
+    let new_hash = actix_web::web::block(move || {
+        if current.chars().count() > Password::MAX_CHARS || !password::verify(&current, &stored) {
+            return Ok(None);
+        }
+        password::hash(new_password.expose()).map(Some)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let Some(new_hash) = new_hash else {
+        return Err(ApiError::field(
+            "current_password",
+            Invalid::new("wrong_password", "The current password is wrong.", "当前密码不正确。"),
+        ));
+    };
+    let now = state.clock.now_naive();
+    let id = auth.user.id;
+    state
+        .db
+        .write(move |conn| {
+            let changes = UserChanges { password_hash: Some(new_hash), updated_at: Some(now), ..Default::default() };
+            queries::update_user(conn, id, &changes)?;
+            queries::revoke_all_sessions(conn, id, now)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

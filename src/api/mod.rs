@@ -1,0 +1,235 @@
+//! HTTP handlers, one module per resource. Handlers stay thin: read input
+//! into domain types, ask `policy`, call `db`, map rows into responses.
+
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod openapi;
+pub mod posts;
+pub mod problems;
+pub mod units;
+pub mod users;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError, Invalid, Text};
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Registers every API operation under `/api/v1`.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    auth::configure(cfg);
+    me::configure(cfg);
+    units::configure(cfg);
+    posts::configure(cfg);
+    users::configure(cfg);
+}
+
+/// A JSON request body. Unlike `web::Json` it answers every failure as a
+/// problem document: 415 for another content type, 413 over the limit,
+/// 400 for malformed JSON, 422 naming the field for wrong, missing or
+/// unknown fields.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = body.await.map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
+                Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                _ => ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: Text::new("The request body could not be read.", "无法读取请求体。"),
+                },
+            })?;
+            let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+            let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+            deserializer.end().map_err(|e| json_syntax_error(&e))?;
+            Ok(JsonBody(value))
+        })
+    }
+}
+
+fn json_syntax_error(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_json",
+        detail: Text::owned(format!("The body is not valid JSON: {error}."), format!("请求体不是有效的 JSON：{error}。")),
+    }
+}
+
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if !matches!(inner.classify(), serde_json::error::Category::Data) {
+        return json_syntax_error(&inner);
+    }
+    ApiError::Validation(vec![field_error_from_serde(&path, &inner.to_string())])
+}
+
+/// Turns a serde message into a field error; serde names missing and
+/// unknown fields only in its message, between backticks.
+fn field_error_from_serde(path: &str, message: &str) -> FieldError {
+    let quoted = message.split('`').nth(1).unwrap_or_default();
+    let join = |name: &str| if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+    if message.starts_with("unknown field") {
+        FieldError::new(
+            join(quoted),
+            "unknown_field",
+            Text::new("This field is not accepted here.", "不接受此字段。"),
+        )
+    } else if message.starts_with("missing field") {
+        FieldError::new(join(quoted), "required", Text::new("This field is required.", "此项为必填。"))
+    } else {
+        let detail = message.split(" at line ").next().unwrap_or(message).to_owned();
+        FieldError::new(
+            if path.is_empty() { ".".to_owned() } else { path.to_owned() },
+            "invalid_value",
+            Text::owned(format!("Invalid value: {detail}."), format!("取值或类型不正确：{detail}。")),
+        )
+    }
+}
+
+/// Query parameters, answered like [`JsonBody`]: 422 naming the parameter.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = req.query_string();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        std::future::ready(
+            serde_path_to_error::deserialize(deserializer).map(QueryParams).map_err(|error| {
+                let path = error.path().to_string();
+                let message = error.into_inner().to_string();
+                ApiError::Validation(vec![field_error_from_serde(&path, &message)])
+            }),
+        )
+    }
+}
+
+/// Keyset pagination over ascending ids: `limit` (1–100, default 50) and an
+/// opaque `cursor` from the previous page's `next_cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub after_id: Option<i64>,
+}
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+impl PageRequest {
+    pub fn parse(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, ApiError> {
+        let mut v = crate::error::Validator::default();
+        let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            v.push("limit", Invalid::new("out_of_range", "`limit` must be between 1 and 100.", "limit 须在 1 到 100 之间。"));
+        }
+        let after_id = match cursor {
+            None | Some("") => None,
+            Some(cursor) => {
+                let id = decode_cursor(cursor);
+                if id.is_none() {
+                    v.push(
+                        "cursor",
+                        Invalid::new("invalid_cursor", "Use a `next_cursor` value from a previous page.", "请使用上一页返回的 next_cursor。"),
+                    );
+                }
+                id
+            }
+        };
+        v.finish()?;
+        Ok(Self { limit, after_id })
+    }
+
+    /// Rows to fetch: one more than a page, to learn whether another follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Cuts the extra row and returns the cursor of the next page, if any.
+    pub fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        if rows.len() > limit {
+            rows.truncate(limit);
+            let next = rows.last().map(|row| encode_cursor(id_of(row)));
+            (rows, next)
+        } else {
+            (rows, None)
+        }
+    }
+}
+
+fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("id:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("id:")?.parse().ok()
+}
+
+/// Parses an optional trimmed search text of at most 100 characters.
+pub fn search_text(field: &str, q: Option<&str>, v: &mut crate::error::Validator) -> Option<String> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty())?;
+    if q.chars().count() > 100 {
+        v.push(field, Invalid::new("too_long", "At most 100 characters.", "最多 100 个字符。"));
+        return None;
+    }
+    Some(q.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("garbage"), None);
+        assert!(PageRequest::parse(Some(0), None).is_err());
+        assert!(PageRequest::parse(Some(101), None).is_err());
+        assert!(PageRequest::parse(None, Some("!!")).is_err());
+        let page = PageRequest::parse(Some(2), None).unwrap();
+        let (rows, next) = page.finish(vec![1, 2, 3], |r| *r);
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(next.as_deref().and_then(decode_cursor), Some(2));
+        let (rows, next) = page.finish(vec![1, 2], |r| *r);
+        assert_eq!((rows.len(), next), (2, None));
+    }
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        let unknown = field_error_from_serde(".", "unknown field `role`, expected one of `name`, `code`");
+        assert_eq!((unknown.field.as_str(), unknown.code), ("role", "unknown_field"));
+        let missing = field_error_from_serde(".", "missing field `name` at line 1 column 2");
+        assert_eq!((missing.field.as_str(), missing.code), ("name", "required"));
+        let wrong = field_error_from_serde("parent_id", "invalid type: string \"x\", expected i64 at line 1 column 20");
+        assert_eq!((wrong.field.as_str(), wrong.code), ("parent_id", "invalid_value"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The OpenAPI document: its header, tags, security scheme and shared
+//! components. Paths are collected from the handlers by utoipa-actix-web.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::problems::*;
+use crate::error::{FieldProblem, ProblemDetails};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "griddesk",
+        description = "Resident request desk for urban residential communities. Residents file complaints \
+and neighbour disputes; each ticket is routed through the community's four-level grid \
+(committee 社区党委 > branch 小区党支部 > building 楼栋党小组 > household 党员中心户).\n\n\
+**Try it:** call `POST /api/v1/auth/login`, copy `access_token`, press *Authorize* and paste it.\n\n\
+**Errors** are RFC 9457 `application/problem+json` with a stable `code`; validation errors (422) list \
+each field in `errors`. Send `Accept-Language: zh-CN` for Chinese messages.\n\n\
+**Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
+**Privacy:** anything you may not see answers 404; phone numbers are masked except for the person, \
+admins and committee-level staff.",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "auth", description = "Registration, sign-in, token refresh, sign-out."),
+        (name = "me", description = "The signed-in caller's own account."),
+        (name = "units", description = "The four-level grid (四级网络): committees, branches, buildings, households."),
+        (name = "posts", description = "Posts tie staff accounts to grid units; a post's scope is the unit's subtree."),
+        (name = "users", description = "Accounts, for admins and staff."),
+        (name = "health", description = "Liveness and readiness probes."),
+    ),
+    components(
+        schemas(ProblemDetails, FieldProblem),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            UnsupportedMediaType, ValidationFailed, Unavailable),
+    )
+)]
+pub struct ApiDoc;
+
+/// Registers the bearer scheme, so Swagger UI shows a working "Authorize".
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The `access_token` from `POST /api/v1/auth/login`."))
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Reusable error responses for the OpenAPI document. Every error body is a
+//! [`ProblemDetails`] served as `application/problem+json`.
+#![allow(dead_code)] // these types exist for the document only
+
+use utoipa::ToResponse;
+
+use crate::error::ProblemDetails;
+
+/// The request could not be read: malformed JSON or a malformed header.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:malformed_json", "title": "Bad Request", "status": 400,
+        "detail": "The body is not valid JSON: expected `,` or `}` at line 1 column 18.", "code": "malformed_json"})
+)]
+pub struct BadRequest(ProblemDetails);
+
+/// No access token, or it is malformed, expired, or its session has ended.
+/// The response carries `WWW-Authenticate: Bearer`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"griddesk\"`, with `error=\"invalid_token\"` when a token was sent")),
+    example = json!({"type": "urn:griddesk:problem:missing_token", "title": "Unauthorized", "status": 401,
+        "detail": "Sign in and send an access token.", "code": "missing_token"})
+)]
+pub struct Unauthorized(ProblemDetails);
+
+/// The caller's role may never use this operation.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:forbidden", "title": "Forbidden", "status": 403,
+        "detail": "Your role may not perform this operation.", "code": "forbidden"})
+)]
+pub struct Forbidden(ProblemDetails);
+
+/// No such resource, or the caller may not see it (never 403 for objects).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:not_found", "title": "Not Found", "status": 404,
+        "detail": "The requested resource does not exist or is not visible to you.", "code": "not_found"})
+)]
+pub struct NotFound(ProblemDetails);
+
+/// The request conflicts with the current state; `code` says how.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:unit_in_use", "title": "Conflict", "status": 409,
+        "detail": "The unit still has 3 child units, 1 posts and 0 residents.", "code": "unit_in_use"})
+)]
+pub struct Conflict(ProblemDetails);
+
+/// The body is larger than the limit (64 KiB).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:payload_too_large", "title": "Payload Too Large", "status": 413,
+        "detail": "The request body is larger than 65536 bytes.", "code": "payload_too_large"})
+)]
+pub struct PayloadTooLarge(ProblemDetails);
+
+/// The body is not `application/json`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:unsupported_media_type", "title": "Unsupported Media Type", "status": 415,
+        "detail": "Send the request body as application/json.", "code": "unsupported_media_type"})
+)]
+pub struct UnsupportedMediaType(ProblemDetails);
+
+/// Values that cannot be accepted, including unknown fields; `errors` names each field.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:validation_failed", "title": "Unprocessable Content", "status": 422,
+        "detail": "Some fields are invalid: password, phone.", "code": "validation_failed",
+        "errors": [
+            {"field": "password", "code": "too_short", "message": "The password needs at least 8 characters."},
+            {"field": "phone", "code": "invalid_phone", "message": "Enter a mainland mobile number (11 digits starting with 1) or an international number like +85291234567."}
+        ]})
+)]
+pub struct ValidationFailed(ProblemDetails);
+
+/// The database does not answer.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:service_unavailable", "title": "Service Unavailable", "status": 503,
+        "detail": "The database is not reachable. Please try again later.", "code": "service_unavailable"})
+)]
+pub struct Unavailable(ProblemDetails);

@@ -1,0 +1,121 @@
+//! `Auth` and `MaybeAuth` extractors: a bearer token becomes a caller, or the
+//! request stops with 401. A bad token is never treated as anonymous.
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::db::models::UserRow;
+use crate::db::queries;
+use crate::domain::grid::Level;
+use crate::domain::ids::{UnitId, UserId};
+use crate::domain::people::Role;
+use crate::error::ApiError;
+use crate::policy::{Caller, PostScope};
+use crate::state::AppState;
+
+/// A signed-in caller.
+pub struct Auth {
+    pub caller: Caller,
+    pub user: UserRow,
+    pub session_id: String,
+}
+
+/// A caller who may or may not be signed in. A token that is sent but
+/// invalid still answers 401.
+pub struct MaybeAuth(pub Option<Auth>);
+
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token.trim().to_owned()))
+}
+
+fn malformed() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_token",
+        "Send the access token as `Authorization: Bearer <token>`.",
+        "请以 `Authorization: Bearer <令牌>` 的形式发送访问令牌。",
+    )
+}
+
+async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth, ApiError> {
+    let claims = state.jwt.verify(&token, state.clock.now())?;
+    let user_id: i64 = claims.sub.parse().map_err(|_| malformed())?;
+    let session_id = claims.sid.clone();
+    let (user, posts) = state
+        .db
+        .run(move |conn| {
+            let Some(user) = queries::active_session_user(conn, &session_id, user_id)? else {
+                return Ok(None);
+            };
+            let posts = queries::posts_with_units(conn, user.id)?;
+            Ok(Some((user, posts)))
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("session_ended", "This session has ended; sign in again.", "会话已结束，请重新登录。")
+        })?;
+    if !user.active {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "This account has been deactivated.",
+            "该账号已停用。",
+        ));
+    }
+    if user.token_version != claims.ver {
+        return Err(ApiError::unauthorized(
+            "session_ended",
+            "This session has ended; sign in again.",
+            "会话已结束，请重新登录。",
+        ));
+    }
+    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
+    let posts = posts
+        .into_iter()
+        .filter_map(|(_, unit)| {
+            Some(PostScope { unit_id: UnitId(unit.id), level: Level::parse(&unit.level)?, path: unit.path })
+        })
+        .collect();
+    Ok(Auth { caller: Caller { id: UserId(user.id), role, posts }, user, session_id: claims.sid })
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("AppState is not registered"))
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
+        Box::pin(async move {
+            let (state, token) = prepared?;
+            let token = token.ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "Sign in and send an access token.", "请先登录并携带访问令牌。")
+            })?;
+            authenticate(state, token).await
+        })
+    }
+}
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
+        Box::pin(async move {
+            let (state, token) = prepared?;
+            match token {
+                None => Ok(MaybeAuth(None)),
+                Some(token) => Ok(MaybeAuth(Some(authenticate(state, token).await?))),
+            }
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! Settings from flags and the environment, and the start-up that turns
+//! them into an [`AppState`].
+
+use chrono::Duration;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::secrets;
+use crate::clock::Clock;
+use crate::db::{DatabaseUrl, Db, queries};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "griddesk", version, about = "Resident request desk for urban residential communities")]
+pub struct Cli {
+    /// A SQLite file path, sqlite://PATH, or postgres://… / postgresql://…
+    #[arg(long, env = "DATABASE_URL", default_value = "griddesk.db", global = true, hide_env_values = true)]
+    pub database_url: String,
+
+    /// Log format (the level comes from RUST_LOG, default `info`).
+    #[arg(long, env = "GRIDDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the API (the default).
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Create a super-admin. The password comes from GRIDDESK_ADMIN_PASSWORD
+    /// or, when unset, from the first line of standard input.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Load a demo community modelled on Junmen (军门社区); safe to run twice.
+    Demo,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "GRIDDESK_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(i64).range(60..=86_400))]
+    pub access_token_ttl: i64,
+
+    /// Refresh-token lifetime in days.
+    #[arg(long, env = "GRIDDESK_REFRESH_TOKEN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=365))]
+    pub refresh_token_days: i64,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "GRIDDESK_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Largest database pool.
+    #[arg(long, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into(), access_token_ttl: 900, refresh_token_days: 30, workers: None, db_pool_size: 16 }
+    }
+}
+
+pub const JWT_SECRET_ENV: &str = "GRIDDESK_JWT_SECRET";
+const JWT_SECRET_SETTING: &str = "jwt_secret";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Url(#[from] crate::db::DatabaseUrlError),
+    #[error(transparent)]
+    Startup(#[from] crate::db::StartupError),
+    #[error("GRIDDESK_JWT_SECRET must be at least 32 bytes long")]
+    WeakSecret,
+    #[error("cannot read or store the JWT secret: {0}")]
+    Secret(String),
+}
+
+/// Opens the database (applying migrations) and prepares the app state.
+/// Blocking: call it before the server starts.
+pub fn build_state(
+    database_url: &str,
+    jwt_secret: Option<String>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    pool_size: u32,
+    clock: Clock,
+) -> Result<AppState, ConfigError> {
+    let url = DatabaseUrl::parse(database_url)?;
+    let db = Db::connect(&url, pool_size)?;
+    let secret = match jwt_secret.filter(|s| !s.is_empty()) {
+        Some(secret) if secret.len() < 32 => return Err(ConfigError::WeakSecret),
+        Some(secret) => secret,
+        None => {
+            let mut conn = db.conn().map_err(|e| ConfigError::Secret(e.to_string()))?;
+            let generated = secrets::random_token(48);
+            let stored = queries::get_or_insert_setting(&mut conn, JWT_SECRET_SETTING, &generated, clock.now_naive())
+                .map_err(|e| ConfigError::Secret(e.to_string()))?;
+            tracing::warn!(
+                "{JWT_SECRET_ENV} is not set: using a generated secret kept in the database. \
+                 Set it explicitly in production, the same on every replica."
+            );
+            stored
+        }
+    };
+    Ok(AppState { db, jwt: JwtKeys::new(secret.as_bytes(), access_ttl), clock, refresh_ttl })
+}

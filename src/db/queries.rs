@@ -1,0 +1,537 @@
+//! The SQL of the application, written once for both databases.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::models::*;
+use super::schema::{posts, refresh_tokens, sessions, settings, units, users};
+use super::AnyConnection;
+use crate::error::ApiError;
+
+pub type Backend = <AnyConnection as Connection>::Backend;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// `%text%` for a LIKE, with the wildcards in the text escaped by `\`.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn subtree_pattern(path: &str) -> String {
+    format!("{path}%")
+}
+
+// ---------------------------------------------------------------- settings
+
+pub fn get_setting(conn: &mut AnyConnection, key: &str) -> QueryResult<Option<String>> {
+    settings::table.find(key).select(settings::value).first(conn).optional()
+}
+
+/// Stores `value` under `key` unless a value is already there (another
+/// replica may have won the race); returns the value that is stored.
+pub fn get_or_insert_setting(
+    conn: &mut AnyConnection,
+    key: &str,
+    value: &str,
+    now: NaiveDateTime,
+) -> QueryResult<String> {
+    if let Some(existing) = get_setting(conn, key)? {
+        return Ok(existing);
+    }
+    let inserted = diesel::insert_into(settings::table)
+        .values(NewSettingRow { key, value, created_at: now })
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(value.to_owned()),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => settings::table.find(key).select(settings::value).first(conn),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------- units
+
+pub fn find_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UnitRow>> {
+    units::table.find(id).select(UnitRow::as_select()).first(conn).optional()
+}
+
+/// Reads a unit inside a write transaction and keeps it from changing until
+/// the transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write
+/// transaction already holds the only write lock).
+pub fn lock_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UnitRow>> {
+    match conn {
+        AnyConnection::Postgres(pg) => units::table
+            .find(id)
+            .select(UnitRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        AnyConnection::Sqlite(_) => find_unit(conn, id),
+    }
+}
+
+pub fn units_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UnitRow>> {
+    units::table.filter(units::id.eq_any(ids)).select(UnitRow::as_select()).load(conn)
+}
+
+pub struct NewUnit<'a> {
+    pub parent: Option<&'a UnitRow>,
+    pub level: &'a str,
+    pub name: &'a str,
+    pub code: Option<&'a str>,
+}
+
+/// Inserts a unit and sets its materialised path (which needs its id).
+pub fn insert_unit(conn: &mut AnyConnection, new: NewUnit<'_>, now: NaiveDateTime) -> Result<UnitRow, ApiError> {
+    let row: UnitRow = diesel::insert_into(units::table)
+        .values(NewUnitRow {
+            parent_id: new.parent.map(|p| p.id),
+            level: new.level,
+            name: new.name,
+            code: new.code,
+            path: "/",
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(units::all_columns)
+        .get_result(conn)
+        .map_err(unit_code_conflict)?;
+    let path = crate::domain::grid::child_path(new.parent.map(|p| p.path.as_str()), row.id);
+    Ok(diesel::update(units::table.find(row.id))
+        .set(units::path.eq(path))
+        .returning(units::all_columns)
+        .get_result(conn)?)
+}
+
+fn unit_code_conflict(error: diesel::result::Error) -> ApiError {
+    match error {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+            ApiError::conflict(
+                "unit_code_taken",
+                "Another unit already uses this code (field `code`).",
+                "该编码（code 字段）已被其他单元使用。",
+            )
+        }
+        other => other.into(),
+    }
+}
+
+pub struct UnitFilter<'a> {
+    pub parent_id: Option<i64>,
+    pub level: Option<&'a str>,
+    pub q: Option<&'a str>,
+    /// Leave out households (anonymous callers).
+    pub public_only: bool,
+    pub after_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub fn list_units(conn: &mut AnyConnection, filter: &UnitFilter<'_>) -> QueryResult<Vec<UnitRow>> {
+    let mut query = units::table.select(UnitRow::as_select()).order(units::id.asc()).limit(filter.limit).into_boxed();
+    if let Some(parent_id) = filter.parent_id {
+        query = query.filter(units::parent_id.eq(parent_id));
+    }
+    if let Some(level) = filter.level {
+        query = query.filter(units::level.eq(level.to_owned()));
+    }
+    if filter.public_only {
+        query = query.filter(units::level.ne("household"));
+    }
+    if let Some(q) = filter.q {
+        let pattern = contains_pattern(q);
+        query = query.filter(
+            lower(units::name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(units::code.assume_not_null()).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.after_id {
+        query = query.filter(units::id.gt(after));
+    }
+    query.load(conn)
+}
+
+/// A unit and everything below it, ordered by id.
+pub fn subtree(conn: &mut AnyConnection, path: &str, public_only: bool) -> QueryResult<Vec<UnitRow>> {
+    let mut query = units::table
+        .select(UnitRow::as_select())
+        .filter(units::path.like(subtree_pattern(path)))
+        .order(units::id.asc())
+        .into_boxed();
+    if public_only {
+        query = query.filter(units::level.ne("household"));
+    }
+    query.load(conn)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UnitUsage {
+    pub children: i64,
+    pub posts: i64,
+    pub residents: i64,
+}
+
+impl UnitUsage {
+    pub fn is_empty(&self) -> bool {
+        self.children == 0 && self.posts == 0 && self.residents == 0
+    }
+}
+
+pub fn unit_usage(conn: &mut AnyConnection, id: i64) -> QueryResult<UnitUsage> {
+    Ok(UnitUsage {
+        children: units::table.filter(units::parent_id.eq(id)).select(count_star()).first(conn)?,
+        posts: posts::table.filter(posts::unit_id.eq(id)).select(count_star()).first(conn)?,
+        residents: users::table
+            .filter(users::building_id.eq(id).or(users::household_id.eq(id)))
+            .select(count_star())
+            .first(conn)?,
+    })
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = units)]
+pub struct UnitChanges {
+    pub name: Option<String>,
+    pub code: Option<Option<String>>,
+    pub parent_id: Option<Option<i64>>,
+    pub path: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_unit(conn: &mut AnyConnection, id: i64, changes: &UnitChanges) -> Result<UnitRow, ApiError> {
+    diesel::update(units::table.find(id))
+        .set(changes)
+        .returning(units::all_columns)
+        .get_result(conn)
+        .map_err(unit_code_conflict)
+}
+
+pub fn delete_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(units::table.find(id)).execute(conn)
+}
+
+// ---------------------------------------------------------------- users
+
+pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> {
+    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn find_user_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_user(conn: &mut AnyConnection, new: &NewUserRow<'_>) -> Result<UserRow, ApiError> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(users::all_columns)
+        .get_result(conn)
+        .map_err(|error| match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::conflict(
+                    "username_taken",
+                    "This username is already taken (field `username`).",
+                    "该用户名（username 字段）已被使用。",
+                )
+            }
+            other => other.into(),
+        })
+}
+
+/// Whose accounts a caller may see: everything, or the users tied to the
+/// subtrees at `prefixes` (residents living there, staff holding posts
+/// there) plus the unassigned staff accounts the caller created.
+pub enum UserScope {
+    All,
+    Subtrees { prefixes: Vec<String>, creator: i64 },
+}
+
+pub struct UserFilter<'a> {
+    pub id: Option<i64>,
+    pub role: Option<&'a str>,
+    /// Path of a unit: users living in or holding posts in its subtree.
+    pub unit_path: Option<&'a str>,
+    pub q: Option<&'a str>,
+    pub after_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// SQL for "tied to one of these subtrees": living in a building there, or
+/// holding a post there. Paths are generated by the server and hold only
+/// digits and `/`, so they are written into the SQL; anything else is dropped.
+/// (Boxed, bound sub-selects do not compile for `MultiConnection`.)
+fn tied_to_subtrees_sql(prefixes: &[String]) -> String {
+    let likes: Vec<String> = prefixes
+        .iter()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'/'))
+        .map(|p| format!("units.path LIKE '{p}%'"))
+        .collect();
+    if likes.is_empty() {
+        return "1 = 0".to_owned();
+    }
+    let any = likes.join(" OR ");
+    format!(
+        "(users.building_id IN (SELECT units.id FROM units WHERE {any}) \
+         OR users.id IN (SELECT posts.user_id FROM posts JOIN units ON units.id = posts.unit_id WHERE {any}))"
+    )
+}
+
+pub fn list_users(
+    conn: &mut AnyConnection,
+    scope: &UserScope,
+    filter: &UserFilter<'_>,
+) -> QueryResult<Vec<UserRow>> {
+    let mut query = users::table
+        .select(UserRow::as_select())
+        .order(users::id.asc())
+        .limit(filter.limit)
+        .into_boxed();
+    if let UserScope::Subtrees { prefixes, creator } = scope {
+        let condition = format!(
+            "({} OR (users.created_by = {creator} AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.user_id = users.id)))",
+            tied_to_subtrees_sql(prefixes)
+        );
+        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&condition));
+    }
+    if let Some(id) = filter.id {
+        query = query.filter(users::id.eq(id));
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role.to_owned()));
+    }
+    if let Some(path) = filter.unit_path {
+        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&tied_to_subtrees_sql(&[path.to_owned()])));
+    }
+    if let Some(q) = filter.q {
+        let pattern = contains_pattern(q);
+        query = query.filter(
+            lower(users::username)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(users::display_name).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.after_id {
+        query = query.filter(users::id.gt(after));
+    }
+    query.load(conn)
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub phone: Option<Option<String>>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+    pub household_id: Option<Option<i64>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_user(conn: &mut AnyConnection, id: i64, changes: &UserChanges) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .returning(users::all_columns)
+        .get_result(conn)
+}
+
+/// Ends every session of a user at once: access tokens carry the version.
+pub fn revoke_all_sessions(conn: &mut AnyConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::token_version.eq(users::token_version + 1))
+        .execute(conn)?;
+    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- posts
+
+/// The posts a user holds, with their units.
+pub fn posts_with_units(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<(PostRow, UnitRow)>> {
+    posts::table
+        .inner_join(units::table)
+        .filter(posts::user_id.eq(user_id))
+        .order(posts::id.asc())
+        .select((PostRow::as_select(), UnitRow::as_select()))
+        .load(conn)
+}
+
+pub fn posts_with_units_of_users(
+    conn: &mut AnyConnection,
+    user_ids: &[i64],
+) -> QueryResult<Vec<(PostRow, UnitRow)>> {
+    posts::table
+        .inner_join(units::table)
+        .filter(posts::user_id.eq_any(user_ids))
+        .order(posts::id.asc())
+        .select((PostRow::as_select(), UnitRow::as_select()))
+        .load(conn)
+}
+
+pub fn insert_post(conn: &mut AnyConnection, user_id: i64, unit_id: i64, now: NaiveDateTime) -> Result<PostRow, ApiError> {
+    diesel::insert_into(posts::table)
+        .values(NewPostRow { user_id, unit_id, created_at: now })
+        .returning(posts::all_columns)
+        .get_result(conn)
+        .map_err(|error| match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::conflict(
+                    "post_exists",
+                    "This user already holds a post at this unit (field `user_id`).",
+                    "该用户已在此单元任职（user_id 字段）。",
+                )
+            }
+            other => other.into(),
+        })
+}
+
+pub fn list_posts_of_unit(
+    conn: &mut AnyConnection,
+    unit_id: i64,
+    after_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<(PostRow, UserRow)>> {
+    let mut query = posts::table
+        .inner_join(users::table)
+        .filter(posts::unit_id.eq(unit_id))
+        .order(posts::id.asc())
+        .limit(limit)
+        .select((PostRow::as_select(), UserRow::as_select()))
+        .into_boxed();
+    if let Some(after) = after_id {
+        query = query.filter(posts::id.gt(after));
+    }
+    query.load(conn)
+}
+
+pub fn find_post(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<(PostRow, UnitRow)>> {
+    posts::table
+        .inner_join(units::table)
+        .filter(posts::id.eq(id))
+        .select((PostRow::as_select(), UnitRow::as_select()))
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_post(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(posts::table.find(id)).execute(conn)
+}
+
+// ---------------------------------------------------------------- sessions
+
+pub fn insert_session(conn: &mut AnyConnection, id: &str, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(SessionRow { id: id.to_owned(), user_id, created_at: now, revoked_at: None })
+        .execute(conn)
+        .map(drop)
+}
+
+/// The user behind an access token, if its session is still open.
+pub fn active_session_user(conn: &mut AnyConnection, session_id: &str, user_id: i64) -> QueryResult<Option<UserRow>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn revoke_session(conn: &mut AnyConnection, session_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
+        .set(sessions::revoked_at.eq(now))
+        .execute(conn)
+}
+
+pub fn insert_refresh_token(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    token_hash: &str,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(NewRefreshTokenRow { session_id, token_hash, created_at: now, expires_at })
+        .execute(conn)
+        .map(drop)
+}
+
+pub enum RefreshOutcome {
+    /// The token was fresh and is now spent; the session and its user.
+    Spent { session_id: String, user: Box<UserRow> },
+    /// The token was spent before: its session has been revoked.
+    Replayed,
+    /// Unknown, expired, or its session is closed.
+    Invalid,
+}
+
+/// Spends a refresh token exactly once. A second use of the same token (a
+/// replay, or a thief racing the owner) revokes the whole session.
+pub fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<RefreshOutcome> {
+    let found: Option<(RefreshTokenRow, SessionRow)> = refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((RefreshTokenRow::as_select(), SessionRow::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((token, session)) = found else { return Ok(RefreshOutcome::Invalid) };
+    if session.revoked_at.is_some() {
+        return Ok(RefreshOutcome::Invalid);
+    }
+    // The conditional update is the single point of truth: of two concurrent
+    // uses, only one sees `used_at IS NULL`.
+    let claimed = diesel::update(
+        refresh_tokens::table.find(token.id).filter(refresh_tokens::used_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now))
+    .execute(conn)?;
+    if claimed == 0 {
+        revoke_session(conn, &session.id, now)?;
+        return Ok(RefreshOutcome::Replayed);
+    }
+    if token.expires_at <= now {
+        return Ok(RefreshOutcome::Invalid);
+    }
+    match active_session_user(conn, &session.id, session.user_id)? {
+        Some(user) if user.active => Ok(RefreshOutcome::Spent { session_id: session.id, user: Box::new(user) }),
+        _ => Ok(RefreshOutcome::Invalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{contains_pattern, tied_to_subtrees_sql};
+
+    #[test]
+    fn scope_sql_only_takes_server_made_paths() {
+        assert_eq!(tied_to_subtrees_sql(&[]), "1 = 0");
+        assert_eq!(tied_to_subtrees_sql(&["/1/' OR 1=1 --".into()]), "1 = 0");
+        assert!(tied_to_subtrees_sql(&["/1/4/".into()]).contains("units.path LIKE '/1/4/%'"));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("Ab"), "%ab%");
+        assert_eq!(contains_pattern("50%_x\\"), "%50\\%\\_x\\\\%");
+        assert_eq!(contains_pattern("军门"), "%军门%");
+    }
+}

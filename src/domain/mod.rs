@@ -1,0 +1,5 @@
+//! Pure business rules: no database, no HTTP.
+
+pub mod grid;
+pub mod ids;
+pub mod people;

@@ -1,0 +1,462 @@
+//! One error type for the whole API, answered as RFC 9457
+//! `application/problem+json` in English or Chinese.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A message in both languages the API speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub en: Cow<'static, str>,
+    pub zh: Cow<'static, str>,
+}
+
+impl Text {
+    pub const fn new(en: &'static str, zh: &'static str) -> Self {
+        Self { en: Cow::Borrowed(en), zh: Cow::Borrowed(zh) }
+    }
+
+    pub fn owned(en: String, zh: String) -> Self {
+        Self { en: Cow::Owned(en), zh: Cow::Owned(zh) }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Zh => &self.zh,
+        }
+    }
+}
+
+/// The response language, chosen from `Accept-Language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// Picks Chinese when a `zh` tag has the highest quality among the tags we
+    /// speak, English otherwise (the default).
+    pub fn from_accept_language(value: Option<&str>) -> Self {
+        let Some(value) = value else { return Self::En };
+        let mut best: Option<(f32, Lang)> = None;
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = if tag == "zh" || tag.starts_with("zh-") {
+                Lang::Zh
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if q > 0.0 && best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Self::En, |(_, lang)| lang)
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Zh => "zh-CN",
+        }
+    }
+}
+
+/// A problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: Text,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: Text) -> Self {
+        Self { field: field.into(), code, message }
+    }
+}
+
+/// What a domain parser reports; the field name is added by [`Validator`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: Text,
+}
+
+impl Invalid {
+    pub const fn new(code: &'static str, en: &'static str, zh: &'static str) -> Self {
+        Self { code, message: Text::new(en, zh) }
+    }
+}
+
+/// Collects every field problem of a request, so a client sees them all at once.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(invalid) => {
+                self.errors.push(FieldError::new(field, invalid.code, invalid.message));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, invalid: Invalid) {
+        self.errors.push(FieldError::new(field, invalid.code, invalid.message));
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+    }
+}
+
+/// Every error the API answers. Each variant has exactly one status.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request cannot be read at all (malformed JSON, bad header).
+    BadRequest { code: &'static str, detail: Text },
+    /// 401: missing, malformed, expired or revoked credentials.
+    Unauthorized { code: &'static str, detail: Text },
+    /// 403: the caller's role may never use this operation (nothing is hidden
+    /// by saying so). Objects a caller may not see are 404 instead.
+    Forbidden,
+    /// 404: no such thing, or the caller may not see it.
+    NotFound,
+    /// 405: the path exists but not with this method.
+    MethodNotAllowed { allow: Vec<String> },
+    /// 409: the request conflicts with the current state.
+    Conflict { code: &'static str, detail: Text },
+    /// 413: the body is larger than the configured limit.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 422: the body or query was read but its values are not acceptable.
+    Validation(Vec<FieldError>),
+    /// 500: a bug or an unexpected failure; the cause is logged, never sent.
+    Internal,
+    /// 503: the database does not answer.
+    Unavailable,
+}
+
+impl ApiError {
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::Internal
+    }
+
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "database unavailable");
+        Self::Unavailable
+    }
+
+    pub fn field(field: &str, invalid: Invalid) -> Self {
+        Self::Validation(vec![FieldError::new(field, invalid.code, invalid.message)])
+    }
+
+    pub fn conflict(code: &'static str, en: &'static str, zh: &'static str) -> Self {
+        Self::Conflict { code, detail: Text::new(en, zh) }
+    }
+
+    pub fn unauthorized(code: &'static str, en: &'static str, zh: &'static str) -> Self {
+        Self::Unauthorized { code, detail: Text::new(en, zh) }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Conflict { code, .. } => code,
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation(_) => "validation_failed",
+            Self::Internal => "internal_error",
+            Self::Unavailable => "service_unavailable",
+        }
+    }
+
+    fn title(&self) -> Text {
+        match self {
+            Self::BadRequest { .. } => Text::new("Bad Request", "请求无法解析"),
+            Self::Unauthorized { .. } => Text::new("Unauthorized", "未登录或登录已失效"),
+            Self::Forbidden => Text::new("Forbidden", "无权执行此操作"),
+            Self::NotFound => Text::new("Not Found", "未找到"),
+            Self::MethodNotAllowed { .. } => Text::new("Method Not Allowed", "不支持该请求方法"),
+            Self::Conflict { .. } => Text::new("Conflict", "与当前状态冲突"),
+            Self::PayloadTooLarge { .. } => Text::new("Payload Too Large", "请求体过大"),
+            Self::UnsupportedMediaType => Text::new("Unsupported Media Type", "不支持的内容类型"),
+            Self::Validation(_) => Text::new("Unprocessable Content", "输入有误"),
+            Self::Internal => Text::new("Internal Server Error", "服务器内部错误"),
+            Self::Unavailable => Text::new("Service Unavailable", "服务暂不可用"),
+        }
+    }
+
+    fn detail(&self) -> Text {
+        match self {
+            Self::BadRequest { detail, .. }
+            | Self::Unauthorized { detail, .. }
+            | Self::Conflict { detail, .. } => detail.clone(),
+            Self::Forbidden => Text::new(
+                "Your role may not perform this operation.",
+                "您的角色无权执行此操作。",
+            ),
+            Self::NotFound => Text::new(
+                "The requested resource does not exist or is not visible to you.",
+                "请求的资源不存在或您无权查看。",
+            ),
+            Self::MethodNotAllowed { allow } => Text::owned(
+                format!("This path supports only: {}.", allow.join(", ")),
+                format!("此路径仅支持：{}。", allow.join(", ")),
+            ),
+            Self::PayloadTooLarge { limit } => Text::owned(
+                format!("The request body is larger than {limit} bytes."),
+                format!("请求体超过 {limit} 字节。"),
+            ),
+            Self::UnsupportedMediaType => Text::new(
+                "Send the request body as application/json.",
+                "请求体须为 application/json。",
+            ),
+            Self::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                Text::owned(
+                    format!("Some fields are invalid: {}.", fields.join(", ")),
+                    format!("以下字段有误：{}。", fields.join(", ")),
+                )
+            }
+            Self::Internal => Text::new(
+                "Something went wrong on our side. Please try again later.",
+                "服务器出错了，请稍后再试。",
+            ),
+            Self::Unavailable => Text::new(
+                "The database is not reachable. Please try again later.",
+                "数据库暂时无法访问，请稍后再试。",
+            ),
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            code: self.code(),
+            status: self.status_code().as_u16(),
+            title: self.title(),
+            detail: self.detail(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.detail().en)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let problem = self.problem();
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        response.insert_header((header::VARY, "Accept-Language"));
+        match self {
+            Self::Unauthorized { code, .. } => {
+                let challenge = if *code == "missing_token" {
+                    "Bearer realm=\"griddesk\"".to_owned()
+                } else {
+                    format!("Bearer realm=\"griddesk\", error=\"invalid_token\"")
+                };
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            _ => {}
+        }
+        let mut response = response.body(problem.render(Lang::En));
+        response.extensions_mut().insert(problem);
+        response
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => Self::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::conflict(
+                "already_exists",
+                "A record with the same unique value already exists.",
+                "已存在相同的记录。",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::conflict(
+                "in_use",
+                "The record is referenced by other records.",
+                "该记录正被其他数据引用。",
+            ),
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::conflict(
+                "concurrent_update",
+                "Another request changed the same data at the same time. Please retry.",
+                "数据正被其他请求同时修改，请重试。",
+            ),
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// The problem document, kept on the response so it can be re-rendered in
+/// the caller's language.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    code: &'static str,
+    status: u16,
+    title: Text,
+    detail: Text,
+    errors: Vec<FieldError>,
+}
+
+impl Problem {
+    fn render(&self, lang: Lang) -> String {
+        let body = ProblemDetails {
+            r#type: format!("urn:griddesk:problem:{}", self.code),
+            title: self.title.get(lang).to_owned(),
+            status: self.status,
+            detail: self.detail.get(lang).to_owned(),
+            code: self.code.to_owned(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    code: e.code.to_owned(),
+                    message: e.message.get(lang).to_owned(),
+                })
+                .collect(),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// An RFC 9457 problem document. Every error the API answers has this shape.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:griddesk:problem:validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "Some fields are invalid: phone.",
+    "code": "validation_failed",
+    "errors": [{"field": "phone", "code": "invalid_phone", "message": "Enter a mainland mobile number (11 digits starting with 1) or an international number like +85291234567."}]
+}))]
+pub struct ProblemDetails {
+    /// A URI naming the problem type: `urn:griddesk:problem:{code}`.
+    pub r#type: String,
+    /// Short summary of the status, in the caller's language.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, in the caller's language.
+    pub detail: String,
+    /// A stable machine-readable code, e.g. `validation_failed`, `invalid_credentials`, `unit_in_use`.
+    pub code: String,
+    /// Per-field problems (422 only; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field's name as sent, e.g. `phone` or `parent_id`.
+    pub field: String,
+    /// A stable machine-readable code, e.g. `required`, `too_short`, `invalid_phone`.
+    pub code: String,
+    /// What to change, in the caller's language.
+    pub message: String,
+}
+
+/// Middleware body: re-renders problem documents in the caller's language.
+pub async fn localize_problems(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let lang = Lang::from_accept_language(
+        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    );
+    let response = next.call(req).await?;
+    let problem = response.response().extensions().get::<Problem>().cloned();
+    let Some(problem) = problem else { return Ok(response) };
+    let mut response = response.map_body(|_, _| BoxBody::new(problem.render(lang)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_the_highest_quality_tag_we_speak() {
+        assert_eq!(Lang::from_accept_language(None), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::from_accept_language(Some("en-US,zh;q=0.5")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("fr, zh;q=0.3")), Lang::Zh);
+        assert_eq!(Lang::from_accept_language(Some("zh;q=0, en")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("de")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("ZH-hans")), Lang::Zh);
+    }
+
+    #[test]
+    fn problems_render_in_both_languages() {
+        let problem = ApiError::NotFound.problem();
+        let en: serde_json::Value = serde_json::from_str(&problem.render(Lang::En)).unwrap();
+        let zh: serde_json::Value = serde_json::from_str(&problem.render(Lang::Zh)).unwrap();
+        assert_eq!(en["code"], "not_found");
+        assert_eq!(en["status"], 404);
+        assert_eq!(en["type"], "urn:griddesk:problem:not_found");
+        assert_eq!(zh["title"], "未找到");
+        assert!(en.get("errors").is_none());
+    }
+}

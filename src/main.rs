@@ -1,0 +1,139 @@
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use actix_web::{HttpServer, web};
+use chrono::Duration;
+use clap::Parser;
+use griddesk::clock::Clock;
+use griddesk::config::{Cli, Command, ConfigError, JWT_SECRET_ENV, LogFormat, ServeArgs, build_state};
+use griddesk::db::{DatabaseUrl, Db, models::NewUserRow, queries, write_transaction};
+use griddesk::domain::people::{Password, Role, Username, display_name};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        None => serve(&cli.database_url, ServeArgs::default()),
+        Some(Command::Serve(args)) => serve(&cli.database_url, args),
+        Some(Command::Migrate) => open_db(&cli.database_url).map(|_| println!("migrations applied")),
+        Some(Command::Openapi) => {
+            print!("{}", griddesk::openapi_json());
+            Ok(())
+        }
+        Some(Command::CreateAdmin { username, display_name }) => {
+            create_admin(&cli.database_url, &username, display_name.as_deref())
+        }
+        Some(Command::Demo) => demo(&cli.database_url),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("griddesk: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn open_db(database_url: &str) -> Result<Db, String> {
+    let url = DatabaseUrl::parse(database_url).map_err(|e| e.to_string())?;
+    Db::connect(&url, 2).map_err(|e| e.to_string())
+}
+
+fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    let state = build_state(
+        database_url,
+        std::env::var(JWT_SECRET_ENV).ok(),
+        Duration::seconds(args.access_token_ttl),
+        Duration::days(args.refresh_token_days),
+        args.db_pool_size,
+        Clock::system(),
+    )
+    .map_err(|e: ConfigError| e.to_string())?;
+    let backend = state.db.backend();
+    let state = web::Data::new(state);
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let mut server = HttpServer::new(move || griddesk::build_app(state.clone()))
+            .shutdown_timeout(30)
+            .bind(&args.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+        if let Some(workers) = args.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(bind = %args.bind, database = backend, "griddesk is serving; Swagger UI at /swagger-ui/");
+        // actix-web stops gracefully on SIGTERM and SIGINT: it stops accepting,
+        // lets requests in flight finish (up to the shutdown timeout), then exits.
+        server.run().await.map_err(|e| format!("server error: {e}"))
+    })
+}
+
+fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Result<(), String> {
+    let username = Username::parse(username).map_err(|e| format!("--username: {}", e.message.en))?;
+    let display = display_name(display.unwrap_or(username.as_str())).map_err(|e| format!("--display-name: {}", e.message.en))?;
+    let raw = match std::env::var("GRIDDESK_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("Password for {} (from standard input):", username.as_str());
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let password = Password::parse(&raw).map_err(|e| format!("password: {}", e.message.en))?;
+    let hash = griddesk::auth::password::hash(password.expose()).map_err(|e| e.to_string())?;
+    let db = open_db(database_url)?;
+    let now = Clock::system().now_naive();
+    let mut conn = db.conn().map_err(|e| e.to_string())?;
+    let user = write_transaction(&mut conn, |conn| {
+        queries::insert_user(
+            conn,
+            &NewUserRow {
+                username: username.as_str(),
+                display_name: &display,
+                phone: None,
+                password_hash: &hash,
+                role: Role::Superadmin.as_str(),
+                active: true,
+                token_version: 0,
+                building_id: None,
+                room: None,
+                household_id: None,
+                created_by: None,
+                created_at: now,
+                updated_at: now,
+            },
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    println!("created super-admin {} (id {})", user.username, user.id);
+    Ok(())
+}
+
+fn demo(database_url: &str) -> Result<(), String> {
+    let db = open_db(database_url)?;
+    let summary = griddesk::demo::load(&db, Clock::system().now_naive()).map_err(|e| e.to_string())?;
+    if summary.created {
+        println!("Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, 20 residents, 29 staff and admin accounts.");
+    } else {
+        println!("The demo community 军门社区 is already loaded; nothing was added.");
+    }
+    println!();
+    println!("Start the server (`cargo run --release`), open http://127.0.0.1:8080/swagger-ui/,");
+    println!("call POST /api/v1/auth/login with one of these accounts, then paste access_token into \"Authorize\".");
+    println!("Every demo account's password is: {}", griddesk::demo::DEMO_PASSWORD);
+    println!();
+    for (role, username, note) in summary.accounts {
+        println!("  {role:<9} {username:<16} {note}");
+    }
+    Ok(())
+}
