@@ -1,7 +1,6 @@
 //! Liveness and readiness probes, outside `/api/v1`.
 
 use actix_web::{HttpResponse, get, web};
-use diesel::connection::SimpleConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,10 +37,8 @@ async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::unavailable))
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
+    if !state.db.ping().await {
+        return Err(ApiError::Unavailable);
+    }
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok".into() }))
 }

@@ -64,9 +64,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     detail: Text::new("The request body could not be read.", "无法读取请求体。"),
                 },
             })?;
-            let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-            let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
-            deserializer.end().map_err(|e| json_syntax_error(&e))?;
+            // Syntax first (400), then shape (422): a body that is not JSON at
+            // all must not be reported as a missing field.
+            let document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
+            let value = serde_path_to_error::deserialize(document).map_err(json_error)?;
             Ok(JsonBody(value))
         })
     }
@@ -82,9 +83,6 @@ fn json_syntax_error(error: &serde_json::Error) -> ApiError {
 fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = error.path().to_string();
     let inner = error.into_inner();
-    if !matches!(inner.classify(), serde_json::error::Category::Data) {
-        return json_syntax_error(&inner);
-    }
     ApiError::Validation(vec![field_error_from_serde(&path, &inner.to_string())])
 }
 
@@ -92,7 +90,15 @@ fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
 /// unknown fields only in its message, between backticks.
 fn field_error_from_serde(path: &str, message: &str) -> FieldError {
     let quoted = message.split('`').nth(1).unwrap_or_default();
-    let join = |name: &str| if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
     if message.starts_with("unknown field") {
         FieldError::new(
             join(quoted),
@@ -227,6 +233,8 @@ mod tests {
     fn serde_messages_name_the_field() {
         let unknown = field_error_from_serde(".", "unknown field `role`, expected one of `name`, `code`");
         assert_eq!((unknown.field.as_str(), unknown.code), ("role", "unknown_field"));
+        let unknown = field_error_from_serde("role", "unknown field `role`, expected one of `name`, `code`");
+        assert_eq!(unknown.field, "role");
         let missing = field_error_from_serde(".", "missing field `name` at line 1 column 2");
         assert_eq!((missing.field.as_str(), missing.code), ("name", "required"));
         let wrong = field_error_from_serde("parent_id", "invalid type: string \"x\", expected i64 at line 1 column 20");

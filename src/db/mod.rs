@@ -189,6 +189,19 @@ impl Db {
         self.pool.get().map_err(ApiError::unavailable)
     }
 
+    /// Whether the database answers within a couple of seconds (readiness).
+    pub async fn ping(&self) -> bool {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get_timeout(Duration::from_secs(2)).ok()?;
+            conn.batch_execute("SELECT 1").ok()
+        })
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    }
+
     /// Runs `f` with a pooled connection on the blocking thread pool.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where

@@ -1,0 +1,149 @@
+//! Every error is RFC 9457 problem+json with a stable code, in the caller's language.
+
+use awc::http::Method;
+use serde_json::json;
+
+use crate::support::TestApp;
+
+#[actix_web::test]
+async fn unknown_routes_are_404_problems() {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/nothing-here", None).await.expect_problem(404, "not_found");
+    app.get("/nothing", None).await.expect_problem(404, "not_found");
+    // A non-numeric id cannot name anything.
+    app.get("/api/v1/units/abc", None).await.expect_problem(404, "not_found");
+}
+
+#[actix_web::test]
+async fn wrong_methods_are_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let res = app.request(Method::PUT, "/api/v1/units", None, None).await;
+    res.expect_problem(405, "method_not_allowed");
+    assert_eq!(res.header("allow"), Some("GET, POST"));
+    let res = app.request(Method::POST, "/api/v1/units/1", None, None).await;
+    res.expect_problem(405, "method_not_allowed");
+    assert_eq!(res.header("allow"), Some("GET, PATCH, DELETE"));
+}
+
+#[actix_web::test]
+async fn malformed_json_is_400() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("application/json", b"{\"username\": ".to_vec())))
+        .await;
+    res.expect_problem(400, "malformed_json");
+    let res = app
+        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("application/json", b"{\"username\": \"a\"} x".to_vec())))
+        .await;
+    res.expect_problem(400, "malformed_json");
+}
+
+#[actix_web::test]
+async fn unknown_missing_and_mistyped_fields_are_422_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let res = app.post("/api/v1/auth/login", None, json!({"username": "a", "password": "b", "role": "admin"})).await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["role"]);
+    assert_eq!(res.body["errors"][0]["code"], "unknown_field");
+
+    let res = app.post("/api/v1/auth/login", None, json!({"username": "a"})).await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["password"]);
+    assert_eq!(res.body["errors"][0]["code"], "required");
+
+    let res = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "abc", "password": "12345678", "display_name": "x", "phone": "13812341234", "building_id": "nine", "room": "1"}),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["building_id"]);
+}
+
+#[actix_web::test]
+async fn query_parameters_are_validated_with_the_parameter_named() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/api/v1/units?limit=abc", None).await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["limit"]);
+    let res = app.get("/api/v1/units?limit=1000", None).await;
+    assert_eq!(res.error_fields(), ["limit"]);
+    let res = app.get("/api/v1/units?cursor=not-a-cursor", None).await;
+    assert_eq!(res.error_fields(), ["cursor"]);
+    let res = app.get("/api/v1/units?level=street", None).await;
+    assert_eq!(res.error_fields(), ["level"]);
+}
+
+#[actix_web::test]
+async fn bodies_over_the_limit_are_413() {
+    let app = TestApp::spawn().await;
+    let big = json!({"username": "x".repeat(70 * 1024), "password": "12345678"});
+    app.post("/api/v1/auth/login", None, big).await.expect_problem(413, "payload_too_large");
+}
+
+#[actix_web::test]
+async fn non_json_bodies_are_415() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("text/plain", b"username=a".to_vec())))
+        .await;
+    res.expect_problem(415, "unsupported_media_type");
+}
+
+#[actix_web::test]
+async fn problems_speak_chinese_when_asked() {
+    let app = TestApp::spawn().await;
+    let res = app.raw(Method::GET, "/api/v1/nothing", None, &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")], None).await;
+    res.expect_problem(404, "not_found");
+    assert_eq!(res.body["title"], "未找到");
+    assert_eq!(res.header("content-language"), Some("zh-CN"));
+
+    let res = app
+        .raw(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            &[("Accept-Language", "zh")],
+            Some((
+                "application/json",
+                json!({"username": "abc", "password": "short", "display_name": "x", "phone": "123", "building_id": 1, "room": "1"})
+                    .to_string()
+                    .into_bytes(),
+            )),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["password", "phone"]);
+    assert_eq!(res.body["errors"][0]["message"], "密码至少需要 8 个字符。");
+
+    let res = app.raw(Method::GET, "/api/v1/nothing", None, &[("Accept-Language", "en-US")], None).await;
+    assert_eq!(res.body["title"], "Not Found");
+}
+
+#[actix_web::test]
+async fn missing_or_bad_tokens_are_401_with_a_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/api/v1/me", None).await;
+    res.expect_problem(401, "missing_token");
+    assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"griddesk\""));
+
+    let res = app.get("/api/v1/me", Some("not-a-jwt")).await;
+    res.expect_problem(401, "invalid_token");
+    assert!(res.header("www-authenticate").unwrap().contains("invalid_token"));
+
+    // A bad token is never treated as anonymous, even where anonymous callers are welcome.
+    app.get("/api/v1/units", Some("not-a-jwt")).await.expect_problem(401, "invalid_token");
+
+    let res = app.raw(Method::GET, "/api/v1/me", None, &[("Authorization", "Basic YTpi")], None).await;
+    res.expect_problem(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn responses_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(res.header("x-frame-options"), Some("DENY"));
+}

@@ -1,0 +1,14 @@
+//! Integration tests: every endpoint over HTTP against a real database.
+//! Run against PostgreSQL by setting `GRIDDESK_TEST_DATABASE_URL` to a
+//! server URL whose user may create databases.
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod cli;
+mod errors;
+mod health;
+mod openapi;
+mod posts;
+mod support;
+mod units;
+mod users;

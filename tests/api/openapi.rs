@@ -1,0 +1,74 @@
+//! The committed OpenAPI document is the generated one, served as is, and
+//! documents every operation fully.
+
+use crate::support::TestApp;
+
+#[test]
+fn the_committed_document_is_up_to_date() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap_or_default();
+    let generated = griddesk::openapi_json();
+    if committed != generated && std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"), &generated).unwrap();
+        return;
+    }
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test --test api openapi` (or `cargo run -- openapi > openapi/openapi.json`) and commit it"
+    );
+}
+
+#[test]
+fn every_operation_has_a_tag_summary_description_and_its_errors() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let name = format!("{method} {path}");
+            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{name}: no tag");
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|k| k.starts_with('2')), "{name}: no success response");
+            let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if secured {
+                assert!(responses.contains_key("401"), "{name}: no 401");
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{name}: no 404");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{name}: no {status}");
+                }
+                let content = &op["requestBody"]["content"]["application/json"];
+                let schema = content["schema"]["$ref"].as_str().unwrap_or_default();
+                let component = schema.rsplit('/').next().unwrap_or_default();
+                assert!(
+                    content.get("example").is_some() || doc["components"]["schemas"][component].get("example").is_some(),
+                    "{name}: request body without an example"
+                );
+            }
+        }
+    }
+    assert!(operations >= 20, "only {operations} operations documented");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+}
+
+#[actix_web::test]
+async fn the_document_and_swagger_ui_are_served() {
+    let app = TestApp::spawn().await;
+    let served = app.get("/api-docs/openapi.json", None).await;
+    let served = served.expect(200).clone();
+    let generated: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    assert_eq!(served, generated);
+    let ui = app.get("/swagger-ui/", None).await;
+    assert_eq!(ui.status.as_u16(), 200);
+    assert!(ui.text.contains("swagger-ui"));
+    let redirect = app.get("/swagger-ui", None).await;
+    assert_eq!(redirect.status.as_u16(), 308);
+    assert_eq!(redirect.header("location"), Some("/swagger-ui/"));
+}

@@ -1,0 +1,322 @@
+//! The test harness: a real griddesk server on a loopback port, backed by a
+//! fresh database per test (a SQLite file, or a new PostgreSQL database when
+//! `GRIDDESK_TEST_DATABASE_URL` is set), and a small HTTP client.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use actix_web::{HttpServer, web};
+use awc::http::{Method, StatusCode};
+use chrono::Duration;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use griddesk::clock::Clock;
+use griddesk::config::build_state;
+use griddesk::db::Db;
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = griddesk::demo::DEMO_PASSWORD;
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    SqliteDir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let tag = griddesk::auth::secrets::random_token(9).to_lowercase().replace(['-', '_'], "x");
+        match std::env::var("GRIDDESK_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+            Some(admin_url) => {
+                let name = format!("griddesk_test_{tag}");
+                let mut conn = PgConnection::establish(&admin_url).expect("connect to GRIDDESK_TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("URL with a database name");
+                Self { url: format!("{base}/{name}"), cleanup: Cleanup::Postgres { admin_url, name } }
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!("griddesk-test-{tag}"));
+                std::fs::create_dir_all(&dir).expect("create temp dir");
+                Self { url: dir.join("griddesk.db").to_string_lossy().into_owned(), cleanup: Cleanup::SqliteDir(dir) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and returns the body, printing it on failure.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        &self.body
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        assert_eq!(self.body["type"], format!("urn:griddesk:problem:{code}"));
+        &self.body
+    }
+
+    /// The field names of a 422's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Clock,
+    pub db: Db,
+    pub database: TestDb,
+    client: awc::Client,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh, empty database.
+    pub async fn spawn() -> Self {
+        let database = TestDb::new();
+        let clock = Clock::system();
+        let url = database.url.clone();
+        let state_clock = clock.clone();
+        let state = web::block(move || {
+            build_state(&url, Some(JWT_SECRET.into()), Duration::minutes(15), Duration::days(30), 4, state_clock)
+        })
+        .await
+        .unwrap()
+        .expect("build state");
+        let db = state.db.clone();
+        let state = web::Data::new(state);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || griddesk::build_app(state.clone()))
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let client = awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish();
+        Self { base: format!("http://127.0.0.1:{port}"), clock, db, database, client, server: handle }
+    }
+
+    /// Starts a server with the demo community loaded.
+    pub async fn with_demo() -> Self {
+        let app = Self::spawn().await;
+        let db = app.db.clone();
+        let now = app.clock.now_naive();
+        web::block(move || griddesk::demo::load(&db, now)).await.unwrap().expect("load demo");
+        app
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+        self.raw(method, path, token, &[], body.map(|b| ("application/json", b.to_string().into_bytes()))).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Res {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let mut res = match body {
+            Some((content_type, bytes)) => req.insert_header(("Content-Type", content_type)).send_body(bytes).await,
+            None => req.send().await,
+        }
+        .expect("request failed");
+        let bytes = res.body().limit(16 * 1024 * 1024).await.expect("read body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Res { status: res.status(), headers: res.headers().clone(), text, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Res {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Signs in and returns the whole token response.
+    pub async fn login_tokens(&self, username: &str, password: &str) -> Value {
+        let res = self.post("/api/v1/auth/login", None, json!({"username": username, "password": password})).await;
+        res.expect(200).clone()
+    }
+
+    /// Signs in with the demo password and returns the access token.
+    pub async fn token(&self, username: &str) -> String {
+        self.login_tokens(username, PASSWORD).await["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a super-admin straight in the database and signs in.
+    pub async fn superadmin(&self) -> String {
+        let db = self.db.clone();
+        let now = self.clock.now_naive();
+        web::block(move || {
+            let hash = griddesk::auth::password::hash(PASSWORD)?;
+            let mut conn = db.conn()?;
+            griddesk::db::queries::insert_user(
+                &mut conn,
+                &griddesk::db::models::NewUserRow {
+                    username: "root",
+                    display_name: "Root",
+                    phone: None,
+                    password_hash: &hash,
+                    role: "superadmin",
+                    active: true,
+                    token_version: 0,
+                    building_id: None,
+                    room: None,
+                    household_id: None,
+                    created_by: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+        })
+        .await
+        .unwrap()
+        .expect("create superadmin");
+        self.token("root").await
+    }
+
+    /// The id of the unit with this code (signed-in listing).
+    pub async fn unit_id(&self, token: &str, code: &str) -> i64 {
+        let res = self.get(&format!("/api/v1/units?q={code}&limit=100"), Some(token)).await;
+        let items = res.expect(200)["items"].as_array().unwrap().clone();
+        items.iter().find(|u| u["code"] == code).unwrap_or_else(|| panic!("no unit {code}"))["id"].as_i64().unwrap()
+    }
+
+    /// The id of the user with this username, looked up by a super-admin token.
+    pub async fn user_id(&self, token: &str, username: &str) -> i64 {
+        let res = self.get(&format!("/api/v1/users?q={username}&limit=100"), Some(token)).await;
+        let items = res.expect(200)["items"].as_array().unwrap().clone();
+        items.iter().find(|u| u["username"] == username).unwrap_or_else(|| panic!("no user {username}"))["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// A second community (another committee) with one branch, building and
+    /// household, an admin holding its committee post, and one resident.
+    pub async fn second_community(&self, root: &str) -> SecondCommunity {
+        let committee = self.post("/api/v1/units", Some(root), json!({"level": "committee", "name": "湖前社区党委", "code": "HQ"})).await;
+        let committee = committee.expect(201)["id"].as_i64().unwrap();
+        let branch = self
+            .post("/api/v1/units", Some(root), json!({"level": "branch", "name": "湖前小区党支部", "code": "HQ-B1", "parent_id": committee}))
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        let building = self
+            .post("/api/v1/units", Some(root), json!({"level": "building", "name": "1号楼", "code": "HQ-B1-01", "parent_id": branch}))
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        let household = self
+            .post("/api/v1/units", Some(root), json!({"level": "household", "name": "党员中心户·钱家", "code": "HQ-B1-01-H1", "parent_id": building}))
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        let admin = self
+            .post(
+                "/api/v1/users",
+                Some(root),
+                json!({"username": "hq.admin", "password": PASSWORD, "display_name": "湖前管理员", "phone": "13900000001", "role": "admin"}),
+            )
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        self.post(&format!("/api/v1/units/{committee}/posts"), Some(root), json!({"user_id": admin})).await.expect(201);
+        let resident = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": "hq.resident", "password": PASSWORD, "display_name": "钱多多", "phone": "13900000002", "building_id": building, "room": "1-101"}),
+            )
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        SecondCommunity { branch, household, admin_id: admin, admin: self.token("hq.admin").await, resident_id: resident }
+    }
+}
+
+pub struct SecondCommunity {
+    pub branch: i64,
+    pub household: i64,
+    pub admin_id: i64,
+    pub admin: String,
+    pub resident_id: i64,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the pool closes with the state, then the database goes.
+        drop(self.server.stop(false));
+    }
+}
