@@ -11,10 +11,20 @@ use crate::db::{DatabaseUrl, Db, queries};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
-#[command(name = "griddesk", version, about = "Resident request desk for urban residential communities")]
+#[command(
+    name = "griddesk",
+    version,
+    about = "Resident request desk for urban residential communities"
+)]
 pub struct Cli {
     /// A SQLite file path, sqlite://PATH, or postgres://… / postgresql://…
-    #[arg(long, env = "DATABASE_URL", default_value = "griddesk.db", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "griddesk.db",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Log format (the level comes from RUST_LOG, default `info`).
@@ -76,7 +86,13 @@ pub struct ServeArgs {
 
 impl Default for ServeArgs {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), access_token_ttl: 900, refresh_token_days: 30, workers: None, db_pool_size: 16 }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            access_token_ttl: 900,
+            refresh_token_days: 30,
+            workers: None,
+            db_pool_size: 16,
+        }
     }
 }
 
@@ -122,5 +138,10 @@ pub fn build_state(
             stored
         }
     };
-    Ok(AppState { db, jwt: JwtKeys::new(secret.as_bytes(), access_ttl), clock, refresh_ttl })
+    Ok(AppState {
+        db,
+        jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
+        clock,
+        refresh_ttl,
+    })
 }

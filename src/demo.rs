@@ -14,9 +14,14 @@ use crate::error::ApiError;
 pub const DEMO_PASSWORD: &str = "junmen-demo-2026";
 const COMMUNITY_CODE: &str = "JM";
 
-const BRANCHES: [(&str, &str); 3] = [("军门小区党支部", "JM-B1"), ("凤凰小区党支部", "JM-B2"), ("湖东小区党支部", "JM-B3")];
-const HOUSEHOLD_FAMILIES: [&str; 18] =
-    ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林"];
+const BRANCHES: [(&str, &str); 3] = [
+    ("军门小区党支部", "JM-B1"),
+    ("凤凰小区党支部", "JM-B2"),
+    ("湖东小区党支部", "JM-B3"),
+];
+const HOUSEHOLD_FAMILIES: [&str; 18] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林",
+];
 const RESIDENTS: [&str; 20] = [
     "王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "黄敏", "赵军", "吴丽", "周杰", "徐婷", "孙浩", "马超", "朱琳",
     "胡斌", "郭燕", "何强", "林峰", "郑雪", "谢涛",
@@ -36,7 +41,14 @@ pub fn load(db: &Db, now: NaiveDateTime) -> Result<DemoSummary, ApiError> {
     let created = write_transaction(&mut conn, |conn| {
         let exists = queries::list_units(
             conn,
-            &queries::UnitFilter { parent_id: None, level: Some("committee"), q: Some(COMMUNITY_CODE), public_only: false, after_id: None, limit: 100 },
+            &queries::UnitFilter {
+                parent_id: None,
+                level: Some("committee"),
+                q: Some(COMMUNITY_CODE),
+                public_only: false,
+                after_id: None,
+                limit: 100,
+            },
         )?
         .iter()
         .any(|u| u.code.as_deref() == Some(COMMUNITY_CODE));
@@ -46,7 +58,10 @@ pub fn load(db: &Db, now: NaiveDateTime) -> Result<DemoSummary, ApiError> {
         build(conn, &hash, now)?;
         Ok(true)
     })?;
-    Ok(DemoSummary { created, accounts: accounts() })
+    Ok(DemoSummary {
+        created,
+        accounts: accounts(),
+    })
 }
 
 fn accounts() -> Vec<(String, String, String)> {
@@ -61,75 +76,119 @@ fn accounts() -> Vec<(String, String, String)> {
     ]
 }
 
-fn unit(conn: &mut AnyConnection, parent: Option<&UnitRow>, level: &str, name: &str, code: &str, now: NaiveDateTime) -> Result<UnitRow, ApiError> {
-    queries::insert_unit(conn, NewUnit { parent, level, name, code: Some(code) }, now)
+/// Inserts demo rows inside the loading transaction.
+struct Loader<'a> {
+    conn: &'a mut AnyConnection,
+    hash: &'a str,
+    now: NaiveDateTime,
+    phones: u32,
 }
 
-fn user(
-    conn: &mut AnyConnection,
-    hash: &str,
-    username: &str,
-    display_name: &str,
-    phone: &str,
-    role: Role,
-    home: Option<(i64, &str, i64)>,
-    now: NaiveDateTime,
-) -> Result<i64, ApiError> {
-    let row = queries::insert_user(
-        conn,
-        &NewUserRow {
-            username,
-            display_name,
-            phone: Some(phone),
-            password_hash: hash,
-            role: role.as_str(),
-            active: true,
-            token_version: 0,
-            building_id: home.map(|h| h.0),
-            room: home.map(|h| h.1),
-            household_id: home.map(|h| h.2),
-            created_by: None,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
-    Ok(row.id)
+impl Loader<'_> {
+    fn unit(&mut self, parent: Option<&UnitRow>, level: &str, name: &str, code: &str) -> Result<UnitRow, ApiError> {
+        queries::insert_unit(
+            self.conn,
+            NewUnit {
+                parent,
+                level,
+                name,
+                code: Some(code),
+            },
+            self.now,
+        )
+    }
+
+    /// A user with a demo phone number; `home` is (building, room, household).
+    fn user(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        home: Option<(i64, &str, i64)>,
+    ) -> Result<i64, ApiError> {
+        self.phones += 1;
+        let phone = format!("1380000{:04}", self.phones);
+        let row = queries::insert_user(
+            self.conn,
+            &NewUserRow {
+                username,
+                display_name,
+                phone: Some(&phone),
+                password_hash: self.hash,
+                role: role.as_str(),
+                active: true,
+                token_version: 0,
+                building_id: home.map(|h| h.0),
+                room: home.map(|h| h.1),
+                household_id: home.map(|h| h.2),
+                created_by: None,
+                created_at: self.now,
+                updated_at: self.now,
+            },
+        )?;
+        Ok(row.id)
+    }
+
+    fn post(&mut self, user_id: i64, unit: &UnitRow) -> Result<(), ApiError> {
+        queries::insert_post(self.conn, user_id, unit.id, self.now).map(drop)
+    }
 }
 
 fn build(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> Result<(), ApiError> {
-    let committee = unit(conn, None, "committee", "军门社区党委", COMMUNITY_CODE, now)?;
-    let admin = user(conn, hash, "jm.admin", "社区管理员", "13800000001", Role::Admin, None, now)?;
-    queries::insert_post(conn, admin, committee.id, now)?;
-    let worker = user(conn, hash, "jm.committee", "社区专职网格员", "13800000002", Role::Staff, None, now)?;
-    queries::insert_post(conn, worker, committee.id, now)?;
-
-    let mut homes = Vec::new();
-    let mut phone_seq = 10u32;
-    let mut next_phone = || {
-        phone_seq += 1;
-        format!("1380000{phone_seq:04}")
+    let mut l = Loader {
+        conn,
+        hash,
+        now,
+        phones: 0,
     };
-    for (b, (branch_name, branch_code)) in BRANCHES.iter().enumerate() {
-        let b = b + 1;
-        let branch = unit(conn, Some(&committee), "branch", branch_name, branch_code, now)?;
-        let secretary = user(conn, hash, &format!("jm.branch{b}"), &format!("{}书记", &branch_name[..6]), &next_phone(), Role::Staff, None, now)?;
-        queries::insert_post(conn, secretary, branch.id, now)?;
+    let committee = l.unit(None, "committee", "军门社区党委", COMMUNITY_CODE)?;
+    let admin = l.user("jm.admin", "社区管理员", Role::Admin, None)?;
+    l.post(admin, &committee)?;
+    let worker = l.user("jm.committee", "社区专职网格员", Role::Staff, None)?;
+    l.post(worker, &committee)?;
+
+    // (building id, building number, household id) of every household.
+    let mut homes = Vec::new();
+    for (b, (branch_name, branch_code)) in (1..).zip(BRANCHES) {
+        let branch = l.unit(Some(&committee), "branch", branch_name, branch_code)?;
+        let compound: String = branch_name.chars().take(2).collect();
+        let secretary = l.user(
+            &format!("jm.branch{b}"),
+            &format!("{compound}支部书记"),
+            Role::Staff,
+            None,
+        )?;
+        l.post(secretary, &branch)?;
         for n in 1..=2 {
-            let building = unit(conn, Some(&branch), "building", &format!("{n}号楼"), &format!("{branch_code}-{n:02}"), now)?;
-            let leader = user(conn, hash, &format!("jm.b{b}.bldg{n}"), &format!("{n}号楼党小组长"), &next_phone(), Role::Staff, None, now)?;
-            queries::insert_post(conn, leader, building.id, now)?;
+            let building = l.unit(
+                Some(&branch),
+                "building",
+                &format!("{n}号楼"),
+                &format!("{branch_code}-{n:02}"),
+            )?;
+            let leader = l.user(
+                &format!("jm.b{b}.bldg{n}"),
+                &format!("{compound}{n}号楼党小组长"),
+                Role::Staff,
+                None,
+            )?;
+            l.post(leader, &building)?;
             for h in 1..=3 {
-                let family = HOUSEHOLD_FAMILIES[((b - 1) * 6 + (n - 1) * 3 + (h - 1)) % HOUSEHOLD_FAMILIES.len()];
-                let household = unit(
-                    conn,
+                let family = HOUSEHOLD_FAMILIES[homes.len() % HOUSEHOLD_FAMILIES.len()];
+                let name = format!("党员中心户·{family}家");
+                let household = l.unit(
                     Some(&building),
                     "household",
-                    &format!("党员中心户·{family}家"),
+                    &name,
                     &format!("{branch_code}-{n:02}-H{h}"),
-                    now,
                 )?;
-                let holder = user(conn, hash, &format!("jm.b{b}.bldg{n}.h{h}"), &format!("{family}党员"), &next_phone(), Role::Staff, None, now)?;
-                queries::insert_post(conn, holder, household.id, now)?;
+                let holder = l.user(
+                    &format!("jm.b{b}.bldg{n}.h{h}"),
+                    &format!("{family}党员"),
+                    Role::Staff,
+                    None,
+                )?;
+                l.post(holder, &household)?;
                 homes.push((building.id, n, household.id));
             }
         }
@@ -137,7 +196,12 @@ fn build(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> Result<(),
     for (i, name) in RESIDENTS.iter().enumerate() {
         let (building_id, building_no, household_id) = homes[i % homes.len()];
         let room = format!("{building_no}-{}{:02}", i / homes.len() + 1, i % homes.len() + 1);
-        user(conn, hash, &format!("resident{:02}", i + 1), name, &next_phone(), Role::Resident, Some((building_id, &room, household_id)), now)?;
+        l.user(
+            &format!("resident{:02}", i + 1),
+            name,
+            Role::Resident,
+            Some((building_id, &room, household_id)),
+        )?;
     }
     Ok(())
 }

@@ -21,11 +21,17 @@ pub struct Text {
 
 impl Text {
     pub const fn new(en: &'static str, zh: &'static str) -> Self {
-        Self { en: Cow::Borrowed(en), zh: Cow::Borrowed(zh) }
+        Self {
+            en: Cow::Borrowed(en),
+            zh: Cow::Borrowed(zh),
+        }
     }
 
     pub fn owned(en: String, zh: String) -> Self {
-        Self { en: Cow::Owned(en), zh: Cow::Owned(zh) }
+        Self {
+            en: Cow::Owned(en),
+            zh: Cow::Owned(zh),
+        }
     }
 
     pub fn get(&self, lang: Lang) -> &str {
@@ -87,7 +93,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: Text) -> Self {
-        Self { field: field.into(), code, message }
+        Self {
+            field: field.into(),
+            code,
+            message,
+        }
     }
 }
 
@@ -100,7 +110,10 @@ pub struct Invalid {
 
 impl Invalid {
     pub const fn new(code: &'static str, en: &'static str, zh: &'static str) -> Self {
-        Self { code, message: Text::new(en, zh) }
+        Self {
+            code,
+            message: Text::new(en, zh),
+        }
     }
 }
 
@@ -126,7 +139,11 @@ impl Validator {
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
     }
 }
 
@@ -174,18 +191,22 @@ impl ApiError {
     }
 
     pub fn conflict(code: &'static str, en: &'static str, zh: &'static str) -> Self {
-        Self::Conflict { code, detail: Text::new(en, zh) }
+        Self::Conflict {
+            code,
+            detail: Text::new(en, zh),
+        }
     }
 
     pub fn unauthorized(code: &'static str, en: &'static str, zh: &'static str) -> Self {
-        Self::Unauthorized { code, detail: Text::new(en, zh) }
+        Self::Unauthorized {
+            code,
+            detail: Text::new(en, zh),
+        }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. }
-            | Self::Unauthorized { code, .. }
-            | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -215,13 +236,10 @@ impl ApiError {
 
     fn detail(&self) -> Text {
         match self {
-            Self::BadRequest { detail, .. }
-            | Self::Unauthorized { detail, .. }
-            | Self::Conflict { detail, .. } => detail.clone(),
-            Self::Forbidden => Text::new(
-                "Your role may not perform this operation.",
-                "您的角色无权执行此操作。",
-            ),
+            Self::BadRequest { detail, .. } | Self::Unauthorized { detail, .. } | Self::Conflict { detail, .. } => {
+                detail.clone()
+            }
+            Self::Forbidden => Text::new("Your role may not perform this operation.", "您的角色无权执行此操作。"),
             Self::NotFound => Text::new(
                 "The requested resource does not exist or is not visible to you.",
                 "请求的资源不存在或您无权查看。",
@@ -303,9 +321,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized { code, .. } => {
                 let challenge = if *code == "missing_token" {
-                    "Bearer realm=\"griddesk\"".to_owned()
+                    "Bearer realm=\"griddesk\""
                 } else {
-                    format!("Bearer realm=\"griddesk\", error=\"invalid_token\"")
+                    "Bearer realm=\"griddesk\", error=\"invalid_token\""
                 };
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
@@ -420,9 +438,7 @@ pub async fn localize_problems(
     req: ServiceRequest,
     next: actix_web::middleware::Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let lang = Lang::from_accept_language(
-        req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
-    );
+    let lang = Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     let response = next.call(req).await?;
     let problem = response.response().extensions().get::<Problem>().cloned();
     let Some(problem) = problem else { return Ok(response) };

@@ -76,20 +76,27 @@ impl RouteTable {
     }
 
     fn allowed(&self, path: &str) -> Option<&[String]> {
-        self.0.iter().find(|(def, _)| def.is_match(path)).map(|(_, methods)| methods.as_slice())
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
     }
 }
 
 async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
     match routes.allowed(req.path()) {
-        Some(methods) => Err(ApiError::MethodNotAllowed { allow: methods.to_vec() }),
+        Some(methods) => Err(ApiError::MethodNotAllowed {
+            allow: methods.to_vec(),
+        }),
         None => Err(ApiError::NotFound),
     }
 }
 
 #[get("/swagger-ui")]
 async fn swagger_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header(("Location", "/swagger-ui/")).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/swagger-ui/"))
+        .finish()
 }
 
 /// Builds the application around its state.

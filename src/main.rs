@@ -37,7 +37,9 @@ fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -79,13 +81,17 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
 
 fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Result<(), String> {
     let username = Username::parse(username).map_err(|e| format!("--username: {}", e.message.en))?;
-    let display = display_name(display.unwrap_or(username.as_str())).map_err(|e| format!("--display-name: {}", e.message.en))?;
+    let display =
+        display_name(display.unwrap_or(username.as_str())).map_err(|e| format!("--display-name: {}", e.message.en))?;
     let raw = match std::env::var("GRIDDESK_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
             eprintln!("Password for {} (from standard input):", username.as_str());
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
@@ -123,7 +129,9 @@ fn demo(database_url: &str) -> Result<(), String> {
     let db = open_db(database_url)?;
     let summary = griddesk::demo::load(&db, Clock::system().now_naive()).map_err(|e| e.to_string())?;
     if summary.created {
-        println!("Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, 20 residents, 29 staff and admin accounts.");
+        println!(
+            "Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, 20 residents, 29 staff and admin accounts."
+        );
     } else {
         println!("The demo community 军门社区 is already loaded; nothing was added.");
     }

@@ -151,12 +151,21 @@ async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) 
         })
         .await?;
     let id = row.id;
-    let user = user_responses(&state, vec![row], None).await?.pop().ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/users/{id}"))).json(user))
+    let user = user_responses(&state, vec![row], None)
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/users/{id}")))
+        .json(user))
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized("invalid_credentials", "Wrong username or password.", "用户名或密码错误。")
+    ApiError::unauthorized(
+        "invalid_credentials",
+        "Wrong username or password.",
+        "用户名或密码错误。",
+    )
 }
 
 /// Opens a session for `user` and issues its first token pair.
@@ -179,8 +188,15 @@ async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, 
     tokens(state, &user, &session_id, refresh_token)
 }
 
-fn tokens(state: &AppState, user: &UserRow, session_id: &str, refresh_token: String) -> Result<TokenResponse, ApiError> {
-    let access_token = state.jwt.issue(user.id, &user.role, user.token_version, session_id, state.clock.now())?;
+fn tokens(
+    state: &AppState,
+    user: &UserRow,
+    session_id: &str,
+    refresh_token: String,
+) -> Result<TokenResponse, ApiError> {
+    let access_token = state
+        .jwt
+        .issue(user.id, &user.role, user.token_version, session_id, state.clock.now())?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -209,12 +225,20 @@ fn tokens(state: &AppState, user: &UserRow, session_id: &str, refresh_token: Str
 )]
 #[post("/auth/login")]
 async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Result<web::Json<TokenResponse>, ApiError> {
-    let LoginRequest { username, password: given } = body.0;
+    let LoginRequest {
+        username,
+        password: given,
+    } = body.0;
     if given.chars().count() > Password::MAX_CHARS {
         return Err(bad_credentials());
     }
     let user = match Username::parse(&username) {
-        Ok(name) => state.db.run(move |conn| Ok(queries::find_user_by_username(conn, name.as_str())?)).await?,
+        Ok(name) => {
+            state
+                .db
+                .run(move |conn| Ok(queries::find_user_by_username(conn, name.as_str())?))
+                .await?
+        }
         Err(_) => None,
     };
     let (user, verified) = actix_web::web::block(move || match user {
@@ -234,7 +258,11 @@ async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Resu
         _ => return Err(bad_credentials()),
     };
     if !user.active {
-        return Err(ApiError::unauthorized("account_disabled", "This account has been deactivated.", "该账号已停用。"));
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "This account has been deactivated.",
+            "该账号已停用。",
+        ));
     }
     Ok(web::Json(open_session(&state, user).await?))
 }
@@ -258,7 +286,10 @@ async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Resu
     security(())
 )]
 #[post("/auth/refresh")]
-async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> Result<web::Json<TokenResponse>, ApiError> {
+async fn refresh(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
     let presented = secrets::token_hash(body.0.refresh_token.trim());
     let now = state.clock.now();
     let next_token = secrets::random_token(32);
@@ -304,7 +335,11 @@ async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> 
     security(("bearer" = []))
 )]
 #[post("/auth/logout")]
-async fn logout(state: web::Data<AppState>, auth: Auth, query: QueryParams<LogoutQuery>) -> Result<HttpResponse, ApiError> {
+async fn logout(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<LogoutQuery>,
+) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now_naive();
     let everywhere = query.0.everywhere.unwrap_or(false);
     let (user_id, session_id) = (auth.user.id, auth.session_id);

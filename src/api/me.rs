@@ -30,7 +30,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 )]
 #[get("/me")]
 async fn get_me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<UserResponse>, ApiError> {
-    let me = user_responses(&state, vec![auth.user], None).await?.pop().ok_or(ApiError::Internal)?;
+    let me = user_responses(&state, vec![auth.user], None)
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
     Ok(web::Json(me))
 }
 
@@ -60,10 +63,17 @@ pub struct UpdateMe {
     security(("bearer" = []))
 )]
 #[patch("/me")]
-async fn update_me(state: web::Data<AppState>, auth: Auth, body: JsonBody<UpdateMe>) -> Result<web::Json<UserResponse>, ApiError> {
+async fn update_me(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: JsonBody<UpdateMe>,
+) -> Result<web::Json<UserResponse>, ApiError> {
     let input = body.0;
     let mut v = Validator::default();
-    let display_name = input.display_name.as_deref().and_then(|n| v.check("display_name", display_name(n)));
+    let display_name = input
+        .display_name
+        .as_deref()
+        .and_then(|n| v.check("display_name", display_name(n)));
     let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
     v.finish()?;
     let now = state.clock.now_naive();
@@ -80,7 +90,10 @@ async fn update_me(state: web::Data<AppState>, auth: Auth, body: JsonBody<Update
             Ok(queries::update_user(conn, id, &changes)?)
         })
         .await?;
-    let me = user_responses(&state, vec![row], None).await?.pop().ok_or(ApiError::Internal)?;
+    let me = user_responses(&state, vec![row], None)
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
     Ok(web::Json(me))
 }
 
@@ -111,12 +124,18 @@ pub struct ChangePassword {
     security(("bearer" = []))
 )]
 #[post("/me/password")]
-async fn change_password(state: web::Data<AppState>, auth: Auth, body: JsonBody<ChangePassword>) -> Result<HttpResponse, ApiError> {
+async fn change_password(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: JsonBody<ChangePassword>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     let mut v = Validator::default();
     let new_password = v.check("new_password", Password::parse(&input.new_password));
     v.finish()?;
-    let Some(new_password) = new_password else { return Err(ApiError::internal("validated fields missing")) };
+    let Some(new_password) = new_password else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
     let stored = auth.user.password_hash.clone();
     let current = input.current_password;
     let new_hash = actix_web::web::block(move || {
@@ -138,7 +157,11 @@ async fn change_password(state: web::Data<AppState>, auth: Auth, body: JsonBody<
     state
         .db
         .write(move |conn| {
-            let changes = UserChanges { password_hash: Some(new_hash), updated_at: Some(now), ..Default::default() };
+            let changes = UserChanges {
+                password_hash: Some(new_hash),
+                updated_at: Some(now),
+                ..Default::default()
+            };
             queries::update_user(conn, id, &changes)?;
             queries::revoke_all_sessions(conn, id, now)?;
             Ok(())

@@ -57,13 +57,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = body.await.map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
-                Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
-                _ => ApiError::BadRequest {
-                    code: "unreadable_body",
-                    detail: Text::new("The request body could not be read.", "无法读取请求体。"),
-                },
-            })?;
+            let bytes = body
+                .await
+                .map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
+                    Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                    _ => ApiError::BadRequest {
+                        code: "unreadable_body",
+                        detail: Text::new("The request body could not be read.", "无法读取请求体。"),
+                    },
+                })?;
             // Syntax first (400), then shape (422): a body that is not JSON at
             // all must not be reported as a missing field.
             let document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
@@ -76,7 +78,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 fn json_syntax_error(error: &serde_json::Error) -> ApiError {
     ApiError::BadRequest {
         code: "malformed_json",
-        detail: Text::owned(format!("The body is not valid JSON: {error}."), format!("请求体不是有效的 JSON：{error}。")),
+        detail: Text::owned(
+            format!("The body is not valid JSON: {error}."),
+            format!("请求体不是有效的 JSON：{error}。"),
+        ),
     }
 }
 
@@ -106,13 +111,24 @@ fn field_error_from_serde(path: &str, message: &str) -> FieldError {
             Text::new("This field is not accepted here.", "不接受此字段。"),
         )
     } else if message.starts_with("missing field") {
-        FieldError::new(join(quoted), "required", Text::new("This field is required.", "此项为必填。"))
+        FieldError::new(
+            join(quoted),
+            "required",
+            Text::new("This field is required.", "此项为必填。"),
+        )
     } else {
         let detail = message.split(" at line ").next().unwrap_or(message).to_owned();
         FieldError::new(
-            if path.is_empty() { ".".to_owned() } else { path.to_owned() },
+            if path.is_empty() {
+                ".".to_owned()
+            } else {
+                path.to_owned()
+            },
             "invalid_value",
-            Text::owned(format!("Invalid value: {detail}."), format!("取值或类型不正确：{detail}。")),
+            Text::owned(
+                format!("Invalid value: {detail}."),
+                format!("取值或类型不正确：{detail}。"),
+            ),
         )
     }
 }
@@ -128,11 +144,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
         let query = req.query_string();
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         std::future::ready(
-            serde_path_to_error::deserialize(deserializer).map(QueryParams).map_err(|error| {
-                let path = error.path().to_string();
-                let message = error.into_inner().to_string();
-                ApiError::Validation(vec![field_error_from_serde(&path, &message)])
-            }),
+            serde_path_to_error::deserialize(deserializer)
+                .map(QueryParams)
+                .map_err(|error| {
+                    let path = error.path().to_string();
+                    let message = error.into_inner().to_string();
+                    ApiError::Validation(vec![field_error_from_serde(&path, &message)])
+                }),
         )
     }
 }
@@ -153,7 +171,14 @@ impl PageRequest {
         let mut v = crate::error::Validator::default();
         let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            v.push("limit", Invalid::new("out_of_range", "`limit` must be between 1 and 100.", "limit 须在 1 到 100 之间。"));
+            v.push(
+                "limit",
+                Invalid::new(
+                    "out_of_range",
+                    "`limit` must be between 1 and 100.",
+                    "limit 须在 1 到 100 之间。",
+                ),
+            );
         }
         let after_id = match cursor {
             None | Some("") => None,
@@ -162,7 +187,11 @@ impl PageRequest {
                 if id.is_none() {
                     v.push(
                         "cursor",
-                        Invalid::new("invalid_cursor", "Use a `next_cursor` value from a previous page.", "请使用上一页返回的 next_cursor。"),
+                        Invalid::new(
+                            "invalid_cursor",
+                            "Use a `next_cursor` value from a previous page.",
+                            "请使用上一页返回的 next_cursor。",
+                        ),
                     );
                 }
                 id
@@ -204,7 +233,10 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 pub fn search_text(field: &str, q: Option<&str>, v: &mut crate::error::Validator) -> Option<String> {
     let q = q.map(str::trim).filter(|q| !q.is_empty())?;
     if q.chars().count() > 100 {
-        v.push(field, Invalid::new("too_long", "At most 100 characters.", "最多 100 个字符。"));
+        v.push(
+            field,
+            Invalid::new("too_long", "At most 100 characters.", "最多 100 个字符。"),
+        );
         return None;
     }
     Some(q.to_owned())
@@ -237,7 +269,10 @@ mod tests {
         assert_eq!(unknown.field, "role");
         let missing = field_error_from_serde(".", "missing field `name` at line 1 column 2");
         assert_eq!((missing.field.as_str(), missing.code), ("name", "required"));
-        let wrong = field_error_from_serde("parent_id", "invalid type: string \"x\", expected i64 at line 1 column 20");
+        let wrong = field_error_from_serde(
+            "parent_id",
+            "invalid type: string \"x\", expected i64 at line 1 column 20",
+        );
         assert_eq!((wrong.field.as_str(), wrong.code), ("parent_id", "invalid_value"));
     }
 }

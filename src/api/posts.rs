@@ -110,7 +110,12 @@ async fn create_post(
     if !auth.caller.is_admin() {
         return Err(ApiError::Forbidden);
     }
-    let user_not_found = || ApiError::field("user_id", Invalid::new("not_found", "No user has this id.", "没有此编号的用户。"));
+    let user_not_found = || {
+        ApiError::field(
+            "user_id",
+            Invalid::new("not_found", "No user has this id.", "没有此编号的用户。"),
+        )
+    };
     let user = match visible_user(&state, &auth.caller, body.0.user_id.0).await {
         Err(ApiError::NotFound) => return Err(user_not_found()),
         other => other?,
@@ -140,7 +145,9 @@ async fn create_post(
         })
         .await?;
     let location = format!("/api/v1/units/{unit_id}/posts");
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(post_response(post, user)?))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(post_response(post, user)?))
 }
 
 /// List the posts at a unit
@@ -178,7 +185,10 @@ async fn list_posts(
         })
         .await?;
     let (rows, next_cursor) = page.finish(rows, |(post, _)| post.id);
-    let items = rows.into_iter().map(|(post, user)| post_response(post, user)).collect::<Result<_, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(|(post, user)| post_response(post, user))
+        .collect::<Result<_, _>>()?;
     Ok(web::Json(PostList { items, next_cursor }))
 }
 

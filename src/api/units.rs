@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
-    ValidationFailed,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use super::{JsonBody, PageRequest, QueryParams, search_text};
 use crate::auth::{Auth, MaybeAuth};
@@ -140,7 +139,9 @@ fn unit_name(raw: &str) -> Result<String, Invalid> {
 fn unit_code(raw: &str) -> Result<String, Invalid> {
     let code = raw.trim();
     let ok = (1..=32).contains(&code.len())
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(code.to_owned())
     } else {
@@ -164,7 +165,10 @@ fn unit_in_use(usage: queries::UnitUsage) -> ApiError {
                 "The unit still has {} child units, {} posts and {} residents.",
                 usage.children, usage.posts, usage.residents
             ),
-            format!("该单元仍有 {} 个下级单元、{} 个岗位和 {} 位居民。", usage.children, usage.posts, usage.residents),
+            format!(
+                "该单元仍有 {} 个下级单元、{} 个岗位和 {} 位居民。",
+                usage.children, usage.posts, usage.residents
+            ),
         ),
     }
 }
@@ -212,7 +216,9 @@ async fn create_unit(
         v.check("parent_id", check_parent(input.level, None));
     }
     v.finish()?;
-    let (Some(name), Some(code)) = (name, code) else { return Err(ApiError::internal("validated fields missing")) };
+    let (Some(name), Some(code)) = (name, code) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
     if input.level == Level::Committee && !auth.caller.is_superadmin() {
         return Err(ApiError::Forbidden);
     }
@@ -224,7 +230,8 @@ async fn create_unit(
         .write(move |conn| {
             let parent = match input.parent_id {
                 Some(id) => {
-                    let parent = queries::lock_unit(conn, id.0)?.ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
+                    let parent = queries::lock_unit(conn, id.0)?
+                        .ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
                     check_parent(input.level, Some(level_of(&parent)?)).map_err(|e| ApiError::field("parent_id", e))?;
                     if !caller.manages(&parent.path) {
                         return Err(ApiError::Forbidden);
@@ -235,13 +242,20 @@ async fn create_unit(
             };
             queries::insert_unit(
                 conn,
-                NewUnit { parent: parent.as_ref(), level: input.level.as_str(), name: &name, code: code.as_deref() },
+                NewUnit {
+                    parent: parent.as_ref(),
+                    level: input.level.as_str(),
+                    name: &name,
+                    code: code.as_deref(),
+                },
                 now,
             )
         })
         .await?;
     let location = format!("/api/v1/units/{}", row.id);
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(UnitResponse::new(row, true)?))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(UnitResponse::new(row, true)?))
 }
 
 /// List units
@@ -273,7 +287,10 @@ async fn list_units(
     let page = page?;
     let full = auth.0.is_some();
     if !full && query.level == Some(Level::Household) {
-        return Ok(web::Json(UnitList { items: Vec::new(), next_cursor: None }));
+        return Ok(web::Json(UnitList {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
     }
     let rows = state
         .db
@@ -290,12 +307,19 @@ async fn list_units(
         })
         .await?;
     let (rows, next_cursor) = page.finish(rows, |r| r.id);
-    let items = rows.into_iter().map(|r| UnitResponse::new(r, full)).collect::<Result<_, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(|r| UnitResponse::new(r, full))
+        .collect::<Result<_, _>>()?;
     Ok(web::Json(UnitList { items, next_cursor }))
 }
 
 async fn visible_unit(state: &AppState, id: i64, signed_in: bool) -> Result<UnitRow, ApiError> {
-    let row = state.db.run(move |conn| Ok(queries::find_unit(conn, id)?)).await?.ok_or(ApiError::NotFound)?;
+    let row = state
+        .db
+        .run(move |conn| Ok(queries::find_unit(conn, id)?))
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if !signed_in && !level_of(&row)?.is_public() {
         return Err(ApiError::NotFound);
     }
@@ -347,7 +371,10 @@ async fn unit_tree(
     let full = auth.0.is_some();
     let root = visible_unit(&state, id.into_inner(), full).await?;
     let root_path = root.path.clone();
-    let rows = state.db.run(move |conn| Ok(queries::subtree(conn, &root_path, !full)?)).await?;
+    let rows = state
+        .db
+        .run(move |conn| Ok(queries::subtree(conn, &root_path, !full)?))
+        .await?;
     build_tree(root.id, rows, full)
 }
 
@@ -373,7 +400,10 @@ fn build_tree(root_id: i64, rows: Vec<UnitRow>, full: bool) -> Result<web::Json<
             level,
             name: row.name,
             code: if full { row.code } else { None },
-            children: kids.into_iter().map(|k| node(k, children, full)).collect::<Result<_, _>>()?,
+            children: kids
+                .into_iter()
+                .map(|k| node(k, children, full))
+                .collect::<Result<_, _>>()?,
         })
     }
     let root = root.ok_or(ApiError::NotFound)?;
@@ -431,11 +461,16 @@ async fn update_unit(
             if !caller.manages(&unit.path) {
                 return Err(ApiError::Forbidden);
             }
-            let mut changes = UnitChanges { name, code, updated_at: Some(now), ..Default::default() };
+            let mut changes = UnitChanges {
+                name,
+                code,
+                updated_at: Some(now),
+                ..Default::default()
+            };
             if let Some(parent_id) = input.parent_id.filter(|p| Some(p.0) != unit.parent_id) {
                 let level = level_of(&unit)?;
-                let parent =
-                    queries::lock_unit(conn, parent_id.0)?.ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
+                let parent = queries::lock_unit(conn, parent_id.0)?
+                    .ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
                 check_parent(level, Some(level_of(&parent)?)).map_err(|e| ApiError::field("parent_id", e))?;
                 if !caller.manages(&parent.path) {
                     return Err(ApiError::Forbidden);

@@ -24,7 +24,10 @@ use crate::policy::{self, Caller};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(create_user).service(list_users).service(get_user).service(update_user);
+    cfg.service(create_user)
+        .service(list_users)
+        .service(get_user)
+        .service(update_user);
 }
 
 /// Reads `"field": null` as `Some(None)` and an absent field as `None`.
@@ -85,11 +88,18 @@ pub async fn user_responses(
     rows: Vec<UserRow>,
     viewer: Option<&Caller>,
 ) -> Result<Vec<UserResponse>, ApiError> {
-    let ids: Vec<i64> = rows.iter().filter(|r| r.role != Role::Resident.as_str()).map(|r| r.id).collect();
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.role != Role::Resident.as_str())
+        .map(|r| r.id)
+        .collect();
     let posts = if ids.is_empty() {
         Vec::new()
     } else {
-        state.db.run(move |conn| Ok(queries::posts_with_units_of_users(conn, &ids)?)).await?
+        state
+            .db
+            .run(move |conn| Ok(queries::posts_with_units_of_users(conn, &ids)?))
+            .await?
     };
     let mut by_user: HashMap<i64, Vec<UserPost>> = HashMap::new();
     for (post, unit) in posts {
@@ -127,19 +137,36 @@ pub async fn user_responses(
 fn user_scope(caller: &Caller) -> Result<UserScope, ApiError> {
     match caller.role {
         Role::Superadmin => Ok(UserScope::All),
-        Role::Admin => Ok(UserScope::Subtrees { prefixes: caller.scope_paths(), creator: caller.id.0 }),
-        Role::Staff => Ok(UserScope::Subtrees { prefixes: caller.scope_paths(), creator: -1 }),
+        Role::Admin => Ok(UserScope::Subtrees {
+            prefixes: caller.scope_paths(),
+            creator: caller.id.0,
+        }),
+        Role::Staff => Ok(UserScope::Subtrees {
+            prefixes: caller.scope_paths(),
+            creator: -1,
+        }),
         Role::Resident => Err(ApiError::Forbidden),
     }
 }
 
 /// Loads one user if `caller` may see them (themselves always).
 pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<UserRow, ApiError> {
-    let scope = if caller.id.0 == id { UserScope::All } else { user_scope(caller).map_err(|_| ApiError::NotFound)? };
+    let scope = if caller.id.0 == id {
+        UserScope::All
+    } else {
+        user_scope(caller).map_err(|_| ApiError::NotFound)?
+    };
     state
         .db
         .run(move |conn| {
-            let filter = UserFilter { id: Some(id), role: None, unit_path: None, q: None, after_id: None, limit: 1 };
+            let filter = UserFilter {
+                id: Some(id),
+                role: None,
+                unit_path: None,
+                q: None,
+                after_id: None,
+                limit: 1,
+            };
             Ok(queries::list_users(conn, &scope, &filter)?.pop())
         })
         .await?
@@ -182,7 +209,11 @@ pub struct CreateUser {
     security(("bearer" = []))
 )]
 #[post("/users")]
-async fn create_user(state: web::Data<AppState>, auth: Auth, body: JsonBody<CreateUser>) -> Result<HttpResponse, ApiError> {
+async fn create_user(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: JsonBody<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
     if !auth.caller.is_admin() {
         return Err(ApiError::Forbidden);
     }
@@ -195,7 +226,11 @@ async fn create_user(state: web::Data<AppState>, auth: Auth, body: JsonBody<Crea
     if !policy::may_create_role(&auth.caller, input.role) {
         v.push(
             "role",
-            Invalid::new("invalid_role", "Create `staff` or `admin` accounts here.", "此处只能创建 staff 或 admin 账号。"),
+            Invalid::new(
+                "invalid_role",
+                "Create `staff` or `admin` accounts here.",
+                "此处只能创建 staff 或 admin 账号。",
+            ),
         );
     }
     v.finish()?;
@@ -230,8 +265,13 @@ async fn create_user(state: web::Data<AppState>, auth: Auth, body: JsonBody<Crea
         })
         .await?;
     let id = row.id;
-    let user = user_responses(&state, vec![row], Some(&auth.caller)).await?.pop().ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/users/{id}"))).json(user))
+    let user = user_responses(&state, vec![row], Some(&auth.caller))
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/users/{id}")))
+        .json(user))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -266,7 +306,11 @@ pub struct UserQuery {
     security(("bearer" = []))
 )]
 #[get("/users")]
-async fn list_users(state: web::Data<AppState>, auth: Auth, query: QueryParams<UserQuery>) -> Result<web::Json<UserList>, ApiError> {
+async fn list_users(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<UserQuery>,
+) -> Result<web::Json<UserList>, ApiError> {
     let scope = user_scope(&auth.caller)?;
     let query = query.0;
     let mut v = Validator::default();
@@ -281,7 +325,10 @@ async fn list_users(state: web::Data<AppState>, auth: Auth, query: QueryParams<U
                 Some(id) => Some(
                     queries::find_unit(conn, id)?
                         .ok_or_else(|| {
-                            ApiError::field("unit_id", Invalid::new("not_found", "No unit has this id.", "没有此编号的单元。"))
+                            ApiError::field(
+                                "unit_id",
+                                Invalid::new("not_found", "No unit has this id.", "没有此编号的单元。"),
+                            )
                         })?
                         .path,
                 ),
@@ -315,9 +362,16 @@ async fn list_users(state: web::Data<AppState>, auth: Auth, query: QueryParams<U
     security(("bearer" = []))
 )]
 #[get("/users/{id}")]
-async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<web::Json<UserResponse>, ApiError> {
+async fn get_user(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+) -> Result<web::Json<UserResponse>, ApiError> {
     let row = visible_user(&state, &auth.caller, id.into_inner()).await?;
-    let user = user_responses(&state, vec![row], Some(&auth.caller)).await?.pop().ok_or(ApiError::Internal)?;
+    let user = user_responses(&state, vec![row], Some(&auth.caller))
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
     Ok(web::Json(user))
 }
 
@@ -371,19 +425,40 @@ async fn update_user(
     let only_household = input.display_name.is_none() && input.phone.is_none() && input.active.is_none();
 
     let mut v = Validator::default();
-    let display_name = input.display_name.as_deref().and_then(|n| v.check("display_name", display_name(n)));
+    let display_name = input
+        .display_name
+        .as_deref()
+        .and_then(|n| v.check("display_name", display_name(n)));
     let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
     if input.active == Some(false) && target.id == caller.id.0 {
-        v.push("active", Invalid::new("cannot_deactivate_self", "You cannot deactivate your own account.", "不能停用自己的账号。"));
+        v.push(
+            "active",
+            Invalid::new(
+                "cannot_deactivate_self",
+                "You cannot deactivate your own account.",
+                "不能停用自己的账号。",
+            ),
+        );
     }
     if input.household_id.is_some() && target.role != Role::Resident.as_str() {
-        v.push("household_id", Invalid::new("not_a_resident", "Only residents are served by a household.", "只有居民才由党员中心户联系。"));
+        v.push(
+            "household_id",
+            Invalid::new(
+                "not_a_resident",
+                "Only residents are served by a household.",
+                "只有居民才由党员中心户联系。",
+            ),
+        );
     }
     v.finish()?;
 
     // Authority is judged at the user's home (residents) or posts (staff).
     let home_path = match target.building_id {
-        Some(building) => state.db.run(move |conn| Ok(queries::find_unit(conn, building)?)).await?.map(|u| u.path),
+        Some(building) => state
+            .db
+            .run(move |conn| Ok(queries::find_unit(conn, building)?))
+            .await?
+            .map(|u| u.path),
         None => None,
     };
     let manages = match caller.role {
@@ -438,6 +513,9 @@ async fn update_user(
             Ok(row)
         })
         .await?;
-    let user = user_responses(&state, vec![row], Some(&caller)).await?.pop().ok_or(ApiError::Internal)?;
+    let user = user_responses(&state, vec![row], Some(&caller))
+        .await?
+        .pop()
+        .ok_or(ApiError::Internal)?;
     Ok(web::Json(user))
 }

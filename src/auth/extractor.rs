@@ -26,7 +26,9 @@ pub struct Auth {
 pub struct MaybeAuth(pub Option<Auth>);
 
 fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -58,7 +60,11 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
         })
         .await?
         .ok_or_else(|| {
-            ApiError::unauthorized("session_ended", "This session has ended; sign in again.", "会话已结束，请重新登录。")
+            ApiError::unauthorized(
+                "session_ended",
+                "This session has ended; sign in again.",
+                "会话已结束，请重新登录。",
+            )
         })?;
     if !user.active {
         return Err(ApiError::unauthorized(
@@ -74,18 +80,33 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
             "会话已结束，请重新登录。",
         ));
     }
-    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
+    let role =
+        Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
     let posts = posts
         .into_iter()
         .filter_map(|(_, unit)| {
-            Some(PostScope { unit_id: UnitId(unit.id), level: Level::parse(&unit.level)?, path: unit.path })
+            Some(PostScope {
+                unit_id: UnitId(unit.id),
+                level: Level::parse(&unit.level)?,
+                path: unit.path,
+            })
         })
         .collect();
-    Ok(Auth { caller: Caller { id: UserId(user.id), role, posts }, user, session_id: claims.sid })
+    Ok(Auth {
+        caller: Caller {
+            id: UserId(user.id),
+            role,
+            posts,
+        },
+        user,
+        session_id: claims.sid,
+    })
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("AppState is not registered"))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("AppState is not registered"))
 }
 
 impl FromRequest for Auth {
@@ -97,7 +118,11 @@ impl FromRequest for Auth {
         Box::pin(async move {
             let (state, token) = prepared?;
             let token = token.ok_or_else(|| {
-                ApiError::unauthorized("missing_token", "Sign in and send an access token.", "请先登录并携带访问令牌。")
+                ApiError::unauthorized(
+                    "missing_token",
+                    "Sign in and send an access token.",
+                    "请先登录并携带访问令牌。",
+                )
             })?;
             authenticate(state, token).await
         })

@@ -55,7 +55,14 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: i64, role: &str, token_version: i64, session_id: &str, now: DateTime<Utc>) -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        role: &str,
+        token_version: i64,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user_id.to_string(),
             role: role.to_owned(),
@@ -73,7 +80,9 @@ impl JwtKeys {
     /// Checks signature, algorithm, issuer, audience and times.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, ApiError> {
         let invalid = || ApiError::unauthorized("invalid_token", "The access token is invalid.", "访问令牌无效。");
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?.claims;
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| invalid())?
+            .claims;
         let now = now.timestamp();
         if claims.exp <= now - LEEWAY_SECONDS {
             return Err(ApiError::unauthorized(

@@ -35,7 +35,9 @@ pub fn verify_dummy(password: &str) {
 
 /// Runs [`hash`] on the blocking thread pool.
 pub async fn hash_blocking(password: String) -> Result<String, ApiError> {
-    actix_web::web::block(move || hash(&password)).await.map_err(ApiError::internal)?
+    actix_web::web::block(move || hash(&password))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 #[cfg(test)]

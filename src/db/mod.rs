@@ -36,7 +36,9 @@ pub enum DatabaseUrl {
 pub enum DatabaseUrlError {
     #[error("DATABASE_URL is empty")]
     Empty,
-    #[error("DATABASE_URL scheme `{0}` is not supported (use a file path, sqlite://PATH, postgres:// or postgresql://)")]
+    #[error(
+        "DATABASE_URL scheme `{0}` is not supported (use a file path, sqlite://PATH, postgres:// or postgresql://)"
+    )]
     UnsupportedScheme(String),
     #[error("DATABASE_URL `sqlite://` names no file")]
     MissingSqlitePath,
@@ -110,12 +112,9 @@ impl ManageConnection for ConnectionManager {
                 .map(AnyConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
+                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+                    .map_err(r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -177,7 +176,10 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| connect_error(Box::new(e)))?;
-        Ok(Self { pool, backend: url.backend_name() })
+        Ok(Self {
+            pool,
+            backend: url.backend_name(),
+        })
     }
 
     pub fn backend(&self) -> &'static str {
@@ -254,9 +256,7 @@ where
     }
 }
 
-pub fn run_migrations(
-    conn: &mut AnyConnection,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match conn {
         AnyConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop),
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
@@ -290,7 +290,10 @@ mod tests {
             Err(DatabaseUrlError::UnsupportedScheme("mysql".into()))
         );
         assert_eq!(DatabaseUrl::parse("  "), Err(DatabaseUrlError::Empty));
-        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::MissingSqlitePath));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://"),
+            Err(DatabaseUrlError::MissingSqlitePath)
+        );
     }
 
     #[test]

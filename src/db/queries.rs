@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
+use super::AnyConnection;
 use super::models::*;
 use super::schema::{posts, refresh_tokens, sessions, settings, units, users};
-use super::AnyConnection;
 use crate::error::ApiError;
 
 pub type Backend = <AnyConnection as Connection>::Backend;
@@ -49,14 +49,17 @@ pub fn get_or_insert_setting(
         return Ok(existing);
     }
     let inserted = diesel::insert_into(settings::table)
-        .values(NewSettingRow { key, value, created_at: now })
+        .values(NewSettingRow {
+            key,
+            value,
+            created_at: now,
+        })
         .execute(conn);
     match inserted {
         Ok(_) => Ok(value.to_owned()),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => settings::table.find(key).select(settings::value).first(conn),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            settings::table.find(key).select(settings::value).first(conn)
+        }
         Err(e) => Err(e),
     }
 }
@@ -64,7 +67,11 @@ pub fn get_or_insert_setting(
 // ---------------------------------------------------------------- units
 
 pub fn find_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UnitRow>> {
-    units::table.find(id).select(UnitRow::as_select()).first(conn).optional()
+    units::table
+        .find(id)
+        .select(UnitRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Reads a unit inside a write transaction and keeps it from changing until
@@ -83,7 +90,10 @@ pub fn lock_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UnitRo
 }
 
 pub fn units_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UnitRow>> {
-    units::table.filter(units::id.eq_any(ids)).select(UnitRow::as_select()).load(conn)
+    units::table
+        .filter(units::id.eq_any(ids))
+        .select(UnitRow::as_select())
+        .load(conn)
 }
 
 pub struct NewUnit<'a> {
@@ -139,7 +149,11 @@ pub struct UnitFilter<'a> {
 }
 
 pub fn list_units(conn: &mut AnyConnection, filter: &UnitFilter<'_>) -> QueryResult<Vec<UnitRow>> {
-    let mut query = units::table.select(UnitRow::as_select()).order(units::id.asc()).limit(filter.limit).into_boxed();
+    let mut query = units::table
+        .select(UnitRow::as_select())
+        .order(units::id.asc())
+        .limit(filter.limit)
+        .into_boxed();
     if let Some(parent_id) = filter.parent_id {
         query = query.filter(units::parent_id.eq(parent_id));
     }
@@ -192,8 +206,14 @@ impl UnitUsage {
 
 pub fn unit_usage(conn: &mut AnyConnection, id: i64) -> QueryResult<UnitUsage> {
     Ok(UnitUsage {
-        children: units::table.filter(units::parent_id.eq(id)).select(count_star()).first(conn)?,
-        posts: posts::table.filter(posts::unit_id.eq(id)).select(count_star()).first(conn)?,
+        children: units::table
+            .filter(units::parent_id.eq(id))
+            .select(count_star())
+            .first(conn)?,
+        posts: posts::table
+            .filter(posts::unit_id.eq(id))
+            .select(count_star())
+            .first(conn)?,
         residents: users::table
             .filter(users::building_id.eq(id).or(users::household_id.eq(id)))
             .select(count_star())
@@ -226,7 +246,11 @@ pub fn delete_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
 // ---------------------------------------------------------------- users
 
 pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_user_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {
@@ -292,11 +316,7 @@ fn tied_to_subtrees_sql(prefixes: &[String]) -> String {
     )
 }
 
-pub fn list_users(
-    conn: &mut AnyConnection,
-    scope: &UserScope,
-    filter: &UserFilter<'_>,
-) -> QueryResult<Vec<UserRow>> {
+pub fn list_users(conn: &mut AnyConnection, scope: &UserScope, filter: &UserFilter<'_>) -> QueryResult<Vec<UserRow>> {
     let mut query = users::table
         .select(UserRow::as_select())
         .order(users::id.asc())
@@ -316,7 +336,9 @@ pub fn list_users(
         query = query.filter(users::role.eq(role.to_owned()));
     }
     if let Some(path) = filter.unit_path {
-        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&tied_to_subtrees_sql(&[path.to_owned()])));
+        query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&tied_to_subtrees_sql(&[
+            path.to_owned(),
+        ])));
     }
     if let Some(q) = filter.q {
         let pattern = contains_pattern(q);
@@ -356,9 +378,13 @@ pub fn revoke_all_sessions(conn: &mut AnyConnection, user_id: i64, now: NaiveDat
     diesel::update(users::table.find(user_id))
         .set(users::token_version.eq(users::token_version + 1))
         .execute(conn)?;
-    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::revoked_at.is_null()))
-        .set(sessions::revoked_at.eq(now))
-        .execute(conn)?;
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -374,10 +400,7 @@ pub fn posts_with_units(conn: &mut AnyConnection, user_id: i64) -> QueryResult<V
         .load(conn)
 }
 
-pub fn posts_with_units_of_users(
-    conn: &mut AnyConnection,
-    user_ids: &[i64],
-) -> QueryResult<Vec<(PostRow, UnitRow)>> {
+pub fn posts_with_units_of_users(conn: &mut AnyConnection, user_ids: &[i64]) -> QueryResult<Vec<(PostRow, UnitRow)>> {
     posts::table
         .inner_join(units::table)
         .filter(posts::user_id.eq_any(user_ids))
@@ -386,9 +409,18 @@ pub fn posts_with_units_of_users(
         .load(conn)
 }
 
-pub fn insert_post(conn: &mut AnyConnection, user_id: i64, unit_id: i64, now: NaiveDateTime) -> Result<PostRow, ApiError> {
+pub fn insert_post(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    unit_id: i64,
+    now: NaiveDateTime,
+) -> Result<PostRow, ApiError> {
     diesel::insert_into(posts::table)
-        .values(NewPostRow { user_id, unit_id, created_at: now })
+        .values(NewPostRow {
+            user_id,
+            unit_id,
+            created_at: now,
+        })
         .returning(posts::all_columns)
         .get_result(conn)
         .map_err(|error| match error {
@@ -439,7 +471,12 @@ pub fn delete_post(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
 
 pub fn insert_session(conn: &mut AnyConnection, id: &str, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
-        .values(SessionRow { id: id.to_owned(), user_id, created_at: now, revoked_at: None })
+        .values(SessionRow {
+            id: id.to_owned(),
+            user_id,
+            created_at: now,
+            revoked_at: None,
+        })
         .execute(conn)
         .map(drop)
 }
@@ -470,7 +507,12 @@ pub fn insert_refresh_token(
     expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::insert_into(refresh_tokens::table)
-        .values(NewRefreshTokenRow { session_id, token_hash, created_at: now, expires_at })
+        .values(NewRefreshTokenRow {
+            session_id,
+            token_hash,
+            created_at: now,
+            expires_at,
+        })
         .execute(conn)
         .map(drop)
 }
@@ -486,21 +528,29 @@ pub enum RefreshOutcome {
 
 /// Spends a refresh token exactly once. A second use of the same token (a
 /// replay, or a thief racing the owner) revokes the whole session.
-pub fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<RefreshOutcome> {
+pub fn spend_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<RefreshOutcome> {
     let found: Option<(RefreshTokenRow, SessionRow)> = refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select((RefreshTokenRow::as_select(), SessionRow::as_select()))
         .first(conn)
         .optional()?;
-    let Some((token, session)) = found else { return Ok(RefreshOutcome::Invalid) };
+    let Some((token, session)) = found else {
+        return Ok(RefreshOutcome::Invalid);
+    };
     if session.revoked_at.is_some() {
         return Ok(RefreshOutcome::Invalid);
     }
     // The conditional update is the single point of truth: of two concurrent
     // uses, only one sees `used_at IS NULL`.
     let claimed = diesel::update(
-        refresh_tokens::table.find(token.id).filter(refresh_tokens::used_at.is_null()),
+        refresh_tokens::table
+            .find(token.id)
+            .filter(refresh_tokens::used_at.is_null()),
     )
     .set(refresh_tokens::used_at.eq(now))
     .execute(conn)?;
@@ -512,7 +562,10 @@ pub fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: Naiv
         return Ok(RefreshOutcome::Invalid);
     }
     match active_session_user(conn, &session.id, session.user_id)? {
-        Some(user) if user.active => Ok(RefreshOutcome::Spent { session_id: session.id, user: Box::new(user) }),
+        Some(user) if user.active => Ok(RefreshOutcome::Spent {
+            session_id: session.id,
+            user: Box::new(user),
+        }),
         _ => Ok(RefreshOutcome::Invalid),
     }
 }

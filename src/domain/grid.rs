@@ -98,7 +98,10 @@ pub fn in_subtree(path: &str, root_path: &str) -> bool {
 
 /// Id of the committee (community root) a path belongs to.
 pub fn community_of(path: &str) -> Option<i64> {
-    path.trim_start_matches('/').split('/').next().and_then(|s| s.parse().ok())
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]

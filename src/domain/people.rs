@@ -50,7 +50,9 @@ pub struct Username(String);
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim().to_ascii_lowercase();
-        let chars_ok = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        let chars_ok = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         let starts_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         if !(3..=32).contains(&name.len()) || !chars_ok || !starts_ok {
             return Err(Invalid::new(
@@ -162,7 +164,11 @@ pub fn mask_phone(phone: &str) -> String {
 pub fn bounded_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
     let text = raw.trim();
     if text.is_empty() {
-        return Err(Invalid::new("required", "This field may not be empty.", "此项不能为空。"));
+        return Err(Invalid::new(
+            "required",
+            "This field may not be empty.",
+            "此项不能为空。",
+        ));
     }
     if text.chars().count() > max_chars {
         return Err(Invalid {
@@ -224,7 +230,16 @@ mod tests {
         assert_eq!(Phone::parse("138 1234 1234").unwrap().as_str(), "13812341234");
         assert_eq!(Phone::parse("+86 138-1234-1234").unwrap().as_str(), "13812341234");
         assert_eq!(Phone::parse("+85291234567").unwrap().as_str(), "+85291234567");
-        for bad in ["12812341234", "1381234123", "138123412345", "+8612812341234", "+0123456789", "abc", "", "+1234567"] {
+        for bad in [
+            "12812341234",
+            "1381234123",
+            "138123412345",
+            "+8612812341234",
+            "+0123456789",
+            "abc",
+            "",
+            "+1234567",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
     }

@@ -31,7 +31,11 @@ impl Caller {
 
     /// Roots of the subtrees this caller works in (staff and admins).
     pub fn scope_paths(&self) -> Vec<String> {
-        if self.role.holds_posts() { self.posts.iter().map(|p| p.path.clone()).collect() } else { Vec::new() }
+        if self.role.holds_posts() {
+            self.posts.iter().map(|p| p.path.clone()).collect()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Whether the unit at `path` lies inside one of the caller's posts.
@@ -55,7 +59,10 @@ impl Caller {
     pub fn maintains_coverage(&self, path: &str) -> bool {
         self.manages(path)
             || (self.role == Role::Staff
-                && self.posts.iter().any(|p| p.level <= Level::Branch && in_subtree(path, &p.path)))
+                && self
+                    .posts
+                    .iter()
+                    .any(|p| p.level <= Level::Branch && in_subtree(path, &p.path)))
     }
 
     /// Whether the caller sees phone numbers unmasked: admins and
@@ -91,7 +98,11 @@ mod tests {
             posts: posts
                 .iter()
                 .enumerate()
-                .map(|(i, (level, path))| PostScope { unit_id: UnitId(i as i64), level: *level, path: (*path).into() })
+                .map(|(i, (level, path))| PostScope {
+                    unit_id: UnitId(i as i64),
+                    level: *level,
+                    path: (*path).into(),
+                })
                 .collect(),
         }
     }

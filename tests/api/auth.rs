@@ -17,7 +17,9 @@ async fn residents_register_with_a_home_in_a_building() {
     let app = TestApp::with_demo().await;
     let admin = app.token("jm.admin").await;
     let building = app.unit_id(&admin, "JM-B1-01").await;
-    let res = app.post("/api/v1/auth/register", None, registration("WangFang", building)).await;
+    let res = app
+        .post("/api/v1/auth/register", None, registration("WangFang", building))
+        .await;
     let user = res.expect(201).clone();
     let id = user["id"].as_i64().unwrap();
     assert_eq!(res.header("location"), Some(format!("/api/v1/users/{id}").as_str()));
@@ -40,7 +42,9 @@ async fn registration_rejects_bad_input_field_by_field() {
     let branch = app.unit_id(&admin, "JM-B1").await;
     let household = app.unit_id(&admin, "JM-B1-01-H1").await;
     for not_a_building in [branch, household, 999_999] {
-        let res = app.post("/api/v1/auth/register", None, registration("lina", not_a_building)).await;
+        let res = app
+            .post("/api/v1/auth/register", None, registration("lina", not_a_building))
+            .await;
         res.expect_problem(422, "validation_failed");
         assert_eq!(res.error_fields(), ["building_id"]);
     }
@@ -53,11 +57,17 @@ async fn registration_rejects_bad_input_field_by_field() {
         )
         .await;
     res.expect_problem(422, "validation_failed");
-    assert_eq!(res.error_fields(), ["username", "password", "display_name", "phone", "room"]);
+    assert_eq!(
+        res.error_fields(),
+        ["username", "password", "display_name", "phone", "room"]
+    );
     // Residents cannot register themselves as anything else.
     let mut body = registration("lina", building);
     body["role"] = json!("admin");
-    assert_eq!(app.post("/api/v1/auth/register", None, body).await.error_fields(), ["role"]);
+    assert_eq!(
+        app.post("/api/v1/auth/register", None, body).await.error_fields(),
+        ["role"]
+    );
 }
 
 #[actix_web::test]
@@ -65,17 +75,39 @@ async fn usernames_are_unique_regardless_of_case() {
     let app = TestApp::with_demo().await;
     let admin = app.token("jm.admin").await;
     let building = app.unit_id(&admin, "JM-B1-01").await;
-    app.post("/api/v1/auth/register", None, registration("zhangwei", building)).await.expect(201);
-    let res = app.post("/api/v1/auth/register", None, registration("ZhangWei", building)).await;
+    app.post("/api/v1/auth/register", None, registration("zhangwei", building))
+        .await
+        .expect(201);
+    let res = app
+        .post("/api/v1/auth/register", None, registration("ZhangWei", building))
+        .await;
     res.expect_problem(409, "username_taken");
 }
 
 #[actix_web::test]
 async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let app = TestApp::with_demo().await;
-    let wrong = app.post("/api/v1/auth/login", None, json!({"username": "jm.admin", "password": "wrong-password"})).await;
-    let unknown = app.post("/api/v1/auth/login", None, json!({"username": "nobody", "password": "wrong-password"})).await;
-    let invalid_name = app.post("/api/v1/auth/login", None, json!({"username": "?", "password": "wrong-password"})).await;
+    let wrong = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "jm.admin", "password": "wrong-password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "nobody", "password": "wrong-password"}),
+        )
+        .await;
+    let invalid_name = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "?", "password": "wrong-password"}),
+        )
+        .await;
     wrong.expect_problem(401, "invalid_credentials");
     assert_eq!(wrong.text, unknown.text);
     assert_eq!(wrong.text, invalid_name.text);
@@ -102,23 +134,45 @@ async fn login_returns_a_bearer_token_pair() {
 async fn refresh_tokens_rotate_and_a_replay_ends_the_whole_family() {
     let app = TestApp::with_demo().await;
     let first = app.login_tokens("resident01", PASSWORD).await;
-    let second = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first["refresh_token"]})).await;
+    let second = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
     let second = second.expect(200).clone();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     app.get("/api/v1/me", second["access_token"].as_str()).await.expect(200);
 
     // The first token again: a replay. The session ends, newest tokens included.
-    let replay = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first["refresh_token"]})).await;
+    let replay = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
     replay.expect_problem(401, "refresh_token_reused");
-    let newest = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": second["refresh_token"]})).await;
+    let newest = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": second["refresh_token"]}),
+        )
+        .await;
     newest.expect_problem(401, "invalid_refresh_token");
-    app.get("/api/v1/me", second["access_token"].as_str()).await.expect_problem(401, "session_ended");
+    app.get("/api/v1/me", second["access_token"].as_str())
+        .await
+        .expect_problem(401, "session_ended");
 
     // Other sessions of the same account are untouched.
     let other = app.login_tokens("resident01", PASSWORD).await;
     app.get("/api/v1/me", other["access_token"].as_str()).await.expect(200);
 
-    let unknown = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": "made-up"})).await;
+    let unknown = app
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": "made-up"}))
+        .await;
     unknown.expect_problem(401, "invalid_refresh_token");
 }
 
@@ -127,7 +181,13 @@ async fn refresh_tokens_expire() {
     let app = TestApp::with_demo().await;
     let tokens = app.login_tokens("resident01", PASSWORD).await;
     app.clock.advance(Duration::days(31));
-    let res = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]})).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
     res.expect_problem(401, "invalid_refresh_token");
 }
 
@@ -139,7 +199,13 @@ async fn logout_ends_the_session_at_once() {
     let access = tokens["access_token"].as_str();
     app.post("/api/v1/auth/logout", access, json!({})).await.expect(204);
     app.get("/api/v1/me", access).await.expect_problem(401, "session_ended");
-    let res = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]})).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": tokens["refresh_token"]}),
+        )
+        .await;
     res.expect_problem(401, "invalid_refresh_token");
     // Only this session: the other device stays signed in.
     app.get("/api/v1/me", other["access_token"].as_str()).await.expect(200);
@@ -150,11 +216,28 @@ async fn logout_everywhere_ends_every_session() {
     let app = TestApp::with_demo().await;
     let a = app.login_tokens("resident01", PASSWORD).await;
     let b = app.login_tokens("resident01", PASSWORD).await;
-    let res = app.request(awc::http::Method::POST, "/api/v1/auth/logout?everywhere=true", a["access_token"].as_str(), None).await;
+    let res = app
+        .request(
+            awc::http::Method::POST,
+            "/api/v1/auth/logout?everywhere=true",
+            a["access_token"].as_str(),
+            None,
+        )
+        .await;
     res.expect(204);
-    app.get("/api/v1/me", a["access_token"].as_str()).await.expect_problem(401, "session_ended");
-    app.get("/api/v1/me", b["access_token"].as_str()).await.expect_problem(401, "session_ended");
-    let res = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": b["refresh_token"]})).await;
+    app.get("/api/v1/me", a["access_token"].as_str())
+        .await
+        .expect_problem(401, "session_ended");
+    app.get("/api/v1/me", b["access_token"].as_str())
+        .await
+        .expect_problem(401, "session_ended");
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": b["refresh_token"]}),
+        )
+        .await;
     res.expect_problem(401, "invalid_refresh_token");
 }
 
@@ -165,7 +248,9 @@ async fn access_tokens_expire_after_fifteen_minutes() {
     app.clock.advance(Duration::minutes(14));
     app.get("/api/v1/me", Some(&token)).await.expect(200);
     app.clock.advance(Duration::minutes(2));
-    app.get("/api/v1/me", Some(&token)).await.expect_problem(401, "token_expired");
+    app.get("/api/v1/me", Some(&token))
+        .await
+        .expect_problem(401, "token_expired");
 }
 
 fn claims_of(token: &str) -> Value {
@@ -174,7 +259,12 @@ fn claims_of(token: &str) -> Value {
 }
 
 fn sign(claims: &Value, secret: &str) -> String {
-    jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 #[actix_web::test]
@@ -183,12 +273,16 @@ async fn forged_and_altered_tokens_are_refused() {
     let token = app.token("resident01").await;
     let claims = claims_of(&token);
     // The real secret signs a valid token: the forgeries below differ in one way each.
-    app.get("/api/v1/me", Some(&sign(&claims, JWT_SECRET))).await.expect(200);
+    app.get("/api/v1/me", Some(&sign(&claims, JWT_SECRET)))
+        .await
+        .expect(200);
 
     let header_none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = token.split('.').nth(1).unwrap();
     let alg_none = format!("{header_none}.{payload}.");
-    app.get("/api/v1/me", Some(&alg_none)).await.expect_problem(401, "invalid_token");
+    app.get("/api/v1/me", Some(&alg_none))
+        .await
+        .expect_problem(401, "invalid_token");
 
     let hs512 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
@@ -196,35 +290,59 @@ async fn forged_and_altered_tokens_are_refused() {
         &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
     .unwrap();
-    app.get("/api/v1/me", Some(&hs512)).await.expect_problem(401, "invalid_token");
+    app.get("/api/v1/me", Some(&hs512))
+        .await
+        .expect_problem(401, "invalid_token");
 
-    app.get("/api/v1/me", Some(&sign(&claims, "another-secret-another-secret-12345"))).await.expect_problem(401, "invalid_token");
+    app.get(
+        "/api/v1/me",
+        Some(&sign(&claims, "another-secret-another-secret-12345")),
+    )
+    .await
+    .expect_problem(401, "invalid_token");
 
     let mut admin = claims.clone();
     admin["role"] = json!("superadmin");
     admin["sub"] = json!("1");
     let parts: Vec<&str> = token.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(admin.to_string()), parts[2]);
-    app.get("/api/v1/me", Some(&tampered)).await.expect_problem(401, "invalid_token");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(admin.to_string()),
+        parts[2]
+    );
+    app.get("/api/v1/me", Some(&tampered))
+        .await
+        .expect_problem(401, "invalid_token");
 
     for (claim, value) in [("iss", json!("someone-else")), ("aud", json!("another-api"))] {
         let mut forged = claims.clone();
         forged[claim] = value;
-        app.get("/api/v1/me", Some(&sign(&forged, JWT_SECRET))).await.expect_problem(401, "invalid_token");
+        app.get("/api/v1/me", Some(&sign(&forged, JWT_SECRET)))
+            .await
+            .expect_problem(401, "invalid_token");
     }
     let now = app.clock.now().timestamp();
     let mut future = claims.clone();
     future["nbf"] = json!(now + 3600);
-    app.get("/api/v1/me", Some(&sign(&future, JWT_SECRET))).await.expect_problem(401, "invalid_token");
+    app.get("/api/v1/me", Some(&sign(&future, JWT_SECRET)))
+        .await
+        .expect_problem(401, "invalid_token");
     let mut expired = claims.clone();
     expired["exp"] = json!(now - 60);
-    app.get("/api/v1/me", Some(&sign(&expired, JWT_SECRET))).await.expect_problem(401, "token_expired");
+    app.get("/api/v1/me", Some(&sign(&expired, JWT_SECRET)))
+        .await
+        .expect_problem(401, "token_expired");
     let mut no_exp = claims.as_object().unwrap().clone();
     no_exp.remove("exp");
-    app.get("/api/v1/me", Some(&sign(&Value::Object(no_exp), JWT_SECRET))).await.expect_problem(401, "invalid_token");
+    app.get("/api/v1/me", Some(&sign(&Value::Object(no_exp), JWT_SECRET)))
+        .await
+        .expect_problem(401, "invalid_token");
     let mut old_version = claims.clone();
     old_version["ver"] = json!(claims["ver"].as_i64().unwrap() - 1);
-    app.get("/api/v1/me", Some(&sign(&old_version, JWT_SECRET))).await.expect_problem(401, "session_ended");
+    app.get("/api/v1/me", Some(&sign(&old_version, JWT_SECRET)))
+        .await
+        .expect_problem(401, "session_ended");
 }
 
 #[actix_web::test]
@@ -234,21 +352,49 @@ async fn changing_the_password_ends_every_session() {
     let b = app.login_tokens("resident02", PASSWORD).await;
     let access = a["access_token"].as_str();
     let wrong = app
-        .post("/api/v1/me/password", access, json!({"current_password": "not-it-at-all", "new_password": "brand-new-secret"}))
+        .post(
+            "/api/v1/me/password",
+            access,
+            json!({"current_password": "not-it-at-all", "new_password": "brand-new-secret"}),
+        )
         .await;
     wrong.expect_problem(422, "validation_failed");
     assert_eq!(wrong.error_fields(), ["current_password"]);
-    let short = app.post("/api/v1/me/password", access, json!({"current_password": PASSWORD, "new_password": "short"})).await;
+    let short = app
+        .post(
+            "/api/v1/me/password",
+            access,
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+        )
+        .await;
     assert_eq!(short.error_fields(), ["new_password"]);
 
-    app.post("/api/v1/me/password", access, json!({"current_password": PASSWORD, "new_password": "brand-new-secret"}))
-        .await
-        .expect(204);
+    app.post(
+        "/api/v1/me/password",
+        access,
+        json!({"current_password": PASSWORD, "new_password": "brand-new-secret"}),
+    )
+    .await
+    .expect(204);
     app.get("/api/v1/me", access).await.expect_problem(401, "session_ended");
-    app.get("/api/v1/me", b["access_token"].as_str()).await.expect_problem(401, "session_ended");
-    let res = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": b["refresh_token"]})).await;
+    app.get("/api/v1/me", b["access_token"].as_str())
+        .await
+        .expect_problem(401, "session_ended");
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": b["refresh_token"]}),
+        )
+        .await;
     res.expect_problem(401, "invalid_refresh_token");
-    let old = app.post("/api/v1/auth/login", None, json!({"username": "resident02", "password": PASSWORD})).await;
+    let old = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "resident02", "password": PASSWORD}),
+        )
+        .await;
     old.expect_problem(401, "invalid_credentials");
     app.login_tokens("resident02", "brand-new-secret").await;
 }
@@ -263,7 +409,13 @@ async fn me_shows_and_updates_the_callers_own_account() {
     // The person sees their own number unmasked.
     assert!(!me["phone"].as_str().unwrap().contains('*'));
 
-    let res = app.patch("/api/v1/me", Some(&token), json!({"display_name": "王芳芳", "phone": "+85291234567"})).await;
+    let res = app
+        .patch(
+            "/api/v1/me",
+            Some(&token),
+            json!({"display_name": "王芳芳", "phone": "+85291234567"}),
+        )
+        .await;
     let updated = res.expect(200);
     assert_eq!(updated["display_name"], "王芳芳");
     assert_eq!(updated["phone"], "+85291234567");
@@ -272,7 +424,10 @@ async fn me_shows_and_updates_the_callers_own_account() {
     // Role and home are not the resident's to change.
     let res = app.patch("/api/v1/me", Some(&token), json!({"role": "admin"})).await;
     assert_eq!(res.error_fields(), ["role"]);
-    assert_eq!(app.get("/api/v1/me", Some(&token)).await.expect(200)["role"], "resident");
+    assert_eq!(
+        app.get("/api/v1/me", Some(&token)).await.expect(200)["role"],
+        "resident"
+    );
 }
 
 #[actix_web::test]

@@ -8,10 +8,14 @@ use crate::support::TestApp;
 #[actix_web::test]
 async fn unknown_routes_are_404_problems() {
     let app = TestApp::spawn().await;
-    app.get("/api/v1/nothing-here", None).await.expect_problem(404, "not_found");
+    app.get("/api/v1/nothing-here", None)
+        .await
+        .expect_problem(404, "not_found");
     app.get("/nothing", None).await.expect_problem(404, "not_found");
     // A non-numeric id cannot name anything.
-    app.get("/api/v1/units/abc", None).await.expect_problem(404, "not_found");
+    app.get("/api/v1/units/abc", None)
+        .await
+        .expect_problem(404, "not_found");
 }
 
 #[actix_web::test]
@@ -29,11 +33,23 @@ async fn wrong_methods_are_405_with_allow() {
 async fn malformed_json_is_400() {
     let app = TestApp::spawn().await;
     let res = app
-        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("application/json", b"{\"username\": ".to_vec())))
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(("application/json", b"{\"username\": ".to_vec())),
+        )
         .await;
     res.expect_problem(400, "malformed_json");
     let res = app
-        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("application/json", b"{\"username\": \"a\"} x".to_vec())))
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(("application/json", b"{\"username\": \"a\"} x".to_vec())),
+        )
         .await;
     res.expect_problem(400, "malformed_json");
 }
@@ -41,7 +57,13 @@ async fn malformed_json_is_400() {
 #[actix_web::test]
 async fn unknown_missing_and_mistyped_fields_are_422_naming_the_field() {
     let app = TestApp::spawn().await;
-    let res = app.post("/api/v1/auth/login", None, json!({"username": "a", "password": "b", "role": "admin"})).await;
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "a", "password": "b", "role": "admin"}),
+        )
+        .await;
     res.expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), ["role"]);
     assert_eq!(res.body["errors"][0]["code"], "unknown_field");
@@ -80,14 +102,22 @@ async fn query_parameters_are_validated_with_the_parameter_named() {
 async fn bodies_over_the_limit_are_413() {
     let app = TestApp::spawn().await;
     let big = json!({"username": "x".repeat(70 * 1024), "password": "12345678"});
-    app.post("/api/v1/auth/login", None, big).await.expect_problem(413, "payload_too_large");
+    app.post("/api/v1/auth/login", None, big)
+        .await
+        .expect_problem(413, "payload_too_large");
 }
 
 #[actix_web::test]
 async fn non_json_bodies_are_415() {
     let app = TestApp::spawn().await;
     let res = app
-        .raw(Method::POST, "/api/v1/auth/login", None, &[], Some(("text/plain", b"username=a".to_vec())))
+        .raw(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &[],
+            Some(("text/plain", b"username=a".to_vec())),
+        )
         .await;
     res.expect_problem(415, "unsupported_media_type");
 }
@@ -95,7 +125,15 @@ async fn non_json_bodies_are_415() {
 #[actix_web::test]
 async fn problems_speak_chinese_when_asked() {
     let app = TestApp::spawn().await;
-    let res = app.raw(Method::GET, "/api/v1/nothing", None, &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")], None).await;
+    let res = app
+        .raw(
+            Method::GET,
+            "/api/v1/nothing",
+            None,
+            &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8")],
+            None,
+        )
+        .await;
     res.expect_problem(404, "not_found");
     assert_eq!(res.body["title"], "未找到");
     assert_eq!(res.header("content-language"), Some("zh-CN"));
@@ -118,7 +156,15 @@ async fn problems_speak_chinese_when_asked() {
     assert_eq!(res.error_fields(), ["password", "phone"]);
     assert_eq!(res.body["errors"][0]["message"], "密码至少需要 8 个字符。");
 
-    let res = app.raw(Method::GET, "/api/v1/nothing", None, &[("Accept-Language", "en-US")], None).await;
+    let res = app
+        .raw(
+            Method::GET,
+            "/api/v1/nothing",
+            None,
+            &[("Accept-Language", "en-US")],
+            None,
+        )
+        .await;
     assert_eq!(res.body["title"], "Not Found");
 }
 
@@ -134,9 +180,19 @@ async fn missing_or_bad_tokens_are_401_with_a_bearer_challenge() {
     assert!(res.header("www-authenticate").unwrap().contains("invalid_token"));
 
     // A bad token is never treated as anonymous, even where anonymous callers are welcome.
-    app.get("/api/v1/units", Some("not-a-jwt")).await.expect_problem(401, "invalid_token");
+    app.get("/api/v1/units", Some("not-a-jwt"))
+        .await
+        .expect_problem(401, "invalid_token");
 
-    let res = app.raw(Method::GET, "/api/v1/me", None, &[("Authorization", "Basic YTpi")], None).await;
+    let res = app
+        .raw(
+            Method::GET,
+            "/api/v1/me",
+            None,
+            &[("Authorization", "Basic YTpi")],
+            None,
+        )
+        .await;
     res.expect_problem(401, "invalid_token");
 }
 

@@ -12,8 +12,12 @@ async fn readyz_is_503_when_no_database_connection_can_be_had() {
     let app = TestApp::spawn().await;
     // Hold every connection of the server's pool: the database "does not answer".
     let db = app.db.clone();
-    let held = actix_web::web::block(move || (0..4).map(|_| db.conn().unwrap()).collect::<Vec<_>>()).await.unwrap();
-    app.get("/readyz", None).await.expect_problem(503, "service_unavailable");
+    let held = actix_web::web::block(move || (0..4).map(|_| db.conn().unwrap()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    app.get("/readyz", None)
+        .await
+        .expect_problem(503, "service_unavailable");
     assert_eq!(app.get("/healthz", None).await.expect(200)["status"], "ok");
     drop(held);
     app.get("/readyz", None).await.expect(200);

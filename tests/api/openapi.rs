@@ -5,7 +5,8 @@ use crate::support::TestApp;
 
 #[test]
 fn the_committed_document_is_up_to_date() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap_or_default();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap_or_default();
     let generated = griddesk::openapi_json();
     if committed != generated && std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"), &generated).unwrap();
@@ -30,10 +31,18 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
             operations += 1;
             let name = format!("{method} {path}");
             assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{name}: no tag");
-            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{name}: no summary");
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}: no summary"
+            );
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|k| k.starts_with('2')), "{name}: no success response");
-            let secured = op["security"].as_array().is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{name}: no success response"
+            );
+            let secured = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
             if secured {
                 assert!(responses.contains_key("401"), "{name}: no 401");
             }
@@ -48,7 +57,8 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
                 let schema = content["schema"]["$ref"].as_str().unwrap_or_default();
                 let component = schema.rsplit('/').next().unwrap_or_default();
                 assert!(
-                    content.get("example").is_some() || doc["components"]["schemas"][component].get("example").is_some(),
+                    content.get("example").is_some()
+                        || doc["components"]["schemas"][component].get("example").is_some(),
                     "{name}: request body without an example"
                 );
             }

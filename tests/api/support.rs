@@ -30,19 +30,35 @@ enum Cleanup {
 
 impl TestDb {
     pub fn new() -> Self {
-        let tag = griddesk::auth::secrets::random_token(9).to_lowercase().replace(['-', '_'], "x");
-        match std::env::var("GRIDDESK_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        let tag = griddesk::auth::secrets::random_token(9)
+            .to_lowercase()
+            .replace(['-', '_'], "x");
+        match std::env::var("GRIDDESK_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(admin_url) => {
                 let name = format!("griddesk_test_{tag}");
                 let mut conn = PgConnection::establish(&admin_url).expect("connect to GRIDDESK_TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
-                let base = admin_url.rsplit_once('/').map(|(base, _)| base).expect("URL with a database name");
-                Self { url: format!("{base}/{name}"), cleanup: Cleanup::Postgres { admin_url, name } }
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .expect("URL with a database name");
+                Self {
+                    url: format!("{base}/{name}"),
+                    cleanup: Cleanup::Postgres { admin_url, name },
+                }
             }
             None => {
                 let dir = std::env::temp_dir().join(format!("griddesk-test-{tag}"));
                 std::fs::create_dir_all(&dir).expect("create temp dir");
-                Self { url: dir.join("griddesk.db").to_string_lossy().into_owned(), cleanup: Cleanup::SqliteDir(dir) }
+                Self {
+                    url: dir.join("griddesk.db").to_string_lossy().into_owned(),
+                    cleanup: Cleanup::SqliteDir(dir),
+                }
             }
         }
     }
@@ -56,7 +72,8 @@ impl Drop for TestDb {
             }
             Cleanup::Postgres { admin_url, name } => {
                 if let Ok(mut conn) = PgConnection::establish(admin_url) {
-                    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
                 }
             }
         }
@@ -88,7 +105,12 @@ impl Res {
     #[track_caller]
     pub fn expect_problem(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
         assert_eq!(self.body["code"], code, "body: {}", self.text);
         assert_eq!(self.body["status"], status);
         assert!(self.body["title"].is_string() && self.body["detail"].is_string());
@@ -100,7 +122,12 @@ impl Res {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -122,7 +149,14 @@ impl TestApp {
         let url = database.url.clone();
         let state_clock = clock.clone();
         let state = web::block(move || {
-            build_state(&url, Some(JWT_SECRET.into()), Duration::minutes(15), Duration::days(30), 4, state_clock)
+            build_state(
+                &url,
+                Some(JWT_SECRET.into()),
+                Duration::minutes(15),
+                Duration::days(30),
+                4,
+                state_clock,
+            )
         })
         .await
         .unwrap()
@@ -140,8 +174,18 @@ impl TestApp {
             .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        let client = awc::Client::builder().disable_redirects().timeout(std::time::Duration::from_secs(30)).finish();
-        Self { base: format!("http://127.0.0.1:{port}"), clock, db, database, client, server: handle }
+        let client = awc::Client::builder()
+            .disable_redirects()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish();
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            clock,
+            db,
+            database,
+            client,
+            server: handle,
+        }
     }
 
     /// Starts a server with the demo community loaded.
@@ -149,12 +193,22 @@ impl TestApp {
         let app = Self::spawn().await;
         let db = app.db.clone();
         let now = app.clock.now_naive();
-        web::block(move || griddesk::demo::load(&db, now)).await.unwrap().expect("load demo");
+        web::block(move || griddesk::demo::load(&db, now))
+            .await
+            .unwrap()
+            .expect("load demo");
         app
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
-        self.raw(method, path, token, &[], body.map(|b| ("application/json", b.to_string().into_bytes()))).await
+        self.raw(
+            method,
+            path,
+            token,
+            &[],
+            body.map(|b| ("application/json", b.to_string().into_bytes())),
+        )
+        .await
     }
 
     pub async fn raw(
@@ -180,7 +234,12 @@ impl TestApp {
         let bytes = res.body().limit(16 * 1024 * 1024).await.expect("read body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Res { status: res.status(), headers: res.headers().clone(), text, body }
+        Res {
+            status: res.status(),
+            headers: res.headers().clone(),
+            text,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
@@ -201,13 +260,22 @@ impl TestApp {
 
     /// Signs in and returns the whole token response.
     pub async fn login_tokens(&self, username: &str, password: &str) -> Value {
-        let res = self.post("/api/v1/auth/login", None, json!({"username": username, "password": password})).await;
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"username": username, "password": password}),
+            )
+            .await;
         res.expect(200).clone()
     }
 
     /// Signs in with the demo password and returns the access token.
     pub async fn token(&self, username: &str) -> String {
-        self.login_tokens(username, PASSWORD).await["access_token"].as_str().unwrap().to_owned()
+        self.login_tokens(username, PASSWORD).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Creates a super-admin straight in the database and signs in.
@@ -244,16 +312,28 @@ impl TestApp {
 
     /// The id of the unit with this code (signed-in listing).
     pub async fn unit_id(&self, token: &str, code: &str) -> i64 {
-        let res = self.get(&format!("/api/v1/units?q={code}&limit=100"), Some(token)).await;
+        let res = self
+            .get(&format!("/api/v1/units?q={code}&limit=100"), Some(token))
+            .await;
         let items = res.expect(200)["items"].as_array().unwrap().clone();
-        items.iter().find(|u| u["code"] == code).unwrap_or_else(|| panic!("no unit {code}"))["id"].as_i64().unwrap()
+        items
+            .iter()
+            .find(|u| u["code"] == code)
+            .unwrap_or_else(|| panic!("no unit {code}"))["id"]
+            .as_i64()
+            .unwrap()
     }
 
     /// The id of the user with this username, looked up by a super-admin token.
     pub async fn user_id(&self, token: &str, username: &str) -> i64 {
-        let res = self.get(&format!("/api/v1/users?q={username}&limit=100"), Some(token)).await;
+        let res = self
+            .get(&format!("/api/v1/users?q={username}&limit=100"), Some(token))
+            .await;
         let items = res.expect(200)["items"].as_array().unwrap().clone();
-        items.iter().find(|u| u["username"] == username).unwrap_or_else(|| panic!("no user {username}"))["id"]
+        items
+            .iter()
+            .find(|u| u["username"] == username)
+            .unwrap_or_else(|| panic!("no user {username}"))["id"]
             .as_i64()
             .unwrap()
     }
@@ -261,22 +341,40 @@ impl TestApp {
     /// A second community (another committee) with one branch, building and
     /// household, an admin holding its committee post, and one resident.
     pub async fn second_community(&self, root: &str) -> SecondCommunity {
-        let committee = self.post("/api/v1/units", Some(root), json!({"level": "committee", "name": "湖前社区党委", "code": "HQ"})).await;
+        let committee = self
+            .post(
+                "/api/v1/units",
+                Some(root),
+                json!({"level": "committee", "name": "湖前社区党委", "code": "HQ"}),
+            )
+            .await;
         let committee = committee.expect(201)["id"].as_i64().unwrap();
         let branch = self
-            .post("/api/v1/units", Some(root), json!({"level": "branch", "name": "湖前小区党支部", "code": "HQ-B1", "parent_id": committee}))
+            .post(
+                "/api/v1/units",
+                Some(root),
+                json!({"level": "branch", "name": "湖前小区党支部", "code": "HQ-B1", "parent_id": committee}),
+            )
             .await
             .expect(201)["id"]
             .as_i64()
             .unwrap();
         let building = self
-            .post("/api/v1/units", Some(root), json!({"level": "building", "name": "1号楼", "code": "HQ-B1-01", "parent_id": branch}))
+            .post(
+                "/api/v1/units",
+                Some(root),
+                json!({"level": "building", "name": "1号楼", "code": "HQ-B1-01", "parent_id": branch}),
+            )
             .await
             .expect(201)["id"]
             .as_i64()
             .unwrap();
         let household = self
-            .post("/api/v1/units", Some(root), json!({"level": "household", "name": "党员中心户·钱家", "code": "HQ-B1-01-H1", "parent_id": building}))
+            .post(
+                "/api/v1/units",
+                Some(root),
+                json!({"level": "household", "name": "党员中心户·钱家", "code": "HQ-B1-01-H1", "parent_id": building}),
+            )
             .await
             .expect(201)["id"]
             .as_i64()
@@ -291,7 +389,13 @@ impl TestApp {
             .expect(201)["id"]
             .as_i64()
             .unwrap();
-        self.post(&format!("/api/v1/units/{committee}/posts"), Some(root), json!({"user_id": admin})).await.expect(201);
+        self.post(
+            &format!("/api/v1/units/{committee}/posts"),
+            Some(root),
+            json!({"user_id": admin}),
+        )
+        .await
+        .expect(201);
         let resident = self
             .post(
                 "/api/v1/auth/register",
@@ -302,7 +406,13 @@ impl TestApp {
             .expect(201)["id"]
             .as_i64()
             .unwrap();
-        SecondCommunity { branch, household, admin_id: admin, admin: self.token("hq.admin").await, resident_id: resident }
+        SecondCommunity {
+            branch,
+            household,
+            admin_id: admin,
+            admin: self.token("hq.admin").await,
+            resident_id: resident,
+        }
     }
 }
 
