@@ -134,14 +134,16 @@ pub type DbConn = PooledConnection<ConnectionManager>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot open the database at {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error("cannot open the database at {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("cannot apply migrations: {0}")]
-    Migrate(Box<dyn std::error::Error + Send + Sync>),
+    Migrate(String),
+}
+
+/// Drivers (libpq above all) report over several lines; start-up errors are
+/// printed as one.
+fn one_line(error: &dyn fmt::Display) -> String {
+    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The database handle kept in the app state. Calls run on actix's blocking
@@ -155,19 +157,19 @@ pub struct Db {
 impl Db {
     /// Opens the pool, sets SQLite to WAL once, and applies pending migrations.
     pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Self, StartupError> {
-        let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| StartupError::Connect {
+        let connect_error = |error: &dyn fmt::Display| StartupError::Connect {
             url: url.redacted(),
-            source,
+            reason: one_line(error),
         };
         // Open one connection directly first: r2d2 retries until its timeout
         // and then reports only "timed out", hiding the real cause.
         let manager = ConnectionManager { url: url.clone() };
-        let mut first = manager.connect().map_err(|e| connect_error(Box::new(e)))?;
+        let mut first = manager.connect().map_err(|e| connect_error(&e))?;
         if let AnyConnection::Sqlite(conn) = &mut first {
             conn.batch_execute("PRAGMA journal_mode = WAL;")
-                .map_err(|e| connect_error(Box::new(e)))?;
+                .map_err(|e| connect_error(&e))?;
         }
-        run_migrations(&mut first).map_err(StartupError::Migrate)?;
+        run_migrations(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
         drop(first);
 
         let pool = Pool::builder()
@@ -175,7 +177,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
-            .map_err(|e| connect_error(Box::new(e)))?;
+            .map_err(|e| connect_error(&e))?;
         Ok(Self {
             pool,
             backend: url.backend_name(),

@@ -440,3 +440,47 @@ async fn staff_see_their_posts_on_me() {
     assert_eq!(posts[0]["level"], "building");
     assert_eq!(posts[0]["unit_name"], "1号楼");
 }
+
+#[actix_web::test]
+async fn of_concurrent_refreshes_with_one_token_exactly_one_wins() {
+    let app = TestApp::with_demo().await;
+    let tokens = app.login_tokens("resident04", PASSWORD).await;
+    let body = json!({"refresh_token": tokens["refresh_token"]});
+    let attempts = (0..8).map(|_| app.post("/api/v1/auth/refresh", None, body.clone()));
+    let results = futures_util::future::join_all(attempts).await;
+    let winners: Vec<_> = results.iter().filter(|r| r.status.as_u16() == 200).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    // The first replay is detected as such and ends the session; later ones
+    // find the session already ended.
+    let codes: Vec<&str> = results
+        .iter()
+        .filter(|r| r.status.as_u16() != 200)
+        .map(|r| r.body["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 7);
+    assert!(codes.contains(&"refresh_token_reused"), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| ["refresh_token_reused", "invalid_refresh_token"].contains(c)),
+        "{codes:?}"
+    );
+    // The replays ended the session: the winner's new tokens are dead too.
+    let winner = winners[0].body.clone();
+    app.get("/api/v1/me", winner["access_token"].as_str())
+        .await
+        .expect_problem(401, "session_ended");
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": winner["refresh_token"]}),
+        )
+        .await;
+    res.expect_problem(401, "invalid_refresh_token");
+}

@@ -35,7 +35,11 @@ fn a_bad_database_url_stops_start_up_with_one_clear_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the database at postgres://nobody:***@127.0.0.1:1/none"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!stderr.contains("secret-pw"), "the password leaked: {stderr}");
 }
 

@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod openapi;
 mod posts;
+mod schema;
 mod support;
 mod units;
 mod users;

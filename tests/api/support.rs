@@ -29,6 +29,20 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// A SQLite database, whatever `GRIDDESK_TEST_DATABASE_URL` says (for
+    /// tests of SQLite's own configuration).
+    pub fn sqlite() -> Self {
+        let tag = griddesk::auth::secrets::random_token(9)
+            .to_lowercase()
+            .replace(['-', '_'], "x");
+        let dir = std::env::temp_dir().join(format!("griddesk-test-{tag}"));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self {
+            url: dir.join("griddesk.db").to_string_lossy().into_owned(),
+            cleanup: Cleanup::SqliteDir(dir),
+        }
+    }
+
     pub fn new() -> Self {
         let tag = griddesk::auth::secrets::random_token(9)
             .to_lowercase()

@@ -1,0 +1,98 @@
+//! The database itself: migrations run down and up again, and SQLite runs
+//! with the durability and integrity settings we rely on.
+
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
+use griddesk::db::{AnyConnection, DatabaseUrl, Db, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+use crate::support::TestDb;
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+fn tables(conn: &mut AnyConnection) -> Vec<String> {
+    let mut names: Vec<String> = match conn {
+        AnyConnection::Sqlite(c) => {
+            diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                .load::<Name>(c)
+        }
+        AnyConnection::Postgres(c) => {
+            diesel::sql_query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'")
+                .load::<Name>(c)
+        }
+    }
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .filter(|n| n != "__diesel_schema_migrations")
+    .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn migrations_run_down_and_up_again() {
+    let test_db = TestDb::new();
+    let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
+    let mut conn = db.conn().unwrap();
+    let expected = ["posts", "refresh_tokens", "sessions", "settings", "units", "users"];
+    assert_eq!(tables(&mut conn), expected);
+    match &mut *conn {
+        AnyConnection::Sqlite(c) => {
+            c.revert_all_migrations(SQLITE_MIGRATIONS).unwrap();
+        }
+        AnyConnection::Postgres(c) => {
+            c.revert_all_migrations(POSTGRES_MIGRATIONS).unwrap();
+        }
+    }
+    assert_eq!(tables(&mut conn), Vec::<String>::new());
+    griddesk::db::run_migrations(&mut conn).unwrap();
+    assert_eq!(tables(&mut conn), expected);
+}
+
+#[derive(QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(QueryableByName)]
+struct NumericPragma {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+#[test]
+fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
+    let test_db = TestDb::sqlite();
+    let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 2).unwrap();
+    // Check a connection the pool opened itself, not the one that migrated.
+    let _first = db.conn().unwrap();
+    let mut second = db.conn().unwrap();
+    let AnyConnection::Sqlite(c) = &mut *second else {
+        panic!("expected SQLite")
+    };
+    let text =
+        |c: &mut diesel::SqliteConnection, sql: &str| diesel::sql_query(sql).get_result::<Pragma>(c).unwrap().value;
+    let number = |c: &mut diesel::SqliteConnection, sql: &str| {
+        diesel::sql_query(sql).get_result::<NumericPragma>(c).unwrap().value
+    };
+    assert_eq!(text(c, "SELECT journal_mode AS value FROM pragma_journal_mode"), "wal");
+    assert_eq!(number(c, "SELECT foreign_keys AS value FROM pragma_foreign_keys"), 1);
+    assert_eq!(
+        number(c, "SELECT synchronous AS value FROM pragma_synchronous"),
+        2,
+        "synchronous must be FULL"
+    );
+    assert_eq!(number(c, "SELECT timeout AS value FROM pragma_busy_timeout"), 10_000);
+    // And the foreign keys really bite.
+    let orphan = diesel::sql_query(
+        "INSERT INTO posts (user_id, unit_id, created_at) VALUES (424242, 424242, '2026-01-01 00:00:00')",
+    )
+    .execute(c);
+    assert!(orphan.is_err());
+}
