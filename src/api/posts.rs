@@ -54,6 +54,8 @@ fn post_response(post: PostRow, user: UserRow) -> Result<PostResponse, ApiError>
 
 /// A page of posts.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": 3, "unit_id": 9, "user_id": 7, "username": "lin.grid",
+    "display_name": "林网格", "role": "staff", "created_at": "2026-11-28T01:00:00Z"}], "next_cursor": null}))]
 pub struct PostList {
     pub items: Vec<PostResponse>,
     /// Pass as `cursor` to get the next page; `null` on the last page.

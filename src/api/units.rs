@@ -68,6 +68,11 @@ pub fn level_of(row: &UnitRow) -> Result<Level, ApiError> {
 
 /// A page of units.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [
+    {"id": 1, "parent_id": null, "level": "committee", "name": "军门社区党委"},
+    {"id": 2, "parent_id": 1, "level": "branch", "name": "军门小区党支部"},
+    {"id": 3, "parent_id": 2, "level": "building", "name": "1号楼"}
+], "next_cursor": "aWQ6Mw"}))]
 pub struct UnitList {
     pub items: Vec<UnitResponse>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
@@ -327,6 +332,9 @@ async fn visible_unit(state: &AppState, id: i64, signed_in: bool) -> Result<Unit
 }
 
 /// Get a unit
+///
+/// Anyone may read committees, branches and buildings (names only);
+/// households, codes and timestamps need a token.
 #[utoipa::path(
     tag = "units",
     params(("id" = i64, Path, description = "Unit id")),

@@ -75,6 +75,15 @@ pub struct UserResponse {
 
 /// A page of users.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [
+    {"id": 12, "username": "wangfang", "display_name": "王芳", "phone": "138****1234", "role": "resident",
+     "active": true, "building_id": 9, "room": "3-502", "household_id": 30, "posts": [],
+     "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z"},
+    {"id": 7, "username": "lin.grid", "display_name": "林网格", "phone": "139****1111", "role": "staff",
+     "active": true, "building_id": null, "room": null, "household_id": null,
+     "posts": [{"post_id": 3, "unit_id": 9, "unit_name": "1号楼", "level": "building"}],
+     "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z"}
+], "next_cursor": null}))]
 pub struct UserList {
     pub items: Vec<UserResponse>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
@@ -351,6 +360,9 @@ async fn list_users(
 }
 
 /// Get a user
+///
+/// Callers always see themselves; admins and staff see the people tied to
+/// their subtrees (see `GET /api/v1/users`). Anyone else is 404.
 #[utoipa::path(
     tag = "users",
     params(("id" = i64, Path, description = "User id")),

@@ -36,6 +36,24 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
                 "{name}: no summary"
             );
             let responses = op["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                for (content_type, content) in response["content"].as_object().into_iter().flatten() {
+                    let schema = content["schema"]["$ref"].as_str().unwrap_or_default();
+                    let component = schema.rsplit('/').next().unwrap_or_default();
+                    let has_example = content.get("example").is_some()
+                        || doc["components"]["schemas"][component].get("example").is_some();
+                    assert!(has_example, "{name}: {status} {content_type} without an example");
+                }
+                if let Some(reference) = response["$ref"].as_str() {
+                    let component = &doc["components"]["responses"][reference.rsplit('/').next().unwrap()];
+                    assert!(
+                        component["content"]["application/problem+json"]
+                            .get("example")
+                            .is_some(),
+                        "{reference}"
+                    );
+                }
+            }
             assert!(
                 responses.keys().any(|k| k.starts_with('2')),
                 "{name}: no success response"
