@@ -144,3 +144,79 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         );
     }
 }
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn serve_logs_json_keeps_a_generated_secret_and_stops_gracefully_on_sigterm() {
+    let db = TestDb::new();
+    let port = free_port();
+    let start = |db: &TestDb| {
+        griddesk(db)
+            .args(["--log-format", "json", "serve", "--bind", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "info")
+            .env_remove("GRIDDESK_JWT_SECRET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let wait_until_up = || async {
+        for _ in 0..100 {
+            if let Ok(res) = client.get(format!("{base}/healthz")).send().await
+                && res.status().is_success()
+            {
+                return;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not come up within 10 s");
+    };
+    let stop = |child: std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "exit status after SIGTERM: {:?}", out.status);
+        String::from_utf8(out.stderr).unwrap()
+    };
+
+    let first = start(&db);
+    wait_until_up().await;
+    // Register and sign in against the real binary.
+    let register = json_post(&client, &format!("{base}/api/v1/auth/register"), serde_json::json!({})).await;
+    assert_eq!(register.0, 422);
+    let login = json_post(
+        &client,
+        &format!("{base}/api/v1/auth/login"),
+        serde_json::json!({"username": "nobody", "password": "whatever1"}),
+    )
+    .await;
+    assert_eq!(login.0, 401);
+    let logs = stop(first);
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+    }
+    assert!(logs.contains("GRIDDESK_JWT_SECRET is not set"), "{logs}");
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    assert!(!logs.contains("whatever1"), "a password reached the log");
+}
+
+async fn json_post(client: &awc::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let mut res = client.post(url).send_json(&body).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.json::<serde_json::Value>().await.unwrap_or_default();
+    (status, body)
+}

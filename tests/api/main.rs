@@ -10,6 +10,7 @@ mod health;
 mod openapi;
 mod posts;
 mod schema;
+mod startup;
 mod support;
 mod units;
 mod users;
