@@ -111,19 +111,11 @@ impl Loader<'_> {
         let row = queries::insert_user(
             self.conn,
             &NewUserRow {
-                username,
-                display_name,
                 phone: Some(&phone),
-                password_hash: self.hash,
-                role: role.as_str(),
-                active: true,
-                token_version: 0,
                 building_id: home.map(|h| h.0),
                 room: home.map(|h| h.1),
                 household_id: home.map(|h| h.2),
-                created_by: None,
-                created_at: self.now,
-                updated_at: self.now,
+                ..NewUserRow::new(username, display_name, self.hash, role.as_str(), self.now)
             },
         )?;
         Ok(row.id)

@@ -103,21 +103,7 @@ fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Re
     let user = write_transaction(&mut conn, |conn| {
         queries::insert_user(
             conn,
-            &NewUserRow {
-                username: username.as_str(),
-                display_name: &display,
-                phone: None,
-                password_hash: &hash,
-                role: Role::Superadmin.as_str(),
-                active: true,
-                token_version: 0,
-                building_id: None,
-                room: None,
-                household_id: None,
-                created_by: None,
-                created_at: now,
-                updated_at: now,
-            },
+            &NewUserRow::new(username.as_str(), &display, &hash, Role::Superadmin.as_str(), now),
         )
     })
     .map_err(|e| e.to_string())?;

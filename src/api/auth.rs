@@ -133,19 +133,10 @@ async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) 
             queries::insert_user(
                 conn,
                 &NewUserRow {
-                    username: username.as_str(),
-                    display_name: &display_name,
                     phone: Some(phone.as_str()),
-                    password_hash: &hash,
-                    role: Role::Resident.as_str(),
-                    active: true,
-                    token_version: 0,
                     building_id: Some(building_id),
                     room: Some(&room),
-                    household_id: None,
-                    created_by: None,
-                    created_at: now,
-                    updated_at: now,
+                    ..NewUserRow::new(username.as_str(), &display_name, &hash, Role::Resident.as_str(), now)
                 },
             )
         })

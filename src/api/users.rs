@@ -256,19 +256,9 @@ async fn create_user(
             queries::insert_user(
                 conn,
                 &NewUserRow {
-                    username: username.as_str(),
-                    display_name: &display_name,
                     phone: Some(phone.as_str()),
-                    password_hash: &hash,
-                    role: input.role.as_str(),
-                    active: true,
-                    token_version: 0,
-                    building_id: None,
-                    room: None,
-                    household_id: None,
                     created_by: Some(creator),
-                    created_at: now,
-                    updated_at: now,
+                    ..NewUserRow::new(username.as_str(), &display_name, &hash, input.role.as_str(), now)
                 },
             )
         })

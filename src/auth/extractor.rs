@@ -109,26 +109,6 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::internal("AppState is not registered"))
 }
 
-impl FromRequest for Auth {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
-        Box::pin(async move {
-            let (state, token) = prepared?;
-            let token = token.ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "Sign in and send an access token.",
-                    "请先登录并携带访问令牌。",
-                )
-            })?;
-            authenticate(state, token).await
-        })
-    }
-}
-
 impl FromRequest for MaybeAuth {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -141,6 +121,24 @@ impl FromRequest for MaybeAuth {
                 None => Ok(MaybeAuth(None)),
                 Some(token) => Ok(MaybeAuth(Some(authenticate(state, token).await?))),
             }
+        })
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let maybe = MaybeAuth::from_request(req, payload);
+        Box::pin(async move {
+            maybe.await?.0.ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_token",
+                    "Sign in and send an access token.",
+                    "请先登录并携带访问令牌。",
+                )
+            })
         })
     }
 }

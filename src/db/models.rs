@@ -68,6 +68,33 @@ pub struct NewUserRow<'a> {
     pub updated_at: NaiveDateTime,
 }
 
+impl<'a> NewUserRow<'a> {
+    /// An active account without phone or home; set those with struct update syntax.
+    pub fn new(
+        username: &'a str,
+        display_name: &'a str,
+        password_hash: &'a str,
+        role: &'a str,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            username,
+            display_name,
+            phone: None,
+            password_hash,
+            role,
+            active: true,
+            token_version: 0,
+            building_id: None,
+            room: None,
+            household_id: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = posts)]
 pub struct PostRow {

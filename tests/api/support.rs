@@ -301,21 +301,7 @@ impl TestApp {
             let mut conn = db.conn()?;
             griddesk::db::queries::insert_user(
                 &mut conn,
-                &griddesk::db::models::NewUserRow {
-                    username: "root",
-                    display_name: "Root",
-                    phone: None,
-                    password_hash: &hash,
-                    role: "superadmin",
-                    active: true,
-                    token_version: 0,
-                    building_id: None,
-                    room: None,
-                    household_id: None,
-                    created_by: None,
-                    created_at: now,
-                    updated_at: now,
-                },
+                &griddesk::db::models::NewUserRow::new("root", "Root", &hash, "superadmin", now),
             )
         })
         .await
