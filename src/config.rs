@@ -31,6 +31,9 @@ pub struct Cli {
     #[arg(long, env = "GRIDDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -44,7 +47,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations and serve the API (the default).
-    Serve(ServeArgs),
+    Serve,
     /// Apply pending migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -61,39 +64,28 @@ pub enum Command {
     Demo,
 }
 
+/// Settings of `serve`; accepted with or without the subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "GRIDDESK_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, global = true, env = "GRIDDESK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
     /// Access-token lifetime in seconds.
-    #[arg(long, env = "GRIDDESK_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(i64).range(60..=86_400))]
+    #[arg(long, global = true, env = "GRIDDESK_ACCESS_TOKEN_TTL", default_value_t = 900, value_parser = clap::value_parser!(i64).range(60..=86_400))]
     pub access_token_ttl: i64,
 
     /// Refresh-token lifetime in days.
-    #[arg(long, env = "GRIDDESK_REFRESH_TOKEN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=365))]
+    #[arg(long, global = true, env = "GRIDDESK_REFRESH_TOKEN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=365))]
     pub refresh_token_days: i64,
 
     /// HTTP worker threads (default: one per CPU core).
-    #[arg(long, env = "GRIDDESK_WORKERS")]
+    #[arg(long, global = true, env = "GRIDDESK_WORKERS")]
     pub workers: Option<usize>,
 
     /// Largest database pool.
-    #[arg(long, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, global = true, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
-}
-
-impl Default for ServeArgs {
-    fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8080".into(),
-            access_token_ttl: 900,
-            refresh_token_days: 30,
-            workers: None,
-            db_pool_size: 16,
-        }
-    }
 }
 
 pub const JWT_SECRET_ENV: &str = "GRIDDESK_JWT_SECRET";
@@ -144,4 +136,33 @@ pub fn build_state(
         clock,
         refresh_ttl,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_settings_work_with_and_without_the_subcommand() {
+        let bare = Cli::try_parse_from(["griddesk", "--bind", "127.0.0.1:9000"]).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.serve.bind, "127.0.0.1:9000");
+        let explicit =
+            Cli::try_parse_from(["griddesk", "serve", "--bind", "127.0.0.1:9001", "--workers", "2"]).unwrap();
+        assert!(matches!(explicit.command, Some(Command::Serve)));
+        assert_eq!(
+            (explicit.serve.bind.as_str(), explicit.serve.workers),
+            ("127.0.0.1:9001", Some(2))
+        );
+        assert!(Cli::try_parse_from(["griddesk", "serve", "--access-token-ttl", "5"]).is_err());
+        // Passwords are never flags.
+        assert!(Cli::try_parse_from(["griddesk", "create-admin", "--username", "a", "--password", "x"]).is_err());
+    }
 }

@@ -14,8 +14,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
-        None => serve(&cli.database_url, ServeArgs::default()),
-        Some(Command::Serve(args)) => serve(&cli.database_url, args),
+        None | Some(Command::Serve) => serve(&cli.database_url, cli.serve),
         Some(Command::Migrate) => open_db(&cli.database_url).map(|_| println!("migrations applied")),
         Some(Command::Openapi) => {
             print!("{}", griddesk::openapi_json());

@@ -160,7 +160,9 @@ async fn serve_logs_json_keeps_a_generated_secret_and_stops_gracefully_on_sigter
     let port = free_port();
     let start = |db: &TestDb| {
         griddesk(db)
-            .args(["--log-format", "json", "serve", "--bind", &format!("127.0.0.1:{port}")])
+            // No subcommand: `serve` is the default, and takes its settings from the environment.
+            .env("GRIDDESK_BIND", format!("127.0.0.1:{port}"))
+            .env("GRIDDESK_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env_remove("GRIDDESK_JWT_SECRET")
             .stdout(Stdio::null())
