@@ -49,7 +49,7 @@ pub struct NotFound(ProblemDetails);
 #[response(
     content_type = "application/problem+json",
     example = json!({"type": "urn:griddesk:problem:unit_in_use", "title": "Conflict", "status": 409,
-        "detail": "The unit still has 3 child units, 1 posts and 0 residents.", "code": "unit_in_use"})
+        "detail": "The unit still has 3 child units, 1 posts, 0 residents and 0 tickets.", "code": "unit_in_use"})
 )]
 pub struct Conflict(ProblemDetails);
 

@@ -109,7 +109,7 @@ pub struct CreateUnit {
 }
 
 /// Changes to a unit; absent fields stay as they are. Moving a unit (a new
-/// `parent_id`) is refused while it has child units, posts or residents.
+/// `parent_id`) is refused while it has child units, posts, residents or tickets.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "3号楼（南）", "code": null}))]
@@ -163,17 +163,19 @@ fn parent_not_found() -> Invalid {
 }
 
 fn unit_in_use(usage: queries::UnitUsage) -> ApiError {
+    let queries::UnitUsage {
+        children,
+        posts,
+        residents,
+        tickets,
+    } = usage;
     ApiError::Conflict {
         code: "unit_in_use",
         detail: Text::owned(
             format!(
-                "The unit still has {} child units, {} posts and {} residents.",
-                usage.children, usage.posts, usage.residents
+                "The unit still has {children} child units, {posts} posts, {residents} residents and {tickets} tickets."
             ),
-            format!(
-                "该单元仍有 {} 个下级单元、{} 个岗位和 {} 位居民。",
-                usage.children, usage.posts, usage.residents
-            ),
+            format!("该单元仍有 {children} 个下级单元、{posts} 个岗位、{residents} 位居民和 {tickets} 件诉求。"),
         ),
     }
 }
@@ -498,8 +500,9 @@ async fn update_unit(
 
 /// Delete a unit
 ///
-/// Refused with 409 `unit_in_use` while the unit has child units, posts or
-/// residents. Admins only, inside their communities.
+/// Refused with 409 `unit_in_use` while the unit has child units, posts,
+/// residents or tickets (a ticket's history names every unit it was at).
+/// Admins only, inside their communities.
 #[utoipa::path(
     tag = "units",
     params(("id" = i64, Path, description = "Unit id")),

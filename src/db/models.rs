@@ -4,7 +4,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{posts, refresh_tokens, sessions, settings, units, users};
+use super::schema::{
+    categories, dispute_parties, idempotency_keys, posts, refresh_tokens, sessions, settings, ticket_events, tickets,
+    units, users,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = units)]
@@ -146,5 +149,169 @@ pub struct NewRefreshTokenRow<'a> {
 pub struct NewSettingRow<'a> {
     pub key: &'a str,
     pub value: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = categories)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub kind: String,
+    pub entry_level: String,
+    pub accept_hours: i32,
+    pub resolve_hours: i32,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = categories)]
+pub struct NewCategoryRow<'a> {
+    pub code: &'a str,
+    pub name_zh: &'a str,
+    pub name_en: &'a str,
+    pub kind: &'a str,
+    pub entry_level: &'a str,
+    pub accept_hours: i32,
+    pub resolve_hours: i32,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+pub struct TicketRow {
+    pub id: i64,
+    pub kind: String,
+    pub category_id: i64,
+    pub title: String,
+    pub description: String,
+    pub location: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub anonymous: bool,
+    pub priority: String,
+    pub reporter_id: i64,
+    pub filed_by_id: Option<i64>,
+    pub community_id: i64,
+    pub current_unit_id: i64,
+    pub status: String,
+    pub accept_due_at: NaiveDateTime,
+    pub resolve_due_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub resolution: Option<String>,
+    pub resolved_unit_id: Option<i64>,
+    pub rating: Option<i32>,
+    pub feedback: Option<String>,
+    pub bounce_count: i32,
+    pub escalation_count: i32,
+    pub reopen_count: i32,
+    pub merged_into_id: Option<i64>,
+    pub referred_to: Option<String>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tickets)]
+pub struct NewTicketRow {
+    pub kind: String,
+    pub category_id: i64,
+    pub title: String,
+    pub description: String,
+    pub location: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub anonymous: bool,
+    pub priority: String,
+    pub reporter_id: i64,
+    pub filed_by_id: Option<i64>,
+    pub community_id: i64,
+    pub current_unit_id: i64,
+    pub status: String,
+    pub accept_due_at: NaiveDateTime,
+    pub resolve_due_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub resolution: Option<String>,
+    pub resolved_unit_id: Option<i64>,
+    pub rating: Option<i32>,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ticket_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub from_unit_id: Option<i64>,
+    pub to_unit_id: Option<i64>,
+    pub note: Option<String>,
+    pub internal: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub struct NewEventRow {
+    pub ticket_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub from_unit_id: Option<i64>,
+    pub to_unit_id: Option<i64>,
+    pub note: Option<String>,
+    pub internal: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = dispute_parties)]
+pub struct PartyRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub role: String,
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = dispute_parties)]
+pub struct NewPartyRow {
+    pub ticket_id: i64,
+    pub role: String,
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub phone: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct IdempotencyRow {
+    pub user_id: i64,
+    pub key: String,
+    pub request_hash: String,
+    pub status_code: i32,
+    pub response_body: String,
+    pub location: Option<String>,
     pub created_at: NaiveDateTime,
 }

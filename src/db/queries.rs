@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::models::*;
-use super::schema::{posts, refresh_tokens, sessions, settings, units, users};
+use super::schema::{posts, refresh_tokens, sessions, settings, ticket_visits, units, users};
 use crate::error::ApiError;
 
 pub type Backend = <AnyConnection as Connection>::Backend;
@@ -196,11 +196,13 @@ pub struct UnitUsage {
     pub children: i64,
     pub posts: i64,
     pub residents: i64,
+    /// Tickets that are or have been at the unit: their history names it.
+    pub tickets: i64,
 }
 
 impl UnitUsage {
     pub fn is_empty(&self) -> bool {
-        self.children == 0 && self.posts == 0 && self.residents == 0
+        self.children == 0 && self.posts == 0 && self.residents == 0 && self.tickets == 0
     }
 }
 
@@ -216,6 +218,10 @@ pub fn unit_usage(conn: &mut AnyConnection, id: i64) -> QueryResult<UnitUsage> {
             .first(conn)?,
         residents: users::table
             .filter(users::building_id.eq(id).or(users::household_id.eq(id)))
+            .select(count_star())
+            .first(conn)?,
+        tickets: ticket_visits::table
+            .filter(ticket_visits::unit_id.eq(id))
             .select(count_star())
             .first(conn)?,
     })

@@ -70,9 +70,127 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        kind -> Text,
+        entry_level -> Text,
+        accept_hours -> Integer,
+        resolve_hours -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        kind -> Text,
+        category_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        location -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        anonymous -> Bool,
+        priority -> Text,
+        reporter_id -> BigInt,
+        filed_by_id -> Nullable<BigInt>,
+        community_id -> BigInt,
+        current_unit_id -> BigInt,
+        status -> Text,
+        accept_due_at -> Timestamp,
+        resolve_due_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        resolution -> Nullable<Text>,
+        resolved_unit_id -> Nullable<BigInt>,
+        rating -> Nullable<Integer>,
+        feedback -> Nullable<Text>,
+        bounce_count -> Integer,
+        escalation_count -> Integer,
+        reopen_count -> Integer,
+        merged_into_id -> Nullable<BigInt>,
+        referred_to -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_visits (ticket_id, unit_id) {
+        ticket_id -> BigInt,
+        unit_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        actor_id -> Nullable<BigInt>,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        from_unit_id -> Nullable<BigInt>,
+        to_unit_id -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+        internal -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispute_parties (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        role -> Text,
+        user_id -> Nullable<BigInt>,
+        name -> Text,
+        phone -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
-diesel::allow_tables_to_appear_in_same_query!(units, users, posts, sessions, refresh_tokens, settings);
+diesel::joinable!(tickets -> categories (category_id));
+diesel::joinable!(ticket_visits -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(dispute_parties -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    units,
+    users,
+    posts,
+    sessions,
+    refresh_tokens,
+    settings,
+    categories,
+    tickets,
+    ticket_visits,
+    ticket_events,
+    dispute_parties,
+    idempotency_keys,
+);

@@ -1,5 +1,7 @@
 //! Who may see and do what. Pure functions over plain data.
 
+pub mod tickets;
+
 use crate::domain::grid::{Level, in_subtree};
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::people::Role;

@@ -39,7 +39,20 @@ fn migrations_run_down_and_up_again() {
     let test_db = TestDb::new();
     let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
     let mut conn = db.conn().unwrap();
-    let expected = ["posts", "refresh_tokens", "sessions", "settings", "units", "users"];
+    let expected = [
+        "categories",
+        "dispute_parties",
+        "idempotency_keys",
+        "posts",
+        "refresh_tokens",
+        "sessions",
+        "settings",
+        "ticket_events",
+        "ticket_visits",
+        "tickets",
+        "units",
+        "users",
+    ];
     assert_eq!(tables(&mut conn), expected);
     match &mut *conn {
         AnyConnection::Sqlite(c) => {

@@ -1,0 +1,331 @@
+//! Tickets: kinds, priorities, the status machine and routing. Pure.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::grid::Level;
+
+/// 投诉 (complaint) or 矛盾纠纷 (neighbour dispute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Complaint,
+    Dispute,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Complaint, Kind::Dispute];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Complaint => "complaint",
+            Self::Dispute => "dispute",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Urgent,
+    #[default]
+    Normal,
+    Low,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Urgent, Priority::Normal, Priority::Low];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Urgent => "urgent",
+            Self::Normal => "normal",
+            Self::Low => "low",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Where a ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Waiting at its current unit to be signed for (签收).
+    Assigned,
+    /// Signed for; being handled at its current unit.
+    Accepted,
+    /// Handled (办结); waiting for the reporter to confirm or reopen.
+    Resolved,
+    /// Confirmed by the reporter (with a rating) or closed automatically.
+    Closed,
+    /// Withdrawn by the reporter.
+    Withdrawn,
+    /// Not accepted (不予受理): out of scope or a duplicate, with a reason.
+    Rejected,
+    /// Handed outside the grid by the committee (e.g. 12345 hotline, mediation committee).
+    Referred,
+    /// Closed as a duplicate of another ticket.
+    Merged,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Assigned,
+        Status::Accepted,
+        Status::Resolved,
+        Status::Closed,
+        Status::Withdrawn,
+        Status::Rejected,
+        Status::Referred,
+        Status::Merged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Assigned => "assigned",
+            Self::Accepted => "accepted",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+            Self::Withdrawn => "withdrawn",
+            Self::Rejected => "rejected",
+            Self::Referred => "referred",
+            Self::Merged => "merged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Still being worked on at a grid unit.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Assigned | Self::Accepted)
+    }
+
+    /// Nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Closed | Self::Withdrawn | Self::Rejected | Self::Referred | Self::Merged
+        )
+    }
+}
+
+/// What can be done to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// 签收: sign for the ticket at its current unit.
+    Accept,
+    /// 办结: resolve it, with a resolution note.
+    Resolve,
+    /// 上报: send it to the parent unit, with a reason.
+    Escalate,
+    /// 下派: hand it to a unit below.
+    Dispatch,
+    /// 退回: send an escalated or dispatched ticket back where it came from.
+    Return,
+    /// 不满意重办: the reporter rejects the resolution; back to the resolving unit.
+    Reopen,
+    /// The reporter confirms the resolution and rates it.
+    Close,
+    /// The reporter takes the ticket back.
+    Withdraw,
+    /// 不予受理: out of scope or a duplicate.
+    Reject,
+    /// Committee only: hand it outside the grid.
+    Refer,
+    /// Close it as a duplicate of another ticket.
+    Merge,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::Accept,
+        Action::Resolve,
+        Action::Escalate,
+        Action::Dispatch,
+        Action::Return,
+        Action::Reopen,
+        Action::Close,
+        Action::Withdraw,
+        Action::Reject,
+        Action::Refer,
+        Action::Merge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Resolve => "resolve",
+            Self::Escalate => "escalate",
+            Self::Dispatch => "dispatch",
+            Self::Return => "return",
+            Self::Reopen => "reopen",
+            Self::Close => "close",
+            Self::Withdraw => "withdraw",
+            Self::Reject => "reject",
+            Self::Refer => "refer",
+            Self::Merge => "merge",
+        }
+    }
+
+    /// Actions taken by the reporter; the rest are staff work.
+    pub fn by_reporter(self) -> bool {
+        matches!(self, Self::Reopen | Self::Close | Self::Withdraw)
+    }
+}
+
+/// The status machine: the status after `action` in `status`, or `None`
+/// when the action is not allowed in that status.
+pub fn next_status(status: Status, action: Action) -> Option<Status> {
+    use Action as A;
+    use Status as S;
+    match (status, action) {
+        (S::Assigned, A::Accept) => Some(S::Accepted),
+        (S::Accepted, A::Resolve) => Some(S::Resolved),
+        (S::Assigned | S::Accepted, A::Escalate | A::Dispatch) => Some(S::Assigned),
+        (S::Assigned, A::Return) => Some(S::Assigned),
+        (S::Resolved, A::Reopen) => Some(S::Assigned),
+        (S::Resolved, A::Close) => Some(S::Closed),
+        (S::Assigned | S::Accepted, A::Withdraw) => Some(S::Withdrawn),
+        (S::Assigned | S::Accepted, A::Reject) => Some(S::Rejected),
+        (S::Assigned | S::Accepted, A::Refer) => Some(S::Referred),
+        (S::Assigned | S::Accepted, A::Merge) => Some(S::Merged),
+        _ => None,
+    }
+}
+
+/// The actions the status machine allows in `status`.
+pub fn allowed_actions(status: Status) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| next_status(status, *a).is_some())
+        .collect()
+}
+
+/// The grid units that serve a resident, from the committee down to their
+/// household (when one is assigned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServingChain {
+    pub committee: i64,
+    pub branch: i64,
+    pub building: i64,
+    pub household: Option<i64>,
+}
+
+/// Routing: a new ticket lands at the lowest unit that serves the reporter
+/// and is at or above the category's entry level. Disputes enter at
+/// building level or above.
+pub fn route(kind: Kind, entry_level: Level, chain: &ServingChain) -> i64 {
+    let floor = match kind {
+        Kind::Dispute => entry_level.min(Level::Building),
+        Kind::Complaint => entry_level,
+    };
+    match floor {
+        Level::Household => chain.household.unwrap_or(chain.building),
+        Level::Building => chain.building,
+        Level::Branch => chain.branch,
+        Level::Committee => chain.committee,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_machine_over_every_status_and_action() {
+        use Action as A;
+        use Status as S;
+        let expected: &[(Status, &[(Action, Status)])] = &[
+            (
+                S::Assigned,
+                &[
+                    (A::Accept, S::Accepted),
+                    (A::Escalate, S::Assigned),
+                    (A::Dispatch, S::Assigned),
+                    (A::Return, S::Assigned),
+                    (A::Withdraw, S::Withdrawn),
+                    (A::Reject, S::Rejected),
+                    (A::Refer, S::Referred),
+                    (A::Merge, S::Merged),
+                ],
+            ),
+            (
+                S::Accepted,
+                &[
+                    (A::Resolve, S::Resolved),
+                    (A::Escalate, S::Assigned),
+                    (A::Dispatch, S::Assigned),
+                    (A::Withdraw, S::Withdrawn),
+                    (A::Reject, S::Rejected),
+                    (A::Refer, S::Referred),
+                    (A::Merge, S::Merged),
+                ],
+            ),
+            (S::Resolved, &[(A::Reopen, S::Assigned), (A::Close, S::Closed)]),
+            (S::Closed, &[]),
+            (S::Withdrawn, &[]),
+            (S::Rejected, &[]),
+            (S::Referred, &[]),
+            (S::Merged, &[]),
+        ];
+        assert_eq!(expected.len(), Status::ALL.len());
+        for (status, allowed) in expected {
+            for action in Action::ALL {
+                let want = allowed.iter().find(|(a, _)| *a == action).map(|(_, to)| *to);
+                assert_eq!(next_status(*status, action), want, "{status:?} + {action:?}");
+            }
+            assert_eq!(
+                allowed_actions(*status),
+                allowed.iter().map(|(a, _)| *a).collect::<Vec<_>>()
+            );
+            assert_eq!(status.is_final(), allowed.is_empty());
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        for p in Priority::ALL {
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+        }
+    }
+
+    #[test]
+    fn tickets_enter_at_the_lowest_serving_unit_at_or_above_the_entry_level() {
+        let chain = ServingChain {
+            committee: 1,
+            branch: 2,
+            building: 3,
+            household: Some(4),
+        };
+        assert_eq!(route(Kind::Complaint, Level::Household, &chain), 4);
+        assert_eq!(route(Kind::Complaint, Level::Building, &chain), 3);
+        assert_eq!(route(Kind::Complaint, Level::Branch, &chain), 2);
+        assert_eq!(route(Kind::Complaint, Level::Committee, &chain), 1);
+        // Disputes never start below the building.
+        assert_eq!(route(Kind::Dispute, Level::Household, &chain), 3);
+        assert_eq!(route(Kind::Dispute, Level::Branch, &chain), 2);
+        // No household assigned yet: the building serves.
+        let unassigned = ServingChain {
+            household: None,
+            ..chain
+        };
+        assert_eq!(route(Kind::Complaint, Level::Household, &unassigned), 3);
+        assert_eq!(route(Kind::Complaint, Level::Committee, &unassigned), 1);
+    }
+}
