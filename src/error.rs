@@ -163,6 +163,15 @@ pub enum ApiError {
     MethodNotAllowed { allow: Vec<String> },
     /// 409: the request conflicts with the current state.
     Conflict { code: &'static str, detail: Text },
+    /// 409 `invalid_transition`: the action is not allowed in the ticket's
+    /// current status; says which status and which actions are allowed now.
+    InvalidTransition {
+        action: &'static str,
+        status: &'static str,
+        allowed: Vec<&'static str>,
+    },
+    /// 412: `If-Match` or `version` names an older version of the resource.
+    PreconditionFailed { current_version: i64 },
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not JSON.
@@ -208,6 +217,8 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
             Self::Forbidden => "forbidden",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::PreconditionFailed { .. } => "version_mismatch",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -225,7 +236,8 @@ impl ApiError {
             Self::Forbidden => Text::new("Forbidden", "无权执行此操作"),
             Self::NotFound => Text::new("Not Found", "未找到"),
             Self::MethodNotAllowed { .. } => Text::new("Method Not Allowed", "不支持该请求方法"),
-            Self::Conflict { .. } => Text::new("Conflict", "与当前状态冲突"),
+            Self::Conflict { .. } | Self::InvalidTransition { .. } => Text::new("Conflict", "与当前状态冲突"),
+            Self::PreconditionFailed { .. } => Text::new("Precondition Failed", "数据已被修改"),
             Self::PayloadTooLarge { .. } => Text::new("Payload Too Large", "请求体过大"),
             Self::UnsupportedMediaType => Text::new("Unsupported Media Type", "不支持的内容类型"),
             Self::Validation(_) => Text::new("Unprocessable Content", "输入有误"),
@@ -239,6 +251,27 @@ impl ApiError {
             Self::BadRequest { detail, .. } | Self::Unauthorized { detail, .. } | Self::Conflict { detail, .. } => {
                 detail.clone()
             }
+            Self::InvalidTransition {
+                action,
+                status,
+                allowed,
+            } => {
+                let (en, zh) = if allowed.is_empty() {
+                    ("nothing".to_owned(), "无".to_owned())
+                } else {
+                    (allowed.join(", "), allowed.join(", "))
+                };
+                Text::owned(
+                    format!("`{action}` is not possible while the ticket is `{status}`; allowed now: {en}."),
+                    format!("工单当前状态为 {status}，不能执行 {action}；当前可执行：{zh}。"),
+                )
+            }
+            Self::PreconditionFailed { current_version } => Text::owned(
+                format!(
+                    "The ticket was changed meanwhile; it is now at version {current_version}. Reload it and try again."
+                ),
+                format!("工单已被他人修改，当前版本为 {current_version}，请刷新后重试。"),
+            ),
             Self::Forbidden => Text::new("Your role may not perform this operation.", "您的角色无权执行此操作。"),
             Self::NotFound => Text::new(
                 "The requested resource does not exist or is not visible to you.",
@@ -284,6 +317,18 @@ impl ApiError {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
             },
+            current_status: match self {
+                Self::InvalidTransition { status, .. } => Some(status),
+                _ => None,
+            },
+            allowed_actions: match self {
+                Self::InvalidTransition { allowed, .. } => Some(allowed.clone()),
+                _ => None,
+            },
+            current_version: match self {
+                Self::PreconditionFailed { current_version } => Some(*current_version),
+                _ => None,
+            },
         }
     }
 }
@@ -304,7 +349,8 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -372,6 +418,9 @@ pub struct Problem {
     title: Text,
     detail: Text,
     errors: Vec<FieldError>,
+    current_status: Option<&'static str>,
+    allowed_actions: Option<Vec<&'static str>>,
+    current_version: Option<i64>,
 }
 
 impl Problem {
@@ -391,6 +440,12 @@ impl Problem {
                     message: e.message.get(lang).to_owned(),
                 })
                 .collect(),
+            current_status: self.current_status.map(str::to_owned),
+            allowed_actions: self
+                .allowed_actions
+                .as_ref()
+                .map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
+            current_version: self.current_version,
         };
         serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
     }
@@ -420,6 +475,15 @@ pub struct ProblemDetails {
     /// Per-field problems (422 only; empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// `invalid_transition` only: the ticket's status now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    /// `invalid_transition` only: the actions the status allows now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
+    /// `version_mismatch` (412) only: the resource's version now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
 }
 
 /// One invalid field of a request.

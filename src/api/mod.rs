@@ -1,12 +1,15 @@
 //! HTTP handlers, one module per resource. Handlers stay thin: read input
 //! into domain types, ask `policy`, call `db`, map rows into responses.
 
+pub mod actions;
 pub mod auth;
+pub mod categories;
 pub mod health;
 pub mod me;
 pub mod openapi;
 pub mod posts;
 pub mod problems;
+pub mod tickets;
 pub mod units;
 pub mod users;
 
@@ -29,6 +32,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     units::configure(cfg);
     posts::configure(cfg);
     users::configure(cfg);
+    categories::configure(cfg);
+    tickets::configure(cfg);
+    actions::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

@@ -29,12 +29,15 @@ admins and committee-level staff.",
         (name = "units", description = "The four-level grid (四级网络): committees, branches, buildings, households."),
         (name = "posts", description = "Posts tie staff accounts to grid units; a post's scope is the unit's subtree."),
         (name = "users", description = "Accounts, for admins and staff."),
+        (name = "categories", description = "The catalogue of complaint and dispute categories, with entry levels and deadlines."),
+        (name = "tickets", description = "Complaints (投诉/诉求) and neighbour disputes (矛盾纠纷): filing, reading, timeline, comments."),
+        (name = "lifecycle", description = "What happens to a ticket: sign for, resolve, escalate, dispatch, return, reopen, close, withdraw, reject, refer, merge."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     components(
         schemas(ProblemDetails, FieldProblem),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, Unavailable),
+            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict),
     )
 )]
 pub struct ApiDoc;

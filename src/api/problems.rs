@@ -53,6 +53,28 @@ pub struct NotFound(ProblemDetails);
 )]
 pub struct Conflict(ProblemDetails);
 
+/// `If-Match` or the body's `version` names an older version: reload and retry.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:version_mismatch", "title": "Precondition Failed", "status": 412,
+        "detail": "The ticket was changed meanwhile; it is now at version 4. Reload it and try again.",
+        "code": "version_mismatch", "current_version": 4})
+)]
+pub struct PreconditionFailed(ProblemDetails);
+
+/// The action is not possible in the ticket's status (`invalid_transition`,
+/// with `current_status` and `allowed_actions`), or conflicts otherwise.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:invalid_transition", "title": "Conflict", "status": 409,
+        "detail": "`resolve` is not possible while the ticket is `assigned`; allowed now: accept, escalate, dispatch, return, withdraw, reject, refer, merge.",
+        "code": "invalid_transition", "current_status": "assigned",
+        "allowed_actions": ["accept", "escalate", "dispatch", "return", "withdraw", "reject", "refer", "merge"]})
+)]
+pub struct TransitionConflict(ProblemDetails);
+
 /// The body is larger than the limit (64 KiB).
 #[derive(ToResponse)]
 #[response(

@@ -4,6 +4,7 @@
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod tickets;
 
 use std::fmt;
 use std::time::Duration;

@@ -213,6 +213,7 @@ pub struct TicketRow {
     pub bounce_count: i32,
     pub escalation_count: i32,
     pub reopen_count: i32,
+    pub arrived_from_unit_id: Option<i64>,
     pub merged_into_id: Option<i64>,
     pub referred_to: Option<String>,
     pub version: i64,

@@ -259,6 +259,13 @@ pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRo
         .optional()
 }
 
+pub fn users_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
 pub fn find_user_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::username.eq(username))

@@ -115,6 +115,7 @@ diesel::table! {
         bounce_count -> Integer,
         escalation_count -> Integer,
         reopen_count -> Integer,
+        arrived_from_unit_id -> Nullable<BigInt>,
         merged_into_id -> Nullable<BigInt>,
         referred_to -> Nullable<Text>,
         version -> BigInt,

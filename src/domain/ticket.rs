@@ -211,6 +211,27 @@ pub fn allowed_actions(status: Status) -> Vec<Action> {
         .collect()
 }
 
+/// Where a ticket is, as far as the actions possible there go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub level: Level,
+    /// It arrived by escalation or dispatch, so it can be returned.
+    pub arrived_from_elsewhere: bool,
+}
+
+/// Whether `action` makes sense where the ticket is (the status machine
+/// aside): nothing is above a committee to escalate to, nothing below a
+/// household to dispatch to, and only an escalated or dispatched ticket can
+/// be returned.
+pub fn possible_at(action: Action, place: Place) -> bool {
+    match action {
+        Action::Escalate => place.level != Level::Committee,
+        Action::Dispatch => place.level != Level::Household,
+        Action::Return => place.arrived_from_elsewhere,
+        _ => true,
+    }
+}
+
 /// The grid units that serve a resident, from the committee down to their
 /// household (when one is assigned).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +310,25 @@ mod tests {
                 allowed.iter().map(|(a, _)| *a).collect::<Vec<_>>()
             );
             assert_eq!(status.is_final(), allowed.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_place_limits_escalation_dispatch_and_return() {
+        let at = |level, arrived_from_elsewhere| Place {
+            level,
+            arrived_from_elsewhere,
+        };
+        assert!(!possible_at(Action::Escalate, at(Level::Committee, false)));
+        assert!(possible_at(Action::Escalate, at(Level::Household, false)));
+        assert!(!possible_at(Action::Dispatch, at(Level::Household, true)));
+        assert!(possible_at(Action::Dispatch, at(Level::Branch, false)));
+        assert!(!possible_at(Action::Return, at(Level::Building, false)));
+        assert!(possible_at(Action::Return, at(Level::Building, true)));
+        for action in Action::ALL {
+            if !matches!(action, Action::Escalate | Action::Dispatch | Action::Return) {
+                assert!(possible_at(action, at(Level::Building, false)), "{action:?}");
+            }
         }
     }
 

@@ -38,7 +38,10 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
             let responses = op["responses"].as_object().unwrap();
             for (status, response) in responses {
                 for (content_type, content) in response["content"].as_object().into_iter().flatten() {
-                    let schema = content["schema"]["$ref"].as_str().unwrap_or_default();
+                    let schema = content["schema"]["$ref"]
+                        .as_str()
+                        .or_else(|| content["schema"]["items"]["$ref"].as_str())
+                        .unwrap_or_default();
                     let component = schema.rsplit('/').next().unwrap_or_default();
                     let has_example = content.get("example").is_some()
                         || doc["components"]["schemas"][component].get("example").is_some();
@@ -72,7 +75,10 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
                     assert!(responses.contains_key(status), "{name}: no {status}");
                 }
                 let content = &op["requestBody"]["content"]["application/json"];
-                let schema = content["schema"]["$ref"].as_str().unwrap_or_default();
+                let schema = content["schema"]["$ref"]
+                    .as_str()
+                    .or_else(|| content["schema"]["oneOf"][0]["$ref"].as_str())
+                    .unwrap_or_default();
                 let component = schema.rsplit('/').next().unwrap_or_default();
                 assert!(
                     content.get("example").is_some()

@@ -61,6 +61,8 @@ CREATE TABLE tickets (
     bounce_count INTEGER NOT NULL DEFAULT 0,
     escalation_count INTEGER NOT NULL DEFAULT 0,
     reopen_count INTEGER NOT NULL DEFAULT 0,
+    -- Where an escalated or dispatched ticket came from: `return` sends it there.
+    arrived_from_unit_id BIGINT REFERENCES units (id),
     merged_into_id BIGINT REFERENCES tickets (id),
     referred_to TEXT,
     version BIGINT NOT NULL DEFAULT 1,

@@ -1,0 +1,914 @@
+//! The ticket lifecycle: `POST /api/v1/tickets/{id}/{action}`.
+//! The status machine lives in `domain::ticket`, who may act in
+//! `policy::tickets`; this module applies a step to the stored ticket.
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, post, web};
+use chrono::{Duration, NaiveDateTime};
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::JsonBody;
+use super::problems::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed, TransitionConflict, Unauthorized,
+    UnsupportedMediaType, ValidationFailed,
+};
+use super::tickets::{TicketContext, TicketResponse, etag, load_ticket};
+use crate::auth::Auth;
+use crate::db::models::{CategoryRow, NewEventRow};
+use crate::db::tickets::{self as db, TicketChanges};
+use crate::db::{AnyConnection, queries};
+use crate::domain::grid::in_subtree;
+use crate::domain::ids::UnitId;
+use crate::domain::people::bounded_text;
+use crate::domain::ticket::{Action, Place, Status, allowed_actions, next_status, possible_at};
+use crate::error::{ApiError, Invalid, Validator};
+use crate::policy::Caller;
+use crate::policy::tickets as policy;
+use crate::state::AppState;
+
+/// How long after a resolution the reporter may still reopen it.
+pub const REOPEN_WINDOW_DAYS: i64 = 7;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(accept)
+        .service(resolve)
+        .service(escalate)
+        .service(dispatch)
+        .service(return_ticket)
+        .service(reopen)
+        .service(close)
+        .service(withdraw)
+        .service(reject)
+        .service(refer)
+        .service(merge);
+}
+
+/// A body that may be left out entirely (then it is `T::default()`).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let empty = headers.get(header::TRANSFER_ENCODING).is_none()
+            && headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|v| v.trim() == "0");
+        if empty {
+            return Box::pin(async { Ok(OptionalJsonBody(T::default())) });
+        }
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(body.await?.0)) })
+    }
+}
+
+/// Sign for a ticket (签收). The body may be left out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"version": 1}))]
+pub struct AcceptRequest {
+    /// The version you last saw (or send `If-Match`); a stale one answers 412.
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "已协调502住户调整装修时间为9:00-18:00。", "version": 2}))]
+pub struct ResolveRequest {
+    /// The resolution (办结说明), 1–2000 characters.
+    pub note: String,
+    pub version: Option<i64>,
+}
+
+macro_rules! reason_request {
+    ($(#[$doc:meta])* $name:ident, $example:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schema(example = json!({"reason": $example, "version": 2}))]
+        pub struct $name {
+            /// Why, 1–1000 characters.
+            pub reason: String,
+            /// The version you last saw (or send `If-Match`); a stale one answers 412.
+            pub version: Option<i64>,
+        }
+    };
+}
+
+reason_request!(
+    /// Send a ticket to the parent unit (上报).
+    EscalateRequest,
+    "涉及公共管网，需社区协调物业处理。"
+);
+reason_request!(
+    /// Send an escalated or dispatched ticket back where it came from (退回).
+    ReturnRequest,
+    "属于楼栋内部事务，请楼栋党小组处理。"
+);
+reason_request!(
+    /// Reject the resolution and have the resolving unit work again (不满意重办).
+    ReopenRequest,
+    "噪音问题依然存在。"
+);
+reason_request!(
+    /// Take the ticket back.
+    WithdrawRequest,
+    "已与邻居协商解决。"
+);
+reason_request!(
+    /// Do not accept the ticket (不予受理).
+    RejectRequest,
+    "不属于社区管辖范围。"
+);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"unit_id": 30, "note": "请党员中心户先行上门了解情况。", "version": 2}))]
+pub struct DispatchRequest {
+    /// A unit below the ticket's current unit, inside your subtree.
+    pub unit_id: UnitId,
+    pub note: Option<String>,
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rating": 5, "feedback": "处理及时，非常满意。", "version": 4}))]
+pub struct CloseRequest {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub rating: i32,
+    /// Up to 1000 characters.
+    pub feedback: Option<String>,
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"target": "12345市长热线", "note": "涉及市政道路，转12345处理。", "version": 3}))]
+pub struct ReferRequest {
+    /// Where the ticket goes outside the grid, 1–100 characters (e.g. the 12345 hotline, the people's mediation committee).
+    pub target: String,
+    pub note: Option<String>,
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"into_ticket_id": 1001, "note": "与1001号为同一问题。", "version": 1}))]
+pub struct MergeRequest {
+    /// The primary ticket this one duplicates (same community, not itself merged).
+    pub into_ticket_id: i64,
+    pub note: Option<String>,
+    pub version: Option<i64>,
+}
+
+/// One lifecycle step with its validated input.
+enum Step {
+    Accept,
+    Resolve { note: String },
+    Escalate { reason: String },
+    Dispatch { unit_id: i64, note: Option<String> },
+    Return { reason: String },
+    Reopen { reason: String },
+    Close { rating: i32, feedback: Option<String> },
+    Withdraw { reason: String },
+    Reject { reason: String },
+    Refer { target: String, note: Option<String> },
+    Merge { into: i64, note: Option<String> },
+}
+
+impl Step {
+    fn action(&self) -> Action {
+        match self {
+            Self::Accept => Action::Accept,
+            Self::Resolve { .. } => Action::Resolve,
+            Self::Escalate { .. } => Action::Escalate,
+            Self::Dispatch { .. } => Action::Dispatch,
+            Self::Return { .. } => Action::Return,
+            Self::Reopen { .. } => Action::Reopen,
+            Self::Close { .. } => Action::Close,
+            Self::Withdraw { .. } => Action::Withdraw,
+            Self::Reject { .. } => Action::Reject,
+            Self::Refer { .. } => Action::Refer,
+            Self::Merge { .. } => Action::Merge,
+        }
+    }
+}
+
+fn text(v: &mut Validator, field: &str, raw: &str, max: usize) -> String {
+    v.check(field, bounded_text(raw, max)).unwrap_or_default()
+}
+
+fn optional_text(v: &mut Validator, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
+    raw.and_then(|r| v.check(field, bounded_text(r, max)))
+}
+
+/// `If-Match: "3"` (or `W/"3"`); `*` matches any version.
+fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest {
+            code: "invalid_if_match",
+            detail: crate::error::Text::new(
+                "`If-Match` must be an ETag of this API, e.g. \"3\".",
+                "If-Match 须为本接口返回的 ETag，例如 \"3\"。",
+            ),
+        })
+}
+
+fn deadlines(category: &CategoryRow, now: NaiveDateTime) -> (NaiveDateTime, NaiveDateTime) {
+    (
+        now + Duration::hours(i64::from(category.accept_hours)),
+        now + Duration::hours(i64::from(category.resolve_hours)),
+    )
+}
+
+fn invalid(field: &str, code: &'static str, en: &'static str, zh: &'static str) -> ApiError {
+    ApiError::field(field, Invalid::new(code, en, zh))
+}
+
+/// Applies `step` to ticket `id` inside one write transaction.
+fn apply(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    expected_version: Option<i64>,
+    step: Step,
+    now: NaiveDateTime,
+) -> Result<TicketResponse, ApiError> {
+    let ticket = db::lock_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
+    let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
+    let visited = context.visited_paths(&ticket);
+    let parties = context.party_user_ids(&ticket);
+    let facts = context.readable(caller, &ticket, &visited, &parties)?;
+    if let Some(expected) = expected_version
+        && expected != ticket.version
+    {
+        return Err(ApiError::PreconditionFailed {
+            current_version: ticket.version,
+        });
+    }
+    let action = step.action();
+    if !policy::may_act(caller, action, &facts) {
+        return Err(ApiError::Forbidden);
+    }
+    let status = Status::parse(&ticket.status).ok_or_else(|| ApiError::internal("unknown status"))?;
+    let place = Place {
+        level: facts.current_level,
+        arrived_from_elsewhere: ticket.arrived_from_unit_id.is_some(),
+    };
+    let Some(next) = next_status(status, action) else {
+        return Err(ApiError::InvalidTransition {
+            action: action.as_str(),
+            status: status.as_str(),
+            allowed: allowed_actions(status)
+                .into_iter()
+                .filter(|a| possible_at(*a, place) && policy::may_act(caller, *a, &facts))
+                .map(Action::as_str)
+                .collect(),
+        });
+    };
+    let current = queries::find_unit(conn, ticket.current_unit_id)?.ok_or(ApiError::Internal)?;
+    let category = db::find_category(conn, ticket.category_id)?.ok_or(ApiError::Internal)?;
+
+    let mut changes = TicketChanges {
+        status: Some(next.as_str().to_owned()),
+        version: Some(ticket.version + 1),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let mut target_unit: Option<i64> = None;
+    let mut event_kind = action.as_str().to_owned();
+    let note = match step {
+        Step::Accept => {
+            changes.accepted_at = Some(Some(now));
+            None
+        }
+        Step::Resolve { note } => {
+            changes.resolution = Some(Some(note.clone()));
+            changes.resolved_at = Some(Some(now));
+            changes.resolved_unit_id = Some(Some(current.id));
+            Some(note)
+        }
+        Step::Escalate { reason } => {
+            let parent = current.parent_id.ok_or_else(|| {
+                ApiError::conflict(
+                    "no_parent",
+                    "The ticket is at the committee already: refer it outside the grid instead.",
+                    "工单已在社区党委，无法再上报；如需请转办。",
+                )
+            })?;
+            target_unit = Some(parent);
+            changes.escalation_count = Some(ticket.escalation_count + 1);
+            changes.arrived_from_unit_id = Some(Some(current.id));
+            Some(reason)
+        }
+        Step::Dispatch { unit_id, note } => {
+            if !possible_at(Action::Dispatch, place) {
+                return Err(ApiError::conflict(
+                    "nothing_below",
+                    "A household has no unit below it to dispatch to.",
+                    "党员中心户没有可下派的下级单元。",
+                ));
+            }
+            let target = queries::find_unit(conn, unit_id)?
+                .ok_or_else(|| invalid("unit_id", "not_found", "No unit has this id.", "没有此编号的单元。"))?;
+            if target.id == current.id || !in_subtree(&target.path, &current.path) || !caller.works_in(&target.path) {
+                return Err(invalid(
+                    "unit_id",
+                    "not_below_current",
+                    "Dispatch to a unit below the ticket's current unit.",
+                    "只能下派到工单当前单元的下级单元。",
+                ));
+            }
+            target_unit = Some(target.id);
+            changes.arrived_from_unit_id = Some(Some(current.id));
+            note
+        }
+        Step::Return { reason } => {
+            let origin = ticket.arrived_from_unit_id.ok_or_else(|| {
+                ApiError::conflict(
+                    "nothing_to_return",
+                    "Only a ticket that arrived by escalation or dispatch can be sent back.",
+                    "只有上报或下派来的工单才能退回。",
+                )
+            })?;
+            target_unit = Some(origin);
+            changes.bounce_count = Some(ticket.bounce_count + 1);
+            changes.arrived_from_unit_id = Some(None);
+            Some(reason)
+        }
+        Step::Reopen { reason } => {
+            let resolved_at = ticket.resolved_at.ok_or(ApiError::Internal)?;
+            if now > resolved_at + Duration::days(REOPEN_WINDOW_DAYS) {
+                return Err(ApiError::conflict(
+                    "reopen_window_closed",
+                    "A resolution can be rejected only within 7 days.",
+                    "办结超过 7 天后不能再申请重办。",
+                ));
+            }
+            target_unit = Some(ticket.resolved_unit_id.unwrap_or(current.id));
+            changes.reopen_count = Some(ticket.reopen_count + 1);
+            changes.arrived_from_unit_id = Some(None);
+            changes.resolved_at = Some(None);
+            changes.resolution = Some(None);
+            Some(reason)
+        }
+        Step::Close { rating, feedback } => {
+            changes.rating = Some(Some(rating));
+            changes.feedback = Some(feedback.clone());
+            changes.closed_at = Some(Some(now));
+            feedback
+        }
+        Step::Withdraw { reason } | Step::Reject { reason } => {
+            changes.closed_at = Some(Some(now));
+            Some(reason)
+        }
+        Step::Refer { target, note } => {
+            changes.referred_to = Some(Some(target.clone()));
+            changes.closed_at = Some(Some(now));
+            Some(match note {
+                Some(note) => format!("{target}: {note}"),
+                None => target,
+            })
+        }
+        Step::Merge { into, note } => {
+            let not_found = || {
+                invalid(
+                    "into_ticket_id",
+                    "not_found",
+                    "No ticket you can see has this id.",
+                    "没有您可见的此编号工单。",
+                )
+            };
+            if into == ticket.id {
+                return Err(invalid(
+                    "into_ticket_id",
+                    "itself",
+                    "A ticket cannot merge into itself.",
+                    "工单不能合并到自身。",
+                ));
+            }
+            let primary = db::lock_ticket(conn, into)?.ok_or_else(not_found)?;
+            let primary_context = TicketContext::load(conn, std::slice::from_ref(&primary))?;
+            let primary_visited = primary_context.visited_paths(&primary);
+            let primary_parties = primary_context.party_user_ids(&primary);
+            primary_context
+                .readable(caller, &primary, &primary_visited, &primary_parties)
+                .map_err(|_| not_found())?;
+            if primary.community_id != ticket.community_id || primary.status == Status::Merged.as_str() {
+                return Err(invalid(
+                    "into_ticket_id",
+                    "not_mergeable",
+                    "Merge into a ticket of the same community that is not itself merged.",
+                    "只能合并到同一社区且未被合并的工单。",
+                ));
+            }
+            changes.merged_into_id = Some(Some(primary.id));
+            changes.closed_at = Some(Some(now));
+            db::insert_event(
+                conn,
+                &NewEventRow {
+                    ticket_id: primary.id,
+                    kind: "merged_duplicate".into(),
+                    actor_id: Some(caller.id.0),
+                    from_status: None,
+                    to_status: None,
+                    from_unit_id: None,
+                    to_unit_id: None,
+                    note: Some(format!("ticket {} merged into this one", ticket.id)),
+                    internal: false,
+                    created_at: now,
+                },
+            )?;
+            event_kind = "merge".into();
+            Some(match note {
+                Some(note) => format!("duplicate of ticket {}: {note}", primary.id),
+                None => format!("duplicate of ticket {}", primary.id),
+            })
+        }
+    };
+
+    // Every arrival at a unit needs signing for again, with fresh deadlines.
+    if let Some(unit) = target_unit {
+        let (accept_due, resolve_due) = deadlines(&category, now);
+        changes.current_unit_id = Some(unit);
+        changes.accept_due_at = Some(accept_due);
+        changes.resolve_due_at = Some(resolve_due);
+        changes.accepted_at = Some(None);
+        db::record_visit(conn, ticket.id, unit)?;
+    }
+    db::update_ticket(conn, ticket.id, &changes)?;
+    db::insert_event(
+        conn,
+        &NewEventRow {
+            ticket_id: ticket.id,
+            kind: event_kind,
+            actor_id: Some(caller.id.0),
+            from_status: Some(status.as_str().to_owned()),
+            to_status: Some(next.as_str().to_owned()),
+            from_unit_id: Some(current.id),
+            to_unit_id: target_unit,
+            note,
+            internal: false,
+            created_at: now,
+        },
+    )?;
+    load_ticket(conn, caller, ticket.id, now)
+}
+
+async fn act(
+    state: &AppState,
+    req: &HttpRequest,
+    auth: Auth,
+    id: i64,
+    body_version: Option<i64>,
+    step: Step,
+) -> Result<HttpResponse, ApiError> {
+    let header_version = if_match(req)?;
+    let expected = header_version.or(body_version);
+    if let (Some(h), Some(b)) = (header_version, body_version)
+        && h != b
+    {
+        return Err(invalid(
+            "version",
+            "disagrees_with_if_match",
+            "`version` and `If-Match` name different versions.",
+            "version 与 If-Match 不一致。",
+        ));
+    }
+    let now = state.clock.now_naive();
+    let caller = auth.caller;
+    let ticket = state
+        .db
+        .write(move |conn| apply(conn, &caller, id, expected, step, now))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(ticket.version)))
+        .json(ticket))
+}
+
+/// Sign for a ticket (签收)
+///
+/// `assigned` → `accepted`, by staff whose subtree holds the ticket's current
+/// unit. Of two workers signing for the same ticket at once, exactly one wins;
+/// the other gets 409.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body(content = Option<AcceptRequest>, description = "May be left out"),
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/accept")]
+async fn accept(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: OptionalJsonBody<AcceptRequest>,
+) -> Result<HttpResponse, ApiError> {
+    act(&state, &req, auth, id.into_inner(), body.0.version, Step::Accept).await
+}
+
+/// Resolve a ticket (办结)
+///
+/// `accepted` → `resolved`, with the resolution note. The reporter then
+/// confirms (`close`) or rejects it within 7 days (`reopen`).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = ResolveRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/resolve")]
+async fn resolve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<ResolveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let note = text(&mut v, "note", &body.0.note, 2000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Resolve { note },
+    )
+    .await
+}
+
+/// Escalate a ticket (上报)
+///
+/// To the parent unit, with a reason; the ticket waits there to be signed for,
+/// with fresh deadlines. From the committee, refer it instead (409 `no_parent`).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = EscalateRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/escalate")]
+async fn escalate(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<EscalateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let reason = text(&mut v, "reason", &body.0.reason, 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Escalate { reason },
+    )
+    .await
+}
+
+/// Dispatch a ticket (下派)
+///
+/// A higher unit hands the ticket to a unit below it, inside the caller's
+/// subtree; it waits there to be signed for.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = DispatchRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/dispatch")]
+async fn dispatch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<DispatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
+    v.finish()?;
+    let step = Step::Dispatch {
+        unit_id: body.0.unit_id.0,
+        note,
+    };
+    act(&state, &req, auth, id.into_inner(), body.0.version, step).await
+}
+
+/// Return a ticket (退回)
+///
+/// A unit that received an escalated or dispatched ticket sends it back where
+/// it came from, with a reason; `bounce_count` goes up.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = ReturnRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/return")]
+async fn return_ticket(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<ReturnRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let reason = text(&mut v, "reason", &body.0.reason, 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Return { reason },
+    )
+    .await
+}
+
+/// Reopen a ticket (不满意重办)
+///
+/// The reporter rejects a resolution within 7 days; the ticket goes back to
+/// the unit that resolved it.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = ReopenRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/reopen")]
+async fn reopen(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<ReopenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let reason = text(&mut v, "reason", &body.0.reason, 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Reopen { reason },
+    )
+    .await
+}
+
+/// Confirm and rate a resolution
+///
+/// The reporter closes a resolved ticket with a rating from 1 to 5.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = CloseRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/close")]
+async fn close(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<CloseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    if !(1..=5).contains(&body.0.rating) {
+        v.push(
+            "rating",
+            Invalid::new("out_of_range", "Rate from 1 to 5.", "评分须为 1 到 5。"),
+        );
+    }
+    let feedback = optional_text(&mut v, "feedback", body.0.feedback.as_deref(), 1000);
+    v.finish()?;
+    let step = Step::Close {
+        rating: body.0.rating,
+        feedback,
+    };
+    act(&state, &req, auth, id.into_inner(), body.0.version, step).await
+}
+
+/// Withdraw a ticket
+///
+/// The reporter takes back a ticket that is still open.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/withdraw")]
+async fn withdraw(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<WithdrawRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let reason = text(&mut v, "reason", &body.0.reason, 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Withdraw { reason },
+    )
+    .await
+}
+
+/// Reject a ticket (不予受理)
+///
+/// Out of scope, or a duplicate, with the reason.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/reject")]
+async fn reject(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<RejectRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let reason = text(&mut v, "reason", &body.0.reason, 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Reject { reason },
+    )
+    .await
+}
+
+/// Refer a ticket outside the grid
+///
+/// Committee only: hand the ticket to the 12345 hotline, the people's
+/// mediation committee or another body, named in `target`.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = ReferRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/refer")]
+async fn refer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<ReferRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let target = text(&mut v, "target", &body.0.target, 100);
+    let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
+    v.finish()?;
+    act(
+        &state,
+        &req,
+        auth,
+        id.into_inner(),
+        body.0.version,
+        Step::Refer { target, note },
+    )
+    .await
+}
+
+/// Merge a duplicate
+///
+/// Closes this ticket as a duplicate of `into_ticket_id`; both timelines
+/// record the link.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    request_body = MergeRequest,
+    responses(
+        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
+        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/merge")]
+async fn merge(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<MergeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let mut v = Validator::default();
+    let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
+    v.finish()?;
+    let step = Step::Merge {
+        into: body.0.into_ticket_id,
+        note,
+    };
+    act(&state, &req, auth, id.into_inner(), body.0.version, step).await
+}

@@ -1,0 +1,428 @@
+//! The SQL of tickets: categories, filing, lists, the timeline, idempotency.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+use super::AnyConnection;
+use super::models::*;
+use super::queries::{contains_pattern, lower};
+use super::schema::{categories, dispute_parties, idempotency_keys, ticket_events, ticket_visits, tickets, units};
+use crate::error::ApiError;
+
+// ---------------------------------------------------------------- categories
+
+pub fn list_categories(conn: &mut AnyConnection, include_inactive: bool) -> QueryResult<Vec<CategoryRow>> {
+    let mut query = categories::table
+        .select(CategoryRow::as_select())
+        .order(categories::id.asc())
+        .into_boxed();
+    if !include_inactive {
+        query = query.filter(categories::active.eq(true));
+    }
+    query.load(conn)
+}
+
+pub fn find_category(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<CategoryRow>> {
+    categories::table
+        .find(id)
+        .select(CategoryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_category_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<CategoryRow>> {
+    categories::table
+        .filter(categories::code.eq(code))
+        .select(CategoryRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_category(conn: &mut AnyConnection, new: &NewCategoryRow<'_>) -> Result<CategoryRow, ApiError> {
+    diesel::insert_into(categories::table)
+        .values(new)
+        .returning(categories::all_columns)
+        .get_result(conn)
+        .map_err(|error| match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::conflict(
+                    "category_code_taken",
+                    "Another category already uses this code (field `code`).",
+                    "该编码（code 字段）已被其他类别使用。",
+                )
+            }
+            other => other.into(),
+        })
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = categories)]
+pub struct CategoryChanges {
+    pub name_zh: Option<String>,
+    pub name_en: Option<String>,
+    pub entry_level: Option<String>,
+    pub accept_hours: Option<i32>,
+    pub resolve_hours: Option<i32>,
+    pub active: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_category(conn: &mut AnyConnection, id: i64, changes: &CategoryChanges) -> QueryResult<CategoryRow> {
+    diesel::update(categories::table.find(id))
+        .set(changes)
+        .returning(categories::all_columns)
+        .get_result(conn)
+}
+
+// ---------------------------------------------------------------- tickets
+
+pub fn insert_ticket(conn: &mut AnyConnection, new: &NewTicketRow) -> QueryResult<TicketRow> {
+    diesel::insert_into(tickets::table)
+        .values(new)
+        .returning(tickets::all_columns)
+        .get_result(conn)
+}
+
+pub fn find_ticket(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TicketRow>> {
+    tickets::table
+        .find(id)
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Reads a ticket for a change and keeps others from changing it until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write transaction
+/// already holds the only write lock).
+pub fn lock_ticket(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TicketRow>> {
+    match conn {
+        AnyConnection::Postgres(pg) => tickets::table
+            .find(id)
+            .select(TicketRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        AnyConnection::Sqlite(_) => find_ticket(conn, id),
+    }
+}
+
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = tickets)]
+pub struct TicketChanges {
+    pub status: Option<String>,
+    pub current_unit_id: Option<i64>,
+    pub accept_due_at: Option<NaiveDateTime>,
+    pub resolve_due_at: Option<NaiveDateTime>,
+    pub accepted_at: Option<Option<NaiveDateTime>>,
+    pub resolved_at: Option<Option<NaiveDateTime>>,
+    pub closed_at: Option<Option<NaiveDateTime>>,
+    pub resolution: Option<Option<String>>,
+    pub resolved_unit_id: Option<Option<i64>>,
+    pub rating: Option<Option<i32>>,
+    pub feedback: Option<Option<String>>,
+    pub bounce_count: Option<i32>,
+    pub escalation_count: Option<i32>,
+    pub reopen_count: Option<i32>,
+    pub arrived_from_unit_id: Option<Option<i64>>,
+    pub merged_into_id: Option<Option<i64>>,
+    pub referred_to: Option<Option<String>>,
+    pub version: Option<i64>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges) -> QueryResult<TicketRow> {
+    diesel::update(tickets::table.find(id))
+        .set(changes)
+        .returning(tickets::all_columns)
+        .get_result(conn)
+}
+
+/// Records that a ticket is (or was) at a unit; staff there may read it.
+pub fn record_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> QueryResult<()> {
+    let known: i64 = ticket_visits::table
+        .filter(ticket_visits::ticket_id.eq(ticket_id))
+        .filter(ticket_visits::unit_id.eq(unit_id))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        diesel::insert_into(ticket_visits::table)
+            .values((
+                ticket_visits::ticket_id.eq(ticket_id),
+                ticket_visits::unit_id.eq(unit_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The units each ticket has been at (its current one included).
+pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<(i64, UnitRow)>> {
+    ticket_visits::table
+        .inner_join(units::table.on(units::id.eq(ticket_visits::unit_id)))
+        .filter(ticket_visits::ticket_id.eq_any(ticket_ids))
+        .select((ticket_visits::ticket_id, UnitRow::as_select()))
+        .load(conn)
+}
+
+pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> QueryResult<()> {
+    // One row at a time: batch inserts do not compile for `MultiConnection`.
+    for party in parties {
+        diesel::insert_into(dispute_parties::table)
+            .values(party)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn parties_of(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<PartyRow>> {
+    dispute_parties::table
+        .filter(dispute_parties::ticket_id.eq_any(ticket_ids))
+        .order(dispute_parties::id.asc())
+        .select(PartyRow::as_select())
+        .load(conn)
+}
+
+pub fn insert_event(conn: &mut AnyConnection, event: &NewEventRow) -> QueryResult<EventRow> {
+    diesel::insert_into(ticket_events::table)
+        .values(event)
+        .returning(ticket_events::all_columns)
+        .get_result(conn)
+}
+
+pub struct EventFilter {
+    pub include_internal: bool,
+    pub only_comments: bool,
+    pub after_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter) -> QueryResult<Vec<EventRow>> {
+    let mut query = ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id))
+        .order(ticket_events::id.asc())
+        .limit(filter.limit)
+        .select(EventRow::as_select())
+        .into_boxed();
+    if !filter.include_internal {
+        query = query.filter(ticket_events::internal.eq(false));
+    }
+    if filter.only_comments {
+        query = query.filter(ticket_events::kind.eq("comment"));
+    }
+    if let Some(after) = filter.after_id {
+        query = query.filter(ticket_events::id.gt(after));
+    }
+    query.load(conn)
+}
+
+/// Which tickets a caller may list.
+#[derive(Debug, Clone)]
+pub enum TicketScope {
+    All,
+    /// A resident: their own tickets and disputes they are party to.
+    Resident {
+        user_id: i64,
+    },
+    /// Post holders: whole communities (committee posts) and the subtrees of
+    /// lower posts, by every unit a ticket has been at.
+    Staff {
+        communities: Vec<i64>,
+        prefixes: Vec<String>,
+    },
+}
+
+fn is_server_path(path: &str) -> bool {
+    !path.is_empty() && path.bytes().all(|b| b.is_ascii_digit() || b == b'/')
+}
+
+/// SQL for a scope. Ids and server-made paths (digits and `/` only) are
+/// written into it; boxed sub-selects with binds do not compile for
+/// `MultiConnection`.
+fn scope_sql(scope: &TicketScope) -> Option<String> {
+    match scope {
+        TicketScope::All => None,
+        TicketScope::Resident { user_id } => Some(format!(
+            "(tickets.reporter_id = {user_id} OR tickets.id IN \
+             (SELECT dispute_parties.ticket_id FROM dispute_parties WHERE dispute_parties.user_id = {user_id}))"
+        )),
+        TicketScope::Staff { communities, prefixes } => {
+            let mut parts = Vec::new();
+            if !communities.is_empty() {
+                let ids: Vec<String> = communities.iter().map(i64::to_string).collect();
+                parts.push(format!("tickets.community_id IN ({})", ids.join(", ")));
+            }
+            let likes: Vec<String> = prefixes
+                .iter()
+                .filter(|p| is_server_path(p))
+                .map(|p| format!("units.path LIKE '{p}%'"))
+                .collect();
+            if !likes.is_empty() {
+                parts.push(format!(
+                    "tickets.id IN (SELECT ticket_visits.ticket_id FROM ticket_visits \
+                     JOIN units ON units.id = ticket_visits.unit_id WHERE {})",
+                    likes.join(" OR ")
+                ));
+            }
+            if parts.is_empty() {
+                Some("1 = 0".to_owned())
+            } else {
+                Some(format!("({})", parts.join(" OR ")))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct TicketFilter {
+    pub id: Option<i64>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub category_id: Option<i64>,
+    /// Path of a unit: tickets now at a unit in its subtree.
+    pub unit_path: Option<String>,
+    pub reporter_id: Option<i64>,
+    /// With the time it is now.
+    pub overdue: Option<(bool, NaiveDateTime)>,
+    pub created_from: Option<NaiveDateTime>,
+    pub created_to: Option<NaiveDateTime>,
+    pub updated_since: Option<NaiveDateTime>,
+    pub q: Option<String>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// Tickets newest first (by id), one page.
+pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFilter) -> QueryResult<Vec<TicketRow>> {
+    let mut query = tickets::table
+        .select(TicketRow::as_select())
+        .order(tickets::id.desc())
+        .limit(f.limit)
+        .into_boxed();
+    if let Some(sql) = scope_sql(scope) {
+        query = query.filter(diesel::dsl::sql::<Bool>(&sql));
+    }
+    if let Some(id) = f.id {
+        query = query.filter(tickets::id.eq(id));
+    }
+    if let Some(kind) = &f.kind {
+        query = query.filter(tickets::kind.eq(kind.clone()));
+    }
+    if let Some(status) = &f.status {
+        query = query.filter(tickets::status.eq(status.clone()));
+    }
+    if let Some(category_id) = f.category_id {
+        query = query.filter(tickets::category_id.eq(category_id));
+    }
+    if let Some(path) = f.unit_path.as_deref().filter(|p| is_server_path(p)) {
+        query = query.filter(diesel::dsl::sql::<Bool>(&format!(
+            "tickets.current_unit_id IN (SELECT units.id FROM units WHERE units.path LIKE '{path}%')"
+        )));
+    }
+    if let Some(reporter_id) = f.reporter_id {
+        query = query.filter(tickets::reporter_id.eq(reporter_id));
+    }
+    if let Some((overdue, now)) = f.overdue {
+        let late_to_accept = tickets::status.eq("assigned").and(tickets::accept_due_at.lt(now));
+        let late_to_resolve = tickets::status
+            .eq_any(["assigned", "accepted"])
+            .and(tickets::resolve_due_at.lt(now));
+        if overdue {
+            query = query.filter(late_to_accept.or(late_to_resolve));
+        } else {
+            query = query.filter(diesel::dsl::not(late_to_accept.or(late_to_resolve)));
+        }
+    }
+    if let Some(from) = f.created_from {
+        query = query.filter(tickets::created_at.ge(from));
+    }
+    if let Some(to) = f.created_to {
+        query = query.filter(tickets::created_at.lt(to));
+    }
+    if let Some(since) = f.updated_since {
+        query = query.filter(tickets::updated_at.ge(since));
+    }
+    if let Some(q) = &f.q {
+        let pattern = contains_pattern(q);
+        query = query.filter(
+            lower(tickets::title)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(tickets::description).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(before) = f.before_id {
+        query = query.filter(tickets::id.lt(before));
+    }
+    query.load(conn)
+}
+
+// ---------------------------------------------------------------- idempotency
+
+/// The stored response for a key, if it is younger than `not_before`.
+pub fn find_idempotent(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    not_before: NaiveDateTime,
+) -> QueryResult<Option<IdempotencyRow>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::user_id.eq(user_id))
+        .filter(idempotency_keys::key.eq(key))
+        .filter(idempotency_keys::created_at.ge(not_before))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores the first response for a key, replacing an expired one. A key
+/// stored meanwhile by a concurrent request answers `idempotency_race`.
+pub fn store_idempotent(
+    conn: &mut AnyConnection,
+    row: &IdempotencyRow,
+    expired_before: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::user_id.eq(row.user_id))
+            .filter(idempotency_keys::key.eq(&row.key))
+            .filter(idempotency_keys::created_at.lt(expired_before)),
+    )
+    .execute(conn)?;
+    match diesel::insert_into(idempotency_keys::table).values(row).execute(conn) {
+        Ok(_) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(ApiError::conflict(
+                "idempotency_race",
+                "A concurrent request used the same key.",
+                "并发请求使用了同一幂等键。",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_only_write_ids_and_server_paths_into_sql() {
+        assert_eq!(scope_sql(&TicketScope::All), None);
+        let staff = TicketScope::Staff {
+            communities: vec![1],
+            prefixes: vec!["/2/5/".into(), "/2/' OR 1=1".into()],
+        };
+        let sql = scope_sql(&staff).unwrap();
+        assert!(
+            sql.contains("tickets.community_id IN (1)") && sql.contains("units.path LIKE '/2/5/%'"),
+            "{sql}"
+        );
+        assert!(!sql.contains("OR 1=1"));
+        let nothing = TicketScope::Staff {
+            communities: vec![],
+            prefixes: vec![],
+        };
+        assert_eq!(scope_sql(&nothing).as_deref(), Some("1 = 0"));
+    }
+}
