@@ -34,8 +34,9 @@ pub struct DemoSummary {
     pub accounts: Vec<(String, String, String)>,
 }
 
-/// Loads the demo community unless it is already there.
-pub fn load(db: &Db, now: NaiveDateTime) -> Result<DemoSummary, ApiError> {
+/// Loads the demo community unless it is already there; with sample
+/// tickets in every status when `with_tickets`.
+pub fn load(db: &Db, now: NaiveDateTime, with_tickets: bool) -> Result<DemoSummary, ApiError> {
     let hash = password::hash(DEMO_PASSWORD)?;
     let mut conn = db.conn()?;
     let created = write_transaction(&mut conn, |conn| {
@@ -56,6 +57,9 @@ pub fn load(db: &Db, now: NaiveDateTime) -> Result<DemoSummary, ApiError> {
             return Ok(false);
         }
         build(conn, &hash, now)?;
+        if with_tickets {
+            sample_tickets(conn, now)?;
+        }
         Ok(true)
     })?;
     Ok(DemoSummary {
@@ -195,5 +199,330 @@ fn build(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> Result<(),
             Some((building_id, &room, household_id)),
         )?;
     }
+    Ok(())
+}
+
+/// Tickets in every status, with realistic timelines: filed days ago and
+/// worked step by step through the same rules the API applies.
+fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), ApiError> {
+    use chrono::Duration;
+
+    use crate::api::actions::{Step, apply};
+    use crate::api::tickets::{RespondentInput, file, validate_filing};
+    use crate::auth::extractor::load_caller;
+    use crate::domain::ids::UserId;
+    use crate::domain::ticket::Kind;
+
+    let hours = |h: i64| now - Duration::hours(h);
+    let who = |conn: &mut AnyConnection, username: &str| -> Result<crate::policy::Caller, ApiError> {
+        let user = queries::find_user_by_username(conn, username)?.ok_or(ApiError::NotFound)?;
+        load_caller(conn, user.id)
+    };
+    let complain = |conn: &mut AnyConnection,
+                    reporter: &str,
+                    category: &str,
+                    title: &str,
+                    description: &str,
+                    anonymous: bool,
+                    at: NaiveDateTime|
+     -> Result<i64, ApiError> {
+        let caller = who(conn, reporter)?;
+        let filing = validate_filing(
+            Kind::Complaint,
+            category,
+            title,
+            description,
+            None,
+            None,
+            None,
+            Some(anonymous),
+            None,
+            None,
+            None,
+        )?;
+        Ok(file(conn, &caller, filing, at)?.id)
+    };
+    let step = |conn: &mut AnyConnection, actor: &str, id: i64, step: Step, at: NaiveDateTime| {
+        let user = queries::find_user_by_username(conn, actor)?.ok_or(ApiError::NotFound)?;
+        let caller = load_caller(conn, user.id)?;
+        apply(conn, &caller, id, None, step, at).map(drop)
+    };
+    let note = |s: &str| s.to_owned();
+
+    // Waiting to be signed for at the household.
+    complain(
+        conn,
+        "resident01",
+        "noise",
+        "楼上装修噪音",
+        "1号楼楼上每天早上7点开始装修电钻，影响老人休息。",
+        false,
+        hours(2),
+    )?;
+    // Signed for at the household.
+    let clutter = complain(
+        conn,
+        "resident02",
+        "sanitation",
+        "楼道堆放杂物",
+        "1号楼2单元楼道堆满纸箱和旧家具，存在消防隐患。",
+        false,
+        hours(24),
+    )?;
+    step(conn, "jm.b1.bldg1.h2", clutter, Step::Accept, hours(20))?;
+    // Resolved at the building, waiting for the reporter.
+    let leak = complain(
+        conn,
+        "resident03",
+        "leak",
+        "卫生间漏水到楼下",
+        "楼上卫生间防水层破损，水渗到我家天花板。",
+        false,
+        hours(72),
+    )?;
+    step(conn, "jm.b1.bldg1", leak, Step::Accept, hours(70))?;
+    step(
+        conn,
+        "jm.b1.bldg1",
+        leak,
+        Step::Resolve {
+            note: note("已联系楼上住户，防水层已重新施工，三天后复查。"),
+        },
+        hours(24),
+    )?;
+    // Closed with a rating.
+    let parking = complain(
+        conn,
+        "resident04",
+        "parking",
+        "消防通道被占用",
+        "小区东门消防通道长期停放私家车。",
+        false,
+        hours(240),
+    )?;
+    step(conn, "jm.branch1", parking, Step::Accept, hours(230))?;
+    step(
+        conn,
+        "jm.branch1",
+        parking,
+        Step::Resolve {
+            note: note("已联合物业劝离车辆并设置禁停标识。"),
+        },
+        hours(200),
+    )?;
+    step(
+        conn,
+        "resident04",
+        parking,
+        Step::Close {
+            rating: 5,
+            feedback: Some(note("处理及时，非常满意。")),
+        },
+        hours(180),
+    )?;
+    // Escalated from the branch to the committee, signed for there.
+    let repairs = complain(
+        conn,
+        "resident05",
+        "property_management",
+        "物业维修不及时",
+        "单元门禁损坏两周，物业一直未修。",
+        false,
+        hours(144),
+    )?;
+    step(conn, "jm.branch1", repairs, Step::Accept, hours(140))?;
+    step(
+        conn,
+        "jm.branch1",
+        repairs,
+        Step::Escalate {
+            reason: note("物业公司不配合，需社区协调。"),
+        },
+        hours(120),
+    )?;
+    step(conn, "jm.committee", repairs, Step::Accept, hours(100))?;
+    // Rejected, referred, withdrawn.
+    let pile = complain(
+        conn,
+        "resident09",
+        "charging_pile",
+        "申请安装充电桩",
+        "希望在地下车库安装电动汽车充电桩。",
+        false,
+        hours(288),
+    )?;
+    step(
+        conn,
+        "jm.branch2",
+        pile,
+        Step::Reject {
+            reason: note("小区电力容量不足，已登记需求，待电网扩容后统一安装。"),
+        },
+        hours(260),
+    )?;
+    let meals = complain(
+        conn,
+        "resident10",
+        "elder_care",
+        "老人助餐服务",
+        "独居老人希望社区提供午餐配送。",
+        false,
+        hours(360),
+    )?;
+    step(conn, "jm.committee", meals, Step::Accept, hours(350))?;
+    step(
+        conn,
+        "jm.committee",
+        meals,
+        Step::Refer {
+            target: note("区民政局养老服务中心"),
+            note: Some(note("已转助餐服务点对接。")),
+        },
+        hours(340),
+    )?;
+    let dancing = complain(
+        conn,
+        "resident11",
+        "noise",
+        "广场舞音响太响",
+        "晚上八点后广场舞音响声音过大。",
+        false,
+        hours(48),
+    )?;
+    step(
+        conn,
+        "resident11",
+        dancing,
+        Step::Withdraw {
+            reason: note("已与领队沟通，音量已调小。"),
+        },
+        hours(30),
+    )?;
+    // A duplicate merged into its primary.
+    let again = complain(
+        conn,
+        "resident20",
+        "sanitation",
+        "楼道纸箱没人清理",
+        "1号楼楼道里的纸箱还在。",
+        false,
+        hours(10),
+    )?;
+    step(
+        conn,
+        "jm.committee",
+        again,
+        Step::Merge {
+            into: clutter,
+            note: Some(note("与楼道堆物投诉为同一问题。")),
+        },
+        hours(8),
+    )?;
+    // Resolved, then reopened by the reporter: overdue to be signed for again.
+    let lamp = complain(
+        conn,
+        "resident13",
+        "public_facilities",
+        "路灯损坏",
+        "3号楼前路灯不亮，晚上很黑。",
+        false,
+        hours(216),
+    )?;
+    step(conn, "jm.b3.bldg1", lamp, Step::Accept, hours(214))?;
+    step(
+        conn,
+        "jm.b3.bldg1",
+        lamp,
+        Step::Resolve {
+            note: note("已报修更换灯泡。"),
+        },
+        hours(200),
+    )?;
+    step(
+        conn,
+        "resident13",
+        lamp,
+        Step::Reopen {
+            reason: note("换了灯泡还是不亮，可能是线路问题。"),
+        },
+        hours(150),
+    )?;
+    // Anonymous, waiting at the building.
+    complain(
+        conn,
+        "resident08",
+        "ebike_safety",
+        "楼道里给电动车充电",
+        "有住户把电动车推进楼道飞线充电。",
+        true,
+        hours(1),
+    )?;
+
+    // A neighbour dispute between two residents, being handled at the building.
+    let applicant = who(conn, "resident06")?;
+    let respondent = queries::find_user_by_username(conn, "resident07")?.ok_or(ApiError::NotFound)?;
+    let filing = validate_filing(
+        Kind::Dispute,
+        "neighbour_dispute",
+        "阳台漏水纠纷",
+        "楼上阳台洗衣机排水漏到我家阳台，多次协商未果。",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(&[RespondentInput {
+            user_id: Some(UserId(respondent.id)),
+            name: None,
+            phone: None,
+        }]),
+    )?;
+    let dispute = file(conn, &applicant, filing, hours(96))?.id;
+    step(conn, "jm.b1.bldg2", dispute, Step::Accept, hours(90))?;
+    // Dispatched from the branch to a building.
+    let owners = who(conn, "resident14")?;
+    let filing = validate_filing(
+        Kind::Dispute,
+        "owners_dispute",
+        "业主群里的矛盾",
+        "关于公共区域停车收费，业主之间发生争执。",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(&[RespondentInput {
+            user_id: None,
+            name: Some(note("业委会代表张先生")),
+            phone: Some(note("13900001234")),
+        }]),
+    )?;
+    let owners_dispute = file(conn, &owners, filing, hours(30))?.id;
+    let building = queries::list_units(
+        conn,
+        &queries::UnitFilter {
+            parent_id: None,
+            level: None,
+            q: Some("JM-B3-02"),
+            public_only: false,
+            after_id: None,
+            limit: 2,
+        },
+    )?
+    .into_iter()
+    .find(|u| u.code.as_deref() == Some("JM-B3-02"))
+    .ok_or(ApiError::NotFound)?;
+    step(
+        conn,
+        "jm.branch3",
+        owners_dispute,
+        Step::Dispatch {
+            unit_id: building.id,
+            note: Some(note("请楼栋先行调解。")),
+        },
+        hours(20),
+    )?;
     Ok(())
 }

@@ -112,10 +112,11 @@ fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Re
 
 fn demo(database_url: &str) -> Result<(), String> {
     let db = open_db(database_url)?;
-    let summary = griddesk::demo::load(&db, Clock::system().now_naive()).map_err(|e| e.to_string())?;
+    let summary = griddesk::demo::load(&db, Clock::system().now_naive(), true).map_err(|e| e.to_string())?;
     if summary.created {
         println!(
-            "Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, 20 residents, 29 staff and admin accounts."
+            "Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, \
+             20 residents, 29 staff and admin accounts, and 13 sample tickets in every status."
         );
     } else {
         println!("The demo community 军门社区 is already loaded; nothing was added.");

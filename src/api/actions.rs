@@ -167,7 +167,7 @@ pub struct MergeRequest {
 }
 
 /// One lifecycle step with its validated input.
-enum Step {
+pub(crate) enum Step {
     Accept,
     Resolve { note: String },
     Escalate { reason: String },
@@ -242,7 +242,7 @@ fn invalid(field: &str, code: &'static str, en: &'static str, zh: &'static str) 
 }
 
 /// Applies `step` to ticket `id` inside one write transaction.
-fn apply(
+pub(crate) fn apply(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,

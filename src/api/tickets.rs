@@ -499,7 +499,7 @@ pub struct CreateDispute {
 }
 
 /// Validated filing input, common to both kinds.
-struct Filing {
+pub(crate) struct Filing {
     kind: Kind,
     category: String,
     title: String,
@@ -512,13 +512,13 @@ struct Filing {
     respondents: Vec<Respondent>,
 }
 
-enum Respondent {
+pub(crate) enum Respondent {
     Account(i64),
     Outside { name: String, phone: Option<String> },
 }
 
 #[allow(clippy::too_many_arguments)]
-fn validate_filing(
+pub(crate) fn validate_filing(
     kind: Kind,
     category: &str,
     title: &str,
@@ -625,7 +625,12 @@ fn filing_error(field: &str, code: &'static str, en: &'static str, zh: &'static 
 }
 
 /// Files a ticket inside the caller's write transaction.
-fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDateTime) -> Result<TicketRow, ApiError> {
+pub(crate) fn file(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    f: Filing,
+    now: NaiveDateTime,
+) -> Result<TicketRow, ApiError> {
     let category = db::find_category_by_code(conn, &f.category)?
         .filter(|c| c.active)
         .ok_or_else(|| {

@@ -5,7 +5,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::db::models::UserRow;
+use crate::db::AnyConnection;
+use crate::db::models::{PostRow, UnitRow, UserRow};
 use crate::db::queries;
 use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
@@ -80,6 +81,15 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
             "会话已结束，请重新登录。",
         ));
     }
+    Ok(Auth {
+        caller: caller_from(&user, posts)?,
+        user,
+        session_id: claims.sid,
+    })
+}
+
+/// The policy view of a user and the posts they hold.
+pub fn caller_from(user: &UserRow, posts: Vec<(PostRow, UnitRow)>) -> Result<Caller, ApiError> {
     let role =
         Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
     let posts = posts
@@ -92,15 +102,18 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
             })
         })
         .collect();
-    Ok(Auth {
-        caller: Caller {
-            id: UserId(user.id),
-            role,
-            posts,
-        },
-        user,
-        session_id: claims.sid,
+    Ok(Caller {
+        id: UserId(user.id),
+        role,
+        posts,
     })
+}
+
+/// Loads a user as a caller, for work done outside a request (the demo).
+pub fn load_caller(conn: &mut AnyConnection, user_id: i64) -> Result<Caller, ApiError> {
+    let user = queries::find_user(conn, user_id)?.ok_or(ApiError::NotFound)?;
+    let posts = queries::posts_with_units(conn, user_id)?;
+    caller_from(&user, posts)
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {

@@ -133,6 +133,43 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
             .iter()
             .all(|r| r["building_id"].is_i64() && r["room"].is_string() && r["household_id"].is_i64())
     );
+    // Sample tickets in every status, with timelines.
+    let tickets = app
+        .get("/api/v1/tickets?limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let tickets = tickets["items"].as_array().unwrap();
+    assert_eq!(tickets.len(), 13);
+    for status in [
+        "assigned",
+        "accepted",
+        "resolved",
+        "closed",
+        "withdrawn",
+        "rejected",
+        "referred",
+        "merged",
+    ] {
+        assert!(
+            tickets.iter().any(|t| t["status"] == status),
+            "no demo ticket is {status}"
+        );
+    }
+    assert!(tickets.iter().any(|t| t["kind"] == "dispute") && tickets.iter().any(|t| t["overdue"] == true));
+    let escalated = tickets.iter().find(|t| t["escalation_count"] == 1).unwrap();
+    let events = app
+        .get(&format!("/api/v1/tickets/{}/events", escalated["id"]), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["filed", "accept", "escalate", "accept"]);
     for level in ["committee", "branch", "building", "household"] {
         assert!(
             items.iter().any(|u| u["posts"]

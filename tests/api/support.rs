@@ -202,12 +202,12 @@ impl TestApp {
         }
     }
 
-    /// Starts a server with the demo community loaded.
+    /// Starts a server with the demo community loaded (units and people, no tickets).
     pub async fn with_demo() -> Self {
         let app = Self::spawn().await;
         let db = app.db.clone();
         let now = app.clock.now_naive();
-        web::block(move || griddesk::demo::load(&db, now))
+        web::block(move || griddesk::demo::load(&db, now, false))
             .await
             .unwrap()
             .expect("load demo");
