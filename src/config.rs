@@ -61,7 +61,12 @@ pub enum Command {
         display_name: Option<String>,
     },
     /// Load a demo community modelled on Junmen (军门社区); safe to run twice.
-    Demo,
+    Demo {
+        /// Also fill the database with generated tickets until it holds this
+        /// many (spread over two years, every unit, category and status).
+        #[arg(long)]
+        tickets: Option<u64>,
+    },
 }
 
 /// Settings of `serve`; accepted with or without the subcommand.

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Some(Command::CreateAdmin { username, display_name }) => {
             create_admin(&cli.database_url, &username, display_name.as_deref())
         }
-        Some(Command::Demo) => demo(&cli.database_url),
+        Some(Command::Demo { tickets }) => demo(&cli.database_url, tickets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,7 +110,7 @@ fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Re
     Ok(())
 }
 
-fn demo(database_url: &str) -> Result<(), String> {
+fn demo(database_url: &str, tickets: Option<u64>) -> Result<(), String> {
     let db = open_db(database_url)?;
     let summary = griddesk::demo::load(&db, Clock::system().now_naive(), true).map_err(|e| e.to_string())?;
     if summary.created {
@@ -128,6 +128,14 @@ fn demo(database_url: &str) -> Result<(), String> {
     println!();
     for (role, username, note) in summary.accounts {
         println!("  {role:<9} {username:<16} {note}");
+    }
+    if let Some(target) = tickets {
+        println!();
+        println!("Generating tickets until the database holds {target} …");
+        let started = std::time::Instant::now();
+        let added =
+            griddesk::generate::fill(&db, target, Clock::system().now_naive(), 2026).map_err(|e| e.to_string())?;
+        println!("Added {added} tickets in {:.1} s.", started.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -1066,7 +1066,10 @@ pub struct TicketQuery {
 fn scope_of(caller: &Caller) -> TicketScope {
     match caller.role {
         Role::Superadmin => TicketScope::All,
-        Role::Resident => TicketScope::Resident { user_id: caller.id.0 },
+        Role::Resident => TicketScope::Resident {
+            user_id: caller.id.0,
+            respondent: true,
+        },
         Role::Staff | Role::Admin => {
             let mut communities = Vec::new();
             let mut prefixes = Vec::new();
@@ -1093,10 +1096,13 @@ async fn list(
     v.finish()?;
     let page = page?;
     let now = state.clock.now_naive();
-    let scope = scope_of(&caller);
+    let mut scope = scope_of(&caller);
     let items = state
         .db
         .run(move |conn| {
+            if let TicketScope::Resident { user_id, respondent } = &mut scope {
+                *respondent = db::is_respondent(conn, *user_id)?;
+            }
             let category_id = match &query.category {
                 Some(code) => Some(
                     db::find_category_by_code(conn, code)?

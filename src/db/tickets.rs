@@ -175,6 +175,16 @@ pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> Quer
     Ok(())
 }
 
+/// Whether a resident is a respondent in any dispute.
+pub fn is_respondent(conn: &mut AnyConnection, user_id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        dispute_parties::table
+            .filter(dispute_parties::user_id.eq(user_id))
+            .filter(dispute_parties::role.eq("respondent")),
+    ))
+    .get_result(conn)
+}
+
 pub fn parties_of(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<PartyRow>> {
     dispute_parties::table
         .filter(dispute_parties::ticket_id.eq_any(ticket_ids))
@@ -220,9 +230,12 @@ pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter)
 #[derive(Debug, Clone)]
 pub enum TicketScope {
     All,
-    /// A resident: their own tickets and disputes they are party to.
+    /// A resident: their own tickets, and disputes they are a respondent in
+    /// (`respondent` says whether there are any: without, the reporter index
+    /// alone answers).
     Resident {
         user_id: i64,
+        respondent: bool,
     },
     /// Post holders: whole communities (committee posts) and the subtrees of
     /// lower posts, by every unit a ticket has been at.
@@ -242,9 +255,16 @@ fn is_server_path(path: &str) -> bool {
 fn scope_sql(scope: &TicketScope) -> Option<String> {
     match scope {
         TicketScope::All => None,
-        TicketScope::Resident { user_id } => Some(format!(
-            "(tickets.reporter_id = {user_id} OR tickets.id IN \
-             (SELECT dispute_parties.ticket_id FROM dispute_parties WHERE dispute_parties.user_id = {user_id}))"
+        TicketScope::Resident {
+            user_id,
+            respondent: false,
+        } => Some(format!("tickets.reporter_id = {user_id}")),
+        TicketScope::Resident {
+            user_id,
+            respondent: true,
+        } => Some(format!(
+            "(tickets.reporter_id = {user_id} OR tickets.id IN (SELECT dispute_parties.ticket_id FROM dispute_parties \
+             WHERE dispute_parties.user_id = {user_id} AND dispute_parties.role = 'respondent'))"
         )),
         TicketScope::Staff { communities, prefixes } => {
             let mut parts = Vec::new();
@@ -258,9 +278,11 @@ fn scope_sql(scope: &TicketScope) -> Option<String> {
                 .map(|p| format!("units.path LIKE '{p}%'"))
                 .collect();
             if !likes.is_empty() {
+                // Correlated, so that walking tickets newest first stops after
+                // one page whether the subtree holds few tickets or most.
                 parts.push(format!(
-                    "tickets.id IN (SELECT ticket_visits.ticket_id FROM ticket_visits \
-                     JOIN units ON units.id = ticket_visits.unit_id WHERE {})",
+                    "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
+                     WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
                     likes.join(" OR ")
                 ));
             }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark: ticket lists at scale. Generates N tickets into a fresh database
+# (SQLite by default; PostgreSQL when DATABASE_URL is set, whose database is
+# emptied first), starts the release server on loopback, and prints the median
+# and worst of 7 timed requests per list query, for several kinds of caller.
+#
+#   bench/lists.sh [N]                      # SQLite, default N = 1000000
+#   DATABASE_URL=postgres://... bench/lists.sh 1000000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/griddesk-target}
+cargo build --release --quiet
+BIN=$CARGO_TARGET_DIR/release/griddesk
+WORK=$(mktemp -d /tmp/griddesk-bench.XXXXXX)
+if [ -n "${DATABASE_URL:-}" ]; then
+    DB=$DATABASE_URL
+    psql "$DB" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
+else
+    DB=$WORK/bench.db
+fi
+PORT=18499
+cleanup() { [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+echo "== generating $N tickets into ${DB%%\?*}"
+/usr/bin/time -f "   generation: %e s wall, %M KiB max RSS" "$BIN" --database-url "$DB" demo --tickets "$N" | tail -n 1
+"$BIN" --database-url "$DB" --bind "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+token() {
+    curl -sf -XPOST "127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"username\":\"$1\",\"password\":\"junmen-demo-2026\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+}
+unit() { # id of the unit with this code
+    curl -sf "127.0.0.1:$PORT/api/v1/units?q=$1&limit=100" -H "authorization: Bearer $ADMIN" |
+        grep -o "\"id\":[0-9]*,\"parent_id\":[0-9null]*,\"level\":\"[a-z]*\",\"name\":\"[^\"]*\",\"code\":\"$1\"" | head -n 1 | sed 's/"id":\([0-9]*\).*/\1/'
+}
+ADMIN=$(token jm.admin)
+BRANCH=$(token jm.branch1)
+HOUSEHOLD=$(token jm.b1.bldg1.h1)
+RESIDENT=$(token resident01)
+BUILDING_ID=$(unit JM-B2-01)
+CURSOR=$(curl -sf "127.0.0.1:$PORT/api/v1/tickets?limit=100" -H "authorization: Bearer $ADMIN" | sed 's/.*"next_cursor":"\([^"]*\)".*/\1/')
+FROM=$(date -u -d '-30 days' +%Y-%m-%dT%H:%M:%SZ)
+
+measure() { # label token query
+    local times=()
+    for _ in 1 2 3 4 5 6 7; do
+        times+=("$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "127.0.0.1:$PORT/api/v1/$3" -H "authorization: Bearer $2")")
+    done
+    printf '%s\n' "${times[@]}" | sort -k2 -n | awk -v label="$1" '
+        { if ($1 != 200) bad = $1; t[NR] = $2 * 1000 }
+        END { printf "   %-34s median %7.1f ms   max %7.1f ms%s\n", label, t[int((NR + 1) / 2)], t[NR], (bad ? "   (HTTP " bad ")" : "") }'
+}
+
+echo "== list queries (limit 20 unless noted; 7 runs each)"
+measure "admin: newest"                  "$ADMIN"     "tickets"
+measure "admin: newest, limit 100"       "$ADMIN"     "tickets?limit=100"
+measure "admin: second page (cursor)"    "$ADMIN"     "tickets?cursor=$CURSOR"
+measure "admin: status=assigned"         "$ADMIN"     "tickets?status=assigned"
+measure "admin: category=noise"          "$ADMIN"     "tickets?category=noise"
+measure "admin: unit_id=building subtree" "$ADMIN"    "tickets?unit_id=$BUILDING_ID"
+measure "admin: overdue=true"            "$ADMIN"     "tickets?overdue=true"
+measure "admin: disputes"                "$ADMIN"     "disputes"
+measure "admin: created in last 30 days" "$ADMIN"     "tickets?created_from=$FROM"
+measure "admin: updated_since 30 days"   "$ADMIN"     "tickets?updated_since=$FROM"
+measure "admin: q=漏水"                  "$ADMIN"     "tickets?q=%E6%BC%8F%E6%B0%B4"
+measure "admin: q=no-match"              "$ADMIN"     "tickets?q=zzzz"
+measure "branch secretary: newest"       "$BRANCH"    "tickets"
+measure "household worker: newest"       "$HOUSEHOLD" "tickets"
+measure "resident: own tickets"          "$RESIDENT"  "tickets"
+measure "admin: one ticket"              "$ADMIN"     "tickets/1"
