@@ -661,3 +661,62 @@ async fn anonymous_reporters_are_hidden_below_branch_level_and_phones_masked() {
     assert!(seen["reporter"]["phone"].as_str().unwrap().contains("****"));
     let _ = PASSWORD;
 }
+
+#[actix_web::test]
+async fn units_that_tickets_passed_through_are_neither_moved_nor_deleted() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let building = app.unit_id(&admin, "JM-B3-02").await;
+    let household = app
+        .post(
+            "/api/v1/units",
+            Some(&admin),
+            json!({"level": "household", "name": "新中心户", "parent_id": building}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let root = app.superadmin().await;
+    // A resident of that household files a noise complaint: it lands there.
+    let resident = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "newcomer", "password": PASSWORD, "display_name": "新住户", "phone": "13712345678",
+                "building_id": building, "room": "2-101"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.patch(
+        &format!("/api/v1/users/{resident}"),
+        Some(&root),
+        json!({"household_id": household}),
+    )
+    .await
+    .expect(200);
+    let token = app.token("newcomer").await;
+    let ticket = file(&app, &token, "noise", "噪音").await;
+    assert_eq!(ticket["current_unit_id"], household);
+    app.patch(
+        &format!("/api/v1/users/{resident}"),
+        Some(&root),
+        json!({"household_id": null}),
+    )
+    .await
+    .expect(200);
+    let res = app.delete(&format!("/api/v1/units/{household}"), Some(&admin)).await;
+    let problem = res.expect_problem(409, "unit_in_use");
+    assert!(problem["detail"].as_str().unwrap().contains("1 tickets"), "{problem}");
+    let other_building = app.unit_id(&admin, "JM-B3-01").await;
+    let res = app
+        .patch(
+            &format!("/api/v1/units/{household}"),
+            Some(&admin),
+            json!({"parent_id": other_building}),
+        )
+        .await;
+    res.expect_problem(409, "unit_in_use");
+}
