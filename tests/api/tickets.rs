@@ -720,3 +720,57 @@ async fn units_that_tickets_passed_through_are_neither_moved_nor_deleted() {
         .await;
     res.expect_problem(409, "unit_in_use");
 }
+
+#[actix_web::test]
+async fn generated_tickets_are_served_like_filed_ones_and_filing_continues_after_them() {
+    let app = TestApp::with_demo().await;
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    let added = actix_web::web::block(move || griddesk::generate::fill(&db, 2_000, now, 7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(added, 2_000);
+    let db = app.db.clone();
+    let again = actix_web::web::block(move || griddesk::generate::fill(&db, 2_000, now, 7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, 0, "the target is a total, not an increment");
+
+    let admin = app.token("jm.admin").await;
+    let page = app
+        .get("/api/v1/tickets?limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    assert!(page["next_cursor"].is_string());
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = None::<String>;
+    for _ in 0..25 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/tickets?limit=100&cursor={c}"),
+            None => "/api/v1/tickets?limit=100".to_owned(),
+        };
+        let page = app.get(&path, Some(&admin)).await.expect(200).clone();
+        for t in page["items"].as_array().unwrap() {
+            seen.insert(t["status"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8, "every status: {seen:?}");
+    // Ids continue after the generated ones (PostgreSQL's sequence was moved on).
+    let resident = app.token("resident01").await;
+    let filed = file(&app, &resident, "noise", "生成数据之后的新诉求").await;
+    assert!(filed["id"].as_i64().unwrap() > 2_000);
+    let events = app
+        .get(&format!("/api/v1/tickets/{}/events", filed["id"]), Some(&resident))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(events["items"].as_array().unwrap().len(), 1);
+}
