@@ -44,6 +44,33 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(merge);
 }
 
+/// What every lifecycle action answers.
+#[allow(dead_code)] // for the OpenAPI document only
+#[derive(utoipa::IntoResponses)]
+enum ActionResponses {
+    /// The updated ticket.
+    #[response(status = 200, headers(("ETag" = String, description = "The ticket's new version")))]
+    Updated(TicketResponse),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] Forbidden),
+    #[response(status = 404)]
+    NotFound(#[ref_response] NotFound),
+    #[response(status = 409)]
+    Conflict(#[ref_response] TransitionConflict),
+    #[response(status = 412)]
+    PreconditionFailed(#[ref_response] PreconditionFailed),
+    #[response(status = 413)]
+    PayloadTooLarge(#[ref_response] PayloadTooLarge),
+    #[response(status = 415)]
+    UnsupportedMediaType(#[ref_response] UnsupportedMediaType),
+    #[response(status = 422)]
+    ValidationFailed(#[ref_response] ValidationFailed),
+}
+
 /// A body that may be left out entirely (then it is `T::default()`).
 pub struct OptionalJsonBody<T>(pub T);
 
@@ -511,13 +538,7 @@ async fn act(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body(content = Option<AcceptRequest>, description = "May be left out"),
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/accept")]
@@ -539,13 +560,7 @@ async fn accept(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = ResolveRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/resolve")]
@@ -578,13 +593,7 @@ async fn resolve(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = EscalateRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/escalate")]
@@ -617,13 +626,7 @@ async fn escalate(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = DispatchRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/dispatch")]
@@ -652,13 +655,7 @@ async fn dispatch(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = ReturnRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/return")]
@@ -691,13 +688,7 @@ async fn return_ticket(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = ReopenRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/reopen")]
@@ -729,13 +720,7 @@ async fn reopen(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = CloseRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/close")]
@@ -769,13 +754,7 @@ async fn close(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = WithdrawRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/withdraw")]
@@ -807,13 +786,7 @@ async fn withdraw(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = RejectRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/reject")]
@@ -846,13 +819,7 @@ async fn reject(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = ReferRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/refer")]
@@ -886,13 +853,7 @@ async fn refer(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
     request_body = MergeRequest,
-    responses(
-        (status = 200, description = "The updated ticket.", body = TicketResponse, headers(("ETag" = String))),
-        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
-        (status = 404, response = NotFound), (status = 409, response = TransitionConflict),
-        (status = 412, response = PreconditionFailed), (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType), (status = 422, response = ValidationFailed),
-    ),
+    responses(ActionResponses),
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/merge")]
