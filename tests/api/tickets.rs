@@ -774,3 +774,44 @@ async fn generated_tickets_are_served_like_filed_ones_and_filing_continues_after
         .clone();
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
 }
+
+#[actix_web::test]
+async fn time_filters_find_what_was_filed_or_changed_in_a_window() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let older = file(&app, &resident, "noise", "早先的噪音").await["id"]
+        .as_i64()
+        .unwrap();
+    app.clock.advance(Duration::hours(2));
+    let between = app.clock.now();
+    app.clock.advance(Duration::hours(2));
+    let resident = app.token("resident01").await;
+    let newer = file(&app, &resident, "parking", "新的停车问题").await["id"]
+        .as_i64()
+        .unwrap();
+    let admin = app.token("jm.admin").await;
+    let stamp = between
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .replace('+', "%2B");
+    let list = |query: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            ids(&app
+                .get(&format!("/api/v1/tickets?{query}"), Some(&admin))
+                .await
+                .expect(200)
+                .clone())
+        }
+    };
+    assert_eq!(list(format!("created_from={stamp}")).await, [newer]);
+    assert_eq!(list(format!("created_to={stamp}")).await, [older]);
+    assert_eq!(list(format!("updated_since={stamp}")).await, [newer]);
+    // Mobile sync: a change to the older ticket brings it into `updated_since`.
+    let worker = app.token("jm.b1.bldg1.h1").await;
+    app.post(&format!("/api/v1/tickets/{older}/accept"), Some(&worker), json!({}))
+        .await
+        .expect(200);
+    assert_eq!(list(format!("updated_since={stamp}")).await, [newer, older]);
+    assert_eq!(list(format!("created_from={stamp}")).await, [newer]);
+}
