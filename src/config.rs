@@ -88,6 +88,14 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Seconds between passes of the deadline worker (督办).
+    #[arg(long, global = true, env = "GRIDDESK_WORKER_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub worker_interval: u64,
+
+    /// Do not run the deadline worker in this process (e.g. on all but some replicas).
+    #[arg(long, global = true, env = "GRIDDESK_NO_WORKER")]
+    pub no_worker: bool,
+
     /// Largest database pool.
     #[arg(long, global = true, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,

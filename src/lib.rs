@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod policy;
 pub mod state;
+pub mod worker;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceFactory, ServiceRequest, ServiceResponse};

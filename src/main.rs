@@ -61,6 +61,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     )
     .map_err(|e: ConfigError| e.to_string())?;
     let backend = state.db.backend();
+    let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
     let state = web::Data::new(state);
     let system = actix_web::rt::System::new();
     system.block_on(async move {
@@ -70,6 +71,12 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         if let Some(workers) = args.workers {
             server = server.workers(workers);
+        }
+        if args.no_worker {
+            tracing::info!("the deadline worker is off in this process (--no-worker)");
+        } else {
+            let interval = std::time::Duration::from_secs(args.worker_interval);
+            actix_web::rt::spawn(griddesk::worker::run_forever(worker_db, worker_clock, interval));
         }
         tracing::info!(bind = %args.bind, database = backend, "griddesk is serving; Swagger UI at /swagger-ui/");
         // actix-web stops gracefully on SIGTERM and SIGINT: it stops accepting,

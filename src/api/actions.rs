@@ -477,6 +477,8 @@ pub(crate) fn apply(
         changes.accept_due_at = Some(accept_due);
         changes.resolve_due_at = Some(resolve_due);
         changes.accepted_at = Some(None);
+        changes.accept_breached_at = Some(None);
+        changes.resolve_breached_at = Some(None);
         db::record_visit(conn, ticket.id, unit)?;
     }
     db::update_ticket(conn, ticket.id, &changes)?;

@@ -166,10 +166,12 @@ pub struct TicketList {
 pub struct EventResponse {
     pub id: i64,
     pub ticket_id: i64,
-    /// `filed`, `comment`, or an action: `accept`, `resolve`, `escalate`, `dispatch`, `return`,
-    /// `reopen`, `close`, `withdraw`, `reject`, `refer`, `merge`, `merged_duplicate`.
+    /// `filed`, `comment`, an action (`accept`, `resolve`, `escalate`, `dispatch`, `return`,
+    /// `reopen`, `close`, `withdraw`, `reject`, `refer`, `merge`), `merged_duplicate` (on the
+    /// primary ticket), or a deadline-worker event (督办): `auto_escalate`, `accept_overdue`,
+    /// `resolve_overdue`, `auto_close`.
     pub kind: String,
-    /// Who did it; `null` for the system, or for an anonymous reporter the caller may not see.
+    /// Who did it; `null` for the deadline worker, or for an anonymous reporter the caller may not see.
     pub actor: Option<ActorRef>,
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,

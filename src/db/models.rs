@@ -219,6 +219,10 @@ pub struct TicketRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// When the worker found the sign-for deadline missed with nowhere to escalate.
+    pub accept_breached_at: Option<NaiveDateTime>,
+    /// When the worker found the resolve deadline missed.
+    pub resolve_breached_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

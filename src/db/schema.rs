@@ -121,6 +121,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        accept_breached_at -> Nullable<Timestamp>,
+        resolve_breached_at -> Nullable<Timestamp>,
     }
 }
 

@@ -129,6 +129,8 @@ pub struct TicketChanges {
     pub referred_to: Option<Option<String>>,
     pub version: Option<i64>,
     pub updated_at: Option<NaiveDateTime>,
+    pub accept_breached_at: Option<Option<NaiveDateTime>>,
+    pub resolve_breached_at: Option<Option<NaiveDateTime>>,
 }
 
 pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges) -> QueryResult<TicketRow> {

@@ -16,3 +16,4 @@ mod support;
 mod tickets;
 mod units;
 mod users;
+mod worker;

@@ -1,0 +1,192 @@
+//! The deadline worker (督办): escalation of tickets not signed for in time,
+//! breach flags, auto-close, and exactly-once handling with two workers.
+
+use chrono::Duration;
+use griddesk::worker::{Report, run_once};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+use crate::tickets::file;
+
+async fn pass(app: &TestApp) -> Report {
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    actix_web::web::block(move || run_once(&db, now))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn ticket(app: &TestApp, id: i64) -> Value {
+    let root = app.token("jm.admin").await;
+    app.get(&format!("/api/v1/tickets/{id}"), Some(&root))
+        .await
+        .expect(200)
+        .clone()
+}
+
+async fn last_event(app: &TestApp, id: i64) -> Value {
+    let admin = app.token("jm.admin").await;
+    let events = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    events["items"].as_array().unwrap().last().unwrap().clone()
+}
+
+#[actix_web::test]
+async fn tickets_not_signed_for_in_time_climb_the_grid_once_per_deadline() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    assert_eq!(pass(&app).await, Report::default(), "nothing is due yet");
+
+    let mut levels = Vec::new();
+    for _ in 0..3 {
+        app.clock.advance(Duration::hours(25));
+        assert_eq!(pass(&app).await.escalated, 1);
+        assert_eq!(
+            pass(&app).await,
+            Report::default(),
+            "each missed deadline escalates once"
+        );
+        let t = ticket(&app, id).await;
+        assert_eq!(
+            (t["status"].as_str(), t["overdue"].as_bool()),
+            (Some("assigned"), Some(false))
+        );
+        levels.push(t["current_unit"]["level"].as_str().unwrap().to_owned());
+        let event = last_event(&app, id).await;
+        assert_eq!(event["kind"], "auto_escalate");
+        assert!(event["actor"].is_null(), "a system event has no actor");
+    }
+    assert_eq!(levels, ["building", "branch", "committee"]);
+    assert_eq!(ticket(&app, id).await["escalation_count"], 3);
+
+    // At the committee nothing is above: the breach is flagged, once.
+    app.clock.advance(Duration::hours(25));
+    assert_eq!(
+        pass(&app).await,
+        Report {
+            accept_breaches: 1,
+            ..Report::default()
+        }
+    );
+    assert_eq!(pass(&app).await, Report::default());
+    let t = ticket(&app, id).await;
+    assert_eq!(
+        (t["overdue"].as_bool(), t["current_unit"]["level"].as_str()),
+        (Some(true), Some("committee"))
+    );
+    assert_eq!(last_event(&app, id).await["kind"], "accept_overdue");
+
+    // Signed for at last; the resolve deadline then passes and is flagged once.
+    let committee = app.token("jm.committee").await;
+    app.post(&format!("/api/v1/tickets/{id}/accept"), Some(&committee), json!({}))
+        .await
+        .expect(200);
+    app.clock.advance(Duration::hours(73));
+    assert_eq!(
+        pass(&app).await,
+        Report {
+            resolve_breaches: 1,
+            ..Report::default()
+        }
+    );
+    assert_eq!(pass(&app).await, Report::default());
+    assert_eq!(last_event(&app, id).await["kind"], "resolve_overdue");
+}
+
+#[actix_web::test]
+async fn resolutions_left_unconfirmed_for_seven_days_close_themselves() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let worker = app.token("jm.b1.bldg1.h1").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/tickets/{id}/accept"), Some(&worker), json!({}))
+        .await
+        .expect(200);
+    app.post(
+        &format!("/api/v1/tickets/{id}/resolve"),
+        Some(&worker),
+        json!({"note": "已协调"}),
+    )
+    .await
+    .expect(200);
+    app.clock.advance(Duration::days(6));
+    assert_eq!(pass(&app).await.closed, 0);
+    app.clock.advance(Duration::days(2));
+    assert_eq!(
+        pass(&app).await,
+        Report {
+            closed: 1,
+            ..Report::default()
+        }
+    );
+    let t = ticket(&app, id).await;
+    assert_eq!(t["status"], "closed");
+    assert!(t["rating"].is_null() && t["closed_at"].is_string());
+    assert_eq!(last_event(&app, id).await["kind"], "auto_close");
+    assert_eq!(pass(&app).await, Report::default());
+}
+
+#[actix_web::test]
+async fn two_workers_at_once_escalate_each_overdue_ticket_exactly_once() {
+    let app = TestApp::with_demo().await;
+    let mut tokens = Vec::new();
+    for n in 1..=20 {
+        tokens.push(app.token(&format!("resident{n:02}")).await);
+    }
+    let body = json!({"category": "noise", "title": "噪音", "description": "夜间噪音。"});
+    for i in 0..300 {
+        app.post("/api/v1/complaints", Some(&tokens[i % 20]), body.clone())
+            .await
+            .expect(201);
+    }
+    for round in 1..=3 {
+        app.clock.advance(Duration::hours(25));
+        let now = app.clock.now_naive();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let db = app.db.clone();
+                std::thread::spawn(move || {
+                    let mut escalated = 0;
+                    // Bounded: each pass handles at least one batch or finds nothing.
+                    for _ in 0..20 {
+                        let report = run_once(&db, now).unwrap();
+                        escalated += report.escalated;
+                        if report.total() == 0 {
+                            break;
+                        }
+                    }
+                    escalated
+                })
+            })
+            .collect();
+        let counts: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        eprintln!("round {round}: the two workers escalated {counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), 300, "round {round}: {counts:?}");
+
+        // Every ticket climbed exactly one level this round.
+        let admin = app.token("jm.admin").await;
+        let mut seen = 0;
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/tickets?limit=100&cursor={c}"),
+                None => "/api/v1/tickets?limit=100".to_owned(),
+            };
+            let page = app.get(&path, Some(&admin)).await.expect(200).clone();
+            for t in page["items"].as_array().unwrap() {
+                assert_eq!(t["escalation_count"], round, "ticket {}", t["id"]);
+                seen += 1;
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 300);
+    }
+}
