@@ -138,8 +138,11 @@ fn handle(
                     changes.current_unit_id = Some(parent);
                     changes.arrived_from_unit_id = Some(Some(unit.id));
                     changes.escalation_count = Some(ticket.escalation_count + 1);
-                    changes.accept_due_at = Some(now + Duration::hours(i64::from(category.accept_hours)));
-                    changes.resolve_due_at = Some(now + Duration::hours(i64::from(category.resolve_hours)));
+                    let parent_unit = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
+                    let (accept_due, resolve_due) =
+                        db::arrival_deadlines(conn, &category, &ticket.priority, &parent_unit.level, now)?;
+                    changes.accept_due_at = Some(accept_due);
+                    changes.resolve_due_at = Some(resolve_due);
                     changes.resolve_breached_at = Some(None);
                     db::record_visit(conn, id, parent)?;
                     db::insert_event(

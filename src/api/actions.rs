@@ -15,7 +15,7 @@ use super::problems::{
 };
 use super::tickets::{TicketContext, TicketResponse, etag, load_ticket};
 use crate::auth::Auth;
-use crate::db::models::{CategoryRow, NewEventRow};
+use crate::db::models::NewEventRow;
 use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, queries};
 use crate::domain::grid::in_subtree;
@@ -257,13 +257,6 @@ fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
         })
 }
 
-fn deadlines(category: &CategoryRow, now: NaiveDateTime) -> (NaiveDateTime, NaiveDateTime) {
-    (
-        now + Duration::hours(i64::from(category.accept_hours)),
-        now + Duration::hours(i64::from(category.resolve_hours)),
-    )
-}
-
 fn invalid(field: &str, code: &'static str, en: &'static str, zh: &'static str) -> ApiError {
     ApiError::field(field, Invalid::new(code, en, zh))
 }
@@ -472,7 +465,8 @@ pub(crate) fn apply(
 
     // Every arrival at a unit needs signing for again, with fresh deadlines.
     if let Some(unit) = target_unit {
-        let (accept_due, resolve_due) = deadlines(&category, now);
+        let arrival = queries::find_unit(conn, unit)?.ok_or(ApiError::Internal)?;
+        let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, &ticket.priority, &arrival.level, now)?;
         changes.current_unit_id = Some(unit);
         changes.accept_due_at = Some(accept_due);
         changes.resolve_due_at = Some(resolve_due);

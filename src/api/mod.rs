@@ -9,6 +9,7 @@ pub mod me;
 pub mod openapi;
 pub mod posts;
 pub mod problems;
+pub mod sla;
 pub mod tickets;
 pub mod units;
 pub mod users;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     categories::configure(cfg);
     tickets::configure(cfg);
     actions::configure(cfg);
+    sla::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

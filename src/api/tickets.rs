@@ -720,6 +720,9 @@ pub(crate) fn file(
     let chain = serving_chain(conn, &reporter)?;
     let entry_level = Level::parse(&category.entry_level).ok_or_else(|| ApiError::internal("unknown entry level"))?;
     let unit_id = route(f.kind, entry_level, &chain);
+    let entry_unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?;
+    let (accept_due, resolve_due) =
+        db::arrival_deadlines(conn, &category, f.priority.as_str(), &entry_unit.level, now)?;
     let status = Status::Assigned;
     let ticket = db::insert_ticket(
         conn,
@@ -738,8 +741,8 @@ pub(crate) fn file(
             community_id: chain.committee,
             current_unit_id: unit_id,
             status: status.as_str().to_owned(),
-            accept_due_at: now + Duration::hours(i64::from(category.accept_hours)),
-            resolve_due_at: now + Duration::hours(i64::from(category.resolve_hours)),
+            accept_due_at: accept_due,
+            resolve_due_at: resolve_due,
             accepted_at: None,
             resolved_at: None,
             closed_at: None,

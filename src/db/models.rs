@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    categories, dispute_parties, idempotency_keys, posts, refresh_tokens, sessions, settings, ticket_events, tickets,
-    units, users,
+    categories, dispute_parties, idempotency_keys, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events,
+    tickets, units, users,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -318,5 +318,28 @@ pub struct IdempotencyRow {
     pub status_code: i32,
     pub response_body: String,
     pub location: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sla_rules)]
+pub struct SlaRuleRow {
+    pub id: i64,
+    pub level: Option<String>,
+    pub category_id: Option<i64>,
+    pub priority: Option<String>,
+    pub accept_hours: i32,
+    pub resolve_hours: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = sla_rules)]
+pub struct NewSlaRuleRow {
+    pub level: Option<String>,
+    pub category_id: Option<i64>,
+    pub priority: Option<String>,
+    pub accept_hours: i32,
+    pub resolve_hours: i32,
     pub created_at: NaiveDateTime,
 }

@@ -173,6 +173,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sla_rules (id) {
+        id -> BigInt,
+        level -> Nullable<Text>,
+        category_id -> Nullable<BigInt>,
+        priority -> Nullable<Text>,
+        accept_hours -> Integer,
+        resolve_hours -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -196,4 +208,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_events,
     dispute_parties,
     idempotency_keys,
+    sla_rules,
 );

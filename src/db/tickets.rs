@@ -7,7 +7,9 @@ use diesel::sql_types::Bool;
 use super::AnyConnection;
 use super::models::*;
 use super::queries::{contains_pattern, lower};
-use super::schema::{categories, dispute_parties, idempotency_keys, ticket_events, ticket_visits, tickets, units};
+use super::schema::{
+    categories, dispute_parties, idempotency_keys, sla_rules, ticket_events, ticket_visits, tickets, units,
+};
 use crate::error::ApiError;
 
 // ---------------------------------------------------------------- categories
@@ -73,6 +75,60 @@ pub fn update_category(conn: &mut AnyConnection, id: i64, changes: &CategoryChan
         .set(changes)
         .returning(categories::all_columns)
         .get_result(conn)
+}
+
+// ---------------------------------------------------------------- deadlines
+
+pub fn sla_rules(conn: &mut AnyConnection) -> QueryResult<Vec<SlaRuleRow>> {
+    sla_rules::table
+        .order(sla_rules::id.asc())
+        .select(SlaRuleRow::as_select())
+        .load(conn)
+}
+
+/// Replaces every deadline rule at once.
+pub fn replace_sla_rules(conn: &mut AnyConnection, rules: &[NewSlaRuleRow]) -> QueryResult<Vec<SlaRuleRow>> {
+    diesel::delete(sla_rules::table).execute(conn)?;
+    for rule in rules {
+        diesel::insert_into(sla_rules::table).values(rule).execute(conn)?;
+    }
+    sla_rules(conn)
+}
+
+/// The deadlines of a ticket arriving now at a unit of `level`.
+pub fn arrival_deadlines(
+    conn: &mut AnyConnection,
+    category: &CategoryRow,
+    priority: &str,
+    level: &str,
+    now: NaiveDateTime,
+) -> Result<(NaiveDateTime, NaiveDateTime), ApiError> {
+    use crate::domain::grid::Level;
+    use crate::domain::sla::{Hours, Rule, hours_for};
+    use crate::domain::ticket::Priority;
+    let rules: Vec<Rule> = sla_rules(conn)?
+        .into_iter()
+        .map(|r| Rule {
+            level: r.level.as_deref().and_then(Level::parse),
+            category_id: r.category_id,
+            priority: r.priority.as_deref().and_then(Priority::parse),
+            hours: Hours {
+                accept: r.accept_hours,
+                resolve: r.resolve_hours,
+            },
+        })
+        .collect();
+    let level = Level::parse(level).ok_or_else(|| ApiError::internal("unknown level"))?;
+    let priority = Priority::parse(priority).unwrap_or_default();
+    let catalogue = Hours {
+        accept: category.accept_hours,
+        resolve: category.resolve_hours,
+    };
+    let hours = hours_for(&rules, level, category.id, priority, catalogue);
+    Ok((
+        now + chrono::Duration::hours(i64::from(hours.accept)),
+        now + chrono::Duration::hours(i64::from(hours.resolve)),
+    ))
 }
 
 // ---------------------------------------------------------------- tickets

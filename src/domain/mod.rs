@@ -3,4 +3,5 @@
 pub mod grid;
 pub mod ids;
 pub mod people;
+pub mod sla;
 pub mod ticket;

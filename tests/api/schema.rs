@@ -47,6 +47,7 @@ fn migrations_run_down_and_up_again() {
         "refresh_tokens",
         "sessions",
         "settings",
+        "sla_rules",
         "ticket_events",
         "ticket_visits",
         "tickets",

@@ -190,3 +190,103 @@ async fn two_workers_at_once_escalate_each_overdue_ticket_exactly_once() {
         assert_eq!(seen, 300);
     }
 }
+
+fn hours_between(a: &Value, b: &Value) -> i64 {
+    let a: chrono::DateTime<chrono::Utc> = a.as_str().unwrap().parse().unwrap();
+    let b: chrono::DateTime<chrono::Utc> = b.as_str().unwrap().parse().unwrap();
+    (b - a).num_hours()
+}
+
+#[actix_web::test]
+async fn deadline_rules_set_the_hours_at_each_arrival() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let empty = app.get("/api/v1/sla-policies", Some(&root)).await.expect(200).clone();
+    assert_eq!(empty["rules"], json!([]));
+    let rules = json!({"rules": [
+        {"level": "household", "accept_hours": 2, "resolve_hours": 10},
+        {"level": "building", "accept_hours": 12, "resolve_hours": 48},
+        {"category": "noise", "priority": "urgent", "accept_hours": 1, "resolve_hours": 4},
+    ]});
+    let admin = app.token("jm.admin").await;
+    app.request(
+        awc::http::Method::PUT,
+        "/api/v1/sla-policies",
+        Some(&admin),
+        Some(rules.clone()),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let stored = app
+        .request(awc::http::Method::PUT, "/api/v1/sla-policies", Some(&root), Some(rules))
+        .await;
+    assert_eq!(stored.expect(200)["rules"][2]["category"], "noise");
+    let resident = app.token("resident01").await;
+    assert_eq!(
+        app.get("/api/v1/sla-policies", Some(&resident)).await.expect(200)["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // A household rule applies to a normal noise complaint at the household…
+    let normal = file(&app, &resident, "noise", "噪音").await;
+    assert_eq!(hours_between(&normal["created_at"], &normal["accept_due_at"]), 2);
+    assert_eq!(hours_between(&normal["created_at"], &normal["resolve_due_at"]), 10);
+    // …the category-and-priority rule to an urgent one…
+    let body = json!({"category": "noise", "title": "紧急噪音", "description": "深夜施工。", "priority": "urgent"});
+    let urgent = app
+        .post("/api/v1/complaints", Some(&resident), body)
+        .await
+        .expect(201)
+        .clone();
+    assert_eq!(hours_between(&urgent["created_at"], &urgent["accept_due_at"]), 1);
+    // …the category's own hours where no rule matches (parking enters at the branch)…
+    let parking = file(&app, &resident, "parking", "停车").await;
+    assert_eq!(hours_between(&parking["created_at"], &parking["accept_due_at"]), 24);
+    // …and the building rule once the worker escalates the normal one there.
+    app.clock.advance(Duration::hours(3));
+    assert_eq!(
+        pass(&app).await.escalated,
+        2,
+        "both noise tickets missed their household deadline"
+    );
+    let escalated = ticket(&app, normal["id"].as_i64().unwrap()).await;
+    assert_eq!(escalated["current_unit"]["level"], "building");
+    assert_eq!(hours_between(&escalated["updated_at"], &escalated["accept_due_at"]), 12);
+
+    let root = app.token("root").await;
+    let bad = json!({"rules": [
+        {"category": "nope", "accept_hours": 1, "resolve_hours": 2},
+        {"accept_hours": 1, "resolve_hours": 2},
+        {"level": "branch", "accept_hours": 10, "resolve_hours": 5},
+        {"level": "household", "accept_hours": 1, "resolve_hours": 2},
+        {"level": "household", "accept_hours": 3, "resolve_hours": 4},
+    ]});
+    let res = app
+        .request(awc::http::Method::PUT, "/api/v1/sla-policies", Some(&root), Some(bad))
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(
+        res.error_fields(),
+        ["rules[0].category", "rules[1]", "rules[2].resolve_hours", "rules[4]"]
+    );
+    // Nothing changed.
+    assert_eq!(
+        app.get("/api/v1/sla-policies", Some(&root)).await.expect(200)["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let cleared = app
+        .request(
+            awc::http::Method::PUT,
+            "/api/v1/sla-policies",
+            Some(&root),
+            Some(json!({"rules": []})),
+        )
+        .await;
+    assert_eq!(cleared.expect(200)["rules"], json!([]));
+}

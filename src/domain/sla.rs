@@ -1,0 +1,108 @@
+//! Deadlines (时限): which hours apply to a ticket arriving at a unit.
+
+use super::grid::Level;
+use super::ticket::Priority;
+
+/// Hours to sign for and to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours {
+    pub accept: i32,
+    pub resolve: i32,
+}
+
+/// A deadline rule; each key it names must match, the others are wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub level: Option<Level>,
+    pub category_id: Option<i64>,
+    pub priority: Option<Priority>,
+    pub hours: Hours,
+}
+
+impl Rule {
+    fn matches(&self, level: Level, category_id: i64, priority: Priority) -> bool {
+        self.level.is_none_or(|l| l == level)
+            && self.category_id.is_none_or(|c| c == category_id)
+            && self.priority.is_none_or(|p| p == priority)
+    }
+
+    /// Category outranks priority, priority outranks level; naming more
+    /// keys outranks naming fewer.
+    fn specificity(&self) -> u8 {
+        4 * u8::from(self.category_id.is_some())
+            + 2 * u8::from(self.priority.is_some())
+            + u8::from(self.level.is_some())
+    }
+}
+
+/// The hours for a ticket of `category_id` and `priority` arriving at a unit
+/// of `level`: the most specific matching rule, else the category's own.
+pub fn hours_for(rules: &[Rule], level: Level, category_id: i64, priority: Priority, catalogue: Hours) -> Hours {
+    rules
+        .iter()
+        .filter(|r| r.matches(level, category_id, priority))
+        .max_by_key(|r| r.specificity())
+        .map_or(catalogue, |r| r.hours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(level: Option<Level>, category_id: Option<i64>, priority: Option<Priority>, accept: i32) -> Rule {
+        Rule {
+            level,
+            category_id,
+            priority,
+            hours: Hours {
+                accept,
+                resolve: accept * 4,
+            },
+        }
+    }
+
+    #[test]
+    fn the_most_specific_matching_rule_wins() {
+        let catalogue = Hours {
+            accept: 24,
+            resolve: 72,
+        };
+        let noise = 4;
+        let rules = vec![
+            rule(Some(Level::Household), None, None, 1),
+            rule(None, None, Some(Priority::Urgent), 2),
+            rule(Some(Level::Household), None, Some(Priority::Urgent), 3),
+            rule(None, Some(noise), None, 5),
+            rule(Some(Level::Building), Some(noise), None, 6),
+            rule(None, Some(noise), Some(Priority::Urgent), 7),
+        ];
+        let at = |level, category, priority| hours_for(&rules, level, category, priority, catalogue).accept;
+        assert_eq!(at(Level::Household, 9, Priority::Normal), 1, "level");
+        assert_eq!(at(Level::Branch, 9, Priority::Urgent), 2, "priority beats nothing");
+        assert_eq!(
+            at(Level::Household, 9, Priority::Urgent),
+            3,
+            "priority and level beat either"
+        );
+        assert_eq!(at(Level::Household, noise, Priority::Normal), 5, "category beats level");
+        assert_eq!(
+            at(Level::Building, noise, Priority::Normal),
+            6,
+            "category and level beat category"
+        );
+        assert_eq!(
+            at(Level::Household, noise, Priority::Urgent),
+            7,
+            "category and priority beat the rest"
+        );
+        assert_eq!(
+            at(Level::Committee, 9, Priority::Low),
+            24,
+            "no rule: the category's own hours"
+        );
+        assert_eq!(
+            hours_for(&[], Level::Household, noise, Priority::Urgent, catalogue),
+            catalogue
+        );
+    }
+}
