@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod auth;
 pub mod categories;
+pub mod extensions;
 pub mod health;
 pub mod me;
 pub mod openapi;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     tickets::configure(cfg);
     actions::configure(cfg);
     sla::configure(cfg);
+    extensions::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

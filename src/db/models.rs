@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    categories, dispute_parties, idempotency_keys, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events,
-    tickets, units, users,
+    categories, dispute_parties, extension_requests, idempotency_keys, posts, refresh_tokens, sessions, settings,
+    sla_rules, ticket_events, tickets, units, users,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -341,5 +341,33 @@ pub struct NewSlaRuleRow {
     pub priority: Option<String>,
     pub accept_hours: i32,
     pub resolve_hours: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = extension_requests)]
+pub struct ExtensionRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub unit_id: i64,
+    pub requested_by: i64,
+    pub hours: i32,
+    pub reason: String,
+    pub status: String,
+    pub decided_by: Option<i64>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub decision_note: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = extension_requests)]
+pub struct NewExtensionRow {
+    pub ticket_id: i64,
+    pub unit_id: i64,
+    pub requested_by: i64,
+    pub hours: i32,
+    pub reason: String,
+    pub status: String,
     pub created_at: NaiveDateTime,
 }

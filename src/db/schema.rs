@@ -185,6 +185,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    extension_requests (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        unit_id -> BigInt,
+        requested_by -> BigInt,
+        hours -> Integer,
+        reason -> Text,
+        status -> Text,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        decision_note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -209,4 +225,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispute_parties,
     idempotency_keys,
     sla_rules,
+    extension_requests,
 );

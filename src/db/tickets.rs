@@ -8,7 +8,8 @@ use super::AnyConnection;
 use super::models::*;
 use super::queries::{contains_pattern, lower};
 use super::schema::{
-    categories, dispute_parties, idempotency_keys, sla_rules, ticket_events, ticket_visits, tickets, units,
+    categories, dispute_parties, extension_requests, idempotency_keys, sla_rules, ticket_events, ticket_visits,
+    tickets, units,
 };
 use crate::error::ApiError;
 
@@ -129,6 +130,50 @@ pub fn arrival_deadlines(
         now + chrono::Duration::hours(i64::from(hours.accept)),
         now + chrono::Duration::hours(i64::from(hours.resolve)),
     ))
+}
+
+// ---------------------------------------------------------------- extensions
+
+pub fn insert_extension(conn: &mut AnyConnection, new: &NewExtensionRow) -> QueryResult<ExtensionRow> {
+    diesel::insert_into(extension_requests::table)
+        .values(new)
+        .returning(extension_requests::all_columns)
+        .get_result(conn)
+}
+
+pub fn extensions_of(conn: &mut AnyConnection, ticket_id: i64) -> QueryResult<Vec<ExtensionRow>> {
+    extension_requests::table
+        .filter(extension_requests::ticket_id.eq(ticket_id))
+        .order(extension_requests::id.asc())
+        .select(ExtensionRow::as_select())
+        .load(conn)
+}
+
+pub fn find_extension(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ExtensionRow>> {
+    extension_requests::table
+        .find(id)
+        .select(ExtensionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn decide_extension(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: &str,
+    decided_by: i64,
+    note: Option<String>,
+    now: NaiveDateTime,
+) -> QueryResult<ExtensionRow> {
+    diesel::update(extension_requests::table.find(id))
+        .set((
+            extension_requests::status.eq(status),
+            extension_requests::decided_by.eq(Some(decided_by)),
+            extension_requests::decided_at.eq(Some(now)),
+            extension_requests::decision_note.eq(note),
+        ))
+        .returning(extension_requests::all_columns)
+        .get_result(conn)
 }
 
 // ---------------------------------------------------------------- tickets

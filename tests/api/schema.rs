@@ -42,6 +42,7 @@ fn migrations_run_down_and_up_again() {
     let expected = [
         "categories",
         "dispute_parties",
+        "extension_requests",
         "idempotency_keys",
         "posts",
         "refresh_tokens",

@@ -290,3 +290,124 @@ async fn deadline_rules_set_the_hours_at_each_arrival() {
         .await;
     assert_eq!(cleared.expect(200)["rules"], json!([]));
 }
+
+#[actix_web::test]
+async fn extensions_are_asked_below_and_decided_one_level_up() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let other_building = app.token("jm.b1.bldg2").await;
+    let t = file(&app, &resident, "noise", "装修噪音").await;
+    let id = t["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/tickets/{id}/accept"), Some(&household), json!({}))
+        .await
+        .expect(200);
+    let path = format!("/api/v1/tickets/{id}/extension-requests");
+
+    app.post(&path, Some(&resident), json!({"hours": 48, "reason": "x"}))
+        .await
+        .expect_problem(403, "forbidden");
+    let res = app
+        .post(&path, Some(&household), json!({"hours": 0, "reason": ""}))
+        .await;
+    assert_eq!(res.error_fields(), ["hours", "reason"]);
+    let asked = app
+        .post(
+            &path,
+            Some(&household),
+            json!({"hours": 48, "reason": "需等待物业采购配件"}),
+        )
+        .await;
+    let asked = asked.expect(201).clone();
+    assert_eq!(
+        (asked["status"].as_str(), asked["hours"].as_i64()),
+        (Some("pending"), Some(48))
+    );
+    let again = app
+        .post(&path, Some(&household), json!({"hours": 24, "reason": "再延"}))
+        .await;
+    again.expect_problem(409, "extension_pending");
+
+    let request = asked["id"].as_i64().unwrap();
+    let approve = format!("/api/v1/extension-requests/{request}/approve");
+    // Not by the unit that asked, nor by a neighbouring building, nor by residents.
+    app.post(&approve, Some(&household), json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    app.post(&approve, Some(&other_building), json!({}))
+        .await
+        .expect_problem(404, "not_found");
+    app.post(&approve, Some(&resident), json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    let decided = app
+        .request(
+            awc::http::Method::POST,
+            &approve,
+            Some(&building),
+            Some(json!({"note": "同意延期两天"})),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (
+            decided["status"].as_str(),
+            decided["decided_by"]["display_name"].as_str()
+        ),
+        (Some("approved"), Some("军门1号楼党小组长"))
+    );
+    let after = ticket(&app, id).await;
+    assert_eq!(hours_between(&t["resolve_due_at"], &after["resolve_due_at"]), 48);
+    assert_eq!(after["version"], t["version"].as_i64().unwrap() + 2);
+    app.post(&approve, Some(&building), json!({}))
+        .await
+        .expect_problem(409, "extension_decided");
+
+    // A second request, denied (no body needed).
+    let second = app
+        .post(&path, Some(&household), json!({"hours": 24, "reason": "还需一天"}))
+        .await
+        .expect(201)
+        .clone();
+    let deny = format!("/api/v1/extension-requests/{}/deny", second["id"]);
+    let denied = app
+        .request(awc::http::Method::POST, &deny, Some(&building), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(denied["status"], "denied");
+    assert_eq!(ticket(&app, id).await["resolve_due_at"], after["resolve_due_at"]);
+
+    let list = app.get(&path, Some(&resident)).await.expect(200).clone();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let admin = app.token("jm.admin").await;
+    let events = app
+        .get(&format!("/api/v1/tickets/{id}/events"), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "filed",
+            "accept",
+            "extension_requested",
+            "extension_approved",
+            "extension_requested",
+            "extension_denied"
+        ]
+    );
+    app.post("/api/v1/extension-requests/999999/approve", Some(&building), json!({}))
+        .await
+        .expect_problem(404, "not_found");
+    let stranger = app.token("resident02").await;
+    app.get(&path, Some(&stranger)).await.expect_problem(404, "not_found");
+}

@@ -1,0 +1,429 @@
+//! Deadline extensions (延期申请): the unit handling a ticket asks for more
+//! time; the level above approves or denies; approval moves the resolve
+//! deadline. Every step is on the ticket's timeline.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, get, http::header, post, web};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::JsonBody;
+use super::actions::OptionalJsonBody;
+use super::problems::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
+};
+use super::tickets::{ActorRef, TicketContext};
+use crate::auth::Auth;
+use crate::clock::utc;
+use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
+use crate::db::tickets::{self as db, TicketChanges};
+use crate::db::{AnyConnection, queries};
+use crate::domain::ids::{UnitId, UserId};
+use crate::domain::people::bounded_text;
+use crate::domain::ticket::Status;
+use crate::error::{ApiError, Invalid, Validator};
+use crate::policy::Caller;
+use crate::policy::tickets as policy;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(request_extension)
+        .service(list_extensions)
+        .service(approve_extension)
+        .service(deny_extension);
+}
+
+/// A request for more time.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 5, "ticket_id": 1024, "unit_id": 30, "requested_by": {"id": 7, "display_name": "林网格"},
+    "hours": 48, "reason": "需等待物业采购配件。", "status": "approved", "decided_by": {"id": 9, "display_name": "楼栋长"},
+    "decided_at": "2026-11-29T02:00:00Z", "decision_note": "同意延期两天。", "created_at": "2026-11-28T02:00:00Z"}))]
+pub struct ExtensionResponse {
+    pub id: i64,
+    pub ticket_id: i64,
+    /// The unit that asked (the ticket's unit at the time).
+    pub unit_id: UnitId,
+    pub requested_by: Option<ActorRef>,
+    /// Hours added to the resolve deadline on approval.
+    pub hours: i32,
+    pub reason: String,
+    /// `pending`, `approved` or `denied`.
+    pub status: String,
+    pub decided_by: Option<ActorRef>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": []}))]
+pub struct ExtensionList {
+    pub items: Vec<ExtensionResponse>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"hours": 48, "reason": "需等待物业采购配件。"}))]
+pub struct CreateExtension {
+    /// 1–720 hours added to the resolve deadline.
+    pub hours: i32,
+    /// 1–1000 characters.
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"note": "同意延期两天。"}))]
+pub struct DecideExtension {
+    /// Up to 1000 characters. The body may be left out.
+    pub note: Option<String>,
+}
+
+fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<ExtensionResponse>, ApiError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| [Some(r.requested_by), r.decided_by])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people: HashMap<i64, String> = queries::users_by_ids(conn, &ids)?
+        .into_iter()
+        .map(|u| (u.id, u.display_name))
+        .collect();
+    let actor = |id: i64| {
+        people.get(&id).map(|name| ActorRef {
+            id: UserId(id),
+            display_name: name.clone(),
+        })
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| ExtensionResponse {
+            id: r.id,
+            ticket_id: r.ticket_id,
+            unit_id: UnitId(r.unit_id),
+            requested_by: actor(r.requested_by),
+            hours: r.hours,
+            reason: r.reason,
+            status: r.status,
+            decided_by: r.decided_by.and_then(actor),
+            decided_at: r.decided_at.map(utc),
+            decision_note: r.decision_note,
+            created_at: utc(r.created_at),
+        })
+        .collect())
+}
+
+/// Loads a ticket the caller may read, locked for a change.
+fn readable_ticket(conn: &mut AnyConnection, caller: &Caller, id: i64) -> Result<(TicketRow, bool), ApiError> {
+    let ticket = db::lock_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
+    let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
+    let visited = context.visited_paths(&ticket);
+    let parties = context.party_user_ids(&ticket);
+    let facts = context.readable(caller, &ticket, &visited, &parties)?;
+    let works = policy::can_work(caller, &facts);
+    Ok((ticket, works))
+}
+
+fn event(ticket_id: i64, kind: &str, actor: i64, unit: i64, note: String, now: NaiveDateTime) -> NewEventRow {
+    NewEventRow {
+        ticket_id,
+        kind: kind.to_owned(),
+        actor_id: Some(actor),
+        from_status: None,
+        to_status: None,
+        from_unit_id: Some(unit),
+        to_unit_id: None,
+        note: Some(note),
+        internal: false,
+        created_at: now,
+    }
+}
+
+/// Ask for more time (延期申请)
+///
+/// By staff of the unit handling an open ticket; one pending request per
+/// ticket. The level above decides.
+#[utoipa::path(
+    tag = "deadlines",
+    params(("id" = i64, Path, description = "Ticket id")),
+    request_body = CreateExtension,
+    responses(
+        (status = 201, description = "The request, pending.", body = ExtensionResponse,
+            headers(("Location" = String, description = "URL of the ticket's extension requests"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/tickets/{id}/extension-requests")]
+async fn request_extension(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: JsonBody<CreateExtension>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket_id = id.into_inner();
+    let input = body.0;
+    let mut v = Validator::default();
+    if !(1..=720).contains(&input.hours) {
+        v.push(
+            "hours",
+            Invalid::new("out_of_range", "Between 1 and 720 hours.", "须在 1 到 720 小时之间。"),
+        );
+    }
+    let reason = v.check("reason", bounded_text(&input.reason, 1000));
+    v.finish()?;
+    let reason = reason.unwrap_or_default();
+    let now = state.clock.now_naive();
+    let caller = auth.caller;
+    let created = state
+        .db
+        .write(move |conn| {
+            let (ticket, works) = readable_ticket(conn, &caller, ticket_id)?;
+            if !works {
+                return Err(ApiError::Forbidden);
+            }
+            if !Status::parse(&ticket.status).is_some_and(Status::is_open) {
+                return Err(ApiError::conflict(
+                    "ticket_not_open",
+                    "Only an open ticket (assigned or accepted) can get more time.",
+                    "只有处理中的工单才能申请延期。",
+                ));
+            }
+            if db::extensions_of(conn, ticket_id)?
+                .iter()
+                .any(|e| e.status == "pending")
+            {
+                return Err(ApiError::conflict(
+                    "extension_pending",
+                    "A request for this ticket is already waiting for a decision.",
+                    "该工单已有待审批的延期申请。",
+                ));
+            }
+            let row = db::insert_extension(
+                conn,
+                &NewExtensionRow {
+                    ticket_id,
+                    unit_id: ticket.current_unit_id,
+                    requested_by: caller.id.0,
+                    hours: input.hours,
+                    reason: reason.clone(),
+                    status: "pending".into(),
+                    created_at: now,
+                },
+            )?;
+            let note = format!("{} h: {reason}", input.hours);
+            db::insert_event(
+                conn,
+                &event(
+                    ticket_id,
+                    "extension_requested",
+                    caller.id.0,
+                    ticket.current_unit_id,
+                    note,
+                    now,
+                ),
+            )?;
+            Ok(responses(conn, vec![row])?.pop())
+        })
+        .await?
+        .ok_or(ApiError::Internal)?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/tickets/{ticket_id}/extension-requests"),
+        ))
+        .json(created))
+}
+
+/// A ticket's extension requests
+///
+/// For everyone who may read the ticket, oldest first.
+#[utoipa::path(
+    tag = "deadlines",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The requests.", body = ExtensionList),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tickets/{id}/extension-requests")]
+async fn list_extensions(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+) -> Result<web::Json<ExtensionList>, ApiError> {
+    let ticket_id = id.into_inner();
+    let caller = auth.caller;
+    let items = state
+        .db
+        .run(move |conn| {
+            let ticket = db::find_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
+            let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
+            let visited = context.visited_paths(&ticket);
+            let parties = context.party_user_ids(&ticket);
+            context.readable(&caller, &ticket, &visited, &parties)?;
+            let rows = db::extensions_of(conn, ticket_id)?;
+            responses(conn, rows)
+        })
+        .await?;
+    Ok(web::Json(ExtensionList { items }))
+}
+
+async fn decide(
+    state: &AppState,
+    caller: Caller,
+    id: i64,
+    approve: bool,
+    note: Option<String>,
+) -> Result<ExtensionResponse, ApiError> {
+    let now = state.clock.now_naive();
+    state
+        .db
+        .write(move |conn| {
+            let request = db::find_extension(conn, id)?.ok_or(ApiError::NotFound)?;
+            let (ticket, _) = readable_ticket(conn, &caller, request.ticket_id)?;
+            // The level above the unit that asked decides; at the committee, its admins.
+            let unit = queries::find_unit(conn, request.unit_id)?.ok_or(ApiError::Internal)?;
+            let decider = match unit.parent_id {
+                Some(parent) => {
+                    let parent = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
+                    caller.works_in(&parent.path)
+                }
+                None => caller.manages(&unit.path),
+            };
+            if !decider {
+                return Err(ApiError::Forbidden);
+            }
+            if request.status != "pending" {
+                return Err(ApiError::conflict(
+                    "extension_decided",
+                    "This request has been decided already.",
+                    "该延期申请已审批。",
+                ));
+            }
+            if approve
+                && (ticket.current_unit_id != request.unit_id
+                    || !Status::parse(&ticket.status).is_some_and(Status::is_open))
+            {
+                return Err(ApiError::conflict(
+                    "extension_stale",
+                    "The ticket has moved on since the request; it can only be denied.",
+                    "工单已流转，该申请只能驳回。",
+                ));
+            }
+            let status = if approve { "approved" } else { "denied" };
+            let row = db::decide_extension(conn, id, status, caller.id.0, note.clone(), now)?;
+            if approve {
+                let changes = TicketChanges {
+                    resolve_due_at: Some(ticket.resolve_due_at + Duration::hours(i64::from(request.hours))),
+                    resolve_breached_at: Some(None),
+                    version: Some(ticket.version + 1),
+                    updated_at: Some(now),
+                    ..Default::default()
+                };
+                db::update_ticket(conn, ticket.id, &changes)?;
+            }
+            let kind = if approve {
+                "extension_approved"
+            } else {
+                "extension_denied"
+            };
+            let text = match note {
+                Some(note) => format!("{} h: {note}", request.hours),
+                None => format!("{} h", request.hours),
+            };
+            db::insert_event(conn, &event(ticket.id, kind, caller.id.0, request.unit_id, text, now))?;
+            responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
+        })
+        .await
+}
+
+fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
+    let mut v = Validator::default();
+    let note = body
+        .note
+        .as_deref()
+        .and_then(|n| v.check("note", bounded_text(n, 1000)));
+    v.finish()?;
+    Ok(note)
+}
+
+/// Approve an extension
+///
+/// By staff of the level above the unit that asked (admins for the
+/// committee); moves the ticket's resolve deadline by the hours asked.
+#[utoipa::path(
+    tag = "deadlines",
+    params(("id" = i64, Path, description = "Extension request id")),
+    request_body(content = Option<DecideExtension>, description = "May be left out"),
+    responses(
+        (status = 200, description = "The decided request.", body = ExtensionResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/extension-requests/{id}/approve")]
+async fn approve_extension(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: OptionalJsonBody<DecideExtension>,
+) -> Result<web::Json<ExtensionResponse>, ApiError> {
+    let note = decision_note(body.0)?;
+    Ok(web::Json(
+        decide(&state, auth.caller, id.into_inner(), true, note).await?,
+    ))
+}
+
+/// Deny an extension
+///
+/// By staff of the level above the unit that asked (admins for the committee).
+#[utoipa::path(
+    tag = "deadlines",
+    params(("id" = i64, Path, description = "Extension request id")),
+    request_body(content = Option<DecideExtension>, description = "May be left out"),
+    responses(
+        (status = 200, description = "The decided request.", body = ExtensionResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/extension-requests/{id}/deny")]
+async fn deny_extension(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<i64>,
+    body: OptionalJsonBody<DecideExtension>,
+) -> Result<web::Json<ExtensionResponse>, ApiError> {
+    let note = decision_note(body.0)?;
+    Ok(web::Json(
+        decide(&state, auth.caller, id.into_inner(), false, note).await?,
+    ))
+}
