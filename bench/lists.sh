@@ -72,3 +72,12 @@ measure "branch secretary: newest"       "$BRANCH"    "tickets"
 measure "household worker: newest"       "$HOUSEHOLD" "tickets"
 measure "resident: own tickets"          "$RESIDENT"  "tickets"
 measure "admin: one ticket"              "$ADMIN"     "tickets/1"
+COMMITTEE_ID=$(unit JM)
+BRANCH_ID=$(unit JM-B1)
+YEAR=$(date -u -d '-365 days' +%Y-%m-%dT%H:%M:%SZ)
+LONG_AGO=$(date -u -d '-800 days' +%Y-%m-%dT%H:%M:%SZ)
+echo "== statistics"
+measure "stats: community, last 30 days"  "$ADMIN"  "stats?unit_id=$COMMITTEE_ID"
+measure "stats: community, last 365 days" "$ADMIN"  "stats?unit_id=$COMMITTEE_ID&from=$YEAR"
+measure "stats: community, all tickets"   "$ADMIN"  "stats?unit_id=$COMMITTEE_ID&from=$LONG_AGO"
+measure "stats: branch, last 365 days"    "$BRANCH" "stats?unit_id=$BRANCH_ID&from=$YEAR"

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod posts;
 pub mod problems;
 pub mod sla;
+pub mod stats;
 pub mod tickets;
 pub mod units;
 pub mod users;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     actions::configure(cfg);
     sla::configure(cfg);
     extensions::configure(cfg);
+    stats::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

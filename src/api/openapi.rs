@@ -33,6 +33,7 @@ admins and committee-level staff.",
         (name = "tickets", description = "Complaints (投诉/诉求) and neighbour disputes (矛盾纠纷): filing, reading, timeline, comments."),
         (name = "lifecycle", description = "What happens to a ticket: sign for, resolve, escalate, dispatch, return, reopen, close, withdraw, reject, refer, merge."),
         (name = "deadlines", description = "Deadline rules (时限): hours to sign for and to resolve, per level, category and priority."),
+        (name = "statistics", description = "What a committee reports: counts, where tickets are resolved, speed, breaches, ratings."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     components(

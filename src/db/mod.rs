@@ -4,6 +4,7 @@
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod stats;
 pub mod tickets;
 
 use std::fmt;

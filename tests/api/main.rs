@@ -12,6 +12,7 @@ mod openapi;
 mod posts;
 mod schema;
 mod startup;
+mod stats;
 mod support;
 mod tickets;
 mod units;

@@ -1,0 +1,250 @@
+//! Statistics over a subtree and a period, in a few aggregate queries.
+//! Written per backend: percentiles and date arithmetic differ. Values in
+//! the SQL are ids and server-formatted timestamps only.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+
+use super::AnyConnection;
+
+/// Which tickets count: those of a whole community, or those that have been
+/// at a unit in a subtree.
+pub enum StatsScope {
+    Community(i64),
+    Subtree(String),
+}
+
+#[derive(QueryableByName, Debug)]
+pub struct GroupCount {
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = BigInt)]
+    pub category_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+#[derive(QueryableByName, Debug)]
+pub struct LevelCount {
+    #[diesel(sql_type = Text)]
+    pub level: String,
+    #[diesel(sql_type = BigInt)]
+    pub count: i64,
+}
+
+#[derive(QueryableByName, Debug, Default)]
+pub struct Summary {
+    #[diesel(sql_type = BigInt)]
+    pub total: i64,
+    #[diesel(sql_type = BigInt)]
+    pub breached: i64,
+    #[diesel(sql_type = BigInt)]
+    pub reopened: i64,
+    #[diesel(sql_type = BigInt)]
+    pub rated: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub average_rating: Option<f64>,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Hours {
+    #[diesel(sql_type = Double)]
+    hours: f64,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Percentiles {
+    #[diesel(sql_type = Nullable<Double>)]
+    accept_median: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    accept_p90: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolve_median: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolve_p90: Option<f64>,
+}
+
+/// Median and 90th percentile, in hours, of signing for and of resolving.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timings {
+    pub accept_median: Option<f64>,
+    pub accept_p90: Option<f64>,
+    pub resolve_median: Option<f64>,
+    pub resolve_p90: Option<f64>,
+}
+
+fn is_server_path(path: &str) -> bool {
+    !path.is_empty() && path.bytes().all(|b| b.is_ascii_digit() || b == b'/')
+}
+
+fn stamp(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// `WHERE` conditions for the scope and period.
+fn conditions(scope: &StatsScope, from: NaiveDateTime, to: NaiveDateTime, postgres: bool) -> String {
+    let cast = if postgres { "::timestamp" } else { "" };
+    let scope = match scope {
+        StatsScope::Community(id) => format!("t.community_id = {id}"),
+        StatsScope::Subtree(path) if is_server_path(path) => format!(
+            "EXISTS (SELECT 1 FROM ticket_visits v JOIN units u ON u.id = v.unit_id \
+             WHERE v.ticket_id = t.id AND u.path LIKE '{path}%')"
+        ),
+        StatsScope::Subtree(_) => "1 = 0".to_owned(),
+    };
+    format!(
+        "{scope} AND t.created_at >= '{}'{cast} AND t.created_at < '{}'{cast}",
+        stamp(from),
+        stamp(to)
+    )
+}
+
+pub fn counts(
+    conn: &mut AnyConnection,
+    scope: &StatsScope,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<GroupCount>> {
+    let sql = |pg| {
+        format!(
+            "SELECT t.status AS status, t.kind AS kind, t.category_id AS category_id, COUNT(*) AS count \
+             FROM tickets t WHERE {} GROUP BY t.status, t.kind, t.category_id",
+            conditions(scope, from, to, pg)
+        )
+    };
+    match conn {
+        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).load(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).load(c),
+    }
+}
+
+/// Resolved tickets by the level of the unit that resolved them.
+pub fn resolved_by_level(
+    conn: &mut AnyConnection,
+    scope: &StatsScope,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<LevelCount>> {
+    let sql = |pg| {
+        format!(
+            "SELECT r.level AS level, COUNT(*) AS count FROM tickets t JOIN units r ON r.id = t.resolved_unit_id \
+             WHERE {} AND t.status IN ('resolved', 'closed') GROUP BY r.level",
+            conditions(scope, from, to, pg)
+        )
+    };
+    match conn {
+        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).load(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).load(c),
+    }
+}
+
+pub fn summary(
+    conn: &mut AnyConnection,
+    scope: &StatsScope,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Summary> {
+    // A deadline counts as missed when the worker flagged it, or when the
+    // sign-for or resolution came after it.
+    let sql = |pg| {
+        format!(
+            "SELECT COUNT(*) AS total, \
+             COALESCE(SUM(CASE WHEN t.accept_breached_at IS NOT NULL OR t.resolve_breached_at IS NOT NULL \
+                 OR t.accepted_at > t.accept_due_at OR t.resolved_at > t.resolve_due_at THEN 1 ELSE 0 END), 0) AS breached, \
+             COALESCE(SUM(CASE WHEN t.reopen_count > 0 THEN 1 ELSE 0 END), 0) AS reopened, \
+             COUNT(t.rating) AS rated, AVG(CAST(t.rating AS DOUBLE PRECISION)) AS average_rating \
+             FROM tickets t WHERE {}",
+            conditions(scope, from, to, pg)
+        )
+    };
+    match conn {
+        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).get_result(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).get_result(c),
+    }
+}
+
+/// Hours from filing to signing for, and from filing to resolution.
+pub fn timings(
+    conn: &mut AnyConnection,
+    scope: &StatsScope,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Timings> {
+    match conn {
+        AnyConnection::Postgres(c) => {
+            let sql = format!(
+                "SELECT \
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS accept_median, \
+                 percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS accept_p90, \
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS resolve_median, \
+                 percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS resolve_p90 \
+                 FROM tickets t WHERE {}",
+                conditions(scope, from, to, true)
+            );
+            let p: Percentiles = diesel::sql_query(sql).get_result(c)?;
+            Ok(Timings {
+                accept_median: p.accept_median,
+                accept_p90: p.accept_p90,
+                resolve_median: p.resolve_median,
+                resolve_p90: p.resolve_p90,
+            })
+        }
+        AnyConnection::Sqlite(c) => {
+            let mut sorted = |column: &str| -> QueryResult<Vec<f64>> {
+                let sql = format!(
+                    "SELECT (julianday(t.{column}) - julianday(t.created_at)) * 24.0 AS hours FROM tickets t \
+                     WHERE {} AND t.{column} IS NOT NULL ORDER BY hours",
+                    conditions(scope, from, to, false)
+                );
+                Ok(diesel::sql_query(sql)
+                    .load::<Hours>(c)?
+                    .into_iter()
+                    .map(|h| h.hours)
+                    .collect())
+            };
+            let accept = sorted("accepted_at")?;
+            let resolve = sorted("resolved_at")?;
+            Ok(Timings {
+                accept_median: percentile(&accept, 0.5),
+                accept_p90: percentile(&accept, 0.9),
+                resolve_median: percentile(&resolve, 0.5),
+                resolve_p90: percentile(&resolve, 0.9),
+            })
+        }
+    }
+}
+
+/// Linear interpolation between closest ranks, as PostgreSQL's `percentile_cont`.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let (lower, fraction) = {
+        let rank = p * last as f64;
+        (rank.floor() as usize, rank - rank.floor())
+    };
+    let upper = (lower + 1).min(last);
+    Some(sorted[lower] + (sorted[upper] - sorted[lower]) * fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentiles_interpolate_like_postgresql() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[3.0], 0.9), Some(3.0));
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
+        assert_eq!(
+            percentile(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], 0.9),
+            Some(10.0)
+        );
+    }
+}
