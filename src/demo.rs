@@ -62,6 +62,11 @@ pub fn load(db: &Db, now: NaiveDateTime, with_tickets: bool) -> Result<DemoSumma
         }
         Ok(true)
     })?;
+    drop(conn);
+    if created && with_tickets {
+        // The deadline worker's first pass: tickets left waiting too long climb the grid.
+        crate::worker::run_once(db, now)?;
+    }
     Ok(DemoSummary {
         created,
         accounts: accounts(),
@@ -447,6 +452,16 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
         },
         hours(150),
     )?;
+    // A safety hazard nobody at the committee signed for in time: overdue.
+    complain(
+        conn,
+        "resident15",
+        "safety_hazard",
+        "楼道电线老化",
+        "3号楼楼道电线外皮破损，有火灾隐患。",
+        false,
+        hours(10),
+    )?;
     // Anonymous, waiting at the building.
     complain(
         conn,
@@ -480,6 +495,26 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
     )?;
     let dispute = file(conn, &applicant, filing, hours(96))?.id;
     step(conn, "jm.b1.bldg2", dispute, Step::Accept, hours(90))?;
+    // The building asked for more time; the branch agreed.
+    let building_leader = who(conn, "jm.b1.bldg2")?;
+    let asked = crate::api::extensions::request(
+        conn,
+        &building_leader,
+        dispute,
+        48,
+        note("双方约定下周再调解一次。"),
+        hours(80),
+    )?
+    .ok_or(ApiError::Internal)?;
+    let secretary = who(conn, "jm.branch1")?;
+    crate::api::extensions::decide_in(
+        conn,
+        &secretary,
+        asked.id,
+        true,
+        Some(note("同意延期两天。")),
+        hours(70),
+    )?;
     // Dispatched from the branch to a building.
     let owners = who(conn, "resident14")?;
     let filing = validate_filing(

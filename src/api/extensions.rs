@@ -143,6 +143,63 @@ fn event(ticket_id: i64, kind: &str, actor: i64, unit: i64, note: String, now: N
     }
 }
 
+/// Files a request for more time inside a write transaction.
+pub(crate) fn request(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    ticket_id: i64,
+    hours: i32,
+    reason: String,
+    now: NaiveDateTime,
+) -> Result<Option<ExtensionResponse>, ApiError> {
+    let (ticket, works) = readable_ticket(conn, caller, ticket_id)?;
+    if !works {
+        return Err(ApiError::Forbidden);
+    }
+    if !Status::parse(&ticket.status).is_some_and(Status::is_open) {
+        return Err(ApiError::conflict(
+            "ticket_not_open",
+            "Only an open ticket (assigned or accepted) can get more time.",
+            "只有处理中的工单才能申请延期。",
+        ));
+    }
+    if db::extensions_of(conn, ticket_id)?
+        .iter()
+        .any(|e| e.status == "pending")
+    {
+        return Err(ApiError::conflict(
+            "extension_pending",
+            "A request for this ticket is already waiting for a decision.",
+            "该工单已有待审批的延期申请。",
+        ));
+    }
+    let row = db::insert_extension(
+        conn,
+        &NewExtensionRow {
+            ticket_id,
+            unit_id: ticket.current_unit_id,
+            requested_by: caller.id.0,
+            hours: hours,
+            reason: reason.clone(),
+            status: "pending".into(),
+            created_at: now,
+        },
+    )?;
+    let note = format!("{} h: {reason}", hours);
+    db::insert_event(
+        conn,
+        &event(
+            ticket_id,
+            "extension_requested",
+            caller.id.0,
+            ticket.current_unit_id,
+            note,
+            now,
+        ),
+    )?;
+    Ok(responses(conn, vec![row])?.pop())
+}
+
 /// Ask for more time (延期申请)
 ///
 /// By staff of the unit handling an open ticket; one pending request per
@@ -188,54 +245,7 @@ async fn request_extension(
     let caller = auth.caller;
     let created = state
         .db
-        .write(move |conn| {
-            let (ticket, works) = readable_ticket(conn, &caller, ticket_id)?;
-            if !works {
-                return Err(ApiError::Forbidden);
-            }
-            if !Status::parse(&ticket.status).is_some_and(Status::is_open) {
-                return Err(ApiError::conflict(
-                    "ticket_not_open",
-                    "Only an open ticket (assigned or accepted) can get more time.",
-                    "只有处理中的工单才能申请延期。",
-                ));
-            }
-            if db::extensions_of(conn, ticket_id)?
-                .iter()
-                .any(|e| e.status == "pending")
-            {
-                return Err(ApiError::conflict(
-                    "extension_pending",
-                    "A request for this ticket is already waiting for a decision.",
-                    "该工单已有待审批的延期申请。",
-                ));
-            }
-            let row = db::insert_extension(
-                conn,
-                &NewExtensionRow {
-                    ticket_id,
-                    unit_id: ticket.current_unit_id,
-                    requested_by: caller.id.0,
-                    hours: input.hours,
-                    reason: reason.clone(),
-                    status: "pending".into(),
-                    created_at: now,
-                },
-            )?;
-            let note = format!("{} h: {reason}", input.hours);
-            db::insert_event(
-                conn,
-                &event(
-                    ticket_id,
-                    "extension_requested",
-                    caller.id.0,
-                    ticket.current_unit_id,
-                    note,
-                    now,
-                ),
-            )?;
-            Ok(responses(conn, vec![row])?.pop())
-        })
+        .write(move |conn| request(conn, &caller, ticket_id, input.hours, reason, now))
         .await?
         .ok_or(ApiError::Internal)?;
     Ok(HttpResponse::Created()
@@ -282,6 +292,70 @@ async fn list_extensions(
     Ok(web::Json(ExtensionList { items }))
 }
 
+/// Decides a request inside a write transaction.
+pub(crate) fn decide_in(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    approve: bool,
+    note: Option<String>,
+    now: NaiveDateTime,
+) -> Result<ExtensionResponse, ApiError> {
+    let request = db::find_extension(conn, id)?.ok_or(ApiError::NotFound)?;
+    let (ticket, _) = readable_ticket(conn, caller, request.ticket_id)?;
+    // The level above the unit that asked decides; at the committee, its admins.
+    let unit = queries::find_unit(conn, request.unit_id)?.ok_or(ApiError::Internal)?;
+    let decider = match unit.parent_id {
+        Some(parent) => {
+            let parent = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
+            caller.works_in(&parent.path)
+        }
+        None => caller.manages(&unit.path),
+    };
+    if !decider {
+        return Err(ApiError::Forbidden);
+    }
+    if request.status != "pending" {
+        return Err(ApiError::conflict(
+            "extension_decided",
+            "This request has been decided already.",
+            "该延期申请已审批。",
+        ));
+    }
+    if approve
+        && (ticket.current_unit_id != request.unit_id || !Status::parse(&ticket.status).is_some_and(Status::is_open))
+    {
+        return Err(ApiError::conflict(
+            "extension_stale",
+            "The ticket has moved on since the request; it can only be denied.",
+            "工单已流转，该申请只能驳回。",
+        ));
+    }
+    let status = if approve { "approved" } else { "denied" };
+    let row = db::decide_extension(conn, id, status, caller.id.0, note.clone(), now)?;
+    if approve {
+        let changes = TicketChanges {
+            resolve_due_at: Some(ticket.resolve_due_at + Duration::hours(i64::from(request.hours))),
+            resolve_breached_at: Some(None),
+            version: Some(ticket.version + 1),
+            updated_at: Some(now),
+            ..Default::default()
+        };
+        db::update_ticket(conn, ticket.id, &changes)?;
+    }
+    let kind = if approve {
+        "extension_approved"
+    } else {
+        "extension_denied"
+    };
+    let text = match note {
+        Some(note) => format!("{} h: {note}", request.hours),
+        None => format!("{} h", request.hours),
+    };
+    db::insert_event(conn, &event(ticket.id, kind, caller.id.0, request.unit_id, text, now))?;
+    responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
+}
+
 async fn decide(
     state: &AppState,
     caller: Caller,
@@ -292,62 +366,7 @@ async fn decide(
     let now = state.clock.now_naive();
     state
         .db
-        .write(move |conn| {
-            let request = db::find_extension(conn, id)?.ok_or(ApiError::NotFound)?;
-            let (ticket, _) = readable_ticket(conn, &caller, request.ticket_id)?;
-            // The level above the unit that asked decides; at the committee, its admins.
-            let unit = queries::find_unit(conn, request.unit_id)?.ok_or(ApiError::Internal)?;
-            let decider = match unit.parent_id {
-                Some(parent) => {
-                    let parent = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
-                    caller.works_in(&parent.path)
-                }
-                None => caller.manages(&unit.path),
-            };
-            if !decider {
-                return Err(ApiError::Forbidden);
-            }
-            if request.status != "pending" {
-                return Err(ApiError::conflict(
-                    "extension_decided",
-                    "This request has been decided already.",
-                    "该延期申请已审批。",
-                ));
-            }
-            if approve
-                && (ticket.current_unit_id != request.unit_id
-                    || !Status::parse(&ticket.status).is_some_and(Status::is_open))
-            {
-                return Err(ApiError::conflict(
-                    "extension_stale",
-                    "The ticket has moved on since the request; it can only be denied.",
-                    "工单已流转，该申请只能驳回。",
-                ));
-            }
-            let status = if approve { "approved" } else { "denied" };
-            let row = db::decide_extension(conn, id, status, caller.id.0, note.clone(), now)?;
-            if approve {
-                let changes = TicketChanges {
-                    resolve_due_at: Some(ticket.resolve_due_at + Duration::hours(i64::from(request.hours))),
-                    resolve_breached_at: Some(None),
-                    version: Some(ticket.version + 1),
-                    updated_at: Some(now),
-                    ..Default::default()
-                };
-                db::update_ticket(conn, ticket.id, &changes)?;
-            }
-            let kind = if approve {
-                "extension_approved"
-            } else {
-                "extension_denied"
-            };
-            let text = match note {
-                Some(note) => format!("{} h: {note}", request.hours),
-                None => format!("{} h", request.hours),
-            };
-            db::insert_event(conn, &event(ticket.id, kind, caller.id.0, request.unit_id, text, now))?;
-            responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
-        })
+        .write(move |conn| decide_in(conn, &caller, id, approve, note, now))
         .await
 }
 

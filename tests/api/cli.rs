@@ -140,7 +140,7 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         .expect(200)
         .clone();
     let tickets = tickets["items"].as_array().unwrap();
-    assert_eq!(tickets.len(), 13);
+    assert_eq!(tickets.len(), 14);
     for status in [
         "assigned",
         "accepted",
@@ -157,19 +157,34 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         );
     }
     assert!(tickets.iter().any(|t| t["kind"] == "dispute") && tickets.iter().any(|t| t["overdue"] == true));
-    let escalated = tickets.iter().find(|t| t["escalation_count"] == 1).unwrap();
-    let events = app
-        .get(&format!("/api/v1/tickets/{}/events", escalated["id"]), Some(&admin))
-        .await
-        .expect(200)
-        .clone();
-    let kinds: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["filed", "accept", "escalate", "accept"]);
+    // Timelines: one escalated by hand, one by the deadline worker, one extension.
+    let mut timelines = Vec::new();
+    for ticket in tickets {
+        let events = app
+            .get(&format!("/api/v1/tickets/{}/events", ticket["id"]), Some(&admin))
+            .await
+            .expect(200)
+            .clone();
+        let kinds: Vec<String> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect();
+        timelines.push(kinds.join(" "));
+    }
+    assert!(
+        timelines.contains(&"filed accept escalate accept".to_owned()),
+        "{timelines:?}"
+    );
+    assert!(
+        timelines.contains(&"filed accept resolve reopen auto_escalate".to_owned()),
+        "{timelines:?}"
+    );
+    assert!(
+        timelines.contains(&"filed accept extension_requested extension_approved".to_owned()),
+        "{timelines:?}"
+    );
     for level in ["committee", "branch", "building", "household"] {
         assert!(
             items.iter().any(|u| u["posts"]
