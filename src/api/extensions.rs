@@ -179,7 +179,7 @@ pub(crate) fn request(
             ticket_id,
             unit_id: ticket.current_unit_id,
             requested_by: caller.id.0,
-            hours: hours,
+            hours,
             reason: reason.clone(),
             status: "pending".into(),
             created_at: now,
