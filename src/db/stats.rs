@@ -50,12 +50,6 @@ pub struct Summary {
 }
 
 #[derive(QueryableByName, Debug)]
-struct Hours {
-    #[diesel(sql_type = Double)]
-    hours: f64,
-}
-
-#[derive(QueryableByName, Debug)]
 struct Percentiles {
     #[diesel(sql_type = Nullable<Double>)]
     accept_median: Option<f64>,
@@ -89,9 +83,10 @@ fn conditions(scope: &StatsScope, from: NaiveDateTime, to: NaiveDateTime, postgr
     let cast = if postgres { "::timestamp" } else { "" };
     let scope = match scope {
         StatsScope::Community(id) => format!("t.community_id = {id}"),
+        // Set-based (not a correlated EXISTS): statistics read every ticket in scope.
         StatsScope::Subtree(path) if is_server_path(path) => format!(
-            "EXISTS (SELECT 1 FROM ticket_visits v JOIN units u ON u.id = v.unit_id \
-             WHERE v.ticket_id = t.id AND u.path LIKE '{path}%')"
+            "t.id IN (SELECT v.ticket_id FROM ticket_visits v JOIN units u ON u.id = v.unit_id \
+             WHERE u.path LIKE '{path}%')"
         ),
         StatsScope::Subtree(_) => "1 = 0".to_owned(),
     };
@@ -193,58 +188,42 @@ pub fn timings(
             })
         }
         AnyConnection::Sqlite(c) => {
-            let mut sorted = |column: &str| -> QueryResult<Vec<f64>> {
+            // Sort inside SQLite and read back only the ranks around each
+            // percentile, not every duration.
+            let mut at = |column: &str, p: f64| -> QueryResult<Option<f64>> {
                 let sql = format!(
-                    "SELECT (julianday(t.{column}) - julianday(t.created_at)) * 24.0 AS hours FROM tickets t \
-                     WHERE {} AND t.{column} IS NOT NULL ORDER BY hours",
+                    "WITH d AS (SELECT (julianday(t.{column}) - julianday(t.created_at)) * 24.0 AS hours FROM tickets t \
+                     WHERE {} AND t.{column} IS NOT NULL), \
+                     r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) - 1 AS rank, COUNT(*) OVER () AS n FROM d) \
+                     SELECT hours, rank, n FROM r \
+                     WHERE rank IN (CAST({p} * (n - 1) AS INTEGER), CAST({p} * (n - 1) AS INTEGER) + 1) ORDER BY rank",
                     conditions(scope, from, to, false)
                 );
-                Ok(diesel::sql_query(sql)
-                    .load::<Hours>(c)?
-                    .into_iter()
-                    .map(|h| h.hours)
-                    .collect())
+                let rows = diesel::sql_query(sql).load::<Ranked>(c)?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                #[allow(clippy::cast_precision_loss)]
+                let exact = p * (first.n - 1) as f64;
+                #[allow(clippy::cast_precision_loss)]
+                let fraction = exact - first.rank as f64;
+                let next = rows.get(1).map_or(first.hours, |r| r.hours);
+                Ok(Some(first.hours + (next - first.hours) * fraction))
             };
-            let accept = sorted("accepted_at")?;
-            let resolve = sorted("resolved_at")?;
             Ok(Timings {
-                accept_median: percentile(&accept, 0.5),
-                accept_p90: percentile(&accept, 0.9),
-                resolve_median: percentile(&resolve, 0.5),
-                resolve_p90: percentile(&resolve, 0.9),
+                accept_median: at("accepted_at", 0.5)?,
+                accept_p90: at("accepted_at", 0.9)?,
+                resolve_median: at("resolved_at", 0.5)?,
+                resolve_p90: at("resolved_at", 0.9)?,
             })
         }
     }
 }
 
-/// Linear interpolation between closest ranks, as PostgreSQL's `percentile_cont`.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
-    let (lower, fraction) = {
-        let rank = p * last as f64;
-        (rank.floor() as usize, rank - rank.floor())
-    };
-    let upper = (lower + 1).min(last);
-    Some(sorted[lower] + (sorted[upper] - sorted[lower]) * fraction)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles_interpolate_like_postgresql() {
-        assert_eq!(percentile(&[], 0.5), None);
-        assert_eq!(percentile(&[3.0], 0.9), Some(3.0));
-        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
-        assert_eq!(
-            percentile(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], 0.9),
-            Some(10.0)
-        );
-    }
+#[derive(QueryableByName, Debug)]
+struct Ranked {
+    #[diesel(sql_type = Double)]
+    hours: f64,
+    #[diesel(sql_type = BigInt)]
+    rank: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
