@@ -6,6 +6,8 @@
 #
 #   bench/lists.sh [N]                      # SQLite, default N = 1000000
 #   DATABASE_URL=postgres://... bench/lists.sh 1000000
+#   BENCH_REUSE=1 DATABASE_URL=... bench/lists.sh   # measure a database filled before
+#                                                    # (SQLite: DATABASE_URL=path/to/file.db)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -13,7 +15,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/griddesk-target}
 cargo build --release --quiet
 BIN=$CARGO_TARGET_DIR/release/griddesk
 WORK=$(mktemp -d /tmp/griddesk-bench.XXXXXX)
-if [ -n "${DATABASE_URL:-}" ]; then
+if [ -n "${BENCH_REUSE:-}" ]; then
+    DB=${DATABASE_URL:?BENCH_REUSE needs DATABASE_URL}
+elif [ -n "${DATABASE_URL:-}" ]; then
     DB=$DATABASE_URL
     psql "$DB" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
 else
@@ -23,8 +27,10 @@ PORT=18499
 cleanup() { [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-echo "== generating $N tickets into ${DB%%\?*}"
-/usr/bin/time -f "   generation: %e s wall, %M KiB max RSS" "$BIN" --database-url "$DB" demo --tickets "$N" | tail -n 1
+if [ -z "${BENCH_REUSE:-}" ]; then
+    echo "== generating $N tickets into ${DB%%\?*}"
+    /usr/bin/time -f "   generation: %e s wall, %M KiB max RSS" "$BIN" --database-url "$DB" demo --tickets "$N" | tail -n 1
+fi
 # No deadline worker: its first pass over two years of generated, never
 # flagged tickets is a backlog of writes that would skew the figures.
 "$BIN" --database-url "$DB" --bind "127.0.0.1:$PORT" --no-worker >"$WORK/server.log" 2>&1 &

@@ -210,9 +210,7 @@ async fn get_stats(
                 _ => StatsScope::Subtree(unit.path.clone()),
             };
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
-            let counts = stats::counts(conn, &scope, from_naive, to_naive)?;
-            let by_level = stats::resolved_by_level(conn, &scope, from_naive, to_naive)?;
-            let summary = stats::summary(conn, &scope, from_naive, to_naive)?;
+            let groups = stats::groups(conn, &scope, from_naive, to_naive)?;
             let timings = stats::timings(conn, &scope, from_naive, to_naive)?;
             let categories = db::list_categories(conn, true)?;
 
@@ -222,10 +220,23 @@ async fn get_stats(
                 .collect();
             let mut by_kind: BTreeMap<String, i64> = [("complaint".to_owned(), 0), ("dispute".to_owned(), 0)].into();
             let mut by_category_id: BTreeMap<i64, i64> = BTreeMap::new();
-            for row in &counts {
-                *by_status.entry(row.status.clone()).or_default() += row.count;
-                *by_kind.entry(row.kind.clone()).or_default() += row.count;
-                *by_category_id.entry(row.category_id).or_default() += row.count;
+            let mut resolved_by_level: BTreeMap<String, i64> =
+                Level::ALL.iter().map(|l| (l.as_str().to_owned(), 0)).collect();
+            let (mut total, mut breached, mut reopened, mut rated, mut rating_sum) = (0, 0, 0, 0, 0);
+            for g in &groups {
+                *by_status.entry(g.status.clone()).or_default() += g.count;
+                *by_kind.entry(g.kind.clone()).or_default() += g.count;
+                *by_category_id.entry(g.category_id).or_default() += g.count;
+                if let Some(level) = &g.resolved_level
+                    && (g.status == "resolved" || g.status == "closed")
+                {
+                    *resolved_by_level.entry(level.clone()).or_default() += g.count;
+                }
+                total += g.count;
+                breached += g.breached;
+                reopened += g.reopened;
+                rated += g.rated;
+                rating_sum += g.rating_sum;
             }
             let mut by_category: Vec<CategoryCount> = categories
                 .into_iter()
@@ -239,11 +250,6 @@ async fn get_stats(
                 })
                 .collect();
             by_category.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
-            let mut resolved_by_level: BTreeMap<String, i64> =
-                Level::ALL.iter().map(|l| (l.as_str().to_owned(), 0)).collect();
-            for row in by_level {
-                *resolved_by_level.entry(row.level).or_default() += row.count;
-            }
             let resolved: i64 = resolved_by_level.values().sum();
             let within = resolved_by_level.get("household").copied().unwrap_or(0)
                 + resolved_by_level.get("building").copied().unwrap_or(0);
@@ -251,7 +257,7 @@ async fn get_stats(
                 unit_id: UnitId(unit.id),
                 from,
                 to,
-                total: summary.total,
+                total,
                 by_status,
                 by_kind,
                 by_category,
@@ -266,9 +272,10 @@ async fn get_stats(
                     median: timings.resolve_median,
                     p90: timings.resolve_p90,
                 },
-                breach_rate: share(summary.breached, summary.total),
-                average_rating: summary.average_rating,
-                reopen_rate: share(summary.reopened, summary.total),
+                breach_rate: share(breached, total),
+                #[allow(clippy::cast_precision_loss)]
+                average_rating: (rated > 0).then(|| rating_sum as f64 / rated as f64),
+                reopen_rate: share(reopened, total),
             })
         })
         .await?;

@@ -15,38 +15,28 @@ pub enum StatsScope {
     Subtree(String),
 }
 
+/// Tickets counted by status, kind, category and the level they were
+/// resolved at, with the sums the rates need: one pass over the period.
 #[derive(QueryableByName, Debug)]
-pub struct GroupCount {
+pub struct Group {
     #[diesel(sql_type = Text)]
     pub status: String,
     #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = BigInt)]
     pub category_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub resolved_level: Option<String>,
     #[diesel(sql_type = BigInt)]
     pub count: i64,
-}
-
-#[derive(QueryableByName, Debug)]
-pub struct LevelCount {
-    #[diesel(sql_type = Text)]
-    pub level: String,
-    #[diesel(sql_type = BigInt)]
-    pub count: i64,
-}
-
-#[derive(QueryableByName, Debug, Default)]
-pub struct Summary {
-    #[diesel(sql_type = BigInt)]
-    pub total: i64,
     #[diesel(sql_type = BigInt)]
     pub breached: i64,
     #[diesel(sql_type = BigInt)]
     pub reopened: i64,
     #[diesel(sql_type = BigInt)]
     pub rated: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    pub average_rating: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    pub rating_sum: i64,
 }
 
 #[derive(QueryableByName, Debug)]
@@ -97,67 +87,30 @@ fn conditions(scope: &StatsScope, from: NaiveDateTime, to: NaiveDateTime, postgr
     )
 }
 
-pub fn counts(
+pub fn groups(
     conn: &mut AnyConnection,
     scope: &StatsScope,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<GroupCount>> {
-    let sql = |pg| {
-        format!(
-            "SELECT t.status AS status, t.kind AS kind, t.category_id AS category_id, COUNT(*) AS count \
-             FROM tickets t WHERE {} GROUP BY t.status, t.kind, t.category_id",
-            conditions(scope, from, to, pg)
-        )
-    };
-    match conn {
-        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).load(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).load(c),
-    }
-}
-
-/// Resolved tickets by the level of the unit that resolved them.
-pub fn resolved_by_level(
-    conn: &mut AnyConnection,
-    scope: &StatsScope,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Vec<LevelCount>> {
-    let sql = |pg| {
-        format!(
-            "SELECT r.level AS level, COUNT(*) AS count FROM tickets t JOIN units r ON r.id = t.resolved_unit_id \
-             WHERE {} AND t.status IN ('resolved', 'closed') GROUP BY r.level",
-            conditions(scope, from, to, pg)
-        )
-    };
-    match conn {
-        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).load(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).load(c),
-    }
-}
-
-pub fn summary(
-    conn: &mut AnyConnection,
-    scope: &StatsScope,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> QueryResult<Summary> {
+) -> QueryResult<Vec<Group>> {
     // A deadline counts as missed when the worker flagged it, or when the
     // sign-for or resolution came after it.
     let sql = |pg| {
         format!(
-            "SELECT COUNT(*) AS total, \
-             COALESCE(SUM(CASE WHEN t.accept_breached_at IS NOT NULL OR t.resolve_breached_at IS NOT NULL \
-                 OR t.accepted_at > t.accept_due_at OR t.resolved_at > t.resolve_due_at THEN 1 ELSE 0 END), 0) AS breached, \
-             COALESCE(SUM(CASE WHEN t.reopen_count > 0 THEN 1 ELSE 0 END), 0) AS reopened, \
-             COUNT(t.rating) AS rated, AVG(CAST(t.rating AS DOUBLE PRECISION)) AS average_rating \
-             FROM tickets t WHERE {}",
+            "SELECT t.status AS status, t.kind AS kind, t.category_id AS category_id, r.level AS resolved_level, \
+             COUNT(*) AS count, \
+             SUM(CASE WHEN t.accept_breached_at IS NOT NULL OR t.resolve_breached_at IS NOT NULL \
+                 OR t.accepted_at > t.accept_due_at OR t.resolved_at > t.resolve_due_at THEN 1 ELSE 0 END) AS breached, \
+             SUM(CASE WHEN t.reopen_count > 0 THEN 1 ELSE 0 END) AS reopened, \
+             COUNT(t.rating) AS rated, COALESCE(SUM(t.rating), 0) AS rating_sum \
+             FROM tickets t LEFT JOIN units r ON r.id = t.resolved_unit_id \
+             WHERE {} GROUP BY t.status, t.kind, t.category_id, r.level",
             conditions(scope, from, to, pg)
         )
     };
     match conn {
-        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).get_result(c),
-        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).get_result(c),
+        AnyConnection::Postgres(c) => diesel::sql_query(sql(true)).load(c),
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql(false)).load(c),
     }
 }
 
@@ -170,13 +123,12 @@ pub fn timings(
 ) -> QueryResult<Timings> {
     match conn {
         AnyConnection::Postgres(c) => {
+            // One sort per duration: the array form computes both percentiles at once.
             let sql = format!(
-                "SELECT \
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS accept_median, \
-                 percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS accept_p90, \
-                 percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS resolve_median, \
-                 percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS resolve_p90 \
-                 FROM tickets t WHERE {}",
+                "SELECT a[1] AS accept_median, a[2] AS accept_p90, r[1] AS resolve_median, r[2] AS resolve_p90 FROM (SELECT \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS a, \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS r \
+                 FROM tickets t WHERE {}) p",
                 conditions(scope, from, to, true)
             );
             let p: Percentiles = diesel::sql_query(sql).get_result(c)?;
