@@ -126,8 +126,8 @@ pub fn timings(
             // One sort per duration: the array form computes both percentiles at once.
             let sql = format!(
                 "SELECT a[1] AS accept_median, a[2] AS accept_p90, r[1] AS resolve_median, r[2] AS resolve_p90 FROM (SELECT \
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at)) / 3600.0) AS a, \
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at)) / 3600.0) AS r \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.accepted_at - t.created_at))::float8 / 3600.0) AS a, \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.resolved_at - t.created_at))::float8 / 3600.0) AS r \
                  FROM tickets t WHERE {}) p",
                 conditions(scope, from, to, true)
             );
