@@ -140,34 +140,46 @@ pub fn timings(
             })
         }
         AnyConnection::Sqlite(c) => {
-            // Sort inside SQLite and read back only the ranks around each
-            // percentile, not every duration.
-            let mut at = |column: &str, p: f64| -> QueryResult<Option<f64>> {
+            // Sort inside SQLite, once per duration, and read back only the
+            // ranks around the median and the 90th percentile.
+            let mut both = |column: &str| -> QueryResult<(Option<f64>, Option<f64>)> {
                 let sql = format!(
                     "WITH d AS (SELECT (julianday(t.{column}) - julianday(t.created_at)) * 24.0 AS hours FROM tickets t \
                      WHERE {} AND t.{column} IS NOT NULL), \
                      r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) - 1 AS rank, COUNT(*) OVER () AS n FROM d) \
-                     SELECT hours, rank, n FROM r \
-                     WHERE rank IN (CAST({p} * (n - 1) AS INTEGER), CAST({p} * (n - 1) AS INTEGER) + 1) ORDER BY rank",
+                     SELECT hours, rank, n FROM r WHERE rank IN (CAST(0.5 * (n - 1) AS INTEGER), \
+                     CAST(0.5 * (n - 1) AS INTEGER) + 1, CAST(0.9 * (n - 1) AS INTEGER), CAST(0.9 * (n - 1) AS INTEGER) + 1) \
+                     ORDER BY rank",
                     conditions(scope, from, to, false)
                 );
                 let rows = diesel::sql_query(sql).load::<Ranked>(c)?;
-                let Some(first) = rows.first() else { return Ok(None) };
-                #[allow(clippy::cast_precision_loss)]
-                let exact = p * (first.n - 1) as f64;
-                #[allow(clippy::cast_precision_loss)]
-                let fraction = exact - first.rank as f64;
-                let next = rows.get(1).map_or(first.hours, |r| r.hours);
-                Ok(Some(first.hours + (next - first.hours) * fraction))
+                Ok((interpolate(&rows, 0.5), interpolate(&rows, 0.9)))
             };
+            let (accept_median, accept_p90) = both("accepted_at")?;
+            let (resolve_median, resolve_p90) = both("resolved_at")?;
             Ok(Timings {
-                accept_median: at("accepted_at", 0.5)?,
-                accept_p90: at("accepted_at", 0.9)?,
-                resolve_median: at("resolved_at", 0.5)?,
-                resolve_p90: at("resolved_at", 0.9)?,
+                accept_median,
+                accept_p90,
+                resolve_median,
+                resolve_p90,
             })
         }
     }
+}
+
+/// The `p` percentile from the rows at ranks ⌊p·(n−1)⌋ and the one after,
+/// interpolated as PostgreSQL's `percentile_cont` does.
+fn interpolate(rows: &[Ranked], p: f64) -> Option<f64> {
+    let n = rows.first()?.n;
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    let exact = p * (n - 1) as f64;
+    #[allow(clippy::cast_possible_truncation)]
+    let lower = exact.floor() as i64;
+    let at = |rank: i64| rows.iter().find(|r| r.rank == rank).map(|r| r.hours);
+    let low = at(lower)?;
+    let high = at(lower + 1).unwrap_or(low);
+    #[allow(clippy::cast_precision_loss)]
+    Some(low + (high - low) * (exact - lower as f64))
 }
 
 #[derive(QueryableByName, Debug)]
