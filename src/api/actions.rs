@@ -424,11 +424,8 @@ pub(crate) fn apply(
                 ));
             }
             let primary = db::lock_ticket(conn, into)?.ok_or_else(not_found)?;
-            let primary_context = TicketContext::load(conn, std::slice::from_ref(&primary))?;
-            let primary_visited = primary_context.visited_paths(&primary);
-            let primary_parties = primary_context.party_user_ids(&primary);
-            primary_context
-                .readable(caller, &primary, &primary_visited, &primary_parties)
+            TicketContext::load(conn, std::slice::from_ref(&primary))?
+                .ensure_readable(caller, &primary)
                 .map_err(|_| not_found())?;
             if primary.community_id != ticket.community_id || primary.status == Status::Merged.as_str() {
                 return Err(invalid(

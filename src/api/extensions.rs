@@ -281,10 +281,7 @@ async fn list_extensions(
         .db
         .run(move |conn| {
             let ticket = db::find_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
-            let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
-            let visited = context.visited_paths(&ticket);
-            let parties = context.party_user_ids(&ticket);
-            context.readable(&caller, &ticket, &visited, &parties)?;
+            TicketContext::load(conn, std::slice::from_ref(&ticket))?.ensure_readable(&caller, &ticket)?;
             let rows = db::extensions_of(conn, ticket_id)?;
             responses(conn, rows)
         })

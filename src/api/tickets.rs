@@ -289,6 +289,13 @@ impl TicketContext {
         }
     }
 
+    /// 404 unless the caller may read the ticket.
+    pub fn ensure_readable(&self, caller: &Caller, t: &TicketRow) -> Result<(), ApiError> {
+        let visited = self.visited_paths(t);
+        let parties = self.party_user_ids(t);
+        self.readable(caller, t, &visited, &parties).map(drop)
+    }
+
     fn phone_for(&self, caller: &Caller, owner: Option<i64>, phone: Option<&str>) -> Option<String> {
         let phone = phone?;
         if owner == Some(caller.id.0) || caller.sees_full_phones() {
@@ -816,6 +823,17 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
+fn key_reused() -> ApiError {
+    ApiError::field(
+        IDEMPOTENCY_HEADER,
+        Invalid::new(
+            "reused",
+            "This key was used for a different request in the last 24 hours.",
+            "此幂等键在 24 小时内已用于另一个请求。",
+        ),
+    )
+}
+
 fn replay(row: IdempotencyRow) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(u16::try_from(row.status_code).unwrap_or(500))
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
@@ -853,20 +871,13 @@ async fn file_and_respond(
         let key = key.clone();
         let request_hash = request_hash.clone();
         state.db.write(move |conn| {
-            if let Some(key) = &key {
-                if let Some(stored) = db::find_idempotent(conn, caller.id.0, key, now - Duration::hours(24))? {
-                    if stored.request_hash != request_hash {
-                        return Err(ApiError::field(
-                            IDEMPOTENCY_HEADER,
-                            Invalid::new(
-                                "reused",
-                                "This key was used for a different request in the last 24 hours.",
-                                "此幂等键在 24 小时内已用于另一个请求。",
-                            ),
-                        ));
-                    }
-                    return Ok(Filed::Replayed(stored));
+            if let Some(key) = &key
+                && let Some(stored) = db::find_idempotent(conn, caller.id.0, key, now - Duration::hours(24))?
+            {
+                if stored.request_hash != request_hash {
+                    return Err(key_reused());
                 }
+                return Ok(Filed::Replayed(stored));
             }
             let ticket = file(conn, &caller, filing, now)?;
             let location = format!("/api/v1/tickets/{}", ticket.id);
@@ -924,16 +935,7 @@ async fn file_and_respond(
             .insert_header((header::ETAG, etag(version)))
             .body(body),
         Filed::Replayed(stored) if stored.request_hash == request_hash => replay(stored),
-        Filed::Replayed(_) => {
-            return Err(ApiError::field(
-                IDEMPOTENCY_HEADER,
-                Invalid::new(
-                    "reused",
-                    "This key was used for a different request in the last 24 hours.",
-                    "此幂等键在 24 小时内已用于另一个请求。",
-                ),
-            ));
-        }
+        Filed::Replayed(_) => return Err(key_reused()),
     })
 }
 
@@ -1441,10 +1443,7 @@ async fn create_comment(
         .db
         .write(move |conn| {
             let row = db::lock_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
-            let context = TicketContext::load(conn, std::slice::from_ref(&row))?;
-            let visited = context.visited_paths(&row);
-            let parties = context.party_user_ids(&row);
-            context.readable(&caller, &row, &visited, &parties)?;
+            TicketContext::load(conn, std::slice::from_ref(&row))?.ensure_readable(&caller, &row)?;
             let event = db::insert_event(
                 conn,
                 &NewEventRow {

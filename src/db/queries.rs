@@ -316,7 +316,7 @@ pub struct UserFilter<'a> {
 fn tied_to_subtrees_sql(prefixes: &[String]) -> String {
     let likes: Vec<String> = prefixes
         .iter()
-        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'/'))
+        .filter(|p| crate::domain::grid::is_server_path(p))
         .map(|p| format!("units.path LIKE '{p}%'"))
         .collect();
     if likes.is_empty() {

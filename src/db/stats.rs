@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
 
 use super::AnyConnection;
+use crate::domain::grid::is_server_path;
 
 /// Which tickets count: those of a whole community, or those that have been
 /// at a unit in a subtree.
@@ -58,10 +59,6 @@ pub struct Timings {
     pub accept_p90: Option<f64>,
     pub resolve_median: Option<f64>,
     pub resolve_p90: Option<f64>,
-}
-
-fn is_server_path(path: &str) -> bool {
-    !path.is_empty() && path.bytes().all(|b| b.is_ascii_digit() || b == b'/')
 }
 
 fn stamp(t: NaiveDateTime) -> String {

@@ -11,6 +11,7 @@ use super::schema::{
     categories, dispute_parties, extension_requests, idempotency_keys, sla_rules, ticket_events, ticket_visits,
     tickets, units,
 };
+use crate::domain::grid::is_server_path;
 use crate::error::ApiError;
 
 // ---------------------------------------------------------------- categories
@@ -346,10 +347,6 @@ pub enum TicketScope {
         communities: Vec<i64>,
         prefixes: Vec<String>,
     },
-}
-
-fn is_server_path(path: &str) -> bool {
-    !path.is_empty() && path.bytes().all(|b| b.is_ascii_digit() || b == b'/')
 }
 
 /// SQL for a scope. Ids and server-made paths (digits and `/` only) are

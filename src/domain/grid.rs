@@ -96,6 +96,12 @@ pub fn in_subtree(path: &str, root_path: &str) -> bool {
     path.starts_with(root_path)
 }
 
+/// Whether `path` is a materialised path as the server writes it (digits
+/// and `/` only), and so safe to write into SQL as a literal.
+pub fn is_server_path(path: &str) -> bool {
+    !path.is_empty() && path.bytes().all(|b| b.is_ascii_digit() || b == b'/')
+}
+
 /// Id of the committee (community root) a path belongs to.
 pub fn community_of(path: &str) -> Option<i64> {
     path.trim_start_matches('/')
@@ -141,5 +147,7 @@ mod tests {
         // `/1/4/` must not contain `/1/40/`.
         assert!(!in_subtree("/1/40/", "/1/4/"));
         assert_eq!(community_of(&building), Some(1));
+        assert!(is_server_path(&building));
+        assert!(!is_server_path("") && !is_server_path("/1/' OR 1=1 --"));
     }
 }
