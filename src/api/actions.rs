@@ -17,11 +17,11 @@ use super::tickets::{TicketContext, TicketResponse, etag, load_ticket};
 use crate::auth::Auth;
 use crate::db::models::NewEventRow;
 use crate::db::tickets::{self as db, TicketChanges};
-use crate::db::{AnyConnection, queries};
+use crate::db::{AnyConnection, mediation, queries};
 use crate::domain::grid::in_subtree;
 use crate::domain::ids::UnitId;
 use crate::domain::people::bounded_text;
-use crate::domain::ticket::{Action, Place, Status, allowed_actions, next_status, possible_at};
+use crate::domain::ticket::{Action, Kind, Place, Status, allowed_actions, next_status, possible_at};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
@@ -319,6 +319,18 @@ pub(crate) fn apply(
             None
         }
         Step::Resolve { note } => {
+            // A dispute is resolved only as settled, under a mediation agreement;
+            // one that could not be settled is referred outside the grid.
+            if ticket.kind == Kind::Dispute.as_str() {
+                if mediation::find_agreement(conn, ticket.id)?.is_none() {
+                    return Err(ApiError::conflict(
+                        "agreement_required",
+                        "Record the mediation agreement (PUT /disputes/{id}/agreement) before resolving a dispute as settled; refer a dispute that could not be settled.",
+                        "纠纷须先录入调解协议才能以调解成功办结；调解不成的请转办。",
+                    ));
+                }
+                changes.outcome = Some(Some("settled".into()));
+            }
             changes.resolution = Some(Some(note.clone()));
             changes.resolved_at = Some(Some(now));
             changes.resolved_unit_id = Some(Some(current.id));
@@ -386,6 +398,7 @@ pub(crate) fn apply(
             changes.arrived_from_unit_id = Some(None);
             changes.resolved_at = Some(None);
             changes.resolution = Some(None);
+            changes.outcome = Some(None);
             Some(reason)
         }
         Step::Close { rating, feedback } => {
@@ -399,6 +412,9 @@ pub(crate) fn apply(
             Some(reason)
         }
         Step::Refer { target, note } => {
+            if ticket.kind == Kind::Dispute.as_str() {
+                changes.outcome = Some(Some("not_settled".into()));
+            }
             changes.referred_to = Some(Some(target.clone()));
             changes.closed_at = Some(Some(now));
             Some(match note {
@@ -548,7 +564,10 @@ async fn accept(
 /// Resolve a ticket (办结)
 ///
 /// `accepted` → `resolved`, with the resolution note. The reporter then
-/// confirms (`close`) or rejects it within 7 days (`reopen`).
+/// confirms (`close`) or rejects it within 7 days (`reopen`). A dispute is
+/// resolved only as settled (`outcome: settled`), after its mediation
+/// agreement is recorded (else 409 `agreement_required`); a dispute that could
+/// not be settled is referred instead.
 #[utoipa::path(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
@@ -807,7 +826,8 @@ async fn reject(
 /// Refer a ticket outside the grid
 ///
 /// Committee only: hand the ticket to the 12345 hotline, the people's
-/// mediation committee or another body, named in `target`.
+/// mediation committee or another body, named in `target`. A referred
+/// dispute's `outcome` is `not_settled`.
 #[utoipa::path(
     tag = "lifecycle",
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),

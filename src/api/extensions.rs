@@ -2,7 +2,6 @@
 //! time; the level above approves or denies; approval moves the resolve
 //! deadline. Every step is on the ticket's timeline.
 
-use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, http::header, post, web};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -14,13 +13,13 @@ use super::actions::OptionalJsonBody;
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::tickets::{ActorRef, TicketContext};
+use super::tickets::{ActorRef, Actors, TicketContext};
 use crate::auth::Auth;
 use crate::clock::utc;
 use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
 use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, queries};
-use crate::domain::ids::{UnitId, UserId};
+use crate::domain::ids::UnitId;
 use crate::domain::people::bounded_text;
 use crate::domain::ticket::Status;
 use crate::error::{ApiError, Invalid, Validator};
@@ -82,23 +81,8 @@ pub struct DecideExtension {
 }
 
 fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<ExtensionResponse>, ApiError> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .flat_map(|r| [Some(r.requested_by), r.decided_by])
-        .flatten()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let people: HashMap<i64, String> = queries::users_by_ids(conn, &ids)?
-        .into_iter()
-        .map(|u| (u.id, u.display_name))
-        .collect();
-    let actor = |id: i64| {
-        people.get(&id).map(|name| ActorRef {
-            id: UserId(id),
-            display_name: name.clone(),
-        })
-    };
+    let people = Actors::load(conn, rows.iter().flat_map(|r| [Some(r.requested_by), r.decided_by]).flatten())?;
+    let actor = |id: i64| people.get(id);
     Ok(rows
         .into_iter()
         .map(|r| ExtensionResponse {
@@ -130,16 +114,8 @@ fn readable_ticket(conn: &mut AnyConnection, caller: &Caller, id: i64) -> Result
 
 fn event(ticket_id: i64, kind: &str, actor: i64, unit: i64, note: String, now: NaiveDateTime) -> NewEventRow {
     NewEventRow {
-        ticket_id,
-        kind: kind.to_owned(),
-        actor_id: Some(actor),
-        from_status: None,
-        to_status: None,
         from_unit_id: Some(unit),
-        to_unit_id: None,
-        note: Some(note),
-        internal: false,
-        created_at: now,
+        ..NewEventRow::note(ticket_id, kind, actor, note, now)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod categories;
 pub mod extensions;
 pub mod health;
 pub mod me;
+pub mod mediation;
 pub mod openapi;
 pub mod posts;
 pub mod problems;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     actions::configure(cfg);
     sla::configure(cfg);
     extensions::configure(cfg);
+    mediation::configure(cfg);
     stats::configure(cfg);
 }
 

@@ -97,7 +97,7 @@ pub struct PartyResponse {
     "accept_due_at": "2026-11-29T01:00:00Z", "resolve_due_at": "2026-12-01T01:00:00Z", "overdue": false,
     "accepted_at": null, "resolved_at": null, "closed_at": null, "resolution": null, "rating": null, "feedback": null,
     "bounce_count": 0, "escalation_count": 0, "reopen_count": 0, "merged_into_id": null, "referred_to": null,
-    "parties": [], "actions": ["accept", "escalate", "dispatch", "reject", "merge"],
+    "parties": [], "outcome": null, "actions": ["accept", "escalate", "dispatch", "reject", "merge"],
     "version": 1, "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z"}))]
 pub struct TicketResponse {
     pub id: i64,
@@ -141,6 +141,9 @@ pub struct TicketResponse {
     pub referred_to: Option<String>,
     /// Disputes: applicants and respondents. Empty for complaints.
     pub parties: Vec<PartyResponse>,
+    /// Disputes: `settled` once resolved under a mediation agreement,
+    /// `not_settled` once referred outside the grid; otherwise `null`.
+    pub outcome: Option<String>,
     /// The actions the caller may take now.
     pub actions: Vec<Action>,
     /// Increases with every change; send it back as `version` or `If-Match`.
@@ -184,7 +187,7 @@ pub struct EventResponse {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ActorRef {
     pub id: UserId,
     pub display_name: String,
@@ -198,6 +201,30 @@ pub struct ActorRef {
 pub struct EventList {
     pub items: Vec<EventResponse>,
     pub next_cursor: Option<String>,
+}
+
+/// Display names of the people behind a set of ids, for `ActorRef`s.
+pub struct Actors(HashMap<i64, String>);
+
+impl Actors {
+    pub fn load(conn: &mut AnyConnection, ids: impl IntoIterator<Item = i64>) -> Result<Self, ApiError> {
+        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Self(
+            queries::users_by_ids(conn, &ids)?
+                .into_iter()
+                .map(|u| (u.id, u.display_name))
+                .collect(),
+        ))
+    }
+
+    pub fn get(&self, id: i64) -> Option<ActorRef> {
+        self.0.get(&id).map(|name| ActorRef {
+            id: UserId(id),
+            display_name: name.clone(),
+        })
+    }
 }
 
 // ---------------------------------------------------------------- context
@@ -307,6 +334,26 @@ impl TicketContext {
         }
     }
 
+    /// A dispute's parties as the caller may see them: phones hidden from
+    /// residents but their own, masked below committee level.
+    pub fn party_responses(&self, caller: &Caller, t: &TicketRow, hide_reporter: bool) -> Vec<PartyResponse> {
+        self.parties
+            .get(&t.id)
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| !(t.anonymous && hide_reporter && p.user_id == Some(t.reporter_id)))
+                    .map(|p| PartyResponse {
+                        id: p.id,
+                        role: p.role.clone(),
+                        user_id: p.user_id.map(UserId),
+                        name: p.name.clone(),
+                        phone: self.phone_for(caller, p.user_id, p.phone.as_deref()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn response(&self, caller: &Caller, t: TicketRow, now: NaiveDateTime) -> Result<TicketResponse, ApiError> {
         let visited = self.visited_paths(&t);
         let party_ids = self.party_user_ids(&t);
@@ -329,22 +376,7 @@ impl TicketContext {
         } else {
             None
         };
-        let parties = self
-            .parties
-            .get(&t.id)
-            .map(|ps| {
-                ps.iter()
-                    .filter(|p| !(t.anonymous && p.user_id == Some(t.reporter_id) && reporter.is_none()))
-                    .map(|p| PartyResponse {
-                        id: p.id,
-                        role: p.role.clone(),
-                        user_id: p.user_id.map(UserId),
-                        name: p.name.clone(),
-                        phone: self.phone_for(caller, p.user_id, p.phone.as_deref()),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let parties = self.party_responses(caller, &t, reporter.is_none());
         let place = Place {
             level: facts.current_level,
             arrived_from_elsewhere: t.arrived_from_unit_id.is_some(),
@@ -393,6 +425,7 @@ impl TicketContext {
             reopen_count: t.reopen_count,
             merged_into_id: t.merged_into_id,
             referred_to: t.referred_to,
+            outcome: t.outcome,
             version: t.version,
             created_at: utc(t.created_at),
             updated_at: utc(t.updated_at),
@@ -585,29 +618,8 @@ pub(crate) fn validate_filing(
             );
         }
         for (i, r) in respondents.iter().enumerate() {
-            let field = format!("respondents[{i}]");
-            match (r.user_id, &r.name, &r.phone) {
-                (Some(user_id), None, None) => parsed.push(Respondent::Account(user_id.0)),
-                (None, Some(name), phone) => {
-                    let name = v.check(&format!("{field}.name"), bounded_text(name, 64));
-                    let phone = match phone {
-                        Some(p) => v
-                            .check(&format!("{field}.phone"), Phone::parse(p))
-                            .map(|p| Some(p.as_str().to_owned())),
-                        None => Some(None),
-                    };
-                    if let (Some(name), Some(phone)) = (name, phone) {
-                        parsed.push(Respondent::Outside { name, phone });
-                    }
-                }
-                _ => v.push(
-                    &field,
-                    Invalid::new(
-                        "account_or_name",
-                        "Give either `user_id`, or `name` (and optionally `phone`).",
-                        "请提供 user_id，或提供 name（及可选的 phone）。",
-                    ),
-                ),
+            if let Some(party) = parse_party(&mut v, &format!("respondents[{i}]"), r) {
+                parsed.push(party);
             }
         }
     }
@@ -627,6 +639,68 @@ pub(crate) fn validate_filing(
         on_behalf_of: on_behalf_of.map(|u| u.0),
         respondents: parsed,
     })
+}
+
+/// A party named in a request: a resident account, or an outside party with
+/// a name and, optionally, a phone.
+pub(crate) fn parse_party(v: &mut Validator, prefix: &str, r: &RespondentInput) -> Option<Respondent> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    match (r.user_id, &r.name, &r.phone) {
+        (Some(user_id), None, None) => Some(Respondent::Account(user_id.0)),
+        (None, Some(name), phone) => {
+            let name = v.check(&field("name"), bounded_text(name, 64));
+            let phone = match phone {
+                Some(p) => v
+                    .check(&field("phone"), Phone::parse(p))
+                    .map(|p| Some(p.as_str().to_owned())),
+                None => Some(None),
+            };
+            Some(Respondent::Outside { name: name?, phone: phone? })
+        }
+        _ => {
+            v.push(
+                if prefix.is_empty() { "user_id" } else { prefix },
+                Invalid::new(
+                    "account_or_name",
+                    "Give either `user_id`, or `name` (and optionally `phone`).",
+                    "请提供 user_id，或提供 name（及可选的 phone）。",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A party's name and phone: from the resident account (never `reporter_id`
+/// itself; else 422 naming `user_field`), or as given for an outside party.
+pub(crate) fn resolve_party(
+    conn: &mut AnyConnection,
+    party: &Respondent,
+    user_field: &str,
+    reporter_id: i64,
+) -> Result<(Option<i64>, String, Option<String>), ApiError> {
+    match party {
+        Respondent::Account(user_id) => {
+            let account = queries::find_user(conn, *user_id)?
+                .filter(|u| u.role == Role::Resident.as_str() && u.id != reporter_id)
+                .ok_or_else(|| {
+                    filing_error(
+                        user_field,
+                        "not_found",
+                        "No other resident has this id.",
+                        "没有此编号的其他居民。",
+                    )
+                })?;
+            Ok((Some(account.id), account.display_name, account.phone))
+        }
+        Respondent::Outside { name, phone } => Ok((None, name.clone(), phone.clone())),
+    }
 }
 
 fn filing_error(field: &str, code: &'static str, en: &'static str, zh: &'static str) -> ApiError {
@@ -706,22 +780,7 @@ pub(crate) fn file(
     }
     let mut respondents = Vec::new();
     for (i, r) in f.respondents.iter().enumerate() {
-        respondents.push(match r {
-            Respondent::Account(user_id) => {
-                let account = queries::find_user(conn, *user_id)?
-                    .filter(|u| u.role == Role::Resident.as_str() && u.id != reporter.id)
-                    .ok_or_else(|| {
-                        filing_error(
-                            &format!("respondents[{i}].user_id"),
-                            "not_found",
-                            "No other resident has this id.",
-                            "没有此编号的其他居民。",
-                        )
-                    })?;
-                (Some(account.id), account.display_name, account.phone)
-            }
-            Respondent::Outside { name, phone } => (None, name.clone(), phone.clone()),
-        });
+        respondents.push(resolve_party(conn, r, &format!("respondents[{i}].user_id"), reporter.id)?);
     }
 
     let chain = serving_chain(conn, &reporter)?;
@@ -1075,7 +1134,7 @@ fn scope_of(caller: &Caller) -> TicketScope {
         Role::Superadmin => TicketScope::All,
         Role::Resident => TicketScope::Resident {
             user_id: caller.id.0,
-            respondent: true,
+            party: true,
         },
         Role::Staff | Role::Admin => {
             let mut communities = Vec::new();
@@ -1107,8 +1166,8 @@ async fn list(
     let items = state
         .db
         .run(move |conn| {
-            if let TicketScope::Resident { user_id, respondent } = &mut scope {
-                *respondent = db::is_respondent(conn, *user_id)?;
+            if let TicketScope::Resident { user_id, party } = &mut scope {
+                *party = db::is_other_party(conn, *user_id)?;
             }
             let category_id = match &query.category {
                 Some(code) => Some(

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    categories, dispute_parties, extension_requests, idempotency_keys, posts, refresh_tokens, sessions, settings,
+    categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, mediation_sessions, idempotency_keys, posts, refresh_tokens, sessions, settings,
     sla_rules, ticket_events, tickets, units, users,
 };
 
@@ -223,6 +223,8 @@ pub struct TicketRow {
     pub accept_breached_at: Option<NaiveDateTime>,
     /// When the worker found the resolve deadline missed.
     pub resolve_breached_at: Option<NaiveDateTime>,
+    /// Disputes: `settled` or `not_settled` once resolved or referred.
+    pub outcome: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -284,6 +286,24 @@ pub struct NewEventRow {
     pub note: Option<String>,
     pub internal: bool,
     pub created_at: NaiveDateTime,
+}
+
+impl NewEventRow {
+    /// A public timeline entry that changes neither status nor unit.
+    pub fn note(ticket_id: i64, kind: &str, actor_id: i64, note: String, now: NaiveDateTime) -> Self {
+        Self {
+            ticket_id,
+            kind: kind.to_owned(),
+            actor_id: Some(actor_id),
+            from_status: None,
+            to_status: None,
+            from_unit_id: None,
+            to_unit_id: None,
+            note: Some(note),
+            internal: false,
+            created_at: now,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -369,5 +389,54 @@ pub struct NewExtensionRow {
     pub hours: i32,
     pub reason: String,
     pub status: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mediation_sessions)]
+pub struct MediationRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub held_at: NaiveDateTime,
+    pub mediator_id: i64,
+    pub summary: String,
+    pub outcome: Option<String>,
+    pub recorded_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = mediation_sessions)]
+pub struct NewMediationRow {
+    pub ticket_id: i64,
+    pub held_at: NaiveDateTime,
+    pub mediator_id: i64,
+    pub summary: String,
+    pub outcome: Option<String>,
+    pub recorded_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dispute_agreements)]
+pub struct AgreementRow {
+    pub ticket_id: i64,
+    pub terms: String,
+    pub performance_deadline: NaiveDateTime,
+    pub recorded_by: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = follow_ups)]
+pub struct FollowUpRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub due_at: NaiveDateTime,
+    pub recorded_at: Option<NaiveDateTime>,
+    pub recorded_by: Option<i64>,
+    pub result: Option<String>,
+    pub note: Option<String>,
     pub created_at: NaiveDateTime,
 }

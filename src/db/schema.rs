@@ -123,6 +123,7 @@ diesel::table! {
         updated_at -> Timestamp,
         accept_breached_at -> Nullable<Timestamp>,
         resolve_breached_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
     }
 }
 
@@ -201,6 +202,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mediation_sessions (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        held_at -> Timestamp,
+        mediator_id -> BigInt,
+        summary -> Text,
+        outcome -> Nullable<Text>,
+        recorded_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dispute_agreements (ticket_id) {
+        ticket_id -> BigInt,
+        terms -> Text,
+        performance_deadline -> Timestamp,
+        recorded_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_ups (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        due_at -> Timestamp,
+        recorded_at -> Nullable<Timestamp>,
+        recorded_by -> Nullable<BigInt>,
+        result -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -210,6 +248,7 @@ diesel::joinable!(tickets -> categories (category_id));
 diesel::joinable!(ticket_visits -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(dispute_parties -> tickets (ticket_id));
+diesel::joinable!(follow_ups -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -226,4 +265,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     sla_rules,
     extension_requests,
+    mediation_sessions,
+    dispute_agreements,
+    follow_ups,
 );

@@ -233,6 +233,7 @@ pub struct TicketChanges {
     pub updated_at: Option<NaiveDateTime>,
     pub accept_breached_at: Option<Option<NaiveDateTime>>,
     pub resolve_breached_at: Option<Option<NaiveDateTime>>,
+    pub outcome: Option<Option<String>>,
 }
 
 pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges) -> QueryResult<TicketRow> {
@@ -279,12 +280,13 @@ pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> Quer
     Ok(())
 }
 
-/// Whether a resident is a respondent in any dispute.
-pub fn is_respondent(conn: &mut AnyConnection, user_id: i64) -> QueryResult<bool> {
+/// Whether a resident is a party to a dispute someone else filed.
+pub fn is_other_party(conn: &mut AnyConnection, user_id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         dispute_parties::table
+            .inner_join(tickets::table)
             .filter(dispute_parties::user_id.eq(user_id))
-            .filter(dispute_parties::role.eq("respondent")),
+            .filter(tickets::reporter_id.ne(user_id)),
     ))
     .get_result(conn)
 }
@@ -334,12 +336,12 @@ pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter)
 #[derive(Debug, Clone)]
 pub enum TicketScope {
     All,
-    /// A resident: their own tickets, and disputes they are a respondent in
-    /// (`respondent` says whether there are any: without, the reporter index
-    /// alone answers).
+    /// A resident: their own tickets, and disputes others filed that they
+    /// are a party to (`party` says whether there are any: without, the
+    /// reporter index alone answers).
     Resident {
         user_id: i64,
-        respondent: bool,
+        party: bool,
     },
     /// Post holders: whole communities (committee posts) and the subtrees of
     /// lower posts, by every unit a ticket has been at.
@@ -357,14 +359,14 @@ fn scope_sql(scope: &TicketScope) -> Option<String> {
         TicketScope::All => None,
         TicketScope::Resident {
             user_id,
-            respondent: false,
+            party: false,
         } => Some(format!("tickets.reporter_id = {user_id}")),
         TicketScope::Resident {
             user_id,
-            respondent: true,
+            party: true,
         } => Some(format!(
             "(tickets.reporter_id = {user_id} OR tickets.id IN (SELECT dispute_parties.ticket_id FROM dispute_parties \
-             WHERE dispute_parties.user_id = {user_id} AND dispute_parties.role = 'respondent'))"
+             WHERE dispute_parties.user_id = {user_id}))"
         )),
         TicketScope::Staff { communities, prefixes } => {
             let mut parts = Vec::new();
