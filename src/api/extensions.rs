@@ -2,7 +2,6 @@
 //! time; the level above approves or denies; approval moves the resolve
 //! deadline. Every step is on the ticket's timeline.
 
-
 use actix_web::{HttpResponse, get, http::header, post, web};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -81,7 +80,10 @@ pub struct DecideExtension {
 }
 
 fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<ExtensionResponse>, ApiError> {
-    let people = Actors::load(conn, rows.iter().flat_map(|r| [Some(r.requested_by), r.decided_by]).flatten())?;
+    let people = Actors::load(
+        conn,
+        rows.iter().flat_map(|r| [Some(r.requested_by), r.decided_by]).flatten(),
+    )?;
     let actor = |id: i64| people.get(id);
     Ok(rows
         .into_iter()

@@ -16,7 +16,9 @@ use crate::auth::Auth;
 use crate::auth::extractor::caller_from;
 use crate::clock::utc;
 use crate::db::mediation::{self as db, FollowUpFilter, FollowUpState};
-use crate::db::models::{AgreementRow, FollowUpRow, MediationRow, NewEventRow, NewMediationRow, NewPartyRow, TicketRow};
+use crate::db::models::{
+    AgreementRow, FollowUpRow, MediationRow, NewEventRow, NewMediationRow, NewPartyRow, TicketRow,
+};
 use crate::db::{AnyConnection, queries, tickets};
 use crate::domain::grid::community_of;
 use crate::domain::ids::{UnitId, UserId};
@@ -287,11 +289,7 @@ fn load_dispute(conn: &mut AnyConnection, caller: &Caller, id: i64, lock: bool) 
     let visited = context.visited_paths(&ticket);
     let parties = context.party_user_ids(&ticket);
     let works = policy::can_work(caller, &context.readable(caller, &ticket, &visited, &parties)?);
-    Ok(Dispute {
-        ticket,
-        context,
-        works,
-    })
+    Ok(Dispute { ticket, context, works })
 }
 
 /// A dispute the caller works (403 for one they only read), still open.
@@ -526,7 +524,13 @@ async fn add_party(
             )?;
             tickets::insert_event(
                 conn,
-                &NewEventRow::note(d.ticket.id, "party_added", caller.id.0, format!("{}: {name}", role.as_str()), now),
+                &NewEventRow::note(
+                    d.ticket.id,
+                    "party_added",
+                    caller.id.0,
+                    format!("{}: {name}", role.as_str()),
+                    now,
+                ),
             )?;
             touch(conn, &d.ticket, now)?;
             let d = load_dispute(conn, &caller, id, false)?;
@@ -616,7 +620,11 @@ async fn add_mediation(
     if held_at > now {
         v.push(
             "held_at",
-            Invalid::new("in_future", "A session is recorded after it was held.", "调解须在举行后录入。"),
+            Invalid::new(
+                "in_future",
+                "A session is recorded after it was held.",
+                "调解须在举行后录入。",
+            ),
         );
     }
     v.finish()?;
@@ -761,7 +769,11 @@ async fn put_agreement(
     if deadline <= now {
         v.push(
             "performance_deadline",
-            Invalid::new("not_future", "The deadline must be in the future.", "履行期限须晚于当前时间。"),
+            Invalid::new(
+                "not_future",
+                "The deadline must be in the future.",
+                "履行期限须晚于当前时间。",
+            ),
         );
     }
     v.finish()?;
@@ -954,7 +966,10 @@ async fn record_follow_up(
                 Some(note) => format!("{}: {note}", input.result.as_str()),
                 None => input.result.as_str().to_owned(),
             };
-            tickets::insert_event(conn, &NewEventRow::note(d.ticket.id, "follow_up", caller.id.0, text, now))?;
+            tickets::insert_event(
+                conn,
+                &NewEventRow::note(d.ticket.id, "follow_up", caller.id.0, text, now),
+            )?;
             touch(conn, &d.ticket, now)?;
             follow_up_responses(conn, vec![(row, d.ticket)], now)?
                 .pop()

@@ -73,6 +73,7 @@ pub struct PersonRef {
 
 /// A party to a dispute (申请人 applicant / 被申请人 respondent).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 41, "role": "respondent", "user_id": null, "name": "物业公司张经理", "phone": "139****5678"}))]
 pub struct PartyResponse {
     pub id: i64,
     /// `applicant` or `respondent`.
@@ -661,7 +662,10 @@ pub(crate) fn parse_party(v: &mut Validator, prefix: &str, r: &RespondentInput) 
                     .map(|p| Some(p.as_str().to_owned())),
                 None => Some(None),
             };
-            Some(Respondent::Outside { name: name?, phone: phone? })
+            Some(Respondent::Outside {
+                name: name?,
+                phone: phone?,
+            })
         }
         _ => {
             v.push(
@@ -780,7 +784,12 @@ pub(crate) fn file(
     }
     let mut respondents = Vec::new();
     for (i, r) in f.respondents.iter().enumerate() {
-        respondents.push(resolve_party(conn, r, &format!("respondents[{i}].user_id"), reporter.id)?);
+        respondents.push(resolve_party(
+            conn,
+            r,
+            &format!("respondents[{i}].user_id"),
+            reporter.id,
+        )?);
     }
 
     let chain = serving_chain(conn, &reporter)?;

@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, mediation_sessions, idempotency_keys, posts, refresh_tokens, sessions, settings,
-    sla_rules, ticket_events, tickets, units, users,
+    categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
+    mediation_sessions, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events, tickets, units, users,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -357,14 +357,8 @@ pub enum TicketScope {
 fn scope_sql(scope: &TicketScope) -> Option<String> {
     match scope {
         TicketScope::All => None,
-        TicketScope::Resident {
-            user_id,
-            party: false,
-        } => Some(format!("tickets.reporter_id = {user_id}")),
-        TicketScope::Resident {
-            user_id,
-            party: true,
-        } => Some(format!(
+        TicketScope::Resident { user_id, party: false } => Some(format!("tickets.reporter_id = {user_id}")),
+        TicketScope::Resident { user_id, party: true } => Some(format!(
             "(tickets.reporter_id = {user_id} OR tickets.id IN (SELECT dispute_parties.ticket_id FROM dispute_parties \
              WHERE dispute_parties.user_id = {user_id}))"
         )),

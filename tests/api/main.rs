@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod health;
 mod lifecycle;
+mod mediation;
 mod openapi;
 mod posts;
 mod schema;

@@ -41,9 +41,12 @@ fn migrations_run_down_and_up_again() {
     let mut conn = db.conn().unwrap();
     let expected = [
         "categories",
+        "dispute_agreements",
         "dispute_parties",
         "extension_requests",
+        "follow_ups",
         "idempotency_keys",
+        "mediation_sessions",
         "posts",
         "refresh_tokens",
         "sessions",
