@@ -1,14 +1,21 @@
 //! `griddesk demo`: a community modelled on Junmen (军门社区, Fuzhou), so a
 //! newcomer can try everything in Swagger UI within a minute.
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 
+use crate::api::actions::{Step, apply};
+use crate::api::mediation::{MediationOutcome, NewSession, record_session, save_agreement};
+use crate::api::tickets::{RespondentInput, file, validate_filing};
+use crate::auth::extractor::load_caller;
 use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db, write_transaction};
+use crate::domain::ids::UserId;
 use crate::domain::people::Role;
+use crate::domain::ticket::Kind;
 use crate::error::ApiError;
+use crate::policy::Caller;
 
 /// Every demo account signs in with this password.
 pub const DEMO_PASSWORD: &str = "junmen-demo-2026";
@@ -207,22 +214,16 @@ fn build(conn: &mut AnyConnection, hash: &str, now: NaiveDateTime) -> Result<(),
     Ok(())
 }
 
+/// A demo account as a caller.
+fn who(conn: &mut AnyConnection, username: &str) -> Result<Caller, ApiError> {
+    let user = queries::find_user_by_username(conn, username)?.ok_or(ApiError::NotFound)?;
+    load_caller(conn, user.id)
+}
+
 /// Tickets in every status, with realistic timelines: filed days ago and
 /// worked step by step through the same rules the API applies.
 fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), ApiError> {
-    use chrono::Duration;
-
-    use crate::api::actions::{Step, apply};
-    use crate::api::tickets::{RespondentInput, file, validate_filing};
-    use crate::auth::extractor::load_caller;
-    use crate::domain::ids::UserId;
-    use crate::domain::ticket::Kind;
-
     let hours = |h: i64| now - Duration::hours(h);
-    let who = |conn: &mut AnyConnection, username: &str| -> Result<crate::policy::Caller, ApiError> {
-        let user = queries::find_user_by_username(conn, username)?.ok_or(ApiError::NotFound)?;
-        load_caller(conn, user.id)
-    };
     let complain = |conn: &mut AnyConnection,
                     reporter: &str,
                     category: &str,
@@ -558,6 +559,93 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
             note: Some(note("请楼栋先行调解。")),
         },
         hours(20),
+    )?;
+    mediated_dispute(conn, &hours)?;
+    Ok(())
+}
+
+/// A neighbour dispute mediated at the building over two sessions, settled
+/// under an agreement, confirmed by the applicant; its 30-day follow-up
+/// (履行回访) is now due.
+fn mediated_dispute(conn: &mut AnyConnection, hours: &dyn Fn(i64) -> NaiveDateTime) -> Result<(), ApiError> {
+    let day = |d: i64| hours(d * 24);
+    let applicant = who(conn, "resident16")?;
+    let respondent = queries::find_user_by_username(conn, "resident17")?.ok_or(ApiError::NotFound)?;
+    let filing = validate_filing(
+        Kind::Dispute,
+        "neighbour_dispute",
+        "楼上深夜噪音纠纷",
+        "楼上住户经常深夜搬动家具、孩子跑跳，多次敲门沟通无果，双方发生口角。",
+        Some("2号楼"),
+        None,
+        None,
+        None,
+        None,
+        None,
+        Some(&[RespondentInput {
+            user_id: Some(UserId(respondent.id)),
+            name: None,
+            phone: None,
+        }]),
+    )?;
+    let id = file(conn, &applicant, filing, day(40))?.id;
+    let leader = who(conn, "jm.b3.bldg2")?;
+    apply(conn, &leader, id, None, Step::Accept, day(40) + Duration::hours(3))?;
+    let mediator = queries::find_user_by_username(conn, "jm.committee")?.ok_or(ApiError::NotFound)?;
+    record_session(
+        conn,
+        &leader,
+        id,
+        NewSession {
+            held_at: day(38),
+            mediator_id: leader.id.0,
+            summary: "楼栋党小组组长分别上门听取双方意见，被申请人表示孩子白天上学，晚上活动较多，同意注意。".into(),
+            outcome: None,
+        },
+        day(38),
+    )?;
+    record_session(
+        conn,
+        &leader,
+        id,
+        NewSession {
+            held_at: day(36),
+            mediator_id: mediator.id,
+            summary: "社区调解员主持，双方到场。约定晚十点后不搬动家具，楼上铺设地垫，楼下不再敲击管道。".into(),
+            outcome: Some(MediationOutcome::Settled),
+        },
+        day(36),
+    )?;
+    save_agreement(
+        conn,
+        &leader,
+        id,
+        "一、被申请人于两周内在客厅和儿童房铺设隔音地垫；二、每晚22:00后不搬动家具、不在室内跑跳；\
+         三、申请人不再以敲击管道等方式表达不满；四、双方如有问题先联系楼栋党小组组长协调。"
+            .into(),
+        day(22),
+        day(36),
+    )?;
+    apply(
+        conn,
+        &leader,
+        id,
+        None,
+        Step::Resolve {
+            note: "调解成功，双方签订调解协议。".into(),
+        },
+        day(36) + Duration::hours(1),
+    )?;
+    apply(
+        conn,
+        &applicant,
+        id,
+        None,
+        Step::Close {
+            rating: 5,
+            feedback: Some("调解员很耐心，问题解决了。".into()),
+        },
+        day(34),
     )?;
     Ok(())
 }

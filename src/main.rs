@@ -123,8 +123,9 @@ fn demo(database_url: &str, tickets: Option<u64>) -> Result<(), String> {
     if summary.created {
         println!(
             "Loaded the demo community 军门社区: 1 committee, 3 branches, 6 buildings, 18 households, \
-             20 residents, 29 staff and admin accounts, and 14 sample tickets in every status \
-             (overdue ones among them, one auto-escalated by the deadline worker, one with an approved extension)."
+             20 residents, 29 staff and admin accounts, and 15 sample tickets in every status \
+             (overdue ones among them, one auto-escalated by the deadline worker, one with an approved extension, \
+             and a mediated dispute settled under an agreement whose follow-up visit is due)."
         );
     } else {
         println!("The demo community 军门社区 is already loaded; nothing was added.");

@@ -580,6 +580,77 @@ async fn list_mediations(
     Ok(web::Json(MediationList { items }))
 }
 
+/// A session as recorded by [`add_mediation`], validated.
+pub(crate) struct NewSession {
+    pub held_at: NaiveDateTime,
+    pub mediator_id: i64,
+    pub summary: String,
+    pub outcome: Option<MediationOutcome>,
+}
+
+/// Records a mediation session inside a write transaction.
+pub(crate) fn record_session(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    session: NewSession,
+    now: NaiveDateTime,
+) -> Result<MediationResponse, ApiError> {
+    let d = workable_open_dispute(conn, caller, id)?;
+    if session.held_at < d.ticket.created_at {
+        return Err(ApiError::field(
+            "held_at",
+            Invalid::new(
+                "before_filing",
+                "A session cannot be held before the dispute was filed.",
+                "调解时间不能早于纠纷登记时间。",
+            ),
+        ));
+    }
+    let mediator_ok = match queries::find_user(conn, session.mediator_id)?.filter(|u| u.active) {
+        Some(user) => {
+            let posts = queries::posts_with_units(conn, user.id)?;
+            let mediator = caller_from(&user, posts)?;
+            mediator.role.holds_posts()
+                && mediator
+                    .posts
+                    .iter()
+                    .any(|p| community_of(&p.path) == Some(d.ticket.community_id))
+        }
+        None => false,
+    };
+    if !mediator_ok {
+        return Err(ApiError::field(
+            "mediator_id",
+            Invalid::new(
+                "not_found",
+                "No active staff member of this community has this id.",
+                "本社区没有此编号的在岗工作人员。",
+            ),
+        ));
+    }
+    let row = db::insert_mediation(
+        conn,
+        &NewMediationRow {
+            ticket_id: id,
+            held_at: session.held_at,
+            mediator_id: session.mediator_id,
+            summary: session.summary,
+            outcome: session.outcome.map(|o| o.as_str().to_owned()),
+            recorded_by: caller.id.0,
+            created_at: now,
+        },
+    )?;
+    let note = format!(
+        "session held {}; outcome: {}",
+        utc(session.held_at).format("%Y-%m-%d %H:%M UTC"),
+        session.outcome.map_or("to be continued", MediationOutcome::as_str)
+    );
+    tickets::insert_event(conn, &NewEventRow::note(id, "mediation", caller.id.0, note, now))?;
+    touch(conn, &d.ticket, now)?;
+    mediation_responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
+}
+
 /// Record a mediation session (调解记录)
 ///
 /// By staff working the dispute while it is open. The mediator is a staff
@@ -629,64 +700,16 @@ async fn add_mediation(
     }
     v.finish()?;
     let summary = summary.unwrap_or_default();
+    let session = NewSession {
+        held_at,
+        mediator_id: input.mediator_id.0,
+        summary,
+        outcome: input.outcome,
+    };
     let caller = auth.caller;
     let created = state
         .db
-        .write(move |conn| {
-            let d = workable_open_dispute(conn, &caller, id)?;
-            if held_at < d.ticket.created_at {
-                return Err(ApiError::field(
-                    "held_at",
-                    Invalid::new(
-                        "before_filing",
-                        "A session cannot be held before the dispute was filed.",
-                        "调解时间不能早于纠纷登记时间。",
-                    ),
-                ));
-            }
-            let mediator_ok = match queries::find_user(conn, input.mediator_id.0)?.filter(|u| u.active) {
-                Some(user) => {
-                    let posts = queries::posts_with_units(conn, user.id)?;
-                    let mediator = caller_from(&user, posts)?;
-                    mediator.role.holds_posts()
-                        && mediator
-                            .posts
-                            .iter()
-                            .any(|p| community_of(&p.path) == Some(d.ticket.community_id))
-                }
-                None => false,
-            };
-            if !mediator_ok {
-                return Err(ApiError::field(
-                    "mediator_id",
-                    Invalid::new(
-                        "not_found",
-                        "No active staff member of this community has this id.",
-                        "本社区没有此编号的在岗工作人员。",
-                    ),
-                ));
-            }
-            let row = db::insert_mediation(
-                conn,
-                &NewMediationRow {
-                    ticket_id: id,
-                    held_at,
-                    mediator_id: input.mediator_id.0,
-                    summary,
-                    outcome: input.outcome.map(|o| o.as_str().to_owned()),
-                    recorded_by: caller.id.0,
-                    created_at: now,
-                },
-            )?;
-            let note = format!(
-                "session held {}; outcome: {}",
-                utc(held_at).format("%Y-%m-%d %H:%M UTC"),
-                input.outcome.map_or("to be continued", MediationOutcome::as_str)
-            );
-            tickets::insert_event(conn, &NewEventRow::note(id, "mediation", caller.id.0, note, now))?;
-            touch(conn, &d.ticket, now)?;
-            mediation_responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
-        })
+        .write(move |conn| record_session(conn, &caller, id, session, now))
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/disputes/{id}/mediations")))
@@ -727,6 +750,47 @@ async fn get_agreement(
         })
         .await?;
     Ok(web::Json(agreement))
+}
+
+/// Records or revises the agreement inside a write transaction; `true`
+/// when it was first recorded.
+pub(crate) fn save_agreement(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    terms: String,
+    deadline: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(bool, AgreementResponse), ApiError> {
+    let d = workable_open_dispute(conn, caller, id)?;
+    let previous = db::find_agreement(conn, id)?;
+    let row = db::save_agreement(
+        conn,
+        &AgreementRow {
+            ticket_id: id,
+            terms: terms.clone(),
+            performance_deadline: deadline,
+            recorded_by: caller.id.0,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    db::schedule_follow_up(conn, id, now + Duration::days(FOLLOW_UP_AFTER_DAYS), now)?;
+    let deadline_text = utc(deadline).format("%Y-%m-%d");
+    let (kind, note) = match &previous {
+        None => ("agreement", format!("performance deadline {deadline_text}: {terms}")),
+        Some(old) => (
+            "agreement_revised",
+            format!(
+                "performance deadline {deadline_text}: {terms} (was, until {}: {})",
+                utc(old.performance_deadline).format("%Y-%m-%d"),
+                old.terms
+            ),
+        ),
+    };
+    tickets::insert_event(conn, &NewEventRow::note(id, kind, caller.id.0, note, now))?;
+    touch(conn, &d.ticket, now)?;
+    Ok((previous.is_none(), agreement_response(conn, row, &d.ticket, now)?))
 }
 
 /// Record or revise the agreement (调解协议)
@@ -781,37 +845,7 @@ async fn put_agreement(
     let caller = auth.caller;
     let (created, agreement) = state
         .db
-        .write(move |conn| {
-            let d = workable_open_dispute(conn, &caller, id)?;
-            let previous = db::find_agreement(conn, id)?;
-            let row = db::save_agreement(
-                conn,
-                &AgreementRow {
-                    ticket_id: id,
-                    terms: terms.clone(),
-                    performance_deadline: deadline,
-                    recorded_by: caller.id.0,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            db::schedule_follow_up(conn, id, now + Duration::days(FOLLOW_UP_AFTER_DAYS), now)?;
-            let deadline_text = utc(deadline).format("%Y-%m-%d");
-            let (kind, note) = match &previous {
-                None => ("agreement", format!("performance deadline {deadline_text}: {terms}")),
-                Some(old) => (
-                    "agreement_revised",
-                    format!(
-                        "performance deadline {deadline_text}: {terms} (was, until {}: {})",
-                        utc(old.performance_deadline).format("%Y-%m-%d"),
-                        old.terms
-                    ),
-                ),
-            };
-            tickets::insert_event(conn, &NewEventRow::note(id, kind, caller.id.0, note, now))?;
-            touch(conn, &d.ticket, now)?;
-            Ok((previous.is_none(), agreement_response(conn, row, &d.ticket, now)?))
-        })
+        .write(move |conn| save_agreement(conn, &caller, id, terms, deadline, now))
         .await?;
     Ok(if created {
         HttpResponse::Created()
@@ -899,6 +933,49 @@ async fn list_follow_ups(
     Ok(web::Json(FollowUpList { items, next_cursor }))
 }
 
+/// Records a follow-up inside a write transaction.
+pub(crate) fn record_follow_up_in(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    result: FollowUpResult,
+    note: Option<String>,
+    now: NaiveDateTime,
+) -> Result<FollowUpResponse, ApiError> {
+    let follow_up = db::find_follow_up(conn, id)?.ok_or(ApiError::NotFound)?;
+    let d = load_dispute(conn, caller, follow_up.ticket_id, true)?;
+    if !d.works {
+        return Err(ApiError::Forbidden);
+    }
+    if follow_up.recorded_at.is_some() {
+        return Err(ApiError::conflict(
+            "follow_up_recorded",
+            "This follow-up has been recorded already.",
+            "该回访已登记。",
+        ));
+    }
+    if !matches!(Status::parse(&d.ticket.status), Some(Status::Resolved | Status::Closed)) {
+        return Err(ApiError::conflict(
+            "dispute_not_settled",
+            "Follow up once the dispute is resolved as settled.",
+            "纠纷调解办结后才能登记回访。",
+        ));
+    }
+    let row = db::record_follow_up(conn, id, caller.id.0, result.as_str(), note.clone(), now)?;
+    let text = match &note {
+        Some(note) => format!("{}: {note}", result.as_str()),
+        None => result.as_str().to_owned(),
+    };
+    tickets::insert_event(
+        conn,
+        &NewEventRow::note(d.ticket.id, "follow_up", caller.id.0, text, now),
+    )?;
+    touch(conn, &d.ticket, now)?;
+    follow_up_responses(conn, vec![(row, d.ticket)], now)?
+        .pop()
+        .ok_or(ApiError::Internal)
+}
+
 /// Record a follow-up (履行回访)
 ///
 /// By staff working the settled dispute (its unit is in their subtree), once:
@@ -939,42 +1016,10 @@ async fn record_follow_up(
     v.finish()?;
     let now = state.clock.now_naive();
     let caller = auth.caller;
+    let result = input.result;
     let recorded = state
         .db
-        .write(move |conn| {
-            let follow_up = db::find_follow_up(conn, id)?.ok_or(ApiError::NotFound)?;
-            let d = load_dispute(conn, &caller, follow_up.ticket_id, true)?;
-            if !d.works {
-                return Err(ApiError::Forbidden);
-            }
-            if follow_up.recorded_at.is_some() {
-                return Err(ApiError::conflict(
-                    "follow_up_recorded",
-                    "This follow-up has been recorded already.",
-                    "该回访已登记。",
-                ));
-            }
-            if !matches!(Status::parse(&d.ticket.status), Some(Status::Resolved | Status::Closed)) {
-                return Err(ApiError::conflict(
-                    "dispute_not_settled",
-                    "Follow up once the dispute is resolved as settled.",
-                    "纠纷调解办结后才能登记回访。",
-                ));
-            }
-            let row = db::record_follow_up(conn, id, caller.id.0, input.result.as_str(), note.clone(), now)?;
-            let text = match &note {
-                Some(note) => format!("{}: {note}", input.result.as_str()),
-                None => input.result.as_str().to_owned(),
-            };
-            tickets::insert_event(
-                conn,
-                &NewEventRow::note(d.ticket.id, "follow_up", caller.id.0, text, now),
-            )?;
-            touch(conn, &d.ticket, now)?;
-            follow_up_responses(conn, vec![(row, d.ticket)], now)?
-                .pop()
-                .ok_or(ApiError::Internal)
-        })
+        .write(move |conn| record_follow_up_in(conn, &caller, id, result, note, now))
         .await?;
     Ok(web::Json(recorded))
 }

@@ -172,8 +172,10 @@ pub struct EventResponse {
     pub ticket_id: i64,
     /// `filed`, `comment`, an action (`accept`, `resolve`, `escalate`, `dispatch`, `return`,
     /// `reopen`, `close`, `withdraw`, `reject`, `refer`, `merge`), `merged_duplicate` (on the
-    /// primary ticket), or a deadline-worker event (督办): `auto_escalate`, `accept_overdue`,
-    /// `resolve_overdue`, `auto_close`.
+    /// primary ticket), a deadline-worker event (督办): `auto_escalate`, `accept_overdue`,
+    /// `resolve_overdue`, `auto_close`; an extension step: `extension_requested`,
+    /// `extension_approved`, `extension_denied`; or a mediation record: `party_added`,
+    /// `mediation`, `agreement`, `agreement_revised`, `follow_up`.
     pub kind: String,
     /// Who did it; `null` for the deadline worker, or for an anonymous reporter the caller may not see.
     pub actor: Option<ActorRef>,

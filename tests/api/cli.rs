@@ -140,7 +140,7 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         .expect(200)
         .clone();
     let tickets = tickets["items"].as_array().unwrap();
-    assert_eq!(tickets.len(), 14);
+    assert_eq!(tickets.len(), 15);
     for status in [
         "assigned",
         "accepted",
@@ -185,6 +185,15 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         timelines.contains(&"filed accept extension_requested extension_approved".to_owned()),
         "{timelines:?}"
     );
+    assert!(
+        timelines.contains(&"filed accept mediation mediation agreement resolve close".to_owned()),
+        "{timelines:?}"
+    );
+    let settled: Vec<_> = tickets.iter().filter(|t| t["outcome"] == "settled").collect();
+    assert_eq!(settled.len(), 1);
+    let due = app.get("/api/v1/follow-ups", Some(&admin)).await.expect(200).clone();
+    assert_eq!(due["items"][0]["ticket_id"], settled[0]["id"]);
+    assert_eq!(due["items"][0]["overdue"], true);
     for level in ["committee", "branch", "building", "household"] {
         assert!(
             items.iter().any(|u| u["posts"]
