@@ -99,6 +99,40 @@ pub struct ServeArgs {
     /// Largest database pool.
     #[arg(long, global = true, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
+
+    /// Do not serve Swagger UI (the OpenAPI document stays at /api-docs/openapi.json).
+    #[arg(long, global = true, env = "GRIDDESK_NO_SWAGGER")]
+    pub no_swagger: bool,
+
+    /// Origins whose web pages may call the API (CORS), e.g.
+    /// `https://desk.example.org`; comma-separated in the variable. None by default.
+    #[arg(long = "cors-origin", global = true, env = "GRIDDESK_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// Seconds a client has to send a request's headers before the
+    /// connection is closed (408), so slow clients cannot hold connections.
+    #[arg(long, global = true, env = "GRIDDESK_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_timeout: u64,
+}
+
+/// A browser origin: `http(s)://host[:port]`, nothing after; never `*`.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{raw}` is not an origin: use http(s)://host[:port] (`*` is never allowed)"))?;
+    let host_ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if host_ok {
+        Ok(origin.to_owned())
+    } else {
+        Err(format!(
+            "`{raw}` is not an origin: use http(s)://host[:port] with no path"
+        ))
+    }
 }
 
 pub const JWT_SECRET_ENV: &str = "GRIDDESK_JWT_SECRET";
@@ -148,6 +182,9 @@ pub fn build_state(
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
         clock,
         refresh_ttl,
+        login_limits: crate::limits::LoginLimits::default(),
+        swagger: true,
+        cors_origins: Vec::new(),
     })
 }
 
@@ -177,5 +214,36 @@ mod tests {
         assert!(Cli::try_parse_from(["griddesk", "serve", "--access-token-ttl", "5"]).is_err());
         // Passwords are never flags.
         assert!(Cli::try_parse_from(["griddesk", "create-admin", "--username", "a", "--password", "x"]).is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins_never_a_wildcard() {
+        let cli = Cli::try_parse_from([
+            "griddesk",
+            "--cors-origin",
+            "https://desk.example.org/",
+            "--cors-origin",
+            "http://127.0.0.1:3000",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.serve.cors_origins,
+            ["https://desk.example.org", "http://127.0.0.1:3000"]
+        );
+        for bad in [
+            "*",
+            "desk.example.org",
+            "https://desk.example.org/app",
+            "https://",
+            "ftp://x",
+        ] {
+            assert!(
+                Cli::try_parse_from(["griddesk", "--cors-origin", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let defaults = Cli::try_parse_from(["griddesk"]).unwrap();
+        assert!(defaults.serve.cors_origins.is_empty() && !defaults.serve.no_swagger);
+        assert_eq!(defaults.serve.request_timeout, 10);
     }
 }

@@ -178,6 +178,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: the body or query was read but its values are not acceptable.
     Validation(Vec<FieldError>),
+    /// 429: too many requests of this kind; try again after `retry_after` seconds.
+    TooManyRequests {
+        code: &'static str,
+        detail: Text,
+        retry_after: u64,
+    },
     /// 500: a bug or an unexpected failure; the cause is logged, never sent.
     Internal,
     /// 503: the database does not answer.
@@ -215,7 +221,10 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::PreconditionFailed { .. } => "version_mismatch",
@@ -241,6 +250,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => Text::new("Payload Too Large", "请求体过大"),
             Self::UnsupportedMediaType => Text::new("Unsupported Media Type", "不支持的内容类型"),
             Self::Validation(_) => Text::new("Unprocessable Content", "输入有误"),
+            Self::TooManyRequests { .. } => Text::new("Too Many Requests", "请求过于频繁"),
             Self::Internal => Text::new("Internal Server Error", "服务器内部错误"),
             Self::Unavailable => Text::new("Service Unavailable", "服务暂不可用"),
         }
@@ -248,9 +258,10 @@ impl ApiError {
 
     fn detail(&self) -> Text {
         match self {
-            Self::BadRequest { detail, .. } | Self::Unauthorized { detail, .. } | Self::Conflict { detail, .. } => {
-                detail.clone()
-            }
+            Self::BadRequest { detail, .. }
+            | Self::Unauthorized { detail, .. }
+            | Self::Conflict { detail, .. }
+            | Self::TooManyRequests { detail, .. } => detail.clone(),
             Self::InvalidTransition {
                 action,
                 status,
@@ -354,6 +365,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -375,6 +387,9 @@ impl ResponseError for ApiError {
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            Self::TooManyRequests { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }

@@ -11,14 +11,16 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod generate;
+pub mod limits;
 pub mod policy;
 pub mod state;
 pub mod worker;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, get, web};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, get, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
@@ -94,6 +96,78 @@ async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<Htt
     }
 }
 
+const OPENAPI_PATH: &str = "/api-docs/openapi.json";
+
+/// API answers hold personal data: no caching, and nothing to render or frame.
+async fn api_headers(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let api = req.path().starts_with("/api/");
+    let mut res = next.call(req).await?;
+    if api {
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    Ok(res)
+}
+
+/// A request from an origin CORS does not allow is refused as a problem
+/// document, like every other error.
+async fn cors_problems(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let refused = res
+        .response()
+        .error()
+        .is_some_and(|e| e.as_error::<actix_cors::CorsError>().is_some());
+    if !refused {
+        return Ok(res.map_into_boxed_body());
+    }
+    let problem = ApiError::BadRequest {
+        code: "origin_not_allowed",
+        detail: error::Text::new(
+            "Web pages from this origin may not call the API.",
+            "不允许来自该来源的网页调用本接口。",
+        ),
+    };
+    Ok(res.into_response(problem.error_response()))
+}
+
+/// Browsers may call the API from these origins only; with none, from none.
+/// Bearer tokens, not cookies, carry the credentials, so credentials mode is
+/// never allowed.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    use actix_web::http::{Method, header};
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 #[get("/swagger-ui")]
 async fn swagger_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
@@ -115,13 +189,32 @@ pub fn build_app(
 > {
     let (app, doc) = routes(App::new().into_utoipa_app()).split_for_parts();
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
+    let swagger = state.swagger;
+    let cors = cors(&state.cors_origins);
     app.app_data(state)
         .app_data(route_table)
         .app_data(web::PayloadConfig::new(api::BODY_LIMIT))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .default_service(web::to(fallback))
-        .service(swagger_redirect)
-        .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc))
+        .configure(move |cfg| {
+            if swagger {
+                cfg.service(swagger_redirect)
+                    .service(SwaggerUi::new("/swagger-ui/{_:.*}").url(OPENAPI_PATH, doc));
+            } else {
+                // The document stays: it is the manual for app developers.
+                let json = openapi_json();
+                cfg.route(
+                    OPENAPI_PATH,
+                    web::get().to(move || {
+                        let json = json.clone();
+                        async move { HttpResponse::Ok().content_type("application/json").body(json) }
+                    }),
+                );
+            }
+        })
+        .wrap(from_fn(api_headers))
+        .wrap(cors)
+        .wrap(from_fn(cors_problems))
         .wrap(from_fn(error::localize_problems))
         .wrap(
             DefaultHeaders::new()

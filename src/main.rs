@@ -60,6 +60,9 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         Clock::system(),
     )
     .map_err(|e: ConfigError| e.to_string())?;
+    let mut state = state;
+    state.swagger = !args.no_swagger;
+    state.cors_origins = args.cors_origins.clone();
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
     let state = web::Data::new(state);
@@ -67,6 +70,8 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     system.block_on(async move {
         let mut server = HttpServer::new(move || griddesk::build_app(state.clone()))
             .shutdown_timeout(30)
+            .client_request_timeout(std::time::Duration::from_secs(args.request_timeout))
+            .client_disconnect_timeout(std::time::Duration::from_secs(1))
             .bind(&args.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
         if let Some(workers) = args.workers {

@@ -1,11 +1,13 @@
 //! Registration, sign-in, token refresh and sign-out.
 
-use actix_web::{HttpResponse, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, post, web};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::problems::{BadRequest, Conflict, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed};
+use super::problems::{
+    BadRequest, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+};
 use super::units::level_of;
 use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
@@ -200,7 +202,9 @@ fn tokens(
 ///
 /// Exchanges a username and password for an access token (15 minutes by
 /// default) and a refresh token. A wrong password and an unknown user get
-/// the same answer.
+/// the same answer. After 5 failed attempts on one account, or 30 from one
+/// client address, within 15 minutes, sign-in answers 429 with `Retry-After`
+/// (even with the right password) until the oldest failure is 15 minutes old.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -211,17 +215,47 @@ fn tokens(
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyRequests),
     ),
     security(())
 )]
 #[post("/auth/login")]
-async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Result<web::Json<TokenResponse>, ApiError> {
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
     let LoginRequest {
         username,
         password: given,
     } = body.0;
+    // Keys: the account as typed (case-folded, as usernames are unique that
+    // way) and the peer address (behind a proxy: the proxy's).
+    let account_key = username.trim().to_lowercase();
+    let address_key = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let now = state.clock.now_naive();
+    let limits = &state.login_limits;
+    let blocked = limits
+        .accounts
+        .blocked_for(&account_key, now)
+        .max(limits.addresses.blocked_for(&address_key, now));
+    if let Some(retry_after) = blocked {
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_login_attempts",
+            detail: crate::error::Text::new(
+                "Too many failed sign-ins; wait before trying again.",
+                "登录失败次数过多，请稍后再试。",
+            ),
+            retry_after,
+        });
+    }
+    let failed = || {
+        limits.accounts.record(&account_key, now);
+        limits.addresses.record(&address_key, now);
+        bad_credentials()
+    };
     if given.chars().count() > Password::MAX_CHARS {
-        return Err(bad_credentials());
+        return Err(failed());
     }
     let user = match Username::parse(&username) {
         Ok(name) => {
@@ -246,8 +280,9 @@ async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> Resu
     .map_err(ApiError::internal)?;
     let user = match (user, verified) {
         (Some(user), true) => user,
-        _ => return Err(bad_credentials()),
+        _ => return Err(failed()),
     };
+    limits.accounts.clear(&account_key);
     if !user.active {
         return Err(ApiError::unauthorized(
             "account_disabled",

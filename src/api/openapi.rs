@@ -40,7 +40,7 @@ admins and committee-level staff.",
     components(
         schemas(ProblemDetails, FieldProblem),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict),
+            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict, TooManyRequests),
     )
 )]
 pub struct ApiDoc;

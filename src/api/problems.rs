@@ -53,6 +53,16 @@ pub struct NotFound(ProblemDetails);
 )]
 pub struct Conflict(ProblemDetails);
 
+/// Too many requests of this kind: wait the seconds in `Retry-After`.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+    example = json!({"type": "urn:griddesk:problem:too_many_login_attempts", "title": "Too Many Requests", "status": 429,
+        "detail": "Too many failed sign-ins; wait before trying again.", "code": "too_many_login_attempts"})
+)]
+pub struct TooManyRequests(ProblemDetails);
+
 /// `If-Match` or the body's `version` names an older version: reload and retry.
 #[derive(ToResponse)]
 #[response(

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType,
+    ValidationFailed,
 };
 use super::units::level_of;
 use super::{JsonBody, PageRequest, QueryParams, search_text};
@@ -26,6 +27,7 @@ use crate::domain::ids::{UnitId, UserId};
 use crate::domain::people::{Phone, Role, bounded_text, mask_phone};
 use crate::domain::ticket::{Action, Kind, Place, Priority, ServingChain, Status, allowed_actions, possible_at, route};
 use crate::error::{ApiError, Invalid, Validator};
+use crate::limits::FILINGS_PER_HOUR;
 use crate::policy::Caller;
 use crate::policy::tickets::{self as policy, TicketFacts};
 use crate::state::AppState;
@@ -949,6 +951,20 @@ async fn file_and_respond(
                 }
                 return Ok(Filed::Replayed(stored));
             }
+            if caller.role == Role::Resident {
+                let (filed, first) = db::own_filings_since(conn, caller.id.0, now - Duration::hours(1))?;
+                if filed >= FILINGS_PER_HOUR {
+                    let wait = first.map_or(3600, |t| (t + Duration::hours(1) - now).num_seconds().max(1));
+                    return Err(ApiError::TooManyRequests {
+                        code: "too_many_filings",
+                        detail: crate::error::Text::new(
+                            "You have filed 10 tickets in the last hour; wait before filing another.",
+                            "您在一小时内已提交 10 件诉求，请稍后再提交。",
+                        ),
+                        retry_after: u64::try_from(wait).unwrap_or(1),
+                    });
+                }
+            }
             let ticket = file(conn, &caller, filing, now)?;
             let location = format!("/api/v1/tickets/{}", ticket.id);
             let version = ticket.version;
@@ -1025,7 +1041,9 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
 /// lowest unit that serves the reporter and is at or above the category's
 /// entry level. Send an `Idempotency-Key` header to retry safely: the same
 /// key from the same user within 24 hours answers the first response again
-/// (with `Idempotent-Replayed: true`) and creates nothing new.
+/// (with `Idempotent-Replayed: true`) and creates nothing new. A resident
+/// files at most 10 tickets (complaints and disputes) an hour; the 11th
+/// answers 429 with `Retry-After`.
 #[utoipa::path(
     tag = "tickets",
     request_body = CreateComplaint,
@@ -1038,6 +1056,7 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyRequests),
     ),
     security(("bearer" = []))
 )]
@@ -1070,7 +1089,8 @@ async fn create_complaint(
 ///
 /// Like a complaint, plus the respondents: resident accounts (`user_id`) or
 /// named outside parties. The reporter is the applicant. Disputes enter at
-/// building level or above and cannot be anonymous.
+/// building level or above and cannot be anonymous. Counts towards the
+/// resident's 10 filings an hour.
 #[utoipa::path(
     tag = "tickets",
     request_body = CreateDispute,
@@ -1083,6 +1103,7 @@ async fn create_complaint(
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyRequests),
     ),
     security(("bearer" = []))
 )]

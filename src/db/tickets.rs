@@ -280,6 +280,20 @@ pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> Quer
     Ok(())
 }
 
+/// Tickets a person filed themselves since `since`: how many, and the first.
+pub fn own_filings_since(
+    conn: &mut AnyConnection,
+    reporter_id: i64,
+    since: NaiveDateTime,
+) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    tickets::table
+        .filter(tickets::reporter_id.eq(reporter_id))
+        .filter(tickets::filed_by_id.is_null())
+        .filter(tickets::created_at.gt(since))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(tickets::created_at)))
+        .get_result(conn)
+}
+
 /// Whether a resident is a party to a dispute someone else filed.
 pub fn is_other_party(conn: &mut AnyConnection, user_id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

@@ -283,3 +283,64 @@ async fn json_post(client: &awc::Client, url: &str, body: serde_json::Value) -> 
     let body = res.json::<serde_json::Value>().await.unwrap_or_default();
     (status, body)
 }
+
+#[actix_web::test]
+async fn a_client_slow_to_send_its_request_is_cut_off_and_swagger_can_be_off() {
+    use std::io::Read;
+    use std::time::Duration;
+
+    let db = TestDb::new();
+    let port = free_port();
+    let mut child = griddesk(&db)
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--request-timeout",
+            "1",
+            "--no-swagger",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = awc::Client::default();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await
+            && res.status().is_success()
+        {
+            up = true;
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not come up within 10 s");
+    let swagger = client.get(format!("{base}/swagger-ui/")).send().await.unwrap();
+    assert_eq!(swagger.status().as_u16(), 404);
+
+    // Half a request, then silence: the server answers 408 and closes
+    // instead of holding the connection.
+    let answer = actix_web::web::block(move || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .unwrap();
+        let mut text = String::new();
+        let read = stream.read_to_string(&mut text);
+        (read.is_ok(), text)
+    })
+    .await
+    .unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let (closed, text) = answer;
+    // The request never completed, so only the request timeout answers 408.
+    assert!(closed, "the connection was not closed within 10 s");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+}

@@ -158,6 +158,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts a server on a fresh, empty database.
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server whose settings `configure` adjusts first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
         let database = TestDb::new();
         let clock = Clock::system();
         let url = database.url.clone();
@@ -175,6 +180,8 @@ impl TestApp {
         .await
         .unwrap()
         .expect("build state");
+        let mut state = state;
+        configure(&mut state);
         let db = state.db.clone();
         let state = web::Data::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -1,0 +1,133 @@
+//! Limits on abuse that a database constraint cannot express: failed
+//! sign-ins per account and per client address (password guessing and
+//! credential stuffing). Kept in memory, per process: with several replicas
+//! each one counts on its own, so the effective limit is the per-process
+//! figure times the replicas behind the balancer.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{Duration, NaiveDateTime};
+
+/// At most `limit` events per key within any `window`.
+pub struct SlidingWindow {
+    limit: usize,
+    window: Duration,
+    events: Mutex<HashMap<String, VecDeque<NaiveDateTime>>>,
+}
+
+/// Keys kept before old ones are swept, so a flood of distinct keys cannot
+/// grow the map without bound.
+const SWEEP_AT: usize = 10_000;
+
+impl SlidingWindow {
+    pub fn new(limit: usize, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `None` while `key` is under its limit; otherwise the seconds until
+    /// its oldest event leaves the window.
+    pub fn blocked_for(&self, key: &str, now: NaiveDateTime) -> Option<u64> {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let times = events.get_mut(key)?;
+        self.forget_old(times, now);
+        if times.len() < self.limit {
+            return None;
+        }
+        let oldest = *times.front()?;
+        let wait = (oldest + self.window - now).num_seconds().max(1);
+        Some(u64::try_from(wait).unwrap_or(1))
+    }
+
+    /// Counts one event for `key`.
+    pub fn record(&self, key: &str, now: NaiveDateTime) {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if events.len() >= SWEEP_AT {
+            let window = self.window;
+            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
+        }
+        let times = events.entry(key.to_owned()).or_default();
+        self.forget_old(times, now);
+        times.push_back(now);
+    }
+
+    /// Forgets `key`'s events (a successful sign-in clears its account's failures).
+    pub fn clear(&self, key: &str) {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        events.remove(key);
+    }
+
+    fn forget_old(&self, times: &mut VecDeque<NaiveDateTime>, now: NaiveDateTime) {
+        while times.front().is_some_and(|t| *t <= now - self.window) {
+            times.pop_front();
+        }
+    }
+}
+
+/// Failed sign-ins allowed per account within [`LOGIN_WINDOW_MINUTES`].
+pub const LOGIN_FAILURES_PER_ACCOUNT: usize = 5;
+/// Failed sign-ins allowed per client address within [`LOGIN_WINDOW_MINUTES`]
+/// (generous: a community office may put many residents behind one address).
+pub const LOGIN_FAILURES_PER_ADDRESS: usize = 30;
+pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+/// Tickets a resident may file themselves per hour.
+pub const FILINGS_PER_HOUR: i64 = 10;
+
+/// The sign-in limits of one process.
+pub struct LoginLimits {
+    pub accounts: SlidingWindow,
+    pub addresses: SlidingWindow,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+        Self {
+            accounts: SlidingWindow::new(LOGIN_FAILURES_PER_ACCOUNT, window),
+            addresses: SlidingWindow::new(LOGIN_FAILURES_PER_ADDRESS, window),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or_default()
+            + Duration::minutes(minutes)
+    }
+
+    #[test]
+    fn a_key_is_blocked_at_its_limit_until_its_oldest_event_leaves_the_window() {
+        let w = SlidingWindow::new(3, Duration::minutes(10));
+        for minute in 0..3 {
+            assert_eq!(w.blocked_for("a", at(minute)), None);
+            w.record("a", at(minute));
+        }
+        assert_eq!(w.blocked_for("a", at(3)), Some(7 * 60));
+        assert_eq!(w.blocked_for("b", at(3)), None, "keys are counted apart");
+        assert_eq!(w.blocked_for("a", at(10)), None, "the first event has left the window");
+        w.record("a", at(10));
+        assert_eq!(w.blocked_for("a", at(10)), Some(60));
+        w.clear("a");
+        assert_eq!(w.blocked_for("a", at(10)), None);
+    }
+
+    #[test]
+    fn old_keys_are_swept_when_the_map_grows() {
+        let w = SlidingWindow::new(1, Duration::minutes(1));
+        for i in 0..SWEEP_AT {
+            w.record(&i.to_string(), at(0));
+        }
+        w.record("late", at(5));
+        let events = w.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(events.len(), 1);
+    }
+}

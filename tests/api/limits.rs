@@ -1,0 +1,130 @@
+//! Limits on abuse: failed sign-ins per account and per address, filings per
+//! resident per hour; each answers 429 with `Retry-After`.
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp};
+
+async fn login(app: &TestApp, username: &str, password: &str) -> crate::support::Res {
+    app.post(
+        "/api/v1/auth/login",
+        None,
+        json!({"username": username, "password": password}),
+    )
+    .await
+}
+
+fn retry_after(res: &crate::support::Res) -> i64 {
+    res.header("retry-after").unwrap().parse().unwrap()
+}
+
+#[actix_web::test]
+async fn five_failed_sign_ins_lock_the_account_for_fifteen_minutes() {
+    let app = TestApp::with_demo().await;
+    for _ in 0..5 {
+        login(&app, "resident01", "wrong-password")
+            .await
+            .expect_problem(401, "invalid_credentials");
+    }
+    // Locked, even with the right password, whatever the case typed.
+    let res = login(&app, "Resident01", PASSWORD).await;
+    res.expect_problem(429, "too_many_login_attempts");
+    assert!(
+        (890..=900).contains(&retry_after(&res)),
+        "{:?}",
+        res.header("retry-after")
+    );
+    // Another account from the same address is not affected.
+    login(&app, "resident02", PASSWORD).await.expect(200);
+
+    app.clock.advance(Duration::minutes(15));
+    login(&app, "resident01", PASSWORD).await.expect(200);
+    // A success clears the account's failures.
+    for _ in 0..4 {
+        login(&app, "resident01", "wrong-password").await.expect(401);
+    }
+    login(&app, "resident01", PASSWORD).await.expect(200);
+    login(&app, "resident01", "wrong-password").await.expect(401);
+    login(&app, "resident01", PASSWORD).await.expect(200);
+}
+
+#[actix_web::test]
+async fn thirty_failures_from_one_address_lock_the_address() {
+    let app = TestApp::with_demo().await;
+    for n in 0..30 {
+        // Unknown accounts: each account stays under its own limit.
+        login(&app, &format!("nobody{n}"), "guess-guess")
+            .await
+            .expect_problem(401, "invalid_credentials");
+    }
+    let res = login(&app, "resident01", PASSWORD).await;
+    res.expect_problem(429, "too_many_login_attempts");
+    assert!(retry_after(&res) > 0);
+    assert_eq!(
+        res.body["title"], "Too Many Requests",
+        "a problem document like every error"
+    );
+    app.clock.advance(Duration::minutes(16));
+    login(&app, "resident01", PASSWORD).await.expect(200);
+}
+
+#[actix_web::test]
+async fn a_resident_files_at_most_ten_tickets_an_hour() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let body = json!({"category": "noise", "title": "噪音", "description": "夜间噪音。"});
+    let mut first_key = None;
+    for n in 0..10 {
+        let key = format!("key-{n}");
+        let res = app
+            .raw(
+                actix_web::http::Method::POST,
+                "/api/v1/complaints",
+                Some(&resident),
+                &[("Idempotency-Key", &key)],
+                Some(("application/json", body.to_string().into_bytes())),
+            )
+            .await;
+        res.expect(201);
+        first_key.get_or_insert(key);
+    }
+    let res = app.post("/api/v1/complaints", Some(&resident), body.clone()).await;
+    res.expect_problem(429, "too_many_filings");
+    assert!((3590..=3600).contains(&retry_after(&res)));
+    let dispute = json!({"category": "neighbour_dispute", "title": "纠纷", "description": "协商未果。",
+        "respondents": [{"name": "李先生"}]});
+    app.post("/api/v1/disputes", Some(&resident), dispute)
+        .await
+        .expect_problem(429, "too_many_filings");
+    // A retry of an earlier filing still answers its first response.
+    let replay = app
+        .raw(
+            actix_web::http::Method::POST,
+            "/api/v1/complaints",
+            Some(&resident),
+            &[("Idempotency-Key", first_key.as_deref().unwrap())],
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await;
+    replay.expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    // Staff filing for the resident (a phone call) are not held back.
+    let admin = app.token("jm.admin").await;
+    let me = app.user_id(&admin, "resident01").await;
+    let mut on_behalf = body.clone();
+    on_behalf["on_behalf_of"] = json!(me);
+    app.post("/api/v1/complaints", Some(&admin), on_behalf)
+        .await
+        .expect(201);
+
+    app.clock.advance(Duration::minutes(61));
+    let resident = app.token("resident01").await;
+    app.post("/api/v1/complaints", Some(&resident), body).await.expect(201);
+    let list = app
+        .get("/api/v1/tickets?limit=100", Some(&resident))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(list["items"].as_array().unwrap().len(), 12, "nothing refused was filed");
+}
