@@ -148,7 +148,6 @@ impl Validator {
 }
 
 /// Every error the API answers. Each variant has exactly one status.
-#[derive(Debug)]
 pub enum ApiError {
     /// 400: the request cannot be read at all (malformed JSON, bad header).
     BadRequest { code: &'static str, detail: Text },
@@ -341,6 +340,20 @@ impl ApiError {
                 _ => None,
             },
         }
+    }
+}
+
+/// What reaches the log: the status, the code and, for validation, the
+/// field names. Never the messages, which may quote what the client sent
+/// (a password typed into the wrong field, a phone number).
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status_code().as_u16(), self.code())?;
+        if let Self::Validation(errors) = self {
+            let fields: Vec<String> = errors.iter().map(|e| format!("{} ({})", e.field, e.code)).collect();
+            write!(f, ": {}", fields.join(", "))?;
+        }
+        Ok(())
     }
 }
 

@@ -20,7 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, ResponseError, get, web};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, ResponseError, get, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, scope};
 use utoipa_swagger_ui::SwaggerUi;
@@ -98,13 +98,23 @@ async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<Htt
 
 const OPENAPI_PATH: &str = "/api-docs/openapi.json";
 
-/// API answers hold personal data: no caching, and nothing to render or frame.
+/// Every answer names its request (`X-Request-Id`, as in the log and the
+/// audit trail). API answers hold personal data: no caching, and nothing to
+/// render or frame.
 async fn api_headers(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let api = req.path().starts_with("/api/");
+    let request_id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .and_then(|id| HeaderValue::from_str(&id.to_string()).ok());
     let mut res = next.call(req).await?;
+    if let Some(id) = request_id {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), id);
+    }
     if api {
         let headers = res.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -222,5 +232,37 @@ pub fn build_app(
                 .add(("X-Frame-Options", "DENY"))
                 .add(("Referrer-Policy", "no-referrer")),
         )
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<PathOnlySpans>::new())
+}
+
+/// Request spans as tracing-actix-web builds them, but naming the path
+/// without its query string: queries carry search text (names, phone
+/// numbers) that must not reach the log.
+struct PathOnlySpans;
+
+impl tracing_actix_web::RootSpanBuilder for PathOnlySpans {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %request.path(),
+            http.client_ip = %request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: tracing::Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod lifecycle;
 mod limits;
+mod logs;
 mod mediation;
 mod openapi;
 mod posts;
