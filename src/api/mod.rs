@@ -2,6 +2,7 @@
 //! into domain types, ask `policy`, call `db`, map rows into responses.
 
 pub mod actions;
+pub mod audit;
 pub mod auth;
 pub mod categories;
 pub mod extensions;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     extensions::configure(cfg);
     mediation::configure(cfg);
     stats::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

@@ -35,6 +35,7 @@ admins and committee-level staff.",
         (name = "deadlines", description = "Deadline rules (时限): hours to sign for and to resolve, per level, category and priority."),
         (name = "mediation", description = "People's mediation of disputes (人民调解): parties, sessions, the agreement (调解协议) and follow-up visits (履行回访)."),
         (name = "statistics", description = "What a committee reports: counts, where tickets are resolved, speed, breaches, ratings."),
+        (name = "audit", description = "The append-only audit trail of staff and admin writes and admin reads of personal data."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
     components(

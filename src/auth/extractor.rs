@@ -2,7 +2,7 @@
 //! request stops with 401. A bad token is never treated as anonymous.
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::db::AnyConnection;
@@ -20,6 +20,29 @@ pub struct Auth {
     pub caller: Caller,
     pub user: UserRow,
     pub session_id: String,
+}
+
+/// Who made a request, as the audit trail records it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditActor {
+    pub id: UserId,
+    pub role: Role,
+    /// The community of the actor's first post; `None` for super-admins
+    /// and residents.
+    pub community_id: Option<i64>,
+}
+
+impl AuditActor {
+    fn of(caller: &Caller) -> Self {
+        Self {
+            id: caller.id,
+            role: caller.role,
+            community_id: caller
+                .posts
+                .iter()
+                .find_map(|p| crate::domain::grid::community_of(&p.path)),
+        }
+    }
 }
 
 /// A caller who may or may not be signed in. A token that is sent but
@@ -128,11 +151,17 @@ impl FromRequest for MaybeAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let prepared = state_of(req).and_then(|state| Ok((state, bearer_token(req)?)));
+        let req = req.clone();
         Box::pin(async move {
             let (state, token) = prepared?;
             match token {
                 None => Ok(MaybeAuth(None)),
-                Some(token) => Ok(MaybeAuth(Some(authenticate(state, token).await?))),
+                Some(token) => {
+                    let auth = authenticate(state, token).await?;
+                    // For the audit trail, written once the answer is known.
+                    req.extensions_mut().insert(AuditActor::of(&auth.caller));
+                    Ok(MaybeAuth(Some(auth)))
+                }
             }
         })
     }

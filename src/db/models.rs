@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{
-    categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
+    audit_log, categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
     mediation_sessions, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events, tickets, units, users,
 };
 
@@ -439,4 +439,35 @@ pub struct FollowUpRow {
     pub result: Option<String>,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub created_at: NaiveDateTime,
+    pub request_id: String,
+    pub actor_id: i64,
+    pub actor_role: String,
+    pub community_id: Option<i64>,
+    pub kind: String,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    pub status: i32,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditRow {
+    pub created_at: NaiveDateTime,
+    pub request_id: String,
+    pub actor_id: i64,
+    pub actor_role: String,
+    pub community_id: Option<i64>,
+    pub kind: String,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    pub status: i32,
 }

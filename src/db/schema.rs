@@ -239,6 +239,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        created_at -> Timestamp,
+        request_id -> Text,
+        actor_id -> BigInt,
+        actor_role -> Text,
+        community_id -> Nullable<BigInt>,
+        kind -> Text,
+        method -> Text,
+        route -> Text,
+        path -> Text,
+        status -> Integer,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -268,4 +284,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     mediation_sessions,
     dispute_agreements,
     follow_ups,
+    audit_log,
 );

@@ -12,8 +12,9 @@ const NEW_PASSWORD: &str = "a-fresh-pass-2026";
 const WRONG_PASSWORD: &str = "not-my-password-77";
 const PHONE: &str = "13912345678";
 
-/// Runs of 11 to 15 digits not glued to other letters or digits: phone
-/// numbers, mainland or E.164. Masked ones (`139****5678`) do not match.
+/// Phone numbers: a mainland mobile (11 digits, `1[3-9]…`) or an E.164
+/// number (`+` and 8 to 15 digits), not glued to other letters or digits.
+/// Masked ones (`139****5678`) and the digit groups of request ids do not match.
 fn phone_like(text: &str) -> Vec<String> {
     let mut found = Vec::new();
     let bytes = text.as_bytes();
@@ -25,8 +26,11 @@ fn phone_like(text: &str) -> Vec<String> {
                 i += 1;
             }
             let glued = i < bytes.len() && bytes[i].is_ascii_alphanumeric();
-            if (11..=15).contains(&(i - start)) && !glued {
-                found.push(text[start..i].to_owned());
+            let run = &text[start..i];
+            let mainland = run.len() == 11 && run.starts_with('1') && (b'3'..=b'9').contains(&bytes[start + 1]);
+            let e164 = start > 0 && bytes[start - 1] == b'+' && (8..=15).contains(&run.len());
+            if !glued && (mainland || e164) {
+                found.push(run.to_owned());
             }
         } else {
             i += 1;
@@ -38,7 +42,10 @@ fn phone_like(text: &str) -> Vec<String> {
 #[test]
 fn the_phone_finder_finds_phones_only() {
     assert_eq!(
-        phone_like("call 13912345678 or +8613912345678, not 139****5678 nor id 1024 nor a1391234567890b"),
+        phone_like(
+            "call 13912345678 or +8613912345678, not 139****5678 nor id 1024 nor a1391234567890b \
+             nor request 0b5c6a4e-3f1d-4d8e-9a55-806438323586 nor 1391234567890"
+        ),
         ["13912345678", "8613912345678"]
     );
 }

@@ -40,6 +40,7 @@ fn migrations_run_down_and_up_again() {
     let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
     let mut conn = db.conn().unwrap();
     let expected = [
+        "audit_log",
         "categories",
         "dispute_agreements",
         "dispute_parties",

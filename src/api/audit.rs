@@ -1,0 +1,259 @@
+//! The audit trail: every write by staff and admins, and every admin read of
+//! personal data, with who, what, when and the request id. Written by a
+//! middleware once the answer is known; read by admins for their communities.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::{HttpMessage, get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::problems::{Forbidden, Unauthorized, ValidationFailed};
+use super::tickets::{ActorRef, Actors};
+use super::{PageRequest, QueryParams};
+use crate::auth::Auth;
+use crate::auth::extractor::AuditActor;
+use crate::clock::utc;
+use crate::db::audit::{self as db, AuditFilter};
+use crate::db::models::NewAuditRow;
+use crate::domain::grid::community_of;
+use crate::domain::people::Role;
+use crate::error::{ApiError, Invalid, Validator};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_audit);
+}
+
+/// Routes whose answers hold personal data (names, phones, homes, tickets).
+const PERSONAL_ROUTES: [&str; 6] = [
+    "/api/v1/users",
+    "/api/v1/tickets",
+    "/api/v1/complaints",
+    "/api/v1/disputes",
+    "/api/v1/follow-ups",
+    "/api/v1/audit",
+];
+
+/// What the trail records of a request, if anything: `write` for any
+/// staff or admin change, `read` for an admin reading personal data.
+pub fn audit_kind(method: &Method, route: &str, role: Role) -> Option<&'static str> {
+    let personal = PERSONAL_ROUTES.iter().any(|r| route.starts_with(r)) || route.ends_with("/posts");
+    match role {
+        Role::Resident => None,
+        _ if *method == Method::GET => (role != Role::Staff && personal).then_some("read"),
+        _ if [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method) => Some("write"),
+        _ => None,
+    }
+}
+
+/// Middleware: after the handler answered, appends the request to the
+/// trail. A failure to write it is logged; the answer stands (the change it
+/// describes is committed already).
+pub async fn record(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let request = res.request();
+    let Some(actor) = request.extensions().get::<AuditActor>().copied() else {
+        return Ok(res);
+    };
+    let route = request.match_pattern().unwrap_or_else(|| request.path().to_owned());
+    let Some(kind) = audit_kind(request.method(), &route, actor.role) else {
+        return Ok(res);
+    };
+    let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(res);
+    };
+    let row = NewAuditRow {
+        created_at: state.clock.now_naive(),
+        request_id: request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        actor_id: actor.id.0,
+        actor_role: actor.role.as_str().to_owned(),
+        community_id: actor.community_id,
+        kind: kind.to_owned(),
+        method: request.method().to_string(),
+        route,
+        path: request.path().to_owned(),
+        status: i32::from(res.status().as_u16()),
+    };
+    if let Err(error) = state.db.run(move |conn| Ok(db::insert_audit(conn, &row)?)).await {
+        tracing::error!(error = %error, "could not write the audit trail");
+    }
+    Ok(res)
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 812, "created_at": "2026-11-28T02:00:00Z",
+    "request_id": "0b5c6a4e-3f1d-4d8e-9a55-3f2f0c1d2e7a", "actor": {"id": 2, "display_name": "社区管理员"},
+    "actor_role": "admin", "kind": "write", "action": "PATCH /api/v1/users/{id}",
+    "object": "/api/v1/users/57", "status": 200}))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    /// Also in the log and the answer's `X-Request-Id` header.
+    pub request_id: String,
+    pub actor: Option<ActorRef>,
+    pub actor_role: String,
+    /// `write` (a change by staff or an admin) or `read` (an admin reading personal data).
+    pub kind: String,
+    /// Method and route, e.g. `POST /api/v1/tickets/{id}/accept`.
+    pub action: String,
+    /// The path asked for, e.g. `/api/v1/tickets/1024/accept` (never the query).
+    pub object: String,
+    /// The HTTP status answered.
+    pub status: i32,
+}
+
+/// A page of the trail, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [], "next_cursor": null}))]
+pub struct AuditList {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this actor's entries.
+    pub actor_id: Option<i64>,
+    /// Entries at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The audit trail
+///
+/// Every write by staff and admins and every admin read of personal data,
+/// newest first: who (actor and role), what (method and route, and the path),
+/// when, the answer's status and the request id. For admins, the entries of
+/// actors from their communities; for super-admins, all. Append-only.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of the trail.", body = AuditList),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit")]
+async fn list_audit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<AuditQuery>,
+) -> Result<web::Json<AuditList>, ApiError> {
+    let query = query.0;
+    let caller = auth.caller;
+    if !caller.is_admin() {
+        return Err(ApiError::Forbidden);
+    }
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from >= to
+    {
+        let mut v = Validator::default();
+        v.push(
+            "from",
+            Invalid::new("after_to", "`from` must be before `to`.", "from 须早于 to。"),
+        );
+        v.finish()?;
+    }
+    let communities = (!caller.is_superadmin()).then(|| {
+        let mut ids: Vec<i64> = caller.posts.iter().filter_map(|p| community_of(&p.path)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    });
+    let (items, next_cursor) = state
+        .db
+        .run(move |conn| {
+            let rows = db::list_audit(
+                conn,
+                &AuditFilter {
+                    communities,
+                    actor_id: query.actor_id,
+                    from: query.from.map(|t| t.naive_utc()),
+                    to: query.to.map(|t| t.naive_utc()),
+                    before_id: page.after_id,
+                    limit: page.fetch(),
+                },
+            )?;
+            let (rows, next) = page.finish(rows, |r| r.id);
+            let people = Actors::load(conn, rows.iter().map(|r| r.actor_id))?;
+            let items = rows
+                .into_iter()
+                .map(|r| AuditEntry {
+                    id: r.id,
+                    created_at: utc(r.created_at),
+                    request_id: r.request_id,
+                    actor: people.get(r.actor_id),
+                    actor_role: r.actor_role,
+                    kind: r.kind,
+                    action: format!("{} {}", r.method, r.route),
+                    object: r.path,
+                    status: r.status,
+                })
+                .collect();
+            Ok((items, next))
+        })
+        .await?;
+    Ok(web::Json(AuditList { items, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_and_admin_writes_and_admin_reads_of_personal_data_are_audited() {
+        let post = Method::POST;
+        let get = Method::GET;
+        assert_eq!(
+            audit_kind(&post, "/api/v1/tickets/{id}/accept", Role::Staff),
+            Some("write")
+        );
+        assert_eq!(
+            audit_kind(&Method::DELETE, "/api/v1/posts/{id}", Role::Admin),
+            Some("write")
+        );
+        assert_eq!(audit_kind(&post, "/api/v1/complaints", Role::Resident), None);
+        assert_eq!(audit_kind(&get, "/api/v1/users/{id}", Role::Admin), Some("read"));
+        assert_eq!(
+            audit_kind(&get, "/api/v1/units/{id}/posts", Role::Superadmin),
+            Some("read")
+        );
+        assert_eq!(
+            audit_kind(&get, "/api/v1/disputes/{id}/parties", Role::Admin),
+            Some("read")
+        );
+        assert_eq!(
+            audit_kind(&get, "/api/v1/units", Role::Admin),
+            None,
+            "the grid is not personal"
+        );
+        assert_eq!(audit_kind(&get, "/api/v1/stats", Role::Admin), None);
+        assert_eq!(
+            audit_kind(&get, "/api/v1/tickets", Role::Staff),
+            None,
+            "staff reads are their work"
+        );
+    }
+}
