@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::units::level_of;
+use super::units::{level_of, not_managed};
 use super::users::visible_user;
 use super::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
@@ -118,6 +118,19 @@ async fn create_post(
             Invalid::new("not_found", "No user has this id.", "没有此编号的用户。"),
         )
     };
+    // The unit first: another community's household is 404 whatever the body says.
+    let checker = auth.caller.clone();
+    state
+        .db
+        .run(move |conn| {
+            let unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::NotFound)?;
+            if checker.manages(&unit.path) {
+                Ok(())
+            } else {
+                Err(not_managed(&checker, &unit))
+            }
+        })
+        .await?;
     let user = match visible_user(&state, &auth.caller, body.0.user_id.0).await {
         Err(ApiError::NotFound) => return Err(user_not_found()),
         other => other?,
@@ -130,7 +143,7 @@ async fn create_post(
         .write(move |conn| {
             let unit = queries::lock_unit(conn, unit_id)?.ok_or(ApiError::NotFound)?;
             if !caller.manages(&unit.path) {
-                return Err(ApiError::Forbidden);
+                return Err(not_managed(&caller, &unit));
             }
             if !policy::may_hold_post_at(role, level_of(&unit)?) {
                 return Err(ApiError::field(

@@ -11,12 +11,14 @@ use super::problems::{
 use super::{JsonBody, PageRequest, QueryParams, search_text};
 use crate::auth::{Auth, MaybeAuth};
 use crate::clock::utc;
+use crate::db::AnyConnection;
 use crate::db::models::UnitRow;
-use crate::db::queries::{self, NewUnit, UnitChanges, UnitFilter};
-use crate::domain::grid::{Level, check_parent, child_path};
+use crate::db::queries::{self, Households, NewUnit, UnitChanges, UnitFilter};
+use crate::domain::grid::{Level, check_parent, child_path, community_of};
 use crate::domain::ids::UnitId;
 use crate::domain::people::bounded_text;
 use crate::error::{ApiError, Invalid, Text, Validator};
+use crate::policy::Caller;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -306,7 +308,7 @@ async fn list_units(
                 parent_id: query.parent_id,
                 level: query.level.map(Level::as_str),
                 q: q.as_deref(),
-                public_only: !full,
+                households: household_scope(conn, auth.0.as_ref())?,
                 after_id: page.after_id,
                 limit: page.fetch(),
             };
@@ -321,16 +323,52 @@ async fn list_units(
     Ok(web::Json(UnitList { items, next_cursor }))
 }
 
-async fn visible_unit(state: &AppState, id: i64, signed_in: bool) -> Result<UnitRow, ApiError> {
-    let row = state
-        .db
-        .run(move |conn| Ok(queries::find_unit(conn, id)?))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !signed_in && !level_of(&row)?.is_public() {
-        return Err(ApiError::NotFound);
+/// The households a caller sees: super-admins all; staff and admins those of
+/// the communities they hold posts in; residents those of their home's
+/// community; anonymous callers none.
+pub(crate) fn household_scope(conn: &mut AnyConnection, auth: Option<&Auth>) -> Result<Households, ApiError> {
+    let Some(auth) = auth else {
+        return Ok(Households::Hidden);
+    };
+    if auth.caller.is_superadmin() {
+        return Ok(Households::All);
     }
-    Ok(row)
+    let mut paths: Vec<String> = auth.caller.posts.iter().map(|p| p.path.clone()).collect();
+    if let Some(building) = auth.user.building_id
+        && let Some(home) = queries::find_unit(conn, building)?
+    {
+        paths.push(home.path);
+    }
+    let mut roots: Vec<String> = paths
+        .iter()
+        .filter_map(|p| community_of(p))
+        .map(|c| format!("/{c}/"))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    Ok(Households::Within(roots))
+}
+
+/// Why the caller may not manage a unit: 404 when they may not even see it
+/// (a household of another community), 403 otherwise.
+pub(crate) fn not_managed(caller: &Caller, unit: &UnitRow) -> ApiError {
+    let community = community_of(&unit.path);
+    let same_community = caller.posts.iter().any(|p| community_of(&p.path) == community);
+    if unit.level == Level::Household.as_str() && !same_community && !caller.is_superadmin() {
+        ApiError::NotFound
+    } else {
+        ApiError::Forbidden
+    }
+}
+
+/// Loads a unit the caller may see, else 404.
+pub(crate) fn visible_unit_in(conn: &mut AnyConnection, auth: Option<&Auth>, id: i64) -> Result<UnitRow, ApiError> {
+    let row = queries::find_unit(conn, id)?.ok_or(ApiError::NotFound)?;
+    if household_scope(conn, auth)?.include(&row) {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Get a unit
@@ -354,7 +392,11 @@ async fn get_unit(
     id: web::Path<i64>,
 ) -> Result<web::Json<UnitResponse>, ApiError> {
     let full = auth.0.is_some();
-    let row = visible_unit(&state, id.into_inner(), full).await?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| visible_unit_in(conn, auth.0.as_ref(), id))
+        .await?;
     Ok(web::Json(UnitResponse::new(row, full)?))
 }
 
@@ -379,11 +421,18 @@ async fn unit_tree(
     id: web::Path<i64>,
 ) -> Result<web::Json<UnitNode>, ApiError> {
     let full = auth.0.is_some();
-    let root = visible_unit(&state, id.into_inner(), full).await?;
-    let root_path = root.path.clone();
-    let rows = state
+    let id = id.into_inner();
+    let (root, rows) = state
         .db
-        .run(move |conn| Ok(queries::subtree(conn, &root_path, !full)?))
+        .run(move |conn| {
+            let root = visible_unit_in(conn, auth.0.as_ref(), id)?;
+            let scope = household_scope(conn, auth.0.as_ref())?;
+            let rows = queries::subtree(conn, &root.path, false)?
+                .into_iter()
+                .filter(|u| scope.include(u))
+                .collect::<Vec<_>>();
+            Ok((root, rows))
+        })
         .await?;
     build_tree(root.id, rows, full)
 }
@@ -469,7 +518,7 @@ async fn update_unit(
         .write(move |conn| {
             let unit = queries::lock_unit(conn, id)?.ok_or(ApiError::NotFound)?;
             if !caller.manages(&unit.path) {
-                return Err(ApiError::Forbidden);
+                return Err(not_managed(&caller, &unit));
             }
             let mut changes = UnitChanges {
                 name,
@@ -527,7 +576,7 @@ async fn delete_unit(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>)
         .write(move |conn| {
             let unit = queries::lock_unit(conn, id)?.ok_or(ApiError::NotFound)?;
             if !caller.manages(&unit.path) {
-                return Err(ApiError::Forbidden);
+                return Err(not_managed(&caller, &unit));
             }
             let usage = queries::unit_usage(conn, unit.id)?;
             if !usage.is_empty() {

@@ -11,6 +11,7 @@ mod health;
 mod lifecycle;
 mod limits;
 mod logs;
+mod matrix;
 mod mediation;
 mod openapi;
 mod posts;

@@ -270,9 +270,37 @@ async fn only_super_admins_create_communities_and_admins_stay_in_theirs() {
     )
     .await
     .expect_problem(403, "forbidden");
+    // A branch is public (the registration picker) and refused; a household
+    // of another community is not even there for them.
     app.delete(&format!("/api/v1/units/{}", other.household), Some(&admin))
         .await
-        .expect_problem(403, "forbidden");
+        .expect_problem(404, "not_found");
+    app.get(&format!("/api/v1/units/{}", other.household), Some(&admin))
+        .await
+        .expect_problem(404, "not_found");
+    let listed = app
+        .get("/api/v1/units?level=household&limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["id"] != other.household),
+        "another community's households are not listed"
+    );
+    let tree = app
+        .get(&format!("/api/v1/units/{}/tree", other.branch), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        tree["children"][0]["children"],
+        serde_json::json!([]),
+        "nor shown in its tree"
+    );
     // …whose own admin may.
     let res = app
         .post(

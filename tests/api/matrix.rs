@@ -1,0 +1,610 @@
+//! The authorization matrix: every operation of the OpenAPI document against
+//! every kind of caller, each cell an expected status, checked against the
+//! real app. Objects belong to `resident01` of the Junmen demo community
+//! (household JM-B1-01-H1 in building JM-B1-01 of branch JM-B1). An operation
+//! the matrix does not cover fails the test.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestApp};
+
+/// The callers, in the order of every row's expected statuses.
+const CALLERS: [&str; 9] = [
+    "anonymous",
+    "resident01 (owner)",
+    "resident02 (same building)",
+    "jm.b1.bldg1.h1 (household)",
+    "jm.b1.bldg1 (building)",
+    "jm.branch1 (branch)",
+    "jm.committee (committee)",
+    "hq.admin (another community)",
+    "super-admin",
+];
+const USERNAMES: [Option<&str>; 9] = [
+    None,
+    Some("resident01"),
+    Some("resident02"),
+    Some("jm.b1.bldg1.h1"),
+    Some("jm.b1.bldg1"),
+    Some("jm.branch1"),
+    Some("jm.committee"),
+    Some("hq.admin"),
+    Some("root"),
+];
+
+/// Each operation and what each caller gets. Sign-out and password changes
+/// end sessions, so they come last.
+const MATRIX: &[(&str, [u16; 9])] = &[
+    ("GET /healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /readyz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "POST /api/v1/auth/register",
+        [201, 201, 201, 201, 201, 201, 201, 201, 201],
+    ),
+    ("POST /api/v1/auth/login", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "POST /api/v1/auth/refresh",
+        [200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    ("GET /api/v1/me", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("PATCH /api/v1/me", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/units", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/units", [401, 403, 403, 403, 403, 403, 403, 403, 201]),
+    ("GET /api/v1/units/{id}", [404, 200, 200, 200, 200, 200, 200, 404, 200]),
+    (
+        "PATCH /api/v1/units/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 404, 200],
+    ),
+    (
+        "DELETE /api/v1/units/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 404, 204],
+    ),
+    (
+        "GET /api/v1/units/{id}/tree",
+        [404, 200, 200, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET /api/v1/units/{id}/posts",
+        [401, 404, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/units/{id}/posts",
+        [401, 403, 403, 403, 403, 403, 403, 404, 201],
+    ),
+    (
+        "DELETE /api/v1/posts/{id}",
+        [401, 404, 404, 404, 403, 403, 403, 404, 204],
+    ),
+    ("GET /api/v1/users", [401, 403, 403, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/users", [401, 403, 403, 403, 403, 403, 403, 201, 201]),
+    ("GET /api/v1/users/{id}", [401, 200, 404, 200, 200, 200, 200, 404, 200]),
+    (
+        "PATCH /api/v1/users/{id}",
+        [401, 403, 404, 403, 403, 200, 200, 404, 200],
+    ),
+    ("GET /api/v1/categories", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST /api/v1/categories", [401, 403, 403, 403, 403, 403, 403, 403, 201]),
+    (
+        "PATCH /api/v1/categories/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200],
+    ),
+    (
+        "GET /api/v1/sla-policies",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "PUT /api/v1/sla-policies",
+        [401, 403, 403, 403, 403, 403, 403, 403, 200],
+    ),
+    ("POST /api/v1/complaints", [401, 201, 201, 422, 422, 422, 422, 422, 422]),
+    ("POST /api/v1/disputes", [401, 201, 201, 422, 422, 422, 422, 422, 422]),
+    ("GET /api/v1/tickets", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/complaints", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET /api/v1/disputes", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "GET /api/v1/tickets/{id}",
+        [401, 200, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET /api/v1/tickets/{id}/events",
+        [401, 200, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET /api/v1/tickets/{id}/comments",
+        [401, 200, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/comments",
+        [401, 201, 404, 201, 201, 201, 201, 404, 201],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/accept",
+        [401, 403, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/resolve",
+        [401, 403, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/escalate",
+        [401, 403, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/dispatch",
+        [401, 403, 404, 404, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/return",
+        [401, 403, 404, 403, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/reopen",
+        [401, 200, 404, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/close",
+        [401, 200, 404, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/withdraw",
+        [401, 200, 404, 403, 403, 403, 403, 404, 403],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/reject",
+        [401, 403, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/refer",
+        [401, 403, 404, 404, 404, 404, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/merge",
+        [401, 403, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET /api/v1/tickets/{id}/extension-requests",
+        [401, 200, 404, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/tickets/{id}/extension-requests",
+        [401, 403, 404, 201, 201, 201, 201, 404, 201],
+    ),
+    (
+        "POST /api/v1/extension-requests/{id}/approve",
+        [401, 403, 404, 403, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/extension-requests/{id}/deny",
+        [401, 403, 404, 403, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET /api/v1/disputes/{id}/parties",
+        [401, 200, 404, 404, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/disputes/{id}/parties",
+        [401, 403, 404, 404, 201, 201, 201, 404, 201],
+    ),
+    (
+        "GET /api/v1/disputes/{id}/mediations",
+        [401, 200, 404, 404, 200, 200, 200, 404, 200],
+    ),
+    (
+        "POST /api/v1/disputes/{id}/mediations",
+        [401, 403, 404, 404, 201, 201, 201, 404, 201],
+    ),
+    (
+        "GET /api/v1/disputes/{id}/agreement",
+        [401, 200, 404, 404, 200, 200, 200, 404, 200],
+    ),
+    (
+        "PUT /api/v1/disputes/{id}/agreement",
+        [401, 403, 404, 404, 201, 201, 201, 404, 201],
+    ),
+    ("GET /api/v1/follow-ups", [401, 403, 403, 200, 200, 200, 200, 200, 200]),
+    (
+        "POST /api/v1/follow-ups/{id}/record",
+        [401, 403, 404, 404, 200, 200, 200, 404, 200],
+    ),
+    ("GET /api/v1/stats", [401, 404, 404, 404, 404, 404, 200, 404, 200]),
+    ("GET /api/v1/audit", [401, 403, 403, 403, 403, 403, 403, 200, 200]),
+    (
+        "POST /api/v1/auth/logout",
+        [401, 204, 204, 204, 204, 204, 204, 204, 204],
+    ),
+    (
+        "POST /api/v1/me/password",
+        [401, 204, 204, 204, 204, 204, 204, 204, 204],
+    ),
+];
+
+struct Fixture {
+    app: TestApp,
+    tokens: Vec<Option<String>>,
+    /// jm.admin: sets things up, not a caller of the matrix.
+    admin: String,
+    root: String,
+    resident01: i64,
+    resident03: i64,
+    mediator: i64,
+    household: i64,
+    household2: i64,
+    building: i64,
+    committee: i64,
+    /// A complaint at the household that every row may read.
+    shared: i64,
+    /// A dispute at the building, with an agreement, still open.
+    dispute: i64,
+    serial: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let app = TestApp::with_demo().await;
+        let root = app.superadmin().await;
+        app.second_community(&root).await;
+        let admin = app.token("jm.admin").await;
+        let mut tokens = Vec::new();
+        for name in USERNAMES {
+            tokens.push(match name {
+                None => None,
+                Some("root") => Some(root.clone()),
+                Some(name) => Some(app.token(name).await),
+            });
+        }
+        let unit = |code: &'static str| {
+            let (app, admin) = (&app, &admin);
+            async move { app.unit_id(admin, code).await }
+        };
+        let (household, household2, building, committee) = (
+            unit("JM-B1-01-H1").await,
+            unit("JM-B1-01-H2").await,
+            unit("JM-B1-01").await,
+            unit("JM").await,
+        );
+        let resident01 = app.user_id(&admin, "resident01").await;
+        let resident03 = app.user_id(&admin, "resident03").await;
+        let mediator = app.user_id(&admin, "jm.committee").await;
+        let mut f = Self {
+            app,
+            tokens,
+            admin,
+            root,
+            resident01,
+            resident03,
+            mediator,
+            household,
+            household2,
+            building,
+            committee,
+            shared: 0,
+            dispute: 0,
+            serial: std::cell::Cell::new(0),
+        };
+        f.shared = f.complaint("noise").await;
+        f.dispute = f.dispute().await;
+        f.put(&format!("/api/v1/disputes/{}/agreement", f.dispute), f.agreement(), 201)
+            .await;
+        f
+    }
+
+    fn next(&self) -> u32 {
+        self.serial.set(self.serial.get() + 1);
+        self.serial.get()
+    }
+
+    async fn send(&self, method: Method, path: &str, token: &str, body: Option<Value>, expect: u16) -> Value {
+        let res = self.app.request(method.clone(), path, Some(token), body).await;
+        assert_eq!(res.status.as_u16(), expect, "setup {method} {path}: {}", res.text);
+        res.body
+    }
+
+    async fn post(&self, path: &str, body: Value, expect: u16) -> Value {
+        self.send(Method::POST, path, &self.admin, Some(body), expect).await
+    }
+
+    async fn put(&self, path: &str, body: Value, expect: u16) -> Value {
+        let token = self.app.token("jm.b1.bldg1").await;
+        self.send(Method::PUT, path, &token, Some(body), expect).await
+    }
+
+    /// A complaint filed (by the admin) for resident01.
+    async fn complaint(&self, category: &str) -> i64 {
+        let body = json!({"category": category, "title": "楼道噪音", "description": "夜间噪音扰民。",
+            "on_behalf_of": self.resident01});
+        self.post("/api/v1/complaints", body, 201).await["id"].as_i64().unwrap()
+    }
+
+    /// A dispute of resident01 against resident03, at the building.
+    async fn dispute(&self) -> i64 {
+        let body = json!({"category": "neighbour_dispute", "title": "漏水纠纷", "description": "协商未果。",
+            "on_behalf_of": self.resident01, "respondents": [{"user_id": self.resident03}]});
+        self.post("/api/v1/disputes", body, 201).await["id"].as_i64().unwrap()
+    }
+
+    fn agreement(&self) -> Value {
+        let deadline = (self.app.clock.now() + chrono::Duration::days(20)).to_rfc3339();
+        json!({"terms": "修复防水层。", "performance_deadline": deadline})
+    }
+
+    async fn act(&self, id: i64, action: &str, body: Value) {
+        let path = format!("/api/v1/tickets/{id}/{action}");
+        self.post(&path, body, 200).await;
+    }
+
+    async fn resolved_complaint(&self) -> i64 {
+        let id = self.complaint("noise").await;
+        self.act(id, "accept", json!({})).await;
+        self.act(id, "resolve", json!({"note": "已处理"})).await;
+        id
+    }
+
+    async fn fresh_household(&self) -> i64 {
+        let n = self.next();
+        let body = json!({"level": "household", "name": format!("党员中心户·{n}"), "code": format!("MX-{n}"),
+            "parent_id": self.building});
+        self.post("/api/v1/units", body, 201).await["id"].as_i64().unwrap()
+    }
+
+    /// The request a row sends as caller `who` (index into `CALLERS`).
+    async fn request(&self, op: &str, who: usize) -> (Method, String, Option<Value>, Option<String>) {
+        let (method, path) = op.split_once(' ').unwrap();
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let n = self.next();
+        let mut token = self.tokens[who].clone();
+        let (path, body) = match op {
+            "POST /api/v1/auth/register" => (
+                path.to_owned(),
+                Some(
+                    json!({"username": format!("newcomer{n}"), "password": "a-long-password", "display_name": "新居民",
+                    "phone": "13700001111", "building_id": self.building, "room": format!("9-{n}")}),
+                ),
+            ),
+            "POST /api/v1/auth/login" => (
+                path.to_owned(),
+                Some(json!({"username": "resident01", "password": PASSWORD})),
+            ),
+            "POST /api/v1/auth/refresh" => {
+                let fresh = self.app.login_tokens("resident02", PASSWORD).await;
+                (path.to_owned(), Some(json!({"refresh_token": fresh["refresh_token"]})))
+            }
+            "POST /api/v1/auth/logout" | "POST /api/v1/me/password" => {
+                // A session of its own, so the caller's main one survives.
+                if let Some(name) = USERNAMES[who] {
+                    token = Some(self.app.token(name).await);
+                }
+                let body = op
+                    .ends_with("password")
+                    .then(|| json!({"current_password": PASSWORD, "new_password": "another-long-password"}));
+                (path.to_owned(), body)
+            }
+            "PATCH /api/v1/me" => (path.to_owned(), Some(json!({"display_name": format!("改名{n}")}))),
+            "POST /api/v1/units" => (
+                path.to_owned(),
+                Some(
+                    json!({"level": "household", "name": format!("新中心户{n}"), "code": format!("NEW-{n}"),
+                    "parent_id": self.building}),
+                ),
+            ),
+            "GET /api/v1/units/{id}" | "GET /api/v1/units/{id}/tree" | "GET /api/v1/units/{id}/posts" => {
+                (path.replace("{id}", &self.household.to_string()), None)
+            }
+            "PATCH /api/v1/units/{id}" => (
+                path.replace("{id}", &self.household2.to_string()),
+                Some(json!({"name": format!("党员中心户·改{n}")})),
+            ),
+            "DELETE /api/v1/units/{id}" => (path.replace("{id}", &self.fresh_household().await.to_string()), None),
+            "POST /api/v1/units/{id}/posts" => {
+                let unit = self.fresh_household().await;
+                let staff = self.app.user_id(&self.admin, "jm.b1.bldg1.h2").await;
+                (path.replace("{id}", &unit.to_string()), Some(json!({"user_id": staff})))
+            }
+            "DELETE /api/v1/posts/{id}" => {
+                let unit = self.fresh_household().await;
+                let staff = self.app.user_id(&self.admin, "jm.b1.bldg1.h2").await;
+                let post = self
+                    .post(&format!("/api/v1/units/{unit}/posts"), json!({"user_id": staff}), 201)
+                    .await;
+                (path.replace("{id}", &post["id"].to_string()), None)
+            }
+            "GET /api/v1/users/{id}" => (path.replace("{id}", &self.resident01.to_string()), None),
+            "PATCH /api/v1/users/{id}" => (
+                path.replace("{id}", &self.resident01.to_string()),
+                Some(json!({"household_id": self.household})),
+            ),
+            "POST /api/v1/users" => (
+                path.to_owned(),
+                Some(
+                    json!({"username": format!("staff{n}"), "password": "a-long-password", "display_name": "新网格员",
+                    "phone": "13700002222", "role": "staff"}),
+                ),
+            ),
+            "POST /api/v1/categories" => (
+                path.to_owned(),
+                Some(
+                    json!({"code": format!("cat_{n}"), "name_zh": "新类别", "name_en": "New", "kind": "complaint",
+                    "entry_level": "building", "accept_hours": 24, "resolve_hours": 72}),
+                ),
+            ),
+            "PATCH /api/v1/categories/{id}" => (path.replace("{id}", "1"), Some(json!({"accept_hours": 24}))),
+            "PUT /api/v1/sla-policies" => {
+                let current = self
+                    .send(Method::GET, "/api/v1/sla-policies", &self.root, None, 200)
+                    .await;
+                (path.to_owned(), Some(current))
+            }
+            "POST /api/v1/complaints" => (
+                path.to_owned(),
+                Some(json!({"category": "noise", "title": "噪音", "description": "夜间噪音。"})),
+            ),
+            "POST /api/v1/disputes" => (
+                path.to_owned(),
+                Some(
+                    json!({"category": "neighbour_dispute", "title": "纠纷", "description": "协商未果。",
+                    "respondents": [{"name": "李先生"}]}),
+                ),
+            ),
+            "GET /api/v1/tickets/{id}"
+            | "GET /api/v1/tickets/{id}/events"
+            | "GET /api/v1/tickets/{id}/comments"
+            | "GET /api/v1/tickets/{id}/extension-requests" => (path.replace("{id}", &self.shared.to_string()), None),
+            "POST /api/v1/tickets/{id}/comments" => (
+                path.replace("{id}", &self.shared.to_string()),
+                Some(json!({"body": "请尽快处理。"})),
+            ),
+            "POST /api/v1/tickets/{id}/accept"
+            | "POST /api/v1/tickets/{id}/escalate"
+            | "POST /api/v1/tickets/{id}/reject"
+            | "POST /api/v1/tickets/{id}/withdraw"
+            | "POST /api/v1/tickets/{id}/merge"
+            | "POST /api/v1/tickets/{id}/extension-requests" => {
+                let id = self.complaint("noise").await;
+                let body = match op.rsplit('/').next().unwrap() {
+                    "merge" => json!({"into_ticket_id": self.shared}),
+                    "extension-requests" => json!({"hours": 24, "reason": "等待配件。"}),
+                    "accept" => json!({}),
+                    _ => json!({"reason": "理由"}),
+                };
+                (path.replace("{id}", &id.to_string()), Some(body))
+            }
+            "POST /api/v1/tickets/{id}/resolve" => {
+                let id = self.complaint("noise").await;
+                self.act(id, "accept", json!({})).await;
+                (path.replace("{id}", &id.to_string()), Some(json!({"note": "已处理"})))
+            }
+            "POST /api/v1/tickets/{id}/dispatch" => {
+                let id = self.complaint("leak").await;
+                (
+                    path.replace("{id}", &id.to_string()),
+                    Some(json!({"unit_id": self.household})),
+                )
+            }
+            "POST /api/v1/tickets/{id}/return" => {
+                let id = self.complaint("noise").await;
+                self.act(id, "escalate", json!({"reason": "需楼栋协调"})).await;
+                (
+                    path.replace("{id}", &id.to_string()),
+                    Some(json!({"reason": "请中心户处理"})),
+                )
+            }
+            "POST /api/v1/tickets/{id}/reopen" | "POST /api/v1/tickets/{id}/close" => {
+                let id = self.resolved_complaint().await;
+                let body = if op.ends_with("close") {
+                    json!({"rating": 5})
+                } else {
+                    json!({"reason": "没有解决"})
+                };
+                (path.replace("{id}", &id.to_string()), Some(body))
+            }
+            "POST /api/v1/tickets/{id}/refer" => {
+                let id = self.complaint("safety_hazard").await;
+                (path.replace("{id}", &id.to_string()), Some(json!({"target": "12345"})))
+            }
+            "POST /api/v1/extension-requests/{id}/approve" | "POST /api/v1/extension-requests/{id}/deny" => {
+                let id = self.complaint("noise").await;
+                let asker = self.app.token("jm.b1.bldg1.h1").await;
+                let request = self
+                    .send(
+                        Method::POST,
+                        &format!("/api/v1/tickets/{id}/extension-requests"),
+                        &asker,
+                        Some(json!({"hours": 24, "reason": "等待配件。"})),
+                        201,
+                    )
+                    .await;
+                (path.replace("{id}", &request["id"].to_string()), Some(json!({})))
+            }
+            "GET /api/v1/disputes/{id}/parties"
+            | "GET /api/v1/disputes/{id}/mediations"
+            | "GET /api/v1/disputes/{id}/agreement" => (path.replace("{id}", &self.dispute.to_string()), None),
+            "POST /api/v1/disputes/{id}/parties" => (
+                path.replace("{id}", &self.dispute.to_string()),
+                Some(json!({"role": "respondent", "name": format!("外来方{n}")})),
+            ),
+            "POST /api/v1/disputes/{id}/mediations" => (
+                path.replace("{id}", &self.dispute.to_string()),
+                Some(
+                    json!({"held_at": self.app.clock.now().to_rfc3339(), "mediator_id": self.mediator,
+                    "summary": "双方到场。"}),
+                ),
+            ),
+            "PUT /api/v1/disputes/{id}/agreement" => {
+                let id = self.dispute().await;
+                (path.replace("{id}", &id.to_string()), Some(self.agreement()))
+            }
+            "POST /api/v1/follow-ups/{id}/record" => {
+                let id = self.dispute().await;
+                let agreed = self
+                    .put(&format!("/api/v1/disputes/{id}/agreement"), self.agreement(), 201)
+                    .await;
+                let leader = self.app.token("jm.b1.bldg1").await;
+                for (action, body) in [("accept", json!({})), ("resolve", json!({"note": "调解成功"}))] {
+                    self.send(
+                        Method::POST,
+                        &format!("/api/v1/tickets/{id}/{action}"),
+                        &leader,
+                        Some(body),
+                        200,
+                    )
+                    .await;
+                }
+                let follow_up = agreed["follow_ups"][0]["id"].to_string();
+                (path.replace("{id}", &follow_up), Some(json!({"result": "fulfilled"})))
+            }
+            "GET /api/v1/stats" => (format!("{path}?unit_id={}", self.committee), None),
+            _ => (path.to_owned(), None),
+        };
+        (method, path, body, token)
+    }
+}
+
+#[actix_web::test]
+async fn every_operation_answers_every_caller_as_the_matrix_says() {
+    let f = Fixture::new().await;
+
+    // The matrix covers the document exactly.
+    let doc: Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                documented.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    let covered: BTreeSet<String> = MATRIX.iter().map(|(op, _)| (*op).to_owned()).collect();
+    assert_eq!(covered.len(), MATRIX.len(), "an operation is listed twice");
+    let missing: Vec<&String> = documented.difference(&covered).collect();
+    let stale: Vec<&String> = covered.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "not in the matrix: {missing:?}; not in the document: {stale:?}"
+    );
+
+    let mut wrong = Vec::new();
+    let mut cells = 0;
+    for (op, expected) in MATRIX {
+        for (who, want) in expected.iter().enumerate() {
+            let (method, path, body, token) = f.request(op, who).await;
+            let res = f.app.request(method, &path, token.as_deref(), body).await;
+            cells += 1;
+            if res.status.as_u16() != *want {
+                wrong.push(format!(
+                    "{op} as {}: {} (expected {want}) {}",
+                    CALLERS[who],
+                    res.status.as_u16(),
+                    res.body["code"]
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "authorization matrix: {} operations x {} callers = {cells} cells",
+        MATRIX.len(),
+        CALLERS.len()
+    );
+    assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+}
