@@ -88,8 +88,9 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
         if empty {
             return Box::pin(async { Ok(OptionalJsonBody(T::default())) });
         }
-        let body = JsonBody::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalJsonBody(body.await?.0)) })
+        // `null` is as good as no body (the document says so).
+        let body = JsonBody::<Option<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(body.await?.0.unwrap_or_default())) })
     }
 }
 

@@ -84,10 +84,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 })?;
             // Syntax first (400), then shape (422): a body that is not JSON at
             // all must not be reported as a missing field.
-            let document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
+            let mut document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
+            integral_floats(&mut document);
             let value = serde_path_to_error::deserialize(document).map_err(json_error)?;
             Ok(JsonBody(value))
         })
+    }
+}
+
+/// JSON Schema counts `5.0` as an integer; so do we: integral floats become
+/// integers before the body meets the types.
+fn integral_floats(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let int = f as i64;
+                *value = Value::from(int);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
     }
 }
 
@@ -261,6 +283,17 @@ pub fn search_text(field: &str, q: Option<&str>, v: &mut crate::error::Validator
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integral_floats_become_integers_and_others_stay() {
+        let mut doc =
+            serde_json::json!({"rating": 5.0, "nested": [2.0, 2.5, -3.0], "lat": 26.07, "big": 1e300, "s": "1.0"});
+        integral_floats(&mut doc);
+        assert_eq!(
+            doc,
+            serde_json::json!({"rating": 5, "nested": [2, 2.5, -3], "lat": 26.07, "big": 1e300, "s": "1.0"})
+        );
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

@@ -203,3 +203,48 @@ async fn responses_carry_security_headers() {
     assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
 }
+
+#[actix_web::test]
+async fn bodies_read_as_json_schema_reads_them() {
+    // `5.0` is an integer, and `null` stands for a body that may be left out.
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let worker = app.token("jm.b1.bldg1.h1").await;
+    let ticket = crate::tickets::file(&app, &resident, "noise", "噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+    let accept = app
+        .raw(
+            actix_web::http::Method::POST,
+            &format!("/api/v1/tickets/{id}/accept"),
+            Some(&worker),
+            &[],
+            Some(("application/json", b"null".to_vec())),
+        )
+        .await;
+    accept.expect(200);
+    app.post(
+        &format!("/api/v1/tickets/{id}/resolve"),
+        Some(&worker),
+        json!({"note": "已处理", "version": 2.0}),
+    )
+    .await
+    .expect(200);
+    let closed = app
+        .post(
+            &format!("/api/v1/tickets/{id}/close"),
+            Some(&resident),
+            json!({"rating": 4.0}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(closed["rating"], 4);
+    let res = app
+        .post(
+            &format!("/api/v1/tickets/{id}/close"),
+            Some(&resident),
+            json!({"rating": 4.5}),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+}
