@@ -565,8 +565,12 @@ async fn get_unit_stats(
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
             let (mut children, groups, timings) = stats::snapshot(conn, |conn| {
                 let children = stats::children(conn, parent.id)?;
-                let groups = stats::child_groups(conn, &parent, from_naive, to_naive)?;
-                let timings = stats::child_timings(conn, &parent, from_naive, to_naive)?;
+                let map = stats::child_map(conn, &parent)?;
+                if map.is_empty() {
+                    return Ok((children, Vec::new(), BTreeMap::new()));
+                }
+                let groups = stats::child_groups(conn, &parent, &map, from_naive, to_naive)?;
+                let timings = stats::child_timings(conn, &parent, &map, from_naive, to_naive)?;
                 Ok((children, groups, timings))
             })?;
             children.sort_by(|a, b| {

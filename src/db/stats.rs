@@ -258,6 +258,11 @@ pub fn timings(
     to: NaiveDateTime,
     populations: Populations,
 ) -> QueryResult<Timings> {
+    if let StatsScope::Subtree(_) = scope {
+        // Walking a community's duration index while testing each ticket
+        // against a subtree costs more than sorting the subtree's own values.
+        return sorted_timings(conn, scope, from, to);
+    }
     let targets: Vec<(Duration, f64, i64)> = [
         (Duration::Accept, populations.accepted),
         (Duration::Resolve, populations.resolved),
@@ -312,6 +317,95 @@ pub fn timings(
     Ok(timings)
 }
 
+#[derive(QueryableByName, Debug)]
+struct Percentiles {
+    #[diesel(sql_type = Nullable<Double>)]
+    accept_median: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    accept_p90: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolve_median: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    resolve_p90: Option<f64>,
+}
+
+#[derive(QueryableByName, Debug)]
+struct SortedRank {
+    #[diesel(sql_type = Double)]
+    hours: f64,
+    #[diesel(sql_type = BigInt)]
+    rank: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// [`timings`] by sorting every duration in scope, once per duration.
+fn sorted_timings(
+    conn: &mut AnyConnection,
+    scope: &StatsScope,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Timings> {
+    match conn {
+        AnyConnection::Postgres(c) => {
+            // The array form computes both percentiles in one sort.
+            let sql = format!(
+                "SELECT a[1] AS accept_median, a[2] AS accept_p90, r[1] AS resolve_median, r[2] AS resolve_p90 FROM (SELECT \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {}) AS a, \
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {}) AS r \
+                 FROM tickets t WHERE {}) p",
+                hours(Duration::Accept, true),
+                hours(Duration::Resolve, true),
+                conditions(scope, from, to, true)
+            );
+            let p: Percentiles = diesel::sql_query(sql).get_result(c)?;
+            Ok(Timings {
+                accept_median: p.accept_median,
+                accept_p90: p.accept_p90,
+                resolve_median: p.resolve_median,
+                resolve_p90: p.resolve_p90,
+            })
+        }
+        AnyConnection::Sqlite(c) => {
+            // Sort inside SQLite and read back only the ranks around the
+            // median and the 90th percentile.
+            let mut both = |duration: Duration| -> QueryResult<[Option<f64>; 2]> {
+                let column = match duration {
+                    Duration::Accept => "accepted_at",
+                    Duration::Resolve => "resolved_at",
+                };
+                let sql = format!(
+                    "WITH d AS (SELECT {} AS hours FROM tickets t WHERE {} AND t.{column} IS NOT NULL), \
+                     r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) - 1 AS rank, COUNT(*) OVER () AS n FROM d) \
+                     SELECT hours, rank, n FROM r WHERE rank IN (CAST(0.5 * (n - 1) AS INTEGER), \
+                     CAST(0.5 * (n - 1) AS INTEGER) + 1, CAST(0.9 * (n - 1) AS INTEGER), CAST(0.9 * (n - 1) AS INTEGER) + 1) \
+                     ORDER BY rank",
+                    hours(duration, false),
+                    conditions(scope, from, to, false)
+                );
+                let rows = diesel::sql_query(sql).load::<SortedRank>(c)?;
+                Ok(PERCENTILES.map(|p| {
+                    let n = rows.first()?.n;
+                    let (lower, upper, _) = ranks(p, n);
+                    let values: Vec<f64> = [lower, upper][..if upper == lower { 1 } else { 2 }]
+                        .iter()
+                        .filter_map(|rank| rows.iter().find(|r| r.rank == *rank).map(|r| r.hours))
+                        .collect();
+                    interpolate(p, n, &values)
+                }))
+            };
+            let [accept_median, accept_p90] = both(Duration::Accept)?;
+            let [resolve_median, resolve_p90] = both(Duration::Resolve)?;
+            Ok(Timings {
+                accept_median,
+                accept_p90,
+                resolve_median,
+                resolve_p90,
+            })
+        }
+    }
+}
+
 // ------------------------------------------------------- per child unit
 
 /// The units directly below `parent_id`, in no particular order.
@@ -331,45 +425,70 @@ pub struct ChildGroup {
     pub group: Group,
 }
 
+/// Every unit below `parent`, paired with the child of `parent` it is under
+/// (read off its path `/…/parent/child/…/`): a few thousand pairs at most.
+pub fn child_map(conn: &mut AnyConnection, parent: &UnitRow) -> QueryResult<Vec<(i64, i64)>> {
+    let units = super::queries::subtree(conn, &parent.path, false)?;
+    Ok(units
+        .iter()
+        .filter_map(|u| {
+            let child = u.path.strip_prefix(&parent.path)?.split('/').next()?.parse().ok()?;
+            Some((u.id, child))
+        })
+        .collect())
+}
+
 /// `WITH` clause naming `s(ticket_id, child_id)`: a ticket once for every
 /// child of `parent` whose subtree it has been in (each child's `Subtree`
-/// scope, for all children in one pass), among the tickets filed in the
-/// period in the parent's community.
-fn per_child(parent: &UnitRow, from: NaiveDateTime, to: NaiveDateTime, postgres: bool) -> String {
-    let scope = match community_of(&parent.path) {
-        Some(community) if is_server_path(&parent.path) => format!("t.community_id = {community}"),
-        _ => "1 = 0".to_owned(),
+/// scope, for all children in one pass). The unit-to-child pairs go in as
+/// literal rows, so the planner knows their number and hashes them.
+fn per_child(parent: &UnitRow, map: &[(i64, i64)]) -> String {
+    let rows = map
+        .iter()
+        .map(|(unit, child)| format!("({unit}, {child})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = if rows.is_empty() || !is_server_path(&parent.path) {
+        "(0, 0)".to_owned()
+    } else {
+        rows
     };
-    // Units to the child they are under: a few thousand rows at most.
     format!(
-        "WITH m AS (SELECT u.id AS unit_id, c.id AS child_id FROM units c JOIN units u ON u.path LIKE c.path || '%' \
-         WHERE c.parent_id = {}), \
-         s AS (SELECT DISTINCT v.ticket_id AS ticket_id, m.child_id AS child_id FROM tickets t \
-         JOIN ticket_visits v ON v.ticket_id = t.id JOIN m ON m.unit_id = v.unit_id \
-         WHERE {scope} AND {}) ",
-        parent.id,
-        period(from, to, postgres)
+        "WITH m(unit_id, child_id) AS (VALUES {rows}), \
+         s AS (SELECT v.ticket_id AS ticket_id, m.child_id AS child_id FROM ticket_visits v \
+         JOIN m ON m.unit_id = v.unit_id GROUP BY v.ticket_id, m.child_id) "
     )
+}
+
+/// Tickets of the parent's community filed in the period (a ticket only
+/// ever visits units of its own community).
+fn child_conditions(parent: &UnitRow, from: NaiveDateTime, to: NaiveDateTime, postgres: bool) -> String {
+    match community_of(&parent.path) {
+        Some(community) => format!("t.community_id = {community} AND {}", period(from, to, postgres)),
+        None => "1 = 0".to_owned(),
+    }
 }
 
 /// [`groups`] for each child of `parent` (children without tickets have no rows).
 pub fn child_groups(
     conn: &mut AnyConnection,
     parent: &UnitRow,
+    map: &[(i64, i64)],
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<ChildGroup>> {
     load(conn, |pg| {
         format!(
-            "{}SELECT g.child_id AS child_id, g.status AS status, g.kind AS kind, g.category_id AS category_id, \
+            "{}SELECT CAST(g.child_id AS BIGINT) AS child_id, g.status AS status, g.kind AS kind, g.category_id AS category_id, \
              r.level AS resolved_level, {RESUMS} \
              FROM (SELECT s.child_id AS child_id, t.status AS status, t.kind AS kind, t.category_id AS category_id, \
-             t.resolved_unit_id AS resolved_unit_id, {} FROM s JOIN tickets t ON t.id = s.ticket_id \
+             t.resolved_unit_id AS resolved_unit_id, {} FROM s JOIN tickets t ON t.id = s.ticket_id WHERE {} \
              GROUP BY s.child_id, t.status, t.kind, t.category_id, t.resolved_unit_id) g \
              LEFT JOIN units r ON r.id = g.resolved_unit_id \
              GROUP BY g.child_id, g.status, g.kind, g.category_id, r.level",
-            per_child(parent, from, to, pg),
-            sums()
+            per_child(parent, map),
+            sums(),
+            child_conditions(parent, from, to, pg)
         )
     })
 }
@@ -392,6 +511,7 @@ struct ChildRanked {
 pub fn child_timings(
     conn: &mut AnyConnection,
     parent: &UnitRow,
+    map: &[(i64, i64)],
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<BTreeMap<i64, Timings>> {
@@ -412,13 +532,14 @@ pub fn child_timings(
                 .join(" OR ");
             format!(
                 "{}, d AS (SELECT s.child_id AS child_id, {} AS hours FROM s JOIN tickets t ON t.id = s.ticket_id \
-                 WHERE t.{} IS NOT NULL), \
+                 WHERE {} AND t.{} IS NOT NULL), \
                  r AS (SELECT child_id, hours, ROW_NUMBER() OVER (PARTITION BY child_id ORDER BY hours) - 1 AS rank, \
                  COUNT(*) OVER (PARTITION BY child_id) AS n FROM d) \
-                 SELECT r.child_id AS child_id, r.rank AS rank, r.n AS n, r.hours AS hours FROM r WHERE {wanted} \
+                 SELECT CAST(r.child_id AS BIGINT) AS child_id, r.rank AS rank, r.n AS n, r.hours AS hours FROM r WHERE {wanted} \
                  ORDER BY r.child_id, r.rank",
-                per_child(parent, from, to, pg).trim_end(),
+                per_child(parent, map).trim_end(),
                 hours(duration, pg),
+                child_conditions(parent, from, to, pg),
                 match duration {
                     Duration::Accept => "accepted_at",
                     Duration::Resolve => "resolved_at",
