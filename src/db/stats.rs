@@ -442,7 +442,7 @@ pub fn child_map(conn: &mut AnyConnection, parent: &UnitRow) -> QueryResult<Vec<
 /// child of `parent` whose subtree it has been in (each child's `Subtree`
 /// scope, for all children in one pass). The unit-to-child pairs go in as
 /// literal rows, so the planner knows their number and hashes them.
-fn per_child(parent: &UnitRow, map: &[(i64, i64)]) -> String {
+fn per_child(parent: &UnitRow, map: &[(i64, i64)], conditions: &str) -> String {
     let rows = map
         .iter()
         .map(|(unit, child)| format!("({unit}, {child})"))
@@ -456,7 +456,8 @@ fn per_child(parent: &UnitRow, map: &[(i64, i64)]) -> String {
     format!(
         "WITH m(unit_id, child_id) AS (VALUES {rows}), \
          s AS (SELECT v.ticket_id AS ticket_id, m.child_id AS child_id FROM ticket_visits v \
-         JOIN m ON m.unit_id = v.unit_id GROUP BY v.ticket_id, m.child_id) "
+         JOIN m ON m.unit_id = v.unit_id WHERE v.ticket_id IN (SELECT t.id FROM tickets t WHERE {conditions}) \
+         GROUP BY v.ticket_id, m.child_id) "
     )
 }
 
@@ -486,7 +487,7 @@ pub fn child_groups(
              GROUP BY s.child_id, t.status, t.kind, t.category_id, t.resolved_unit_id) g \
              LEFT JOIN units r ON r.id = g.resolved_unit_id \
              GROUP BY g.child_id, g.status, g.kind, g.category_id, r.level",
-            per_child(parent, map),
+            per_child(parent, map, &child_conditions(parent, from, to, pg)),
             sums(),
             child_conditions(parent, from, to, pg)
         )
@@ -495,6 +496,8 @@ pub fn child_groups(
 
 #[derive(QueryableByName, Debug)]
 struct ChildRanked {
+    #[diesel(sql_type = BigInt)]
+    which: i64,
     #[diesel(sql_type = BigInt)]
     child_id: i64,
     #[diesel(sql_type = BigInt)]
@@ -515,37 +518,45 @@ pub fn child_timings(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<BTreeMap<i64, Timings>> {
+    // Both durations in one statement: the ticket-to-child pairs are found once.
+    let rows: Vec<ChildRanked> = load(conn, |pg| {
+        // The ranks ⌊p·(n−1)⌋ and the one after (SQLite's CAST truncates,
+        // PostgreSQL's rounds).
+        let wanted = PERCENTILES
+            .map(|p| {
+                let lower = if pg {
+                    format!("FLOOR({p}::float8 * (r.n - 1))")
+                } else {
+                    format!("CAST({p} * (r.n - 1) AS INTEGER)")
+                };
+                format!("r.rank = {lower} OR r.rank = {lower} + 1")
+            })
+            .join(" OR ");
+        let conditions = child_conditions(parent, from, to, pg);
+        let ranked = |which: i64, column: &str| {
+            format!(
+                "SELECT {which} AS which, child_id, {column} AS hours, \
+                 ROW_NUMBER() OVER (PARTITION BY child_id ORDER BY {column}) - 1 AS rank, \
+                 COUNT(*) OVER (PARTITION BY child_id) AS n FROM d WHERE {column} IS NOT NULL"
+            )
+        };
+        format!(
+            "{}, d AS MATERIALIZED (SELECT s.child_id AS child_id, {} AS a, {} AS r FROM s \
+             JOIN tickets t ON t.id = s.ticket_id WHERE {conditions}), \
+             r AS ({} UNION ALL {}) \
+             SELECT CAST(r.which AS BIGINT) AS which, CAST(r.child_id AS BIGINT) AS child_id, r.rank AS rank, \
+             r.n AS n, r.hours AS hours FROM r WHERE {wanted}",
+            per_child(parent, map, &conditions).trim_end(),
+            hours(Duration::Accept, pg),
+            hours(Duration::Resolve, pg),
+            ranked(0, "d.a"),
+            ranked(1, "d.r"),
+        )
+    })?;
     let mut out: BTreeMap<i64, Timings> = BTreeMap::new();
     for duration in [Duration::Accept, Duration::Resolve] {
-        let rows: Vec<ChildRanked> = load(conn, |pg| {
-            // The ranks ⌊p·(n−1)⌋ and the one after (SQLite's CAST truncates,
-            // PostgreSQL's rounds).
-            let wanted = PERCENTILES
-                .map(|p| {
-                    let lower = if pg {
-                        format!("FLOOR({p}::float8 * (r.n - 1))")
-                    } else {
-                        format!("CAST({p} * (r.n - 1) AS INTEGER)")
-                    };
-                    format!("r.rank = {lower} OR r.rank = {lower} + 1")
-                })
-                .join(" OR ");
-            format!(
-                "{}, d AS (SELECT s.child_id AS child_id, {} AS hours FROM s JOIN tickets t ON t.id = s.ticket_id \
-                 WHERE {} AND t.{} IS NOT NULL), \
-                 r AS (SELECT child_id, hours, ROW_NUMBER() OVER (PARTITION BY child_id ORDER BY hours) - 1 AS rank, \
-                 COUNT(*) OVER (PARTITION BY child_id) AS n FROM d) \
-                 SELECT CAST(r.child_id AS BIGINT) AS child_id, r.rank AS rank, r.n AS n, r.hours AS hours FROM r WHERE {wanted} \
-                 ORDER BY r.child_id, r.rank",
-                per_child(parent, map).trim_end(),
-                hours(duration, pg),
-                child_conditions(parent, from, to, pg),
-                match duration {
-                    Duration::Accept => "accepted_at",
-                    Duration::Resolve => "resolved_at",
-                },
-            )
-        })?;
+        let which = i64::from(duration == Duration::Resolve);
+        let rows = rows.iter().filter(|r| r.which == which);
         let mut by_child: BTreeMap<i64, (i64, BTreeMap<i64, f64>)> = BTreeMap::new();
         for row in rows {
             let entry = by_child.entry(row.child_id).or_insert((row.n, BTreeMap::new()));
