@@ -289,8 +289,15 @@ pub fn timings(
                     (" DESC", n - 1 - upper)
                 };
                 let h = hours(duration, pg);
+                // SQLite's planner, without table statistics, would rather
+                // sort the period than walk the index: name the index.
+                let index = match (pg, duration) {
+                    (true, _) => "",
+                    (false, Duration::Accept) => " INDEXED BY tickets_accept_hours_idx",
+                    (false, Duration::Resolve) => " INDEXED BY tickets_resolve_hours_idx",
+                };
                 format!(
-                    "SELECT CAST({i} AS BIGINT) AS target, x.hours AS hours FROM (SELECT {h} AS hours FROM tickets t \
+                    "SELECT CAST({i} AS BIGINT) AS target, x.hours AS hours FROM (SELECT {h} AS hours FROM tickets t{index} \
                      WHERE {} AND {h} IS NOT NULL ORDER BY {h}{order} LIMIT {count} OFFSET {offset}) x",
                     conditions(scope, from, to, pg)
                 )
