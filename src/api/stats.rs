@@ -12,15 +12,17 @@ use utoipa::{IntoParams, ToSchema};
 use super::QueryParams;
 use super::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::auth::Auth;
-use crate::db::stats::{self, StatsScope};
+use crate::db::stats::{self, Group, Populations, StatsScope, Timings};
 use crate::db::{queries, tickets as db};
 use crate::domain::grid::{Level, community_of};
 use crate::domain::ids::UnitId;
+use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(get_stats);
+    cfg.service(get_unit_stats);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -44,7 +46,7 @@ pub struct CategoryCount {
 }
 
 /// Median and 90th percentile, in hours.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Durations {
     pub median: Option<f64>,
     pub p90: Option<f64>,
@@ -140,6 +142,92 @@ fn share(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// Sums over [`Group`] rows, on the way to the metrics.
+struct Tally {
+    by_status: BTreeMap<String, i64>,
+    by_kind: BTreeMap<String, i64>,
+    resolved_by_level: BTreeMap<String, i64>,
+    total: i64,
+    breached: i64,
+    reopened: i64,
+    rated: i64,
+    rating_sum: i64,
+}
+
+impl Default for Tally {
+    /// Every status, kind and level present, at zero.
+    fn default() -> Self {
+        Self {
+            by_status: Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect(),
+            by_kind: Kind::ALL.iter().map(|k| (k.as_str().to_owned(), 0)).collect(),
+            resolved_by_level: Level::ALL.iter().map(|l| (l.as_str().to_owned(), 0)).collect(),
+            total: 0,
+            breached: 0,
+            reopened: 0,
+            rated: 0,
+            rating_sum: 0,
+        }
+    }
+}
+
+/// The metrics `/stats` and `/stats/units` share.
+struct Metrics {
+    total: i64,
+    by_status: BTreeMap<String, i64>,
+    by_kind: BTreeMap<String, i64>,
+    resolved: i64,
+    resolved_by_level: BTreeMap<String, i64>,
+    resolved_within_building_rate: Option<f64>,
+    accept_hours: Durations,
+    resolve_hours: Durations,
+    breach_rate: Option<f64>,
+    average_rating: Option<f64>,
+    reopen_rate: Option<f64>,
+}
+
+impl Tally {
+    fn add(&mut self, g: &Group) {
+        *self.by_status.entry(g.status.clone()).or_default() += g.count;
+        *self.by_kind.entry(g.kind.clone()).or_default() += g.count;
+        if let Some(level) = &g.resolved_level
+            && (g.status == "resolved" || g.status == "closed")
+        {
+            *self.resolved_by_level.entry(level.clone()).or_default() += g.count;
+        }
+        self.total += g.count;
+        self.breached += g.breached;
+        self.reopened += g.reopened;
+        self.rated += g.rated;
+        self.rating_sum += g.rating_sum;
+    }
+
+    fn metrics(self, timings: Timings) -> Metrics {
+        let resolved: i64 = self.resolved_by_level.values().sum();
+        let within = self.resolved_by_level.get("household").copied().unwrap_or(0)
+            + self.resolved_by_level.get("building").copied().unwrap_or(0);
+        Metrics {
+            total: self.total,
+            by_status: self.by_status,
+            by_kind: self.by_kind,
+            resolved,
+            resolved_by_level: self.resolved_by_level,
+            resolved_within_building_rate: share(within, resolved),
+            accept_hours: Durations {
+                median: timings.accept_median,
+                p90: timings.accept_p90,
+            },
+            resolve_hours: Durations {
+                median: timings.resolve_median,
+                p90: timings.resolve_p90,
+            },
+            breach_rate: share(self.breached, self.total),
+            #[allow(clippy::cast_precision_loss)]
+            average_rating: (self.rated > 0).then(|| self.rating_sum as f64 / self.rated as f64),
+            reopen_rate: share(self.reopened, self.total),
+        }
+    }
+}
+
 fn wants_csv(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
@@ -210,33 +298,19 @@ async fn get_stats(
                 _ => StatsScope::Subtree(unit.path.clone()),
             };
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
-            let groups = stats::groups(conn, &scope, from_naive, to_naive)?;
-            let timings = stats::timings(conn, &scope, from_naive, to_naive)?;
+            let (groups, timings) = stats::snapshot(conn, |conn| {
+                let groups = stats::groups(conn, &scope, from_naive, to_naive)?;
+                let populations = Populations::of(&groups);
+                let timings = stats::timings(conn, &scope, from_naive, to_naive, populations)?;
+                Ok((groups, timings))
+            })?;
             let categories = db::list_categories(conn, true)?;
 
-            let mut by_status: BTreeMap<String, i64> = crate::domain::ticket::Status::ALL
-                .iter()
-                .map(|s| (s.as_str().to_owned(), 0))
-                .collect();
-            let mut by_kind: BTreeMap<String, i64> = [("complaint".to_owned(), 0), ("dispute".to_owned(), 0)].into();
+            let mut tally = Tally::default();
             let mut by_category_id: BTreeMap<i64, i64> = BTreeMap::new();
-            let mut resolved_by_level: BTreeMap<String, i64> =
-                Level::ALL.iter().map(|l| (l.as_str().to_owned(), 0)).collect();
-            let (mut total, mut breached, mut reopened, mut rated, mut rating_sum) = (0, 0, 0, 0, 0);
             for g in &groups {
-                *by_status.entry(g.status.clone()).or_default() += g.count;
-                *by_kind.entry(g.kind.clone()).or_default() += g.count;
+                tally.add(g);
                 *by_category_id.entry(g.category_id).or_default() += g.count;
-                if let Some(level) = &g.resolved_level
-                    && (g.status == "resolved" || g.status == "closed")
-                {
-                    *resolved_by_level.entry(level.clone()).or_default() += g.count;
-                }
-                total += g.count;
-                breached += g.breached;
-                reopened += g.reopened;
-                rated += g.rated;
-                rating_sum += g.rating_sum;
             }
             let mut by_category: Vec<CategoryCount> = categories
                 .into_iter()
@@ -250,32 +324,293 @@ async fn get_stats(
                 })
                 .collect();
             by_category.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
-            let resolved: i64 = resolved_by_level.values().sum();
-            let within = resolved_by_level.get("household").copied().unwrap_or(0)
-                + resolved_by_level.get("building").copied().unwrap_or(0);
+            let m = tally.metrics(timings);
             Ok(StatsResponse {
                 unit_id: UnitId(unit.id),
                 from,
                 to,
-                total,
-                by_status,
-                by_kind,
+                total: m.total,
+                by_status: m.by_status,
+                by_kind: m.by_kind,
                 by_category,
-                resolved,
-                resolved_by_level,
-                resolved_within_building_rate: share(within, resolved),
-                accept_hours: Durations {
-                    median: timings.accept_median,
-                    p90: timings.accept_p90,
-                },
-                resolve_hours: Durations {
-                    median: timings.resolve_median,
-                    p90: timings.resolve_p90,
-                },
-                breach_rate: share(breached, total),
-                #[allow(clippy::cast_precision_loss)]
-                average_rating: (rated > 0).then(|| rating_sum as f64 / rated as f64),
-                reopen_rate: share(reopened, total),
+                resolved: m.resolved,
+                resolved_by_level: m.resolved_by_level,
+                resolved_within_building_rate: m.resolved_within_building_rate,
+                accept_hours: m.accept_hours,
+                resolve_hours: m.resolve_hours,
+                breach_rate: m.breach_rate,
+                average_rating: m.average_rating,
+                reopen_rate: m.reopen_rate,
+            })
+        })
+        .await?;
+    if wants_csv(&req) {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(response.csv()));
+    }
+    Ok(HttpResponse::Ok().json(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnitStatsQuery {
+    /// The unit whose child units are compared (required; not a household).
+    pub parent_id: Option<i64>,
+    /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
+    pub from: Option<DateTime<Utc>>,
+    /// Tickets filed before (RFC 3339; default now).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One child unit's line in the league table: the metrics of `/stats` for
+/// its subtree (without the per-category counts).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitStatsRow {
+    pub unit_id: UnitId,
+    pub name: String,
+    pub code: Option<String>,
+    /// `branch`, `building` or `household`.
+    pub level: String,
+    /// Tickets filed in the period that have been at the unit or below it.
+    pub total: i64,
+    pub by_status: BTreeMap<String, i64>,
+    pub by_kind: BTreeMap<String, i64>,
+    /// Resolved or closed after resolution.
+    pub resolved: i64,
+    /// Resolved tickets by the level of the unit that resolved them.
+    pub resolved_by_level: BTreeMap<String, i64>,
+    /// Share resolved at household or building level (小事不出楼栋).
+    pub resolved_within_building_rate: Option<f64>,
+    /// Hours from filing to the (last) sign-for.
+    pub accept_hours: Durations,
+    /// Hours from filing to resolution.
+    pub resolve_hours: Durations,
+    /// Share of tickets that missed a deadline to sign for or to resolve.
+    pub breach_rate: Option<f64>,
+    /// Average of the reporters' ratings (1–5).
+    pub average_rating: Option<f64>,
+    /// Share of tickets reopened at least once.
+    pub reopen_rate: Option<f64>,
+}
+
+/// A league table: one row per child unit of `parent_id`, every child
+/// present (zeros and `null` rates when nothing was filed), ordered by code
+/// (units without a code last), then name, then id.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "parent_id": 1, "from": "2026-10-29T00:00:00Z", "to": "2026-11-28T00:00:00Z",
+    "items": [{"unit_id": 2, "name": "军门小区党支部", "code": "JM-B1", "level": "branch", "total": 140,
+        "by_status": {"assigned": 4, "accepted": 7, "resolved": 10, "closed": 110, "withdrawn": 3, "rejected": 4, "referred": 1, "merged": 1},
+        "by_kind": {"complaint": 129, "dispute": 11},
+        "resolved": 120, "resolved_by_level": {"household": 50, "building": 41, "branch": 20, "committee": 9},
+        "resolved_within_building_rate": 0.758,
+        "accept_hours": {"median": 5.0, "p90": 19.5}, "resolve_hours": {"median": 38.2, "p90": 104.0},
+        "breach_rate": 0.07, "average_rating": 4.5, "reopen_rate": 0.02},
+      {"unit_id": 11, "name": "凤凰小区党支部", "code": "JM-B2", "level": "branch", "total": 0,
+        "by_status": {"assigned": 0, "accepted": 0, "resolved": 0, "closed": 0, "withdrawn": 0, "rejected": 0, "referred": 0, "merged": 0},
+        "by_kind": {"complaint": 0, "dispute": 0},
+        "resolved": 0, "resolved_by_level": {"household": 0, "building": 0, "branch": 0, "committee": 0},
+        "resolved_within_building_rate": null,
+        "accept_hours": {"median": null, "p90": null}, "resolve_hours": {"median": null, "p90": null},
+        "breach_rate": null, "average_rating": null, "reopen_rate": null}]}))]
+pub struct UnitStatsResponse {
+    pub parent_id: UnitId,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub items: Vec<UnitStatsRow>,
+}
+
+/// A CSV field, quoted as RFC 4180 asks when it holds a comma, quote or line break.
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+impl UnitStatsResponse {
+    fn csv(&self) -> String {
+        let zero = Tally::default();
+        let mut header: Vec<String> = ["unit_id", "code", "name", "level", "total"].map(String::from).into();
+        header.extend(zero.by_status.keys().map(|k| format!("status.{k}")));
+        header.extend(zero.by_kind.keys().map(|k| format!("kind.{k}")));
+        header.push("resolved".into());
+        header.extend(zero.resolved_by_level.keys().map(|k| format!("resolved_at.{k}")));
+        header.extend(
+            [
+                "resolved_within_building_rate",
+                "accept_hours.median",
+                "accept_hours.p90",
+                "resolve_hours.median",
+                "resolve_hours.p90",
+                "breach_rate",
+                "average_rating",
+                "reopen_rate",
+            ]
+            .map(String::from),
+        );
+        let mut out = header.join(",");
+        out.push_str("\r\n");
+        let num = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        let counts = |keys: &BTreeMap<String, i64>, values: &BTreeMap<String, i64>| {
+            keys.keys()
+                .map(|k| values.get(k).copied().unwrap_or(0).to_string())
+                .collect::<Vec<_>>()
+        };
+        for row in &self.items {
+            let mut line = vec![
+                row.unit_id.to_string(),
+                csv_field(row.code.as_deref().unwrap_or_default()),
+                csv_field(&row.name),
+                row.level.clone(),
+                row.total.to_string(),
+            ];
+            line.extend(counts(&zero.by_status, &row.by_status));
+            line.extend(counts(&zero.by_kind, &row.by_kind));
+            line.push(row.resolved.to_string());
+            line.extend(counts(&zero.resolved_by_level, &row.resolved_by_level));
+            line.extend([
+                num(row.resolved_within_building_rate),
+                num(row.accept_hours.median),
+                num(row.accept_hours.p90),
+                num(row.resolve_hours.median),
+                num(row.resolve_hours.p90),
+                num(row.breach_rate),
+                num(row.average_rating),
+                num(row.reopen_rate),
+            ]);
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// Statistics per child unit (league table)
+///
+/// One row per unit directly below `parent_id`, with the metrics of
+/// `/stats` for that unit's subtree and period (by filing time): counts by
+/// status and kind; where tickets were resolved (the "小事不出楼栋" rate);
+/// median and 90th-percentile hours to sign for and to resolve; the deadline
+/// breach rate; the average rating; the reopen rate. A ticket counts for
+/// every child whose subtree it has been in, so the rows may add up to more
+/// than the parent's total. Every child has a row, also without tickets.
+/// Rows are ordered by code (units without a code last), then name, then id.
+/// For staff and admins whose posts cover the parent unit; a household has
+/// no child units (422 naming `parent_id`). Send `Accept: text/csv` for CSV:
+/// a header row, then one line per child in the same order.
+#[utoipa::path(
+    tag = "statistics",
+    params(UnitStatsQuery),
+    responses(
+        (status = 200, description = "One row per child unit.", content(
+            (UnitStatsResponse = "application/json"),
+            (String = "text/csv", example = "unit_id,code,name,level,total,status.accepted,status.assigned,status.closed,status.merged,status.referred,status.rejected,status.resolved,status.withdrawn,kind.complaint,kind.dispute,resolved,resolved_at.branch,resolved_at.building,resolved_at.committee,resolved_at.household,resolved_within_building_rate,accept_hours.median,accept_hours.p90,resolve_hours.median,resolve_hours.p90,breach_rate,average_rating,reopen_rate\r\n2,JM-B1,军门小区党支部,branch,140,7,4,110,1,1,4,10,3,129,11,120,20,41,9,50,0.758,5.000,19.500,38.200,104.000,0.070,4.500,0.020\r\n")
+        )),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/stats/units")]
+async fn get_unit_stats(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    query: QueryParams<UnitStatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.0;
+    let to = query.to.unwrap_or_else(|| state.clock.now());
+    let from = query.from.unwrap_or(to - Duration::days(30));
+    let mut v = Validator::default();
+    if query.parent_id.is_none() {
+        v.push(
+            "parent_id",
+            Invalid::new(
+                "required",
+                "Name the unit whose child units to compare.",
+                "请指定要比较其下级单元的单元。",
+            ),
+        );
+    }
+    if from >= to {
+        v.push(
+            "from",
+            Invalid::new("after_to", "`from` must be before `to`.", "from 须早于 to。"),
+        );
+    }
+    v.finish()?;
+    let parent_id = query.parent_id.unwrap_or_default();
+    let caller = auth.caller;
+    let response = state
+        .db
+        .run(move |conn| {
+            let parent = queries::find_unit(conn, parent_id)?.ok_or(ApiError::NotFound)?;
+            if !caller.works_in(&parent.path) {
+                return Err(ApiError::NotFound);
+            }
+            if Level::parse(&parent.level) == Some(Level::Household) {
+                return Err(ApiError::field(
+                    "parent_id",
+                    Invalid::new(
+                        "no_child_units",
+                        "A household has no units below it.",
+                        "党员中心户没有下级单元。",
+                    ),
+                ));
+            }
+            let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
+            let (mut children, groups, timings) = stats::snapshot(conn, |conn| {
+                let children = stats::children(conn, parent.id)?;
+                let map = stats::child_map(conn, &parent)?;
+                if map.is_empty() {
+                    return Ok((children, Vec::new(), BTreeMap::new()));
+                }
+                let groups = stats::child_groups(conn, &parent, &map, from_naive, to_naive)?;
+                let timings = stats::child_timings(conn, &parent, &map, from_naive, to_naive)?;
+                Ok((children, groups, timings))
+            })?;
+            children.sort_by(|a, b| {
+                (a.code.is_none(), &a.code, &a.name, a.id).cmp(&(b.code.is_none(), &b.code, &b.name, b.id))
+            });
+            let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
+            for g in &groups {
+                tallies.entry(g.child_id).or_default().add(&g.group);
+            }
+            let items = children
+                .into_iter()
+                .map(|child| {
+                    let m = tallies
+                        .remove(&child.id)
+                        .unwrap_or_default()
+                        .metrics(timings.get(&child.id).copied().unwrap_or_default());
+                    UnitStatsRow {
+                        unit_id: UnitId(child.id),
+                        name: child.name,
+                        code: child.code,
+                        level: child.level,
+                        total: m.total,
+                        by_status: m.by_status,
+                        by_kind: m.by_kind,
+                        resolved: m.resolved,
+                        resolved_by_level: m.resolved_by_level,
+                        resolved_within_building_rate: m.resolved_within_building_rate,
+                        accept_hours: m.accept_hours,
+                        resolve_hours: m.resolve_hours,
+                        breach_rate: m.breach_rate,
+                        average_rating: m.average_rating,
+                        reopen_rate: m.reopen_rate,
+                    }
+                })
+                .collect();
+            Ok(UnitStatsResponse {
+                parent_id: UnitId(parent.id),
+                from,
+                to,
+                items,
             })
         })
         .await?;
