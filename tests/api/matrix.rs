@@ -210,6 +210,7 @@ const MATRIX: &[(&str, [u16; 9])] = &[
         [401, 403, 404, 404, 200, 200, 200, 404, 200],
     ),
     ("GET /api/v1/stats", [401, 404, 404, 404, 404, 404, 200, 404, 200]),
+    ("GET /api/v1/stats/units", [401, 404, 404, 404, 404, 404, 200, 404, 200]),
     ("GET /api/v1/audit", [401, 403, 403, 403, 403, 403, 403, 200, 200]),
     (
         "POST /api/v1/auth/logout",
@@ -555,6 +556,7 @@ impl Fixture {
                 (path.replace("{id}", &follow_up), Some(json!({"result": "fulfilled"})))
             }
             "GET /api/v1/stats" => (format!("{path}?unit_id={}", self.committee), None),
+            "GET /api/v1/stats/units" => (format!("{path}?parent_id={}", self.committee), None),
             _ => (path.to_owned(), None),
         };
         (method, path, body, token)
