@@ -17,7 +17,7 @@ use crate::db::{queries, tickets as db};
 use crate::domain::grid::{Level, community_of};
 use crate::domain::ids::UnitId;
 use crate::domain::ticket::{Kind, Status};
-use crate::error::{ApiError, Invalid, Validator};
+use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -228,6 +228,37 @@ impl Tally {
     }
 }
 
+/// The unit a statistics call names (`field` is required) and its period:
+/// `to` defaults to now, `from` to 30 days before `to`.
+fn unit_and_period(
+    (field, unit_id): (&str, Option<i64>),
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    missing: Text,
+) -> Result<(i64, DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to - Duration::days(30));
+    let mut v = Validator::default();
+    if unit_id.is_none() {
+        v.push(
+            field,
+            Invalid {
+                code: "required",
+                message: missing,
+            },
+        );
+    }
+    if from >= to {
+        v.push(
+            "from",
+            Invalid::new("after_to", "`from` must be before `to`.", "from 须早于 to。"),
+        );
+    }
+    v.finish()?;
+    Ok((unit_id.unwrap_or_default(), from, to))
+}
+
 fn wants_csv(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
@@ -264,27 +295,13 @@ async fn get_stats(
     query: QueryParams<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
-    let to = query.to.unwrap_or_else(|| state.clock.now());
-    let from = query.from.unwrap_or(to - Duration::days(30));
-    let mut v = Validator::default();
-    if query.unit_id.is_none() {
-        v.push(
-            "unit_id",
-            Invalid::new(
-                "required",
-                "Name the unit whose subtree to count.",
-                "请指定统计的单元。",
-            ),
-        );
-    }
-    if from >= to {
-        v.push(
-            "from",
-            Invalid::new("after_to", "`from` must be before `to`.", "from 须早于 to。"),
-        );
-    }
-    v.finish()?;
-    let unit_id = query.unit_id.unwrap_or_default();
+    let (unit_id, from, to) = unit_and_period(
+        ("unit_id", query.unit_id),
+        query.from,
+        query.to,
+        state.clock.now(),
+        Text::new("Name the unit whose subtree to count.", "请指定统计的单元。"),
+    )?;
     let caller = auth.caller;
     let response = state
         .db
@@ -523,27 +540,16 @@ async fn get_unit_stats(
     query: QueryParams<UnitStatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.0;
-    let to = query.to.unwrap_or_else(|| state.clock.now());
-    let from = query.from.unwrap_or(to - Duration::days(30));
-    let mut v = Validator::default();
-    if query.parent_id.is_none() {
-        v.push(
-            "parent_id",
-            Invalid::new(
-                "required",
-                "Name the unit whose child units to compare.",
-                "请指定要比较其下级单元的单元。",
-            ),
-        );
-    }
-    if from >= to {
-        v.push(
-            "from",
-            Invalid::new("after_to", "`from` must be before `to`.", "from 须早于 to。"),
-        );
-    }
-    v.finish()?;
-    let parent_id = query.parent_id.unwrap_or_default();
+    let (parent_id, from, to) = unit_and_period(
+        ("parent_id", query.parent_id),
+        query.from,
+        query.to,
+        state.clock.now(),
+        Text::new(
+            "Name the unit whose child units to compare.",
+            "请指定要比较其下级单元的单元。",
+        ),
+    )?;
     let caller = auth.caller;
     let response = state
         .db
