@@ -100,6 +100,7 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
 #[schema(example = json!({"version": 1}))]
 pub struct AcceptRequest {
     /// The version you last saw (or send `If-Match`); a stale one answers 412.
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -108,7 +109,9 @@ pub struct AcceptRequest {
 #[schema(example = json!({"note": "已协调502住户调整装修时间为9:00-18:00。", "version": 2}))]
 pub struct ResolveRequest {
     /// The resolution (办结说明), 1–2000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub note: String,
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -120,8 +123,10 @@ macro_rules! reason_request {
         #[schema(example = json!({"reason": $example, "version": 2}))]
         pub struct $name {
             /// Why, 1–1000 characters.
+            #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
             pub reason: String,
             /// The version you last saw (or send `If-Match`); a stale one answers 412.
+            #[schema(minimum = 1)]
             pub version: Option<i64>,
         }
     };
@@ -159,7 +164,9 @@ reason_request!(
 pub struct DispatchRequest {
     /// A unit below the ticket's current unit, inside your subtree.
     pub unit_id: UnitId,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub note: Option<String>,
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -168,9 +175,12 @@ pub struct DispatchRequest {
 #[schema(example = json!({"rating": 5, "feedback": "处理及时，非常满意。", "version": 4}))]
 pub struct CloseRequest {
     /// 1 (very dissatisfied) to 5 (very satisfied).
+    #[schema(minimum = 1, maximum = 5)]
     pub rating: i32,
     /// Up to 1000 characters.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub feedback: Option<String>,
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -179,8 +189,11 @@ pub struct CloseRequest {
 #[schema(example = json!({"target": "12345市长热线", "note": "涉及市政道路，转12345处理。", "version": 3}))]
 pub struct ReferRequest {
     /// Where the ticket goes outside the grid, 1–100 characters (e.g. the 12345 hotline, the people's mediation committee).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub target: String,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub note: Option<String>,
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 
@@ -190,7 +203,9 @@ pub struct ReferRequest {
 pub struct MergeRequest {
     /// The primary ticket this one duplicates (same community, not itself merged).
     pub into_ticket_id: i64,
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub note: Option<String>,
+    #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
 

@@ -66,8 +66,10 @@ pub struct ExtensionList {
 #[schema(example = json!({"hours": 48, "reason": "需等待物业采购配件。"}))]
 pub struct CreateExtension {
     /// 1–720 hours added to the resolve deadline.
+    #[schema(minimum = 1, maximum = 720)]
     pub hours: i32,
     /// 1–1000 characters.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -76,6 +78,7 @@ pub struct CreateExtension {
 #[schema(example = json!({"note": "同意延期两天。"}))]
 pub struct DecideExtension {
     /// Up to 1000 characters. The body may be left out.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub note: Option<String>,
 }
 

@@ -125,6 +125,7 @@ pub struct AddParty {
     /// A resident account (then leave out `name` and `phone`).
     pub user_id: Option<UserId>,
     /// An outside party's name, 1–64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
     /// An outside party's phone (mainland mobile or E.164).
     pub phone: Option<String>,
@@ -164,6 +165,7 @@ pub struct CreateMediation {
     /// A staff member or admin holding a post in the dispute's community.
     pub mediator_id: UserId,
     /// What was discussed and agreed, 1–4000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub summary: String,
     /// Leave out while mediation continues.
     pub outcome: Option<MediationOutcome>,
@@ -226,6 +228,7 @@ pub struct AgreementResponse {
     "performance_deadline": "2026-12-31T00:00:00Z"}))]
 pub struct PutAgreement {
     /// The agreed terms, 1–4000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub terms: String,
     /// When the terms must have been performed; in the future.
     pub performance_deadline: DateTime<Utc>,
@@ -237,6 +240,7 @@ pub struct PutAgreement {
 pub struct RecordFollowUp {
     pub result: FollowUpResult,
     /// Up to 2000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub note: Option<String>,
 }
 

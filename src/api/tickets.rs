@@ -493,16 +493,22 @@ fn serving_chain(conn: &mut AnyConnection, resident: &UserRow) -> Result<Serving
     "location": "3号楼", "latitude": 26.0745, "longitude": 119.2965, "anonymous": false, "priority": "normal"}))]
 pub struct CreateComplaint {
     /// A category `code` of kind `complaint` (see `GET /api/v1/categories`).
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub category: String,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
     /// 1–4000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub description: String,
     /// Free text, up to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub location: Option<String>,
     /// WGS84, −90 to 90; give both coordinates or neither.
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     /// WGS84, −180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// Hide the reporter from household and building levels. Default `false`.
     pub anonymous: Option<bool>,
@@ -519,6 +525,7 @@ pub struct RespondentInput {
     /// A resident account (then leave out `name` and `phone`).
     pub user_id: Option<UserId>,
     /// An outside party's name, 1–64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
     /// An outside party's phone.
     pub phone: Option<String>,
@@ -531,17 +538,24 @@ pub struct RespondentInput {
     "location": "2号楼", "respondents": [{"user_id": 15}, {"name": "李先生", "phone": "13900001234"}]}))]
 pub struct CreateDispute {
     /// A category `code` of kind `dispute`.
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub category: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub description: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub location: Option<String>,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// Default `normal`.
     pub priority: Option<Priority>,
     /// Staff only: file for this resident.
     pub on_behalf_of: Option<UserId>,
     /// 1–10 respondents (被申请人).
+    #[schema(min_items = 1, max_items = 10)]
     pub respondents: Vec<RespondentInput>,
 }
 
@@ -1480,6 +1494,7 @@ async fn list_comments(
 #[schema(example = json!({"body": "已联系502住户，约定周末不施工。", "internal": false}))]
 pub struct CreateComment {
     /// 1–2000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub body: String,
     /// Staff only: an internal note residents never see. Default `false`.
     pub internal: Option<bool>,
