@@ -31,16 +31,21 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     "phone": "13812341234", "building_id": 9, "room": "3-502"}))]
 pub struct RegisterResident {
     /// 3–32 characters: letters, digits, `_`, `.`, `-`; case-insensitive.
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
     /// 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// 1–64 characters, shown to staff.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: String,
     /// Mainland mobile (`13812341234`) or E.164 (`+85291234567`).
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: String,
     /// The building unit the resident lives in (see `GET /api/v1/units?level=building`).
     pub building_id: UnitId,
     /// Room label, e.g. `3-502` (1–32 characters).
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub room: String,
 }
 

@@ -42,7 +42,9 @@ async fn get_me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<User
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"display_name": "王芳", "phone": "13812341234"}))]
 pub struct UpdateMe {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: Option<String>,
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
 }
 
@@ -103,6 +105,7 @@ async fn update_me(
 pub struct ChangePassword {
     pub current_password: String,
     /// 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 

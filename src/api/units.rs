@@ -104,8 +104,10 @@ pub struct UnitNode {
 pub struct CreateUnit {
     pub level: Level,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Optional administrative code: 1–32 letters, digits, `-`, `_` or `.`; unique across the deployment.
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{1,32}$")]
     pub code: Option<String>,
     pub parent_id: Option<UnitId>,
 }
@@ -116,10 +118,11 @@ pub struct CreateUnit {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "3号楼（南）", "code": null}))]
 pub struct UpdateUnit {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// `null` removes the code.
     #[serde(default, deserialize_with = "super::users::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{1,32}$")]
     pub code: Option<Option<String>>,
     pub parent_id: Option<UnitId>,
 }

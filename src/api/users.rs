@@ -188,9 +188,13 @@ pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<
 #[schema(example = json!({"username": "lin.grid", "password": "correct-horse-42", "display_name": "林网格",
     "phone": "13900001111", "role": "staff"}))]
 pub struct CreateUser {
+    #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: String,
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: String,
     /// `staff` or `admin` (residents register themselves).
     pub role: Role,
@@ -382,7 +386,9 @@ async fn get_user(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"household_id": 30}))]
 pub struct UpdateUser {
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub display_name: Option<String>,
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
     /// `false` deactivates the account and ends all its sessions at once.
     pub active: Option<bool>,
