@@ -610,3 +610,109 @@ async fn every_operation_answers_every_caller_as_the_matrix_says() {
     );
     assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
 }
+
+#[actix_web::test]
+async fn fields_that_do_not_belong_in_a_body_are_refused_not_assigned() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let me = app.user_id(&admin, "resident01").await;
+    let ticket = crate::tickets::file(&app, &resident, "noise", "噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+    let building = app.unit_id(&admin, "JM-B1-01").await;
+    let cases: Vec<(Method, String, &str, Value, &str)> = vec![
+        (
+            Method::PATCH,
+            "/api/v1/me".into(),
+            "resident",
+            json!({"role": "admin"}),
+            "role",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/me".into(),
+            "resident",
+            json!({"active": false}),
+            "active",
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/register".into(),
+            "anonymous",
+            json!({"username": "sneaky", "password": "a-long-password", "display_name": "某人", "phone": "13700003333",
+                "building_id": building, "room": "1-1", "role": "superadmin"}),
+            "role",
+        ),
+        (
+            Method::POST,
+            "/api/v1/complaints".into(),
+            "resident",
+            json!({"category": "noise", "title": "噪音", "description": "噪音。", "status": "closed"}),
+            "status",
+        ),
+        (
+            Method::POST,
+            "/api/v1/complaints".into(),
+            "resident",
+            json!({"category": "noise", "title": "噪音", "description": "噪音。", "reporter_id": 1}),
+            "reporter_id",
+        ),
+        (
+            Method::POST,
+            "/api/v1/complaints".into(),
+            "resident",
+            json!({"category": "noise", "title": "噪音", "description": "噪音。", "current_unit_id": building}),
+            "current_unit_id",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tickets/{id}/comments"),
+            "resident",
+            json!({"body": "催办", "version": 9}),
+            "version",
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/tickets/{id}/withdraw"),
+            "resident",
+            json!({"reason": "不需要了", "status": "closed"}),
+            "status",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/users/{me}"),
+            "admin",
+            json!({"role": "admin"}),
+            "role",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/units/{building}"),
+            "admin",
+            json!({"path": "/1/"}),
+            "path",
+        ),
+    ];
+    for (method, path, who, body, field) in cases {
+        let token = match who {
+            "resident" => Some(resident.as_str()),
+            "admin" => Some(admin.as_str()),
+            _ => None,
+        };
+        let res = app.request(method.clone(), &path, token, Some(body)).await;
+        res.expect_problem(422, "validation_failed");
+        assert_eq!(res.error_fields(), [field], "{method} {path}");
+    }
+    // Nothing was assigned: the resident is still a resident, the ticket still theirs and open.
+    let mine = app.get("/api/v1/me", Some(&resident)).await.expect(200).clone();
+    assert_eq!(mine["role"], "resident");
+    let t = app
+        .get(&format!("/api/v1/tickets/{id}"), Some(&resident))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (t["status"].as_str(), t["version"].as_i64()),
+        (Some("assigned"), Some(1))
+    );
+}
