@@ -236,14 +236,49 @@ pub fn run_once(db: &Db, now: NaiveDateTime) -> Result<Report, ApiError> {
     Ok(report)
 }
 
-/// Runs the worker every `interval` until the server stops.
+/// Sessions are kept this long after they end, then deleted.
+const SESSION_RETENTION_DAYS: i64 = 1;
+/// How often the worker looks for ended sessions.
+const PRUNE_EVERY_MINUTES: i64 = 60;
+
+/// Deletes sessions (and their refresh tokens) that ended more than a day
+/// before `now`, in batches, so the tables do not grow with every sign-in.
+/// Returns how many sessions went.
+pub fn prune_sessions(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let cutoff = now - chrono::Duration::days(SESSION_RETENTION_DAYS);
+    let mut conn = db.conn()?;
+    let mut pruned = 0;
+    // Bounded: a pass deletes at most 100 batches; the rest waits for the next.
+    for _ in 0..100 {
+        let deleted = write_transaction(&mut conn, |conn| Ok(queries::delete_dead_sessions(conn, cutoff, 500)?))?;
+        pruned += deleted;
+        if deleted < 500 {
+            break;
+        }
+    }
+    Ok(pruned)
+}
+
+/// Runs the worker every `interval` until the server stops; prunes ended
+/// sessions once an hour.
 pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time::Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<NaiveDateTime> = None;
     loop {
         ticker.tick().await;
-        let db = db.clone();
         let now = clock.now_naive();
+        if last_prune.is_none_or(|at| now - at >= chrono::Duration::minutes(PRUNE_EVERY_MINUTES)) {
+            last_prune = Some(now);
+            let db = db.clone();
+            match actix_web::web::block(move || prune_sessions(&db, now)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(pruned)) => tracing::info!(pruned, "ended sessions deleted"),
+                Ok(Err(error)) => tracing::error!(%error, "pruning sessions failed"),
+                Err(error) => tracing::error!(%error, "pruning sessions could not run"),
+            }
+        }
+        let db = db.clone();
         match actix_web::web::block(move || run_once(&db, now)).await {
             Ok(Ok(report)) if report.total() > 0 => tracing::info!(
                 escalated = report.escalated,

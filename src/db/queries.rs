@@ -541,6 +541,31 @@ pub fn active_session_user(conn: &mut AnyConnection, session_id: &str, user_id: 
         .optional()
 }
 
+/// Deletes up to `limit` sessions that ended before `cutoff` (revoked then,
+/// or whose every refresh token had expired by then), with their refresh
+/// tokens. Nothing of theirs can be used any more, so nothing is lost.
+/// Returns how many sessions went.
+pub fn delete_dead_sessions(conn: &mut AnyConnection, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let alive = refresh_tokens::table
+        .filter(refresh_tokens::session_id.eq(sessions::id))
+        .filter(refresh_tokens::expires_at.ge(cutoff));
+    let dead: Vec<String> = sessions::table
+        .filter(
+            sessions::revoked_at
+                .lt(cutoff)
+                .or(diesel::dsl::not(diesel::dsl::exists(alive))),
+        )
+        .filter(sessions::created_at.lt(cutoff))
+        .select(sessions::id)
+        .limit(limit)
+        .load(conn)?;
+    if dead.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(&dead))).execute(conn)?;
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(&dead))).execute(conn)
+}
+
 pub fn revoke_session(conn: &mut AnyConnection, session_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
         .set(sessions::revoked_at.eq(now))

@@ -412,3 +412,76 @@ async fn extensions_are_asked_below_and_decided_one_level_up() {
     let stranger = app.token("resident02").await;
     app.get(&path, Some(&stranger)).await.expect_problem(404, "not_found");
 }
+
+async fn prune(app: &TestApp) -> usize {
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    actix_web::web::block(move || griddesk::worker::prune_sessions(&db, now))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn session_rows(app: &TestApp) -> (i64, i64) {
+    use diesel::{QueryDsl, RunQueryDsl};
+    use griddesk::db::schema::{refresh_tokens, sessions};
+    let db = app.db.clone();
+    actix_web::web::block(move || {
+        let mut conn = db.conn().unwrap();
+        let s: i64 = sessions::table.count().get_result(&mut *conn).unwrap();
+        let r: i64 = refresh_tokens::table.count().get_result(&mut *conn).unwrap();
+        (s, r)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn ended_sessions_are_deleted_a_day_after_they_end() {
+    let app = TestApp::with_demo().await;
+    let kept = app.login_tokens("resident01", crate::support::PASSWORD).await;
+    let ended = app.login_tokens("resident02", crate::support::PASSWORD).await;
+    app.post(
+        "/api/v1/auth/logout",
+        Some(ended["access_token"].as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(session_rows(&app).await, (2, 2));
+    assert_eq!(prune(&app).await, 0, "ended less than a day ago");
+
+    app.clock.advance(Duration::hours(25));
+    assert_eq!(prune(&app).await, 1, "the signed-out session");
+    assert_eq!(session_rows(&app).await, (1, 1));
+    // The live session is untouched and keeps rotating.
+    let rotated = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": kept["refresh_token"]}),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        session_rows(&app).await,
+        (1, 2),
+        "the spent token stays for replay detection"
+    );
+    assert_eq!(prune(&app).await, 0);
+
+    // A day after its last refresh token expired, it goes too, tokens and all.
+    app.clock.advance(Duration::days(30) + Duration::hours(12));
+    assert_eq!(prune(&app).await, 0, "expired less than a day ago");
+    app.clock.advance(Duration::days(1));
+    assert_eq!(prune(&app).await, 1);
+    assert_eq!(session_rows(&app).await, (0, 0));
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": rotated["refresh_token"]}),
+    )
+    .await
+    .expect(401);
+}
