@@ -22,7 +22,7 @@ use crate::db::models::{
 use crate::db::{AnyConnection, queries, tickets};
 use crate::domain::grid::community_of;
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::people::bounded_text;
+use crate::domain::people::{Role, bounded_text};
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -888,7 +888,8 @@ async fn list_follow_ups(
     let query = query.0;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let caller = auth.caller;
-    if !policy::sees_internal_notes(&caller) {
+    // Follow-ups are staff work: residents may never list them.
+    if caller.role == Role::Resident {
         return Err(ApiError::Forbidden);
     }
     let now = state.clock.now_naive();
