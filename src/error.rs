@@ -156,6 +156,9 @@ pub enum ApiError {
     /// 403: the caller's role may never use this operation (nothing is hidden
     /// by saying so). Objects a caller may not see are 404 instead.
     Forbidden,
+    /// 403 with a reason of its own: e.g. `wrong_password`, a credential the
+    /// request carried to confirm a change was not accepted.
+    Refused { code: &'static str, detail: Text },
     /// 404: no such thing, or the caller may not see it.
     NotFound,
     /// 405: the path exists but not with this method.
@@ -169,8 +172,11 @@ pub enum ApiError {
         status: &'static str,
         allowed: Vec<&'static str>,
     },
-    /// 412: `If-Match` or `version` names an older version of the resource.
+    /// 412 `version_mismatch`: `If-Match` names an older version of the resource.
     PreconditionFailed { current_version: i64 },
+    /// 409 `version_mismatch`: the body's `version` names an older version
+    /// (a precondition header fails with 412, a stale body field is a conflict).
+    StaleVersion { current_version: i64 },
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not JSON.
@@ -223,10 +229,11 @@ impl ApiError {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Refused { code, .. }
             | Self::TooManyRequests { code, .. } => code,
             Self::Forbidden => "forbidden",
             Self::InvalidTransition { .. } => "invalid_transition",
-            Self::PreconditionFailed { .. } => "version_mismatch",
+            Self::PreconditionFailed { .. } | Self::StaleVersion { .. } => "version_mismatch",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -241,10 +248,12 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => Text::new("Bad Request", "请求无法解析"),
             Self::Unauthorized { .. } => Text::new("Unauthorized", "未登录或登录已失效"),
-            Self::Forbidden => Text::new("Forbidden", "无权执行此操作"),
+            Self::Forbidden | Self::Refused { .. } => Text::new("Forbidden", "无权执行此操作"),
             Self::NotFound => Text::new("Not Found", "未找到"),
             Self::MethodNotAllowed { .. } => Text::new("Method Not Allowed", "不支持该请求方法"),
-            Self::Conflict { .. } | Self::InvalidTransition { .. } => Text::new("Conflict", "与当前状态冲突"),
+            Self::Conflict { .. } | Self::InvalidTransition { .. } | Self::StaleVersion { .. } => {
+                Text::new("Conflict", "与当前状态冲突")
+            }
             Self::PreconditionFailed { .. } => Text::new("Precondition Failed", "数据已被修改"),
             Self::PayloadTooLarge { .. } => Text::new("Payload Too Large", "请求体过大"),
             Self::UnsupportedMediaType => Text::new("Unsupported Media Type", "不支持的内容类型"),
@@ -260,6 +269,7 @@ impl ApiError {
             Self::BadRequest { detail, .. }
             | Self::Unauthorized { detail, .. }
             | Self::Conflict { detail, .. }
+            | Self::Refused { detail, .. }
             | Self::TooManyRequests { detail, .. } => detail.clone(),
             Self::InvalidTransition {
                 action,
@@ -276,7 +286,7 @@ impl ApiError {
                     format!("工单当前状态为 {status}，不能执行 {action}；当前可执行：{zh}。"),
                 )
             }
-            Self::PreconditionFailed { current_version } => Text::owned(
+            Self::PreconditionFailed { current_version } | Self::StaleVersion { current_version } => Text::owned(
                 format!(
                     "The ticket was changed meanwhile; it is now at version {current_version}. Reload it and try again."
                 ),
@@ -336,7 +346,9 @@ impl ApiError {
                 _ => None,
             },
             current_version: match self {
-                Self::PreconditionFailed { current_version } => Some(*current_version),
+                Self::PreconditionFailed { current_version } | Self::StaleVersion { current_version } => {
+                    Some(*current_version)
+                }
                 _ => None,
             },
         }
@@ -370,10 +382,10 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::InvalidTransition { .. } | Self::StaleVersion { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

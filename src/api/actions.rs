@@ -20,7 +20,7 @@ use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, mediation, queries};
 use crate::domain::grid::in_subtree;
 use crate::domain::ids::UnitId;
-use crate::domain::people::bounded_text;
+use crate::domain::people::{bounded_text, multiline_text};
 use crate::domain::ticket::{Action, Kind, Place, Status, allowed_actions, next_status, possible_at};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -99,7 +99,7 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"version": 1}))]
 pub struct AcceptRequest {
-    /// The version you last saw (or send `If-Match`); a stale one answers 412.
+    /// The version you last saw (or send `If-Match`); a stale one answers 409.
     #[schema(minimum = 1)]
     pub version: Option<i64>,
 }
@@ -109,7 +109,11 @@ pub struct AcceptRequest {
 #[schema(example = json!({"note": "已协调502住户调整装修时间为9:00-18:00。", "version": 2}))]
 pub struct ResolveRequest {
     /// The resolution (办结说明), 1–2000 characters.
-    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: String,
     #[schema(minimum = 1)]
     pub version: Option<i64>,
@@ -123,9 +127,9 @@ macro_rules! reason_request {
         #[schema(example = json!({"reason": $example, "version": 2}))]
         pub struct $name {
             /// Why, 1–1000 characters.
-            #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+            #[schema(min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
             pub reason: String,
-            /// The version you last saw (or send `If-Match`); a stale one answers 412.
+            /// The version you last saw (or send `If-Match`); a stale one answers 409.
             #[schema(minimum = 1)]
             pub version: Option<i64>,
         }
@@ -164,7 +168,11 @@ reason_request!(
 pub struct DispatchRequest {
     /// A unit below the ticket's current unit, inside your subtree.
     pub unit_id: UnitId,
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
     #[schema(minimum = 1)]
     pub version: Option<i64>,
@@ -178,7 +186,11 @@ pub struct CloseRequest {
     #[schema(minimum = 1, maximum = 5)]
     pub rating: i32,
     /// Up to 1000 characters.
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub feedback: Option<String>,
     #[schema(minimum = 1)]
     pub version: Option<i64>,
@@ -189,9 +201,17 @@ pub struct CloseRequest {
 #[schema(example = json!({"target": "12345市长热线", "note": "涉及市政道路，转12345处理。", "version": 3}))]
 pub struct ReferRequest {
     /// Where the ticket goes outside the grid, 1–100 characters (e.g. the 12345 hotline, the people's mediation committee).
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub target: String,
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
     #[schema(minimum = 1)]
     pub version: Option<i64>,
@@ -203,7 +223,11 @@ pub struct ReferRequest {
 pub struct MergeRequest {
     /// The primary ticket this one duplicates (same community, not itself merged).
     pub into_ticket_id: i64,
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
     #[schema(minimum = 1)]
     pub version: Option<i64>,
@@ -242,12 +266,13 @@ impl Step {
     }
 }
 
+/// Reasons and notes may run over several lines.
 fn text(v: &mut Validator, field: &str, raw: &str, max: usize) -> String {
-    v.check(field, bounded_text(raw, max)).unwrap_or_default()
+    v.check(field, multiline_text(raw, max)).unwrap_or_default()
 }
 
 fn optional_text(v: &mut Validator, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
-    raw.and_then(|r| v.check(field, bounded_text(r, max)))
+    raw.and_then(|r| v.check(field, multiline_text(r, max)))
 }
 
 /// `If-Match: "3"` (or `W/"3"`); `*` matches any version.
@@ -259,12 +284,14 @@ fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     if value == "*" {
         return Ok(None);
     }
-    value
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
+    // Exactly the documented form: `"3"` or `W/"3"`, at most 18 digits.
+    let tag = value.strip_prefix("W/").unwrap_or(value);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|digits| (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
         .map(Some)
-        .map_err(|_| ApiError::BadRequest {
+        .ok_or(ApiError::BadRequest {
             code: "invalid_if_match",
             detail: crate::error::Text::new(
                 "`If-Match` must be an ETag of this API, e.g. \"3\".",
@@ -277,12 +304,20 @@ fn invalid(field: &str, code: &'static str, en: &'static str, zh: &'static str) 
     ApiError::field(field, Invalid::new(code, en, zh))
 }
 
+/// The version a client says it last saw, and how it said so: a failed
+/// `If-Match` precondition is 412, a stale `version` in the body is 409.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expected {
+    IfMatch(i64),
+    Body(i64),
+}
+
 /// Applies `step` to ticket `id` inside one write transaction.
 pub(crate) fn apply(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
-    expected_version: Option<i64>,
+    expected_version: Option<Expected>,
     step: Step,
     now: NaiveDateTime,
 ) -> Result<TicketResponse, ApiError> {
@@ -291,12 +326,15 @@ pub(crate) fn apply(
     let visited = context.visited_paths(&ticket);
     let parties = context.party_user_ids(&ticket);
     let facts = context.readable(caller, &ticket, &visited, &parties)?;
-    if let Some(expected) = expected_version
-        && expected != ticket.version
-    {
-        return Err(ApiError::PreconditionFailed {
-            current_version: ticket.version,
-        });
+    let current_version = ticket.version;
+    match expected_version {
+        Some(Expected::IfMatch(v)) if v != current_version => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Some(Expected::Body(v)) if v != current_version => {
+            return Err(ApiError::StaleVersion { current_version });
+        }
+        _ => {}
     }
     let action = step.action();
     if !policy::may_act(caller, action, &facts) {
@@ -371,6 +409,15 @@ pub(crate) fn apply(
                     "nothing_below",
                     "A household has no unit below it to dispatch to.",
                     "党员中心户没有可下派的下级单元。",
+                ));
+            }
+            // Whatever `unit_id` says, no request can dispatch from a unit
+            // with nothing below it: that is the state, not the input.
+            if !queries::has_children(conn, current.id)? {
+                return Err(ApiError::conflict(
+                    "nothing_below",
+                    "The ticket's unit has no unit below it to dispatch to.",
+                    "工单当前单元没有可下派的下级单元。",
                 ));
             }
             let target = queries::find_unit(conn, unit_id)?
@@ -532,7 +579,9 @@ async fn act(
     step: Step,
 ) -> Result<HttpResponse, ApiError> {
     let header_version = if_match(req)?;
-    let expected = header_version.or(body_version);
+    let expected = header_version
+        .map(Expected::IfMatch)
+        .or(body_version.map(Expected::Body));
     if let (Some(h), Some(b)) = (header_version, body_version)
         && h != b
     {
@@ -561,7 +610,7 @@ async fn act(
 /// the other gets 409.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body(content = Option<AcceptRequest>, description = "May be left out"),
     responses(ActionResponses),
     security(("bearer" = []))
@@ -586,7 +635,7 @@ async fn accept(
 /// not be settled is referred instead.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ResolveRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -619,7 +668,7 @@ async fn resolve(
 /// with fresh deadlines. From the committee, refer it instead (409 `no_parent`).
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = EscalateRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -652,7 +701,7 @@ async fn escalate(
 /// subtree; it waits there to be signed for.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = DispatchRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -681,7 +730,7 @@ async fn dispatch(
 /// it came from, with a reason; `bounce_count` goes up.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReturnRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -714,7 +763,7 @@ async fn return_ticket(
 /// the unit that resolved it.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReopenRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -746,7 +795,7 @@ async fn reopen(
 /// The reporter closes a resolved ticket with a rating from 1 to 5.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = CloseRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -780,7 +829,7 @@ async fn close(
 /// The reporter takes back a ticket that is still open.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = WithdrawRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -812,7 +861,7 @@ async fn withdraw(
 /// Out of scope, or a duplicate, with the reason.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = RejectRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -846,7 +895,7 @@ async fn reject(
 /// dispute's `outcome` is `not_settled`.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReferRequest,
     responses(ActionResponses),
     security(("bearer" = []))
@@ -860,7 +909,7 @@ async fn refer(
     body: JsonBody<ReferRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut v = Validator::default();
-    let target = text(&mut v, "target", &body.0.target, 100);
+    let target = v.check("target", bounded_text(&body.0.target, 100)).unwrap_or_default();
     let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
     v.finish()?;
     act(
@@ -880,7 +929,7 @@ async fn refer(
 /// record the link.
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw")),
+    params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = MergeRequest,
     responses(ActionResponses),
     security(("bearer" = []))

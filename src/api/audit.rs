@@ -132,6 +132,7 @@ pub struct AuditQuery {
     /// Entries before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

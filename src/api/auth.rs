@@ -37,7 +37,11 @@ pub struct RegisterResident {
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// 1–64 characters, shown to staff.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: String,
     /// Mainland mobile (`13812341234`) or E.164 (`+85291234567`).
     #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
@@ -45,7 +49,11 @@ pub struct RegisterResident {
     /// The building unit the resident lives in (see `GET /api/v1/units?level=building`).
     pub building_id: UnitId,
     /// Room label, e.g. `3-502` (1–32 characters).
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub room: String,
 }
 

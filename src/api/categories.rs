@@ -118,17 +118,30 @@ async fn list_categories(
     "entry_level": "building", "accept_hours": 24, "resolve_hours": 72}))]
 pub struct CreateCategory {
     /// 2–32 characters of `a-z`, `0-9` and `_`.
+    #[schema(min_length = 2, max_length = 32, pattern = r"^[a-z0-9_]{2,32}$")]
     pub code: String,
     /// 1–50 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name_zh: String,
     /// 1–50 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name_en: String,
     pub kind: Kind,
     /// Disputes enter at `building` level or above.
     pub entry_level: Level,
     /// 1–8760.
+    #[schema(minimum = 1, maximum = 8760)]
     pub accept_hours: i32,
     /// 1–8760, not less than `accept_hours`.
+    #[schema(minimum = 1, maximum = 8760)]
     pub resolve_hours: i32,
     /// Default `true`.
     pub active: Option<bool>,
@@ -139,10 +152,22 @@ pub struct CreateCategory {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"resolve_hours": 96, "active": true}))]
 pub struct UpdateCategory {
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name_zh: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name_en: Option<String>,
     pub entry_level: Option<Level>,
+    #[schema(minimum = 1, maximum = 8760)]
     pub accept_hours: Option<i32>,
+    #[schema(minimum = 1, maximum = 8760)]
     pub resolve_hours: Option<i32>,
     pub active: Option<bool>,
 }

@@ -19,7 +19,7 @@ use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
 use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, queries};
 use crate::domain::ids::UnitId;
-use crate::domain::people::bounded_text;
+use crate::domain::people::multiline_text;
 use crate::domain::ticket::Status;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -69,7 +69,11 @@ pub struct CreateExtension {
     #[schema(minimum = 1, maximum = 720)]
     pub hours: i32,
     /// 1–1000 characters.
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub reason: String,
 }
 
@@ -78,7 +82,11 @@ pub struct CreateExtension {
 #[schema(example = json!({"note": "同意延期两天。"}))]
 pub struct DecideExtension {
     /// Up to 1000 characters. The body may be left out.
-    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
 }
 
@@ -219,7 +227,7 @@ async fn request_extension(
             Invalid::new("out_of_range", "Between 1 and 720 hours.", "须在 1 到 720 小时之间。"),
         );
     }
-    let reason = v.check("reason", bounded_text(&input.reason, 1000));
+    let reason = v.check("reason", multiline_text(&input.reason, 1000));
     v.finish()?;
     let reason = reason.unwrap_or_default();
     let now = state.clock.now_naive();
@@ -353,7 +361,7 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
     let note = body
         .note
         .as_deref()
-        .and_then(|n| v.check("note", bounded_text(n, 1000)));
+        .and_then(|n| v.check("note", multiline_text(n, 1000)));
     v.finish()?;
     Ok(note)
 }

@@ -5,12 +5,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::JsonBody;
-use super::problems::{BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed};
+use super::problems::{
+    BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed, WrongPassword,
+};
 use super::users::{UserResponse, user_responses};
 use crate::auth::{Auth, password};
 use crate::db::queries::{self, UserChanges};
 use crate::domain::people::{Password, Phone, display_name};
-use crate::error::{ApiError, Invalid, Validator};
+use crate::error::{ApiError, Validator};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -42,7 +44,11 @@ async fn get_me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<User
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"display_name": "王芳", "phone": "13812341234"}))]
 pub struct UpdateMe {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
     #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
@@ -112,7 +118,10 @@ pub struct ChangePassword {
 /// Change my password
 ///
 /// Needs the current password. Ends every session of the account, this one
-/// included: sign in again with the new password.
+/// included: sign in again with the new password. A wrong current password
+/// is 403 `wrong_password`; after 5 of them in 15 minutes the account's
+/// password changes answer 429 for the rest of that window, so a stolen
+/// access token cannot be used to guess the password.
 #[utoipa::path(
     tag = "me",
     request_body = ChangePassword,
@@ -120,9 +129,11 @@ pub struct ChangePassword {
         (status = 204, description = "The password was changed and all sessions ended."),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = WrongPassword),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyRequests),
     ),
     security(("bearer" = []))
 )]
@@ -139,6 +150,20 @@ async fn change_password(
     let Some(new_password) = new_password else {
         return Err(ApiError::internal("validated fields missing"));
     };
+    // Counted with the sign-in failures, under a key no username can take.
+    let attempts_key = format!("#{}", auth.user.id);
+    let now = state.clock.now_naive();
+    let limits = &state.login_limits;
+    if let Some(retry_after) = limits.accounts.blocked_for(&attempts_key, now) {
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_password_attempts",
+            detail: crate::error::Text::new(
+                "Too many wrong current passwords; wait before trying again.",
+                "当前密码错误次数过多，请稍后再试。",
+            ),
+            retry_after,
+        });
+    }
     let stored = auth.user.password_hash.clone();
     let current = input.current_password;
     let new_hash = actix_web::web::block(move || {
@@ -150,12 +175,13 @@ async fn change_password(
     .await
     .map_err(ApiError::internal)??;
     let Some(new_hash) = new_hash else {
-        return Err(ApiError::field(
-            "current_password",
-            Invalid::new("wrong_password", "The current password is wrong.", "当前密码不正确。"),
-        ));
+        limits.accounts.record(&attempts_key, now);
+        return Err(ApiError::Refused {
+            code: "wrong_password",
+            detail: crate::error::Text::new("The current password is wrong.", "当前密码不正确。"),
+        });
     };
-    let now = state.clock.now_naive();
+    limits.accounts.clear(&attempts_key);
     let id = auth.user.id;
     state
         .db

@@ -22,7 +22,7 @@ use crate::db::models::{
 use crate::db::{AnyConnection, queries, tickets};
 use crate::domain::grid::community_of;
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::people::{Role, bounded_text};
+use crate::domain::people::{Role, multiline_text};
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -116,18 +116,55 @@ pub struct PartyList {
 }
 
 /// Another party: a resident account (`user_id`), or an outside party by
-/// `name` and optional `phone`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `name` and optional `phone` (documented as [`AddPartyDoc`]).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"role": "respondent", "name": "物业公司张经理", "phone": "13900005678"}))]
 pub struct AddParty {
     pub role: PartyRole,
     /// A resident account (then leave out `name` and `phone`).
     pub user_id: Option<UserId>,
     /// An outside party's name, 1–64 characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
     /// An outside party's phone (mainland mobile or E.164).
+    pub phone: Option<String>,
+}
+
+/// Another party: a resident account (`user_id`), or an outside party by
+/// `name` and optional `phone`; never both.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = AddParty, example = json!({"role": "respondent", "name": "物业公司张经理", "phone": "13900005678"}))]
+#[allow(dead_code)] // the document's shape of `AddParty`
+pub enum AddPartyDoc {
+    Resident(AddResidentParty),
+    Outside(AddOutsideParty),
+}
+
+/// A resident account as a party.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the document's shape only
+pub struct AddResidentParty {
+    pub role: PartyRole,
+    /// A resident account of the dispute's community.
+    pub user_id: UserId,
+}
+
+/// An outside party, by name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the document's shape only
+pub struct AddOutsideParty {
+    pub role: PartyRole,
+    /// 1–64 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Mainland mobile or E.164.
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
 }
 
@@ -165,7 +202,11 @@ pub struct CreateMediation {
     /// A staff member or admin holding a post in the dispute's community.
     pub mediator_id: UserId,
     /// What was discussed and agreed, 1–4000 characters.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub summary: String,
     /// Leave out while mediation continues.
     pub outcome: Option<MediationOutcome>,
@@ -228,7 +269,11 @@ pub struct AgreementResponse {
     "performance_deadline": "2026-12-31T00:00:00Z"}))]
 pub struct PutAgreement {
     /// The agreed terms, 1–4000 characters.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub terms: String,
     /// When the terms must have been performed; in the future.
     pub performance_deadline: DateTime<Utc>,
@@ -240,7 +285,11 @@ pub struct PutAgreement {
 pub struct RecordFollowUp {
     pub result: FollowUpResult,
     /// Up to 2000 characters.
-    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub note: Option<String>,
 }
 
@@ -266,6 +315,7 @@ pub struct FollowUpQuery {
     #[param(inline)]
     pub state: Option<FollowUpStateParam>,
     /// 1–100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -456,7 +506,7 @@ async fn list_parties(
 #[utoipa::path(
     tag = "mediation",
     params(("id" = i64, Path, description = "Dispute (ticket) id")),
-    request_body = AddParty,
+    request_body = AddPartyDoc,
     responses(
         (status = 201, description = "The party as added.", body = PartyResponse,
             headers(("Location" = String, description = "URL of the dispute's parties"))),
@@ -690,7 +740,7 @@ async fn add_mediation(
     let input = body.0;
     let now = state.clock.now_naive();
     let mut v = Validator::default();
-    let summary = v.check("summary", bounded_text(&input.summary, 4000));
+    let summary = v.check("summary", multiline_text(&input.summary, 4000));
     let held_at = input.held_at.naive_utc();
     if held_at > now {
         v.push(
@@ -832,7 +882,7 @@ async fn put_agreement(
     let input = body.0;
     let now = state.clock.now_naive();
     let mut v = Validator::default();
-    let terms = v.check("terms", bounded_text(&input.terms, 4000));
+    let terms = v.check("terms", multiline_text(&input.terms, 4000));
     let deadline = input.performance_deadline.naive_utc();
     if deadline <= now {
         v.push(
@@ -1017,7 +1067,7 @@ async fn record_follow_up(
     let note = input
         .note
         .as_deref()
-        .and_then(|n| v.check("note", bounded_text(n, 2000)));
+        .and_then(|n| v.check("note", multiline_text(n, 2000)));
     v.finish()?;
     let now = state.clock.now_naive();
     let caller = auth.caller;

@@ -86,6 +86,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             // all must not be reported as a missing field.
             let mut document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
             integral_floats(&mut document);
+            arrays_only_of_values(&document)?;
             let value = serde_path_to_error::deserialize(document).map_err(json_error)?;
             Ok(JsonBody(value))
         })
@@ -110,6 +111,32 @@ fn integral_floats(value: &mut serde_json::Value) {
         Value::Array(items) => items.iter_mut().for_each(integral_floats),
         Value::Object(fields) => fields.values_mut().for_each(integral_floats),
         Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// Every request body is an object (or `null` where the body may be left
+/// out), and no array holds arrays: the places where our types take objects.
+/// Serde would otherwise read a struct from an array of its fields in order
+/// (`[null, null]` as an empty edit), which the document does not allow.
+fn arrays_only_of_values(document: &serde_json::Value) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let not_object = |field: String| {
+        ApiError::Validation(vec![FieldError::new(
+            field,
+            "invalid_value",
+            Text::new("Expected a JSON object here.", "此处应为 JSON 对象。"),
+        )])
+    };
+    match document {
+        Value::Object(fields) => fields.iter().try_for_each(|(name, value)| match value {
+            Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| match item {
+                Value::Array(_) => Err(not_object(format!("{name}[{i}]"))),
+                _ => Ok(()),
+            }),
+            _ => Ok(()),
+        }),
+        Value::Null => Ok(()),
+        _ => Err(not_object(".".to_owned())),
     }
 }
 

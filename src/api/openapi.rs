@@ -41,7 +41,8 @@ admins and committee-level staff.",
     components(
         schemas(ProblemDetails, FieldProblem),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict, TooManyRequests),
+            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict, TooManyRequests,
+            WrongPassword),
     )
 )]
 pub struct ApiDoc;

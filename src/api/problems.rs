@@ -26,7 +26,10 @@ pub struct BadRequest(ProblemDetails);
 )]
 pub struct Unauthorized(ProblemDetails);
 
-/// The caller's role may never use this operation.
+/// The caller's role may never use this operation (`forbidden`), or the
+/// request is refused for the reason its `code` names: `staff_only` (a
+/// resident writing an internal note or filing for someone else),
+/// `cannot_deactivate_self`, `wrong_password`.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -34,6 +37,15 @@ pub struct Unauthorized(ProblemDetails);
         "detail": "Your role may not perform this operation.", "code": "forbidden"})
 )]
 pub struct Forbidden(ProblemDetails);
+
+/// The current password given to confirm the change is wrong (`wrong_password`).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:wrong_password", "title": "Forbidden", "status": 403,
+        "detail": "The current password is wrong.", "code": "wrong_password"})
+)]
+pub struct WrongPassword(ProblemDetails);
 
 /// No such resource, or the caller may not see it (never 403 for objects).
 #[derive(ToResponse)]
@@ -63,7 +75,7 @@ pub struct Conflict(ProblemDetails);
 )]
 pub struct TooManyRequests(ProblemDetails);
 
-/// `If-Match` or the body's `version` names an older version: reload and retry.
+/// `If-Match` names an older version: reload and retry.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -74,7 +86,9 @@ pub struct TooManyRequests(ProblemDetails);
 pub struct PreconditionFailed(ProblemDetails);
 
 /// The action is not possible in the ticket's status (`invalid_transition`,
-/// with `current_status` and `allowed_actions`), or conflicts otherwise.
+/// with `current_status` and `allowed_actions`), the body's `version` names an
+/// older version (`version_mismatch`, with `current_version`: reload and
+/// retry), or the request conflicts otherwise.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

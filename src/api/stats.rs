@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// The unit whose subtree is counted: tickets that have been at it or below.
+    #[param(required = true)]
     pub unit_id: Option<i64>,
     /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
     pub from: Option<DateTime<Utc>>,
@@ -373,6 +374,7 @@ async fn get_stats(
 #[into_params(parameter_in = Query)]
 pub struct UnitStatsQuery {
     /// The unit whose child units are compared (required; not a household).
+    #[param(required = true)]
     pub parent_id: Option<i64>,
     /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
     pub from: Option<DateTime<Utc>>,

@@ -24,7 +24,7 @@ use crate::db::tickets::{self as db, EventFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, queries};
 use crate::domain::grid::{Level, community_of};
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::people::{Phone, Role, bounded_text, mask_phone};
+use crate::domain::people::{Phone, Role, bounded_text, mask_phone, multiline_text};
 use crate::domain::ticket::{Action, Kind, Place, Priority, ServingChain, Status, allowed_actions, possible_at, route};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::limits::FILINGS_PER_HOUR;
@@ -493,16 +493,32 @@ fn serving_chain(conn: &mut AnyConnection, resident: &UserRow) -> Result<Serving
     "location": "3号楼", "latitude": 26.0745, "longitude": 119.2965, "anonymous": false, "priority": "normal"}))]
 pub struct CreateComplaint {
     /// A category `code` of kind `complaint` (see `GET /api/v1/categories`).
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub category: String,
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
     /// 1–4000 characters.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub description: String,
     /// Free text, up to 200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub location: Option<String>,
     /// WGS84, −90 to 90; give both coordinates or neither.
     #[schema(minimum = -90, maximum = 90)]
@@ -518,16 +534,53 @@ pub struct CreateComplaint {
     pub on_behalf_of: Option<UserId>,
 }
 
-/// The other side of a dispute: a resident account, or a named outside party.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+/// The other side of a dispute: a resident account, or a named outside party
+/// (documented as [`RespondentDoc`]: one of the two, never both).
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RespondentInput {
     /// A resident account (then leave out `name` and `phone`).
     pub user_id: Option<UserId>,
     /// An outside party's name, 1–64 characters.
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub name: Option<String>,
     /// An outside party's phone.
+    pub phone: Option<String>,
+}
+
+/// The other side of a dispute: a resident account (`user_id`), or an
+/// outside party by `name` and optional `phone`; never both.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = RespondentInput)]
+#[allow(dead_code)] // the document's shape of `RespondentInput`
+pub enum RespondentDoc {
+    Resident(ResidentParty),
+    Outside(OutsideParty),
+}
+
+/// A party with a resident account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the document's shape only
+pub struct ResidentParty {
+    /// A resident account of the dispute's community.
+    pub user_id: UserId,
+}
+
+/// A party outside the grid's accounts, by name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the document's shape only
+pub struct OutsideParty {
+    /// 1–64 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub name: String,
+    /// Mainland mobile or E.164.
+    #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
 }
 
@@ -538,13 +591,29 @@ pub struct RespondentInput {
     "location": "2号楼", "respondents": [{"user_id": 15}, {"name": "李先生", "phone": "13900001234"}]}))]
 pub struct CreateDispute {
     /// A category `code` of kind `dispute`.
-    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub category: String,
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub title: String,
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub description: String,
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub location: Option<String>,
     #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
@@ -555,7 +624,7 @@ pub struct CreateDispute {
     /// Staff only: file for this resident.
     pub on_behalf_of: Option<UserId>,
     /// 1–10 respondents (被申请人).
-    #[schema(min_items = 1, max_items = 10)]
+    #[schema(value_type = Vec<RespondentDoc>, min_items = 1, max_items = 10)]
     pub respondents: Vec<RespondentInput>,
 }
 
@@ -594,7 +663,7 @@ pub(crate) fn validate_filing(
 ) -> Result<Filing, ApiError> {
     let mut v = Validator::default();
     let title = v.check("title", bounded_text(title, 100));
-    let description = v.check("description", bounded_text(description, 4000));
+    let description = v.check("description", multiline_text(description, 4000));
     let location = location.and_then(|l| v.check("location", bounded_text(l, 200)));
     let coordinates = match (latitude, longitude) {
         (None, None) => None,
@@ -758,12 +827,10 @@ pub(crate) fn file(
     let reporter = match (caller.role, f.on_behalf_of) {
         (Role::Resident, None) => queries::find_user(conn, caller.id.0)?.ok_or(ApiError::NotFound)?,
         (Role::Resident, Some(_)) => {
-            return Err(filing_error(
-                "on_behalf_of",
-                "staff_only",
-                "Only staff file for someone else.",
-                "只有工作人员可以代为提交。",
-            ));
+            return Err(ApiError::Refused {
+                code: "staff_only",
+                detail: crate::error::Text::new("Only staff file for someone else.", "只有工作人员可以代为提交。"),
+            });
         }
         (_, None) => {
             return Err(filing_error(
@@ -1061,7 +1128,7 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
 #[utoipa::path(
     tag = "tickets",
     request_body = CreateComplaint,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours", pattern = r"^[!-~]{1,200}$")),
     responses(
         (status = 201, description = "The complaint was filed (or an earlier response is replayed).", body = TicketResponse,
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
@@ -1108,7 +1175,7 @@ async fn create_complaint(
 #[utoipa::path(
     tag = "tickets",
     request_body = CreateDispute,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours", pattern = r"^[!-~]{1,200}$")),
     responses(
         (status = 201, description = "The dispute was filed (or an earlier response is replayed).", body = TicketResponse,
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
@@ -1170,6 +1237,7 @@ pub struct TicketQuery {
     /// Text in the title or description (Chinese included), up to 100 characters.
     pub q: Option<String>,
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -1367,6 +1435,7 @@ async fn get_ticket(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) 
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -1494,7 +1563,11 @@ async fn list_comments(
 #[schema(example = json!({"body": "已联系502住户，约定周末不施工。", "internal": false}))]
 pub struct CreateComment {
     /// 1–2000 characters.
-    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub body: String,
     /// Staff only: an internal note residents never see. Default `false`.
     pub internal: Option<bool>,
@@ -1530,17 +1603,13 @@ async fn create_comment(
     let ticket_id = id.into_inner();
     let input = body.0;
     let mut v = Validator::default();
-    let text = v.check("body", bounded_text(&input.body, 2000));
+    let text = v.check("body", multiline_text(&input.body, 2000));
     let internal = input.internal.unwrap_or(false);
     if internal && !policy::sees_internal_notes(&auth.caller) {
-        v.push(
-            "internal",
-            Invalid::new(
-                "staff_only",
-                "Only staff write internal notes.",
-                "只有工作人员可以写内部备注。",
-            ),
-        );
+        return Err(ApiError::Refused {
+            code: "staff_only",
+            detail: crate::error::Text::new("Only staff write internal notes.", "只有工作人员可以写内部备注。"),
+        });
     }
     v.finish()?;
     let now = state.clock.now_naive();

@@ -104,7 +104,11 @@ pub struct UnitNode {
 pub struct CreateUnit {
     pub level: Level,
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// Optional administrative code: 1–32 letters, digits, `-`, `_` or `.`; unique across the deployment.
     #[schema(min_length = 1, max_length = 32, pattern = r"^[A-Za-z0-9_.-]{1,32}$")]
@@ -118,7 +122,11 @@ pub struct CreateUnit {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "3号楼（南）", "code": null}))]
 pub struct UpdateUnit {
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: Option<String>,
     /// `null` removes the code.
     #[serde(default, deserialize_with = "super::users::double_option")]
@@ -137,6 +145,7 @@ pub struct UnitQuery {
     /// Text in the name or code (case-insensitive for Latin letters).
     pub q: Option<String>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -192,12 +192,33 @@ pub struct CreateUser {
     pub username: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: String,
     #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: String,
     /// `staff` or `admin` (residents register themselves).
-    pub role: Role,
+    pub role: AccountRole,
+}
+
+/// The roles an admin creates accounts for.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountRole {
+    Staff,
+    Admin,
+}
+
+impl From<AccountRole> for Role {
+    fn from(role: AccountRole) -> Self {
+        match role {
+            AccountRole::Staff => Role::Staff,
+            AccountRole::Admin => Role::Admin,
+        }
+    }
 }
 
 /// Create a staff or admin account
@@ -236,15 +257,8 @@ async fn create_user(
     let password = v.check("password", Password::parse(&input.password));
     let display_name = v.check("display_name", display_name(&input.display_name));
     let phone = v.check("phone", Phone::parse(&input.phone));
-    if !policy::may_create_role(&auth.caller, input.role) {
-        v.push(
-            "role",
-            Invalid::new(
-                "invalid_role",
-                "Create `staff` or `admin` accounts here.",
-                "此处只能创建 staff 或 admin 账号。",
-            ),
-        );
+    if !policy::may_create_role(&auth.caller, input.role.into()) {
+        return Err(ApiError::Forbidden);
     }
     v.finish()?;
     let (Some(username), Some(password), Some(display_name), Some(phone)) = (username, password, display_name, phone)
@@ -262,7 +276,13 @@ async fn create_user(
                 &NewUserRow {
                     phone: Some(phone.as_str()),
                     created_by: Some(creator),
-                    ..NewUserRow::new(username.as_str(), &display_name, &hash, input.role.as_str(), now)
+                    ..NewUserRow::new(
+                        username.as_str(),
+                        &display_name,
+                        &hash,
+                        Role::from(input.role).as_str(),
+                        now,
+                    )
                 },
             )
         })
@@ -287,6 +307,7 @@ pub struct UserQuery {
     /// Text in the username or display name.
     pub q: Option<String>,
     /// Page size, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -386,7 +407,11 @@ async fn get_user(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"household_id": 30}))]
 pub struct UpdateUser {
-    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub display_name: Option<String>,
     #[schema(pattern = r"^(1[3-9][0-9]{9}|\+861[3-9][0-9]{9}|\+[1-79][0-9]{7,14}|\+8[0-57-9][0-9]{6,13})$")]
     pub phone: Option<String>,
@@ -432,34 +457,6 @@ async fn update_user(
     let input = body.0;
     let only_household = input.display_name.is_none() && input.phone.is_none() && input.active.is_none();
 
-    let mut v = Validator::default();
-    let display_name = input
-        .display_name
-        .as_deref()
-        .and_then(|n| v.check("display_name", display_name(n)));
-    let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
-    if input.active == Some(false) && target.id == caller.id.0 {
-        v.push(
-            "active",
-            Invalid::new(
-                "cannot_deactivate_self",
-                "You cannot deactivate your own account.",
-                "不能停用自己的账号。",
-            ),
-        );
-    }
-    if input.household_id.is_some() && target.role != Role::Resident.as_str() {
-        v.push(
-            "household_id",
-            Invalid::new(
-                "not_a_resident",
-                "Only residents are served by a household.",
-                "只有居民才由党员中心户联系。",
-            ),
-        );
-    }
-    v.finish()?;
-
     // Authority is judged at the user's home (residents) or posts (staff).
     let home_path = match target.building_id {
         Some(building) => state
@@ -482,6 +479,32 @@ async fn update_user(
     if !(manages || (only_household && keeps_coverage)) {
         return Err(ApiError::Forbidden);
     }
+    // Nobody locks themselves out: a refusal of the request, not of a value.
+    if input.active == Some(false) && target.id == caller.id.0 {
+        return Err(ApiError::Refused {
+            code: "cannot_deactivate_self",
+            detail: crate::error::Text::new("You cannot deactivate your own account.", "不能停用自己的账号。"),
+        });
+    }
+
+    let mut v = Validator::default();
+    let display_name = input
+        .display_name
+        .as_deref()
+        .and_then(|n| v.check("display_name", display_name(n)));
+    let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
+    // Clearing (`null`) is what a non-resident already has; naming one is not.
+    if matches!(input.household_id, Some(Some(_))) && target.role != Role::Resident.as_str() {
+        v.push(
+            "household_id",
+            Invalid::new(
+                "not_a_resident",
+                "Only residents are served by a household.",
+                "只有居民才由党员中心户联系。",
+            ),
+        );
+    }
+    v.finish()?;
 
     let now = state.clock.now_naive();
     let target_id = target.id;

@@ -67,6 +67,11 @@ pub fn get_or_insert_setting(
 
 // ---------------------------------------------------------------- units
 
+/// Whether any unit has `id` as its parent.
+pub fn has_children(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(units::table.filter(units::parent_id.eq(id)))).get_result(conn)
+}
+
 pub fn find_unit(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UnitRow>> {
     units::table
         .find(id)

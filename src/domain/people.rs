@@ -160,8 +160,29 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
-/// Free text with bounds on its length in characters, trimmed.
+/// What the API document says of one-line text (names, titles, labels):
+/// no control characters, and something besides white space.
+pub const LINE_PATTERN: &str =
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+/// What the API document says of text that may run over several lines
+/// (descriptions, comments, notes, reasons): tabs and line breaks allowed,
+/// other control characters not, and something besides white space.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+
+/// One-line text with bounds on its length in characters, trimmed
+/// ([`LINE_PATTERN`]).
 pub fn bounded_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
+    checked_text(raw, max_chars, char::is_control)
+}
+
+/// Text of several lines with bounds on its length in characters, trimmed
+/// ([`TEXT_PATTERN`]): a resident writes a description in paragraphs.
+pub fn multiline_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
+    checked_text(raw, max_chars, |c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn checked_text(raw: &str, max_chars: usize, forbidden: impl Fn(char) -> bool) -> Result<String, Invalid> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(Invalid::new(
@@ -179,7 +200,7 @@ pub fn bounded_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
             ),
         });
     }
-    if text.chars().any(char::is_control) {
+    if text.chars().any(forbidden) {
         return Err(Invalid::new(
             "control_characters",
             "Control characters are not allowed.",

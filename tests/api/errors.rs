@@ -248,3 +248,64 @@ async fn bodies_read_as_json_schema_reads_them() {
         .await;
     res.expect_problem(422, "validation_failed");
 }
+
+#[actix_web::test]
+async fn objects_are_never_read_from_arrays() {
+    // Serde reads a struct from an array of its fields in order; the
+    // document allows only objects, and so does the server.
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let before = app.get("/api/v1/me", Some(&resident)).await.expect(200).clone();
+    let res = app.patch("/api/v1/me", Some(&resident), json!(["新名字", null])).await;
+    assert_eq!(
+        res.expect_problem(422, "validation_failed").clone()["errors"][0]["field"],
+        "."
+    );
+    let res = app
+        .post(
+            "/api/v1/disputes",
+            Some(&resident),
+            json!({"category": "neighbour_dispute", "title": "漏水", "description": "楼上漏水",
+                "respondents": [[null, "李先生", "13900001234"]]}),
+        )
+        .await;
+    assert_eq!(res.error_fields(), ["respondents[0]"]);
+    let after = app.get("/api/v1/me", Some(&resident)).await.expect(200).clone();
+    assert_eq!(after["display_name"], before["display_name"]);
+}
+
+#[actix_web::test]
+async fn long_texts_keep_their_lines_and_short_ones_stay_on_one() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let description = "楼上每天早上7点装修。\n\t已和物业说过两次。\r\n请协调。";
+    let filed = app
+        .post(
+            "/api/v1/complaints",
+            Some(&resident),
+            json!({"category": "noise", "title": "装修噪音", "description": description}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    assert_eq!(filed["description"], description);
+    let id = filed["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/tickets/{id}/comments"),
+        Some(&resident),
+        json!({"body": "补充：\n周末也在施工。"}),
+    )
+    .await
+    .expect(201);
+    // Other control characters are refused anywhere; line breaks in one-line fields too.
+    for (field, value) in [
+        ("description", "响\u{7}铃"),
+        ("title", "两\n行"),
+        ("description", "\n\t "),
+    ] {
+        let mut body = json!({"category": "noise", "title": "噪音", "description": "描述"});
+        body[field] = json!(value);
+        let res = app.post("/api/v1/complaints", Some(&resident), body).await;
+        assert_eq!(res.error_fields(), [field], "{value:?}");
+    }
+}

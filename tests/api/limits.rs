@@ -50,6 +50,35 @@ async fn five_failed_sign_ins_lock_the_account_for_fifteen_minutes() {
 }
 
 #[actix_web::test]
+async fn a_stolen_token_cannot_guess_the_password_through_a_password_change() {
+    let app = TestApp::with_demo().await;
+    let token = app.token("resident01").await;
+    let change = |current: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/me/password",
+                Some(token.as_str()),
+                json!({"current_password": current, "new_password": "brand-new-secret"}),
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        change("wrong-guess").await.expect_problem(403, "wrong_password");
+    }
+    // Locked, even with the right password; signing in is a separate count.
+    let res = change(PASSWORD).await;
+    res.expect_problem(429, "too_many_password_attempts");
+    assert!((890..=900).contains(&retry_after(&res)));
+    login(&app, "resident01", PASSWORD).await.expect(200);
+
+    app.clock.advance(Duration::minutes(15));
+    change(PASSWORD).await.expect(204);
+}
+
+#[actix_web::test]
 async fn thirty_failures_from_one_address_lock_the_address() {
     let app = TestApp::with_demo().await;
     for n in 0..30 {
