@@ -30,7 +30,7 @@ use crate::state::AppState;
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes(App::new().into_utoipa_app()).split_for_parts().1
+    api::openapi::finish(routes(App::new().into_utoipa_app()).split_for_parts().1)
 }
 
 /// The document as committed in `openapi/openapi.json`.
@@ -198,6 +198,7 @@ pub fn build_app(
     >,
 > {
     let (app, doc) = routes(App::new().into_utoipa_app()).split_for_parts();
+    let doc = api::openapi::finish(doc);
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
     let swagger = state.swagger;
     let cors = cors(&state.cors_origins);

@@ -88,9 +88,9 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
         if empty {
             return Box::pin(async { Ok(OptionalJsonBody(T::default())) });
         }
-        // `null` is as good as no body (the document says so).
-        let body = JsonBody::<Option<T>>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalJsonBody(body.await?.0.unwrap_or_default())) })
+        // A body that is sent is an object (`null` is not: the document says so).
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(body.await?.0)) })
     }
 }
 

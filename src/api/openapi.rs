@@ -1,7 +1,9 @@
 //! The OpenAPI document: its header, tags, security scheme and shared
 //! components. Paths are collected from the handlers by utoipa-actix-web.
 
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use super::problems::*;
@@ -64,4 +66,34 @@ impl Modify for SecurityAddon {
             ),
         );
     }
+}
+
+/// The last touches on the generated document. A body that may be left out
+/// (`Option<T>` in a handler) is optional, not `null`: utoipa writes it as
+/// `oneOf: [T, null]`, and the server reads only an object or nothing.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        let bodies = operations.into_iter().flatten().filter_map(|op| op.request_body.as_mut());
+        for body in bodies.filter_map(|b| match b {
+            RefOr::T(body) => Some(body),
+            RefOr::Ref(_) => None,
+        }) {
+            if body.required == Some(Required::True) {
+                continue;
+            }
+            for content in body.content.values_mut().filter_map(|c| match c {
+                RefOr::T(content) => Some(content),
+                RefOr::Ref(_) => None,
+            }) {
+                if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+                    && let [object @ RefOr::Ref(_), RefOr::T(Schema::Object(null))] = one_of.items.as_slice()
+                    && null.schema_type == SchemaType::Type(Type::Null)
+                {
+                    content.schema = Some(object.clone());
+                }
+            }
+        }
+    }
+    doc
 }
