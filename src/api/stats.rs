@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::QueryParams;
 use super::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::auth::Auth;
-use crate::db::stats::{self, Group, Timings};
+use crate::db::stats::{self, Group, Populations, Timings};
 use crate::db::{queries, tickets as db};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
@@ -313,7 +313,7 @@ async fn get_stats(
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
             let (groups, timings) = stats::snapshot(conn, |conn| {
                 let groups = stats::groups(conn, &[unit.id], from_naive, to_naive)?;
-                let timings = stats::timings(conn, &[unit.id], from_naive, to_naive)?;
+                let timings = stats::timings(conn, &Populations::of(&groups), from_naive, to_naive)?;
                 Ok((groups, timings.get(&unit.id).copied().unwrap_or_default()))
             })?;
             let categories = db::list_categories(conn, true)?;
@@ -571,7 +571,7 @@ async fn get_unit_stats(
                     return Ok((children, Vec::new(), BTreeMap::new()));
                 }
                 let groups = stats::groups(conn, &ids, from_naive, to_naive)?;
-                let timings = stats::timings(conn, &ids, from_naive, to_naive)?;
+                let timings = stats::timings(conn, &Populations::of(&groups), from_naive, to_naive)?;
                 Ok((children, groups, timings))
             })?;
             children.sort_by(|a, b| {

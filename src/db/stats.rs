@@ -43,6 +43,12 @@ pub struct Group {
     pub rated: i64,
     #[diesel(sql_type = BigInt)]
     pub rating_sum: i64,
+    /// Tickets with a sign-for time (the population of the accept percentiles).
+    #[diesel(sql_type = BigInt)]
+    pub accepted: i64,
+    /// Tickets with a resolution time (the population of the resolve percentiles).
+    #[diesel(sql_type = BigInt)]
+    pub resolved: i64,
 }
 
 /// A [`Group`] of one unit's subtree.
@@ -52,6 +58,26 @@ pub struct UnitGroup {
     pub unit_id: i64,
     #[diesel(embed)]
     pub group: Group,
+}
+
+/// How many durations each unit's percentiles are taken over.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Populations {
+    pub accepted: i64,
+    pub resolved: i64,
+}
+
+impl Populations {
+    /// Per unit, from its groups.
+    pub fn of(groups: &[UnitGroup]) -> BTreeMap<i64, Self> {
+        let mut out: BTreeMap<i64, Self> = BTreeMap::new();
+        for g in groups {
+            let p = out.entry(g.unit_id).or_default();
+            p.accepted += g.group.accepted;
+            p.resolved += g.group.resolved;
+        }
+        out
+    }
 }
 
 /// Median and 90th percentile, in hours, of signing for and of resolving.
@@ -72,12 +98,14 @@ pub struct Timings {
 /// The per-ticket sums of a [`Group`], over `r`.
 const SUMS: &str = "COUNT(*) AS count, CAST(SUM(r.breached) AS BIGINT) AS breached, \
     CAST(SUM(r.reopened) AS BIGINT) AS reopened, COUNT(r.rating) AS rated, \
-    CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) AS rating_sum";
+    CAST(COALESCE(SUM(r.rating), 0) AS BIGINT) AS rating_sum, \
+    COUNT(r.accept_hours) AS accepted, COUNT(r.resolve_hours) AS resolved";
 
 /// The same sums, added up over pre-aggregated rows `g`.
 const RESUMS: &str = "CAST(SUM(g.count) AS BIGINT) AS count, CAST(SUM(g.breached) AS BIGINT) AS breached, \
     CAST(SUM(g.reopened) AS BIGINT) AS reopened, CAST(SUM(g.rated) AS BIGINT) AS rated, \
-    CAST(SUM(g.rating_sum) AS BIGINT) AS rating_sum";
+    CAST(SUM(g.rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(g.accepted) AS BIGINT) AS accepted, \
+    CAST(SUM(g.resolved) AS BIGINT) AS resolved";
 
 fn stamp(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
@@ -183,125 +211,98 @@ fn interpolate(p: f64, n: i64, values: &[f64]) -> Option<f64> {
 const PERCENTILES: [f64; 2] = [0.5, 0.9];
 
 #[derive(QueryableByName, Debug)]
-struct Percentiles {
-    #[diesel(sql_type = BigInt)]
-    unit_id: i64,
-    #[diesel(sql_type = Nullable<Double>)]
-    accept_median: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    accept_p90: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    resolve_median: Option<f64>,
-    #[diesel(sql_type = Nullable<Double>)]
-    resolve_p90: Option<f64>,
-}
-
-#[derive(QueryableByName, Debug)]
 struct Ranked {
     #[diesel(sql_type = BigInt)]
-    which: i64,
-    #[diesel(sql_type = BigInt)]
-    unit_id: i64,
-    #[diesel(sql_type = BigInt)]
-    rank: i64,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
+    target: i64,
     #[diesel(sql_type = Double)]
     hours: f64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Duration {
+    Accept,
+    Resolve,
+}
+
 /// Hours from filing to signing for, and from filing to resolution, in the
-/// subtree of each of `unit_ids`: median and 90th percentile as PostgreSQL's
-/// `percentile_cont` defines them (units without tickets are absent).
+/// subtree of each unit of `populations`: median and 90th percentile as
+/// PostgreSQL's `percentile_cont` defines them. `populations` are the counts
+/// of each duration per unit in the same scope (from [`groups`], in the same
+/// [`snapshot`]): with them each percentile is two rows read at a known rank,
+/// walking the unit's duration index from its nearer end instead of sorting.
 pub fn timings(
     conn: &mut AnyConnection,
-    unit_ids: &[i64],
+    populations: &BTreeMap<i64, Populations>,
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<BTreeMap<i64, Timings>> {
-    match conn {
-        AnyConnection::Postgres(c) => {
-            // The array form computes both percentiles in one sort per unit.
-            let sql = format!(
-                "SELECT CAST(p.unit_id AS BIGINT) AS unit_id, p.a[1] AS accept_median, p.a[2] AS accept_p90, \
-                 p.s[1] AS resolve_median, p.s[2] AS resolve_p90 FROM (SELECT r.unit_id AS unit_id, \
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.accept_hours) AS a, \
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.resolve_hours) AS s \
-                 FROM ticket_reach r WHERE {} GROUP BY r.unit_id) p",
-                conditions(unit_ids, from, to, true)
-            );
-            Ok(diesel::sql_query(sql)
-                .load::<Percentiles>(c)?
-                .into_iter()
-                .map(|p| {
-                    let timings = Timings {
-                        accept_median: p.accept_median,
-                        accept_p90: p.accept_p90,
-                        resolve_median: p.resolve_median,
-                        resolve_p90: p.resolve_p90,
-                    };
-                    (p.unit_id, timings)
-                })
-                .collect())
-        }
-        AnyConnection::Sqlite(c) => {
-            // Sort inside SQLite, both durations in one statement, and read
-            // back only the ranks ⌊p·(n−1)⌋ and the one after, per unit.
-            let wanted = PERCENTILES
-                .map(|p| {
-                    let lower = format!("CAST({p} * (x.n - 1) AS INTEGER)");
-                    format!("x.rank = {lower} OR x.rank = {lower} + 1")
-                })
-                .join(" OR ");
-            let ranked = |which: i64, column: &str| {
-                format!(
-                    "SELECT {which} AS which, r.unit_id AS unit_id, r.{column} AS hours, \
-                     ROW_NUMBER() OVER (PARTITION BY r.unit_id ORDER BY r.{column}) - 1 AS rank, \
-                     COUNT(*) OVER (PARTITION BY r.unit_id) AS n FROM ticket_reach r \
-                     WHERE {} AND r.{column} IS NOT NULL",
-                    conditions(unit_ids, from, to, false)
-                )
-            };
-            let sql = format!(
-                "SELECT x.which AS which, x.unit_id AS unit_id, x.rank AS rank, x.n AS n, x.hours AS hours \
-                 FROM ({} UNION ALL {}) x WHERE {wanted}",
-                ranked(0, "accept_hours"),
-                ranked(1, "resolve_hours"),
-            );
-            let rows = diesel::sql_query(sql).load::<Ranked>(c)?;
-            Ok(interpolate_ranks(&rows))
-        }
+    let targets: Vec<(i64, Duration, f64, i64)> = populations
+        .iter()
+        .flat_map(|(&unit, p)| {
+            [
+                (unit, Duration::Accept, p.accepted),
+                (unit, Duration::Resolve, p.resolved),
+            ]
+        })
+        .filter(|(_, _, n)| *n > 0)
+        .flat_map(|(unit, d, n)| PERCENTILES.map(|p| (unit, d, p, n)))
+        .collect();
+    if targets.is_empty() {
+        return Ok(BTreeMap::new());
     }
-}
-
-/// Per unit and duration, the percentiles from the rows around their ranks.
-fn interpolate_ranks(rows: &[Ranked]) -> BTreeMap<i64, Timings> {
-    let mut out: BTreeMap<i64, Timings> = BTreeMap::new();
-    for which in [0, 1] {
-        let mut by_unit: BTreeMap<i64, (i64, BTreeMap<i64, f64>)> = BTreeMap::new();
-        for row in rows.iter().filter(|r| r.which == which) {
-            let entry = by_unit.entry(row.unit_id).or_insert((row.n, BTreeMap::new()));
-            entry.1.insert(row.rank, row.hours);
-        }
-        for (unit, (n, at)) in by_unit {
-            let t = out.entry(unit).or_default();
-            let [median, p90] = PERCENTILES.map(|p| {
+    let rows: Vec<Ranked> = load(conn, |pg| {
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, &(unit, duration, p, n))| {
                 let (lower, upper, _) = ranks(p, n);
-                let values: Vec<f64> = [lower, upper]
-                    .iter()
-                    .take(if upper == lower { 1 } else { 2 })
-                    .filter_map(|rank| at.get(rank).copied())
-                    .collect();
-                interpolate(p, n, &values)
-            });
-            if which == 0 {
-                (t.accept_median, t.accept_p90) = (median, p90);
-            } else {
-                (t.resolve_median, t.resolve_p90) = (median, p90);
-            }
+                let count = upper - lower + 1;
+                // From the nearer end: ascending from `lower`, or descending
+                // from the last rank down to `upper`.
+                let (order, offset) = if lower <= n - 1 - upper {
+                    ("", lower)
+                } else {
+                    (" DESC", n - 1 - upper)
+                };
+                let column = match duration {
+                    Duration::Accept => "accept_hours",
+                    Duration::Resolve => "resolve_hours",
+                };
+                // SQLite's planner, without table statistics, would rather
+                // sort the period than walk the index: name the index.
+                let index = if pg {
+                    String::new()
+                } else {
+                    format!(" INDEXED BY ticket_reach_{column}_idx")
+                };
+                format!(
+                    "SELECT CAST({i} AS BIGINT) AS target, x.hours AS hours FROM (SELECT r.{column} AS hours \
+                     FROM ticket_reach r{index} WHERE {} AND r.{column} IS NOT NULL \
+                     ORDER BY r.{column}{order} LIMIT {count} OFFSET {offset}) x",
+                    conditions(&[unit], from, to, pg)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    })?;
+    let mut out: BTreeMap<i64, Timings> = BTreeMap::new();
+    for (i, &(unit, duration, p, n)) in targets.iter().enumerate() {
+        let mut values: Vec<f64> = rows
+            .iter()
+            .filter(|r| usize::try_from(r.target).is_ok_and(|t| t == i))
+            .map(|r| r.hours)
+            .collect();
+        values.sort_by(f64::total_cmp);
+        let value = interpolate(p, n, &values);
+        let t = out.entry(unit).or_default();
+        match (duration, p > 0.5) {
+            (Duration::Accept, false) => t.accept_median = value,
+            (Duration::Accept, true) => t.accept_p90 = value,
+            (Duration::Resolve, false) => t.resolve_median = value,
+            (Duration::Resolve, true) => t.resolve_p90 = value,
         }
     }
-    out
+    Ok(out)
 }
 
 /// The units directly below `parent_id`, in no particular order.

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, SecondsFormat, Utc};
-use diesel::{QueryDsl, RunQueryDsl};
 use diesel::migration::MigrationSource;
+use diesel::{QueryDsl, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
 use griddesk::db::schema::{categories, ticket_visits, tickets, units};
 use griddesk::db::{AnyConnection, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
@@ -96,7 +96,11 @@ fn hours(from: NaiveDateTime, to: Option<NaiveDateTime>) -> Option<f64> {
 }
 
 /// PostgreSQL's `percentile_cont`.
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -109,7 +113,11 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 
 fn share(part: i64, whole: i64) -> Value {
     #[allow(clippy::cast_precision_loss)]
-    if whole > 0 { json!(part as f64 / whole as f64) } else { Value::Null }
+    if whole > 0 {
+        json!(part as f64 / whole as f64)
+    } else {
+        Value::Null
+    }
 }
 
 /// The statistics of `unit`'s subtree over tickets filed in `[from, to)`,
@@ -143,9 +151,24 @@ fn recount(w: &World, unit: i64, from: NaiveDateTime, to: NaiveDateTime) -> Valu
     let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
     let (mut total, mut breached, mut reopened, mut rated, mut rating_sum) = (0, 0, 0, 0, 0);
     let (mut accept, mut resolve) = (Vec::new(), Vec::new());
-    for t in w.tickets.iter().filter(|t| reached.contains(&t.0) && t.1 >= from && t.1 < to) {
-        let (_, created, status, kind, category, resolved_unit, (accepted_at, resolved_at), due, flags, reopens, rating) =
-            t;
+    for t in w
+        .tickets
+        .iter()
+        .filter(|t| reached.contains(&t.0) && t.1 >= from && t.1 < to)
+    {
+        let (
+            _,
+            created,
+            status,
+            kind,
+            category,
+            resolved_unit,
+            (accepted_at, resolved_at),
+            due,
+            flags,
+            reopens,
+            rating,
+        ) = t;
         total += 1;
         *by_status.get_mut(status).unwrap() += 1;
         *by_kind.get_mut(kind).unwrap() += 1;
@@ -279,7 +302,12 @@ async fn check_against_recount(app: &TestApp, from: NaiveDateTime, to: NaiveDate
             assert!(children.contains(&child));
             let want = recount(&w, child, from, to);
             for key in METRICS {
-                assert_same(&format!("/stats/units parent {id} row {child}"), key, &row[key], &want[key]);
+                assert_same(
+                    &format!("/stats/units parent {id} row {child}"),
+                    key,
+                    &row[key],
+                    &want[key],
+                );
             }
         }
     }
@@ -302,14 +330,15 @@ async fn worker_pass(app: &TestApp) {
 
 #[actix_web::test]
 async fn statistics_follow_tickets_through_their_whole_life() {
-    let app = TestApp::with_demo().await;
-    // The demo's sample tickets too: every status, overdue ones, a dispute.
+    let app = TestApp::spawn().await;
+    // The demo with its sample tickets: every status, overdue ones, a dispute.
     let db = app.db.clone();
     let now = app.clock.now_naive();
     actix_web::web::block(move || griddesk::demo::load(&db, now, true))
         .await
         .unwrap()
         .unwrap();
+    // Tokens are taken fresh for each call: the clock moves by days.
     let admin = app.token("jm.admin").await;
     let act = |who: &'static str, id: i64, action: &'static str, body: Value| {
         let app = &app;
@@ -349,7 +378,7 @@ async fn statistics_follow_tickets_through_their_whole_life() {
     act("resident01", x, "reopen", json!({"reason": "没好"})).await;
     app.clock.advance(Duration::hours(4));
     let reopened = app
-        .get(&format!("/api/v1/tickets/{x}"), Some(&admin))
+        .get(&format!("/api/v1/tickets/{x}"), Some(&app.token("jm.admin").await))
         .await
         .expect(200)
         .clone();
@@ -366,7 +395,10 @@ async fn statistics_follow_tickets_through_their_whole_life() {
         rfc3339(x_filed + Duration::seconds(1))
     );
     let table = app
-        .get(&format!("/api/v1/stats/units?parent_id={committee}&{x_period}"), Some(&admin))
+        .get(
+            &format!("/api/v1/stats/units?parent_id={committee}&{x_period}"),
+            Some(&app.token("jm.admin").await),
+        )
         .await
         .expect(200)
         .clone();
@@ -394,7 +426,10 @@ async fn statistics_follow_tickets_through_their_whole_life() {
     }
     for (id, want) in [(building, 1), (other_building, 0), (committee, 1)] {
         let stats = app
-            .get(&format!("/api/v1/stats?unit_id={id}&{x_period}"), Some(&admin))
+            .get(
+                &format!("/api/v1/stats?unit_id={id}&{x_period}"),
+                Some(&app.token("jm.admin").await),
+            )
             .await
             .expect(200)
             .clone();
@@ -414,10 +449,13 @@ async fn statistics_follow_tickets_through_their_whole_life() {
         rfc3339(w_filed + Duration::seconds(1))
     );
     let breach = |id: i64| {
-        let (app, admin, w_period) = (&app, &admin, &w_period);
+        let (app, w_period) = (&app, &w_period);
         async move {
             let stats = app
-                .get(&format!("/api/v1/stats?unit_id={id}&{w_period}"), Some(admin))
+                .get(
+                    &format!("/api/v1/stats?unit_id={id}&{w_period}"),
+                    Some(&app.token("jm.admin").await),
+                )
                 .await
                 .expect(200)
                 .clone();
@@ -430,7 +468,7 @@ async fn statistics_follow_tickets_through_their_whole_life() {
         worker_pass(&app).await;
     }
     let t = app
-        .get(&format!("/api/v1/tickets/{w}"), Some(&admin))
+        .get(&format!("/api/v1/tickets/{w}"), Some(&app.token("jm.admin").await))
         .await
         .expect(200)
         .clone();
@@ -477,12 +515,18 @@ async fn generated_tickets_and_the_backfill_count_the_same() {
         match &mut *conn {
             AnyConnection::Sqlite(c) => {
                 let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
-                let reach = all.iter().find(|m| m.name().to_string().ends_with("ticket_reach")).unwrap();
+                let reach = all
+                    .iter()
+                    .find(|m| m.name().to_string().ends_with("ticket_reach"))
+                    .unwrap();
                 c.revert_migration(&**reach).unwrap();
             }
             AnyConnection::Postgres(c) => {
                 let all = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS).unwrap();
-                let reach = all.iter().find(|m| m.name().to_string().ends_with("ticket_reach")).unwrap();
+                let reach = all
+                    .iter()
+                    .find(|m| m.name().to_string().ends_with("ticket_reach"))
+                    .unwrap();
                 c.revert_migration(&**reach).unwrap();
             }
         }
