@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::QueryParams;
 use super::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::auth::Auth;
-use crate::db::stats::{self, Group, Populations, StatsScope, Timings};
+use crate::db::stats::{self, Group, Populations, Timings};
 use crate::db::{queries, tickets as db};
-use crate::domain::grid::{Level, community_of};
+use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Text, Validator};
@@ -311,22 +311,17 @@ async fn get_stats(
             if !caller.works_in(&unit.path) {
                 return Err(ApiError::NotFound);
             }
-            let scope = match (Level::parse(&unit.level), community_of(&unit.path)) {
-                (Some(Level::Committee), Some(community)) => StatsScope::Community(community),
-                _ => StatsScope::Subtree(unit.path.clone()),
-            };
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
             let (groups, timings) = stats::snapshot(conn, |conn| {
-                let groups = stats::groups(conn, &scope, from_naive, to_naive)?;
-                let populations = Populations::of(&groups);
-                let timings = stats::timings(conn, &scope, from_naive, to_naive, populations)?;
-                Ok((groups, timings))
+                let groups = stats::groups(conn, &[unit.id], from_naive, to_naive)?;
+                let timings = stats::timings(conn, &Populations::of(&groups), from_naive, to_naive)?;
+                Ok((groups, timings.get(&unit.id).copied().unwrap_or_default()))
             })?;
             let categories = db::list_categories(conn, true)?;
 
             let mut tally = Tally::default();
             let mut by_category_id: BTreeMap<i64, i64> = BTreeMap::new();
-            for g in &groups {
+            for g in groups.iter().map(|g| &g.group) {
                 tally.add(g);
                 *by_category_id.entry(g.category_id).or_default() += g.count;
             }
@@ -573,12 +568,12 @@ async fn get_unit_stats(
             let (from_naive, to_naive) = (from.naive_utc(), to.naive_utc());
             let (mut children, groups, timings) = stats::snapshot(conn, |conn| {
                 let children = stats::children(conn, parent.id)?;
-                let map = stats::child_map(conn, &parent)?;
-                if map.is_empty() {
+                let ids: Vec<i64> = children.iter().map(|c| c.id).collect();
+                if ids.is_empty() {
                     return Ok((children, Vec::new(), BTreeMap::new()));
                 }
-                let groups = stats::child_groups(conn, &parent, &map, from_naive, to_naive)?;
-                let timings = stats::child_timings(conn, &parent, &map, from_naive, to_naive)?;
+                let groups = stats::groups(conn, &ids, from_naive, to_naive)?;
+                let timings = stats::timings(conn, &Populations::of(&groups), from_naive, to_naive)?;
                 Ok((children, groups, timings))
             })?;
             children.sort_by(|a, b| {
@@ -586,7 +581,7 @@ async fn get_unit_stats(
             });
             let mut tallies: BTreeMap<i64, Tally> = BTreeMap::new();
             for g in &groups {
-                tallies.entry(g.child_id).or_default().add(&g.group);
+                tallies.entry(g.unit_id).or_default().add(&g.group);
             }
             let items = children
                 .into_iter()

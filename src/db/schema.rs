@@ -135,6 +135,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Derived: one row per ticket per unit it has been at or below (kept by
+    /// database triggers; see migration `000009_ticket_reach`). Read by `db::stats`.
+    ticket_reach (unit_id, created_at, ticket_id) {
+        unit_id -> BigInt,
+        created_at -> Timestamp,
+        ticket_id -> BigInt,
+        status -> Text,
+        kind -> Text,
+        category_id -> BigInt,
+        resolved_unit_id -> Nullable<BigInt>,
+        breached -> Integer,
+        reopened -> Integer,
+        rating -> Nullable<Integer>,
+        accept_hours -> Nullable<Double>,
+        resolve_hours -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
     ticket_events (id) {
         id -> BigInt,
         ticket_id -> BigInt,
@@ -276,6 +295,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     categories,
     tickets,
     ticket_visits,
+    ticket_reach,
     ticket_events,
     dispute_parties,
     idempotency_keys,

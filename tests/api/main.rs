@@ -18,6 +18,7 @@ mod posts;
 mod schema;
 mod startup;
 mod stats;
+mod stats_recount;
 mod support;
 mod tickets;
 mod units;

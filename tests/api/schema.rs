@@ -54,6 +54,7 @@ fn migrations_run_down_and_up_again() {
         "settings",
         "sla_rules",
         "ticket_events",
+        "ticket_reach",
         "ticket_visits",
         "tickets",
         "units",
