@@ -74,7 +74,10 @@ impl Modify for SecurityAddon {
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
-        let bodies = operations.into_iter().flatten().filter_map(|op| op.request_body.as_mut());
+        let bodies = operations
+            .into_iter()
+            .flatten()
+            .filter_map(|op| op.request_body.as_mut());
         for body in bodies.filter_map(|b| match b {
             RefOr::T(body) => Some(body),
             RefOr::Ref(_) => None,
