@@ -153,7 +153,8 @@ def is_positive(case):
 
 
 def rfc3339(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # `%Y` does not pad years before 1000; RFC 3339 has four digits.
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value):

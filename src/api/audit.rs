@@ -128,8 +128,10 @@ pub struct AuditQuery {
     /// Only this actor's entries.
     pub actor_id: Option<i64>,
     /// Entries at or after (RFC 3339).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub from: Option<DateTime<Utc>>,
     /// Entries before (RFC 3339).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub to: Option<DateTime<Utc>>,
     /// 1–100, default 50.
     #[param(minimum = 1, maximum = 100)]

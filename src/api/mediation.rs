@@ -198,6 +198,7 @@ pub struct MediationList {
     "summary": "双方到场，同意由楼上住户修复防水层。", "outcome": "settled"}))]
 pub struct CreateMediation {
     /// When the session was held: not in the future, not before the dispute was filed.
+    #[serde(deserialize_with = "super::rfc3339::required")]
     pub held_at: DateTime<Utc>,
     /// A staff member or admin holding a post in the dispute's community.
     pub mediator_id: UserId,
@@ -276,6 +277,7 @@ pub struct PutAgreement {
     )]
     pub terms: String,
     /// When the terms must have been performed; in the future.
+    #[serde(deserialize_with = "super::rfc3339::required")]
     pub performance_deadline: DateTime<Utc>,
 }
 

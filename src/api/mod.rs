@@ -27,6 +27,35 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError, Invalid, Text};
 
+/// Date-times exactly as the document says (`format: date-time`, RFC 3339):
+/// chrono's `FromStr` would also take a space for `T` and years of fewer
+/// than four digits. Use with `#[serde(deserialize_with = ...)]`.
+pub mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+        // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.
+        if !text.as_bytes().get(10).is_some_and(|b| b.eq_ignore_ascii_case(&b'T')) {
+            return Err("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z".to_owned());
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z ({e})"))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        parse(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| parse(&text).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 

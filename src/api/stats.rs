@@ -32,8 +32,10 @@ pub struct StatsQuery {
     #[param(required = true)]
     pub unit_id: Option<i64>,
     /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub from: Option<DateTime<Utc>>,
     /// Tickets filed before (RFC 3339; default now).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -372,8 +374,10 @@ pub struct UnitStatsQuery {
     #[param(required = true)]
     pub parent_id: Option<i64>,
     /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub from: Option<DateTime<Utc>>,
     /// Tickets filed before (RFC 3339; default now).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub to: Option<DateTime<Utc>>,
 }
 

@@ -1229,10 +1229,13 @@ pub struct TicketQuery {
     /// `true`: only tickets past a deadline; `false`: only tickets within them.
     pub overdue: Option<bool>,
     /// Filed at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub created_from: Option<DateTime<Utc>>,
     /// Filed before this time (RFC 3339).
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub created_to: Option<DateTime<Utc>>,
     /// Changed at or after this time (RFC 3339): for mobile sync.
+    #[serde(default, deserialize_with = "super::rfc3339::optional")]
     pub updated_since: Option<DateTime<Utc>>,
     /// Text in the title or description (Chinese included), up to 100 characters.
     pub q: Option<String>,

@@ -315,3 +315,25 @@ async fn long_texts_keep_their_lines_and_short_ones_stay_on_one() {
         assert_eq!(res.error_fields(), [field], "{value:?}");
     }
 }
+
+#[actix_web::test]
+async fn date_times_are_rfc_3339_exactly() {
+    // The document says `format: date-time`; chrono alone would also take a
+    // space for `T` and years of fewer than four digits.
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    for bad in [
+        "313-10-26T18:48:40Z",
+        "2026-11-28 08:00:00Z",
+        "2026-11-28",
+        "2026-11-28T08:00:00",
+    ] {
+        let res = app
+            .get(&format!("/api/v1/audit?from={}", bad.replace(' ', "%20")), Some(&admin))
+            .await;
+        assert_eq!(res.error_fields(), ["from"], "{bad}");
+    }
+    app.get("/api/v1/audit?from=2026-11-01T08:00:00%2B08:00", Some(&admin))
+        .await
+        .expect(200);
+}
