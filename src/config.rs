@@ -113,6 +113,12 @@ pub struct ServeArgs {
     /// connection is closed (408), so slow clients cannot hold connections.
     #[arg(long, global = true, env = "GRIDDESK_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
+
+    /// Failed sign-ins allowed per client address in 15 minutes before that
+    /// address gets 429 (behind a proxy all clients share its address).
+    #[arg(long, global = true, env = "GRIDDESK_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub login_failures_per_address: u32,
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after; never `*`.
@@ -245,5 +251,7 @@ mod tests {
         let defaults = Cli::try_parse_from(["griddesk"]).unwrap();
         assert!(defaults.serve.cors_origins.is_empty() && !defaults.serve.no_swagger);
         assert_eq!(defaults.serve.request_timeout, 10);
+        assert_eq!(defaults.serve.login_failures_per_address, 30);
+        assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
     }
 }

@@ -83,13 +83,20 @@ pub struct LoginLimits {
     pub addresses: SlidingWindow,
 }
 
-impl Default for LoginLimits {
-    fn default() -> Self {
+impl LoginLimits {
+    /// The limits with `per_address` failures allowed per client address.
+    pub fn with_per_address(per_address: usize) -> Self {
         let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
         Self {
             accounts: SlidingWindow::new(LOGIN_FAILURES_PER_ACCOUNT, window),
-            addresses: SlidingWindow::new(LOGIN_FAILURES_PER_ADDRESS, window),
+            addresses: SlidingWindow::new(per_address, window),
         }
+    }
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self::with_per_address(LOGIN_FAILURES_PER_ADDRESS)
     }
 }
 

@@ -63,6 +63,9 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let mut state = state;
     state.swagger = !args.no_swagger;
     state.cors_origins = args.cors_origins.clone();
+    state.login_limits = griddesk::limits::LoginLimits::with_per_address(
+        usize::try_from(args.login_failures_per_address).unwrap_or(usize::MAX),
+    );
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
     let state = web::Data::new(state);
