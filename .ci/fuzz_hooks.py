@@ -224,7 +224,10 @@ def real_data(case):
                 body.pop("latitude", None)
                 body.pop("longitude", None)
         if op == "POST /api/v1/disputes/{id}/parties" and "user_id" in body:
-            body["user_id"] = pick(demo["residents"])
+            # Another resident than the one who filed it.
+            ticket = Demo.ticket(path_id)
+            reporter = ((ticket or {}).get("reporter") or {}).get("id")
+            body["user_id"] = pick([r for r in demo["residents"] if r != reporter])
         if op == "POST /api/v1/auth/register" and "building_id" in body:
             body["building_id"] = pick(demo["by_level"]["building"])
         if op == "POST /api/v1/units" and "level" in body:
