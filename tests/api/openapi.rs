@@ -19,6 +19,33 @@ fn the_committed_document_is_up_to_date() {
 }
 
 #[test]
+fn free_text_fields_document_the_rules_the_server_applies() {
+    // The attributes spell the patterns out (utoipa takes only literals);
+    // each must be one of the two the validators in `domain::people` follow.
+    use griddesk::domain::people::{LINE_PATTERN, TEXT_PATTERN};
+    fn patterns<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(p) = map.get("pattern").and_then(|p| p.as_str()) {
+                    out.push(p);
+                }
+                map.values().for_each(|v| patterns(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| patterns(v, out)),
+            _ => {}
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut found = Vec::new();
+    patterns(&doc, &mut found);
+    let texts: Vec<&str> = found.into_iter().filter(|p| p.contains(r"\u0000")).collect();
+    assert!(texts.contains(&LINE_PATTERN) && texts.contains(&TEXT_PATTERN), "{texts:?}");
+    for pattern in texts {
+        assert!(pattern == LINE_PATTERN || pattern == TEXT_PATTERN, "{pattern}");
+    }
+}
+
+#[test]
 fn every_operation_has_a_tag_summary_description_and_its_errors() {
     let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
