@@ -39,7 +39,10 @@ fn free_text_fields_document_the_rules_the_server_applies() {
     let mut found = Vec::new();
     patterns(&doc, &mut found);
     let texts: Vec<&str> = found.into_iter().filter(|p| p.contains(r"\u0000")).collect();
-    assert!(texts.contains(&LINE_PATTERN) && texts.contains(&TEXT_PATTERN), "{texts:?}");
+    assert!(
+        texts.contains(&LINE_PATTERN) && texts.contains(&TEXT_PATTERN),
+        "{texts:?}"
+    );
     for pattern in texts {
         assert!(pattern == LINE_PATTERN || pattern == TEXT_PATTERN, "{pattern}");
     }
