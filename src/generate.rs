@@ -16,7 +16,6 @@ use rand::{Rng, SeedableRng};
 use crate::db::models::{CategoryRow, NewEventRow, UserRow};
 use crate::db::schema::{categories, ticket_events, ticket_visits, tickets, units, users};
 use crate::db::{AnyConnection, Db};
-use crate::domain::grid::Level;
 use crate::domain::ticket::{Kind, ServingChain, Status, route};
 use crate::error::ApiError;
 
@@ -252,8 +251,8 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
             let age_days = (now - created).num_days();
             let home = &homes[rng.random_range(0..homes.len())];
             let category = &categories[rng.random_range(0..categories.len())];
-            let kind = Kind::parse(&category.kind).unwrap_or(Kind::Complaint);
-            let entry_level = Level::parse(&category.entry_level).unwrap_or(Level::Building);
+            let kind = category.kind;
+            let entry_level = category.entry_level;
             let entry = route(kind, entry_level, &home.chain);
             let mut status = pick_status(&mut rng, age_days);
             if status == Status::Referred && entry != home.chain.committee {

@@ -123,7 +123,7 @@ fn handle(
     let Some(ticket) = db::find_ticket(conn, id)? else {
         return Ok(());
     };
-    let status = Status::parse(&ticket.status).ok_or_else(|| ApiError::internal("unknown status"))?;
+    let status = ticket.status;
     let mut changes = TicketChanges {
         version: Some(ticket.version + 1),
         updated_at: Some(now),
@@ -140,7 +140,7 @@ fn handle(
                     changes.escalation_count = Some(ticket.escalation_count + 1);
                     let parent_unit = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
                     let (accept_due, resolve_due) =
-                        db::arrival_deadlines(conn, &category, &ticket.priority, &parent_unit.level, now)?;
+                        db::arrival_deadlines(conn, &category, ticket.priority, parent_unit.level, now)?;
                     changes.accept_due_at = Some(accept_due);
                     changes.resolve_due_at = Some(resolve_due);
                     changes.resolve_breached_at = Some(None);

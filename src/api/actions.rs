@@ -340,7 +340,7 @@ pub(crate) fn apply(
     if !policy::may_act(caller, action, &facts) {
         return Err(ApiError::Forbidden);
     }
-    let status = Status::parse(&ticket.status).ok_or_else(|| ApiError::internal("unknown status"))?;
+    let status = ticket.status;
     let place = Place {
         level: facts.current_level,
         arrived_from_elsewhere: ticket.arrived_from_unit_id.is_some(),
@@ -375,7 +375,7 @@ pub(crate) fn apply(
         Step::Resolve { note } => {
             // A dispute is resolved only as settled, under a mediation agreement;
             // one that could not be settled is referred outside the grid.
-            if ticket.kind == Kind::Dispute.as_str() {
+            if ticket.kind == Kind::Dispute {
                 if mediation::find_agreement(conn, ticket.id)?.is_none() {
                     return Err(ApiError::conflict(
                         "agreement_required",
@@ -475,7 +475,7 @@ pub(crate) fn apply(
             Some(reason)
         }
         Step::Refer { target, note } => {
-            if ticket.kind == Kind::Dispute.as_str() {
+            if ticket.kind == Kind::Dispute {
                 changes.outcome = Some(Some("not_settled".into()));
             }
             changes.referred_to = Some(Some(target.clone()));
@@ -506,7 +506,7 @@ pub(crate) fn apply(
             TicketContext::load(conn, std::slice::from_ref(&primary))?
                 .ensure_readable(caller, &primary)
                 .map_err(|_| not_found())?;
-            if primary.community_id != ticket.community_id || primary.status == Status::Merged.as_str() {
+            if primary.community_id != ticket.community_id || primary.status == Status::Merged {
                 return Err(invalid(
                     "into_ticket_id",
                     "not_mergeable",
@@ -542,7 +542,7 @@ pub(crate) fn apply(
     // Every arrival at a unit needs signing for again, with fresh deadlines.
     if let Some(unit) = target_unit {
         let arrival = queries::find_unit(conn, unit)?.ok_or(ApiError::Internal)?;
-        let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, &ticket.priority, &arrival.level, now)?;
+        let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, ticket.priority, arrival.level, now)?;
         changes.current_unit_id = Some(unit);
         changes.accept_due_at = Some(accept_due);
         changes.resolve_due_at = Some(resolve_due);

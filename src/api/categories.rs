@@ -53,8 +53,8 @@ pub struct CategoryResponse {
 impl CategoryResponse {
     pub fn new(row: CategoryRow) -> Result<Self, ApiError> {
         Ok(Self {
-            kind: Kind::parse(&row.kind).ok_or_else(|| ApiError::internal("unknown category kind"))?,
-            entry_level: Level::parse(&row.entry_level).ok_or_else(|| ApiError::internal("unknown entry level"))?,
+            kind: row.kind,
+            entry_level: row.entry_level,
             id: row.id,
             code: row.code,
             name_zh: row.name_zh,
@@ -105,7 +105,7 @@ async fn list_categories(
         .await?;
     let items = rows
         .into_iter()
-        .filter(|r| kind.is_none_or(|k| r.kind == k.as_str()))
+        .filter(|r| kind.is_none_or(|k| r.kind == k))
         .map(CategoryResponse::new)
         .collect::<Result<_, _>>()?;
     Ok(web::Json(items))
@@ -343,11 +343,8 @@ async fn update_category(
         .db
         .write(move |conn| {
             let current = db::find_category(conn, id)?.ok_or(ApiError::NotFound)?;
-            let kind = Kind::parse(&current.kind).ok_or_else(|| ApiError::internal("unknown kind"))?;
-            let entry_level = input
-                .entry_level
-                .or_else(|| Level::parse(&current.entry_level))
-                .ok_or_else(|| ApiError::internal("unknown entry level"))?;
+            let kind = current.kind;
+            let entry_level = input.entry_level.unwrap_or(current.entry_level);
             let mut v = Validator::default();
             check_deadlines(
                 &mut v,

@@ -20,7 +20,6 @@ use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, queries};
 use crate::domain::ids::UnitId;
 use crate::domain::people::multiline_text;
-use crate::domain::ticket::Status;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
@@ -145,7 +144,7 @@ pub(crate) fn request(
     if !works {
         return Err(ApiError::Forbidden);
     }
-    if !Status::parse(&ticket.status).is_some_and(Status::is_open) {
+    if !ticket.status.is_open() {
         return Err(ApiError::conflict(
             "ticket_not_open",
             "Only an open ticket (assigned or accepted) can get more time.",
@@ -308,9 +307,7 @@ pub(crate) fn decide_in(
             "该延期申请已审批。",
         ));
     }
-    if approve
-        && (ticket.current_unit_id != request.unit_id || !Status::parse(&ticket.status).is_some_and(Status::is_open))
-    {
+    if approve && (ticket.current_unit_id != request.unit_id || !ticket.status.is_open()) {
         return Err(ApiError::conflict(
             "extension_stale",
             "The ticket has moved on since the request; it can only be denied.",

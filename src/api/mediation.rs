@@ -338,9 +338,7 @@ fn load_dispute(conn: &mut AnyConnection, caller: &Caller, id: i64, lock: bool) 
     } else {
         tickets::find_ticket(conn, id)?
     };
-    let ticket = row
-        .filter(|t| t.kind == Kind::Dispute.as_str())
-        .ok_or(ApiError::NotFound)?;
+    let ticket = row.filter(|t| t.kind == Kind::Dispute).ok_or(ApiError::NotFound)?;
     let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
     let visited = context.visited_paths(&ticket);
     let parties = context.party_user_ids(&ticket);
@@ -354,7 +352,7 @@ fn workable_open_dispute(conn: &mut AnyConnection, caller: &Caller, id: i64) -> 
     if !dispute.works {
         return Err(ApiError::Forbidden);
     }
-    if !Status::parse(&dispute.ticket.status).is_some_and(Status::is_open) {
+    if !dispute.ticket.status.is_open() {
         return Err(ApiError::conflict(
             "ticket_not_open",
             "The dispute is no longer open (assigned or accepted).",
@@ -1011,7 +1009,7 @@ pub(crate) fn record_follow_up_in(
             "该回访已登记。",
         ));
     }
-    if !matches!(Status::parse(&d.ticket.status), Some(Status::Resolved | Status::Closed)) {
+    if !matches!(d.ticket.status, Status::Resolved | Status::Closed) {
         return Err(ApiError::conflict(
             "dispute_not_settled",
             "Follow up once the dispute is resolved as settled.",

@@ -559,7 +559,7 @@ async fn get_unit_stats(
             if !caller.works_in(&parent.path) {
                 return Err(ApiError::NotFound);
             }
-            if Level::parse(&parent.level) == Some(Level::Household) {
+            if parent.level == Level::Household {
                 return Err(ApiError::field(
                     "parent_id",
                     Invalid::new(
@@ -598,7 +598,7 @@ async fn get_unit_stats(
                         unit_id: UnitId(child.id),
                         name: child.name,
                         code: child.code,
-                        level: child.level,
+                        level: child.level.as_str().to_owned(),
                         total: m.total,
                         by_status: m.by_status,
                         by_kind: m.by_kind,

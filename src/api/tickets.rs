@@ -254,7 +254,7 @@ impl TicketContext {
         for (ticket_id, unit) in db::visited_units(conn, &ids)? {
             visits.entry(ticket_id).or_default().push(unit);
         }
-        let dispute_ids: Vec<i64> = rows.iter().filter(|t| t.kind == "dispute").map(|t| t.id).collect();
+        let dispute_ids: Vec<i64> = rows.iter().filter(|t| t.kind == Kind::Dispute).map(|t| t.id).collect();
         let mut parties: HashMap<i64, Vec<PartyRow>> = HashMap::new();
         if !dispute_ids.is_empty() {
             for party in db::parties_of(conn, &dispute_ids)? {
@@ -363,7 +363,7 @@ impl TicketContext {
         let visited = self.visited_paths(&t);
         let party_ids = self.party_user_ids(&t);
         let facts = self.readable(caller, &t, &visited, &party_ids)?;
-        let status = Status::parse(&t.status).ok_or_else(|| ApiError::internal("unknown status"))?;
+        let status = t.status;
         let current = self.current_unit(&t)?;
         let category = self
             .categories
@@ -392,7 +392,7 @@ impl TicketContext {
             .collect();
         Ok(TicketResponse {
             id: t.id,
-            kind: Kind::parse(&t.kind).ok_or_else(|| ApiError::internal("unknown kind"))?,
+            kind: t.kind,
             status,
             category: CategoryRef {
                 code: category.code.clone(),
@@ -400,7 +400,7 @@ impl TicketContext {
                 name_en: category.name_en.clone(),
             },
             overdue: is_overdue(status, t.accept_due_at, t.resolve_due_at, now),
-            priority: Priority::parse(&t.priority).unwrap_or_default(),
+            priority: t.priority,
             reporter,
             filed_by_id: t.filed_by_id.map(UserId),
             current_unit: UnitRef {
@@ -815,7 +815,7 @@ pub(crate) fn file(
                 "没有此编码的可用类别。",
             )
         })?;
-    if category.kind != f.kind.as_str() {
+    if category.kind != f.kind {
         return Err(filing_error(
             "category",
             "wrong_kind",
@@ -878,16 +878,15 @@ pub(crate) fn file(
     }
 
     let chain = serving_chain(conn, &reporter)?;
-    let entry_level = Level::parse(&category.entry_level).ok_or_else(|| ApiError::internal("unknown entry level"))?;
+    let entry_level = category.entry_level;
     let unit_id = route(f.kind, entry_level, &chain);
     let entry_unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?;
-    let (accept_due, resolve_due) =
-        db::arrival_deadlines(conn, &category, f.priority.as_str(), &entry_unit.level, now)?;
+    let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, f.priority, entry_unit.level, now)?;
     let status = Status::Assigned;
     let ticket = db::insert_ticket(
         conn,
-        &NewTicketRow {
-            kind: f.kind.as_str().to_owned(),
+        NewTicketRow {
+            kind: f.kind,
             category_id: category.id,
             title: f.title,
             description: f.description,
@@ -895,12 +894,12 @@ pub(crate) fn file(
             latitude: f.coordinates.map(|c| c.0),
             longitude: f.coordinates.map(|c| c.1),
             anonymous: f.anonymous,
-            priority: f.priority.as_str().to_owned(),
+            priority: f.priority,
             reporter_id: reporter.id,
             filed_by_id: (reporter.id != caller.id.0).then_some(caller.id.0),
             community_id: chain.committee,
             current_unit_id: unit_id,
-            status: status.as_str().to_owned(),
+            status,
             accept_due_at: accept_due,
             resolve_due_at: resolve_due,
             accepted_at: None,

@@ -8,7 +8,6 @@ use futures_util::future::LocalBoxFuture;
 use crate::db::AnyConnection;
 use crate::db::models::{PostRow, UnitRow, UserRow};
 use crate::db::queries;
-use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::people::Role;
 use crate::error::ApiError;
@@ -117,12 +116,10 @@ pub fn caller_from(user: &UserRow, posts: Vec<(PostRow, UnitRow)>) -> Result<Cal
         Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
     let posts = posts
         .into_iter()
-        .filter_map(|(_, unit)| {
-            Some(PostScope {
-                unit_id: UnitId(unit.id),
-                level: Level::parse(&unit.level)?,
-                path: unit.path,
-            })
+        .map(|(_, unit)| PostScope {
+            unit_id: UnitId(unit.id),
+            level: unit.level,
+            path: unit.path,
         })
         .collect();
     Ok(Caller {

@@ -4,6 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::grid::Level;
+use crate::domain::ticket::{Kind, Priority, Status};
+
 use super::schema::{
     audit_log, categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
     mediation_sessions, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events, tickets, units, users,
@@ -14,7 +17,8 @@ use super::schema::{
 pub struct UnitRow {
     pub id: i64,
     pub parent_id: Option<i64>,
-    pub level: String,
+    #[diesel(deserialize_as = String)]
+    pub level: Level,
     pub name: String,
     pub code: Option<String>,
     pub path: String,
@@ -159,8 +163,10 @@ pub struct CategoryRow {
     pub code: String,
     pub name_zh: String,
     pub name_en: String,
-    pub kind: String,
-    pub entry_level: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: Kind,
+    #[diesel(deserialize_as = String)]
+    pub entry_level: Level,
     pub accept_hours: i32,
     pub resolve_hours: i32,
     pub active: bool,
@@ -187,7 +193,8 @@ pub struct NewCategoryRow<'a> {
 #[diesel(table_name = tickets)]
 pub struct TicketRow {
     pub id: i64,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: Kind,
     pub category_id: i64,
     pub title: String,
     pub description: String,
@@ -195,12 +202,14 @@ pub struct TicketRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub anonymous: bool,
-    pub priority: String,
+    #[diesel(deserialize_as = String)]
+    pub priority: Priority,
     pub reporter_id: i64,
     pub filed_by_id: Option<i64>,
     pub community_id: i64,
     pub current_unit_id: i64,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Status,
     pub accept_due_at: NaiveDateTime,
     pub resolve_due_at: NaiveDateTime,
     pub accepted_at: Option<NaiveDateTime>,
@@ -230,7 +239,8 @@ pub struct TicketRow {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = tickets)]
 pub struct NewTicketRow {
-    pub kind: String,
+    #[diesel(serialize_as = String)]
+    pub kind: Kind,
     pub category_id: i64,
     pub title: String,
     pub description: String,
@@ -238,12 +248,14 @@ pub struct NewTicketRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub anonymous: bool,
-    pub priority: String,
+    #[diesel(serialize_as = String)]
+    pub priority: Priority,
     pub reporter_id: i64,
     pub filed_by_id: Option<i64>,
     pub community_id: i64,
     pub current_unit_id: i64,
-    pub status: String,
+    #[diesel(serialize_as = String)]
+    pub status: Status,
     pub accept_due_at: NaiveDateTime,
     pub resolve_due_at: NaiveDateTime,
     pub accepted_at: Option<NaiveDateTime>,

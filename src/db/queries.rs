@@ -158,7 +158,7 @@ pub enum Households {
 
 impl Households {
     pub fn include(&self, unit: &UnitRow) -> bool {
-        unit.level != "household"
+        unit.level != crate::domain::grid::Level::Household
             || match self {
                 Self::Hidden => false,
                 Self::Within(roots) => roots.iter().any(|r| unit.path.starts_with(r.as_str())),

@@ -101,27 +101,23 @@ pub fn replace_sla_rules(conn: &mut AnyConnection, rules: &[NewSlaRuleRow]) -> Q
 pub fn arrival_deadlines(
     conn: &mut AnyConnection,
     category: &CategoryRow,
-    priority: &str,
-    level: &str,
+    priority: crate::domain::ticket::Priority,
+    level: crate::domain::grid::Level,
     now: NaiveDateTime,
 ) -> Result<(NaiveDateTime, NaiveDateTime), ApiError> {
-    use crate::domain::grid::Level;
     use crate::domain::sla::{Hours, Rule, hours_for};
-    use crate::domain::ticket::Priority;
     let rules: Vec<Rule> = sla_rules(conn)?
         .into_iter()
         .map(|r| Rule {
-            level: r.level.as_deref().and_then(Level::parse),
+            level: r.level.as_deref().and_then(crate::domain::grid::Level::parse),
             category_id: r.category_id,
-            priority: r.priority.as_deref().and_then(Priority::parse),
+            priority: r.priority.as_deref().and_then(crate::domain::ticket::Priority::parse),
             hours: Hours {
                 accept: r.accept_hours,
                 resolve: r.resolve_hours,
             },
         })
         .collect();
-    let level = Level::parse(level).ok_or_else(|| ApiError::internal("unknown level"))?;
-    let priority = Priority::parse(priority).unwrap_or_default();
     let catalogue = Hours {
         accept: category.accept_hours,
         resolve: category.resolve_hours,
@@ -179,7 +175,7 @@ pub fn decide_extension(
 
 // ---------------------------------------------------------------- tickets
 
-pub fn insert_ticket(conn: &mut AnyConnection, new: &NewTicketRow) -> QueryResult<TicketRow> {
+pub fn insert_ticket(conn: &mut AnyConnection, new: NewTicketRow) -> QueryResult<TicketRow> {
     diesel::insert_into(tickets::table)
         .values(new)
         .returning(tickets::all_columns)

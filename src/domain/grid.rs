@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::Invalid;
+use super::text::Invalid;
 
 /// A level of the grid, from the community root down to the party-member household.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -109,6 +109,8 @@ pub fn community_of(path: &str) -> Option<i64> {
         .next()
         .and_then(|s| s.parse().ok())
 }
+
+super::stored::stored_as_text!(Level, "level");
 
 #[cfg(test)]
 mod tests {

@@ -4,4 +4,6 @@ pub mod grid;
 pub mod ids;
 pub mod people;
 pub mod sla;
+pub mod stored;
+pub mod text;
 pub mod ticket;

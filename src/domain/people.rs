@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::Invalid;
+use super::text::Invalid;
 
 /// What an account may do in general; where it may act is given by its posts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -219,6 +219,8 @@ pub fn display_name(raw: &str) -> Result<String, Invalid> {
 pub fn room(raw: &str) -> Result<String, Invalid> {
     bounded_text(raw, 32)
 }
+
+super::stored::stored_as_text!(Role, "role");
 
 #[cfg(test)]
 mod tests {

@@ -258,6 +258,10 @@ pub fn route(kind: Kind, entry_level: Level, chain: &ServingChain) -> i64 {
     }
 }
 
+super::stored::stored_as_text!(Kind, "kind");
+super::stored::stored_as_text!(Priority, "priority");
+super::stored::stored_as_text!(Status, "status");
+
 #[cfg(test)]
 mod tests {
     use super::*;
