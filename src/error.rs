@@ -11,55 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use crate::domain::text::{Invalid, Lang, Text};
-
-/// A problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub code: &'static str,
-    pub message: Text,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &'static str, message: Text) -> Self {
-        Self {
-            field: field.into(),
-            code,
-            message,
-        }
-    }
-}
-
-/// Collects every field problem of a request, so a client sees them all at once.
-#[derive(Debug, Default)]
-pub struct Validator {
-    errors: Vec<FieldError>,
-}
-
-impl Validator {
-    pub fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(invalid) => {
-                self.errors.push(FieldError::new(field, invalid.code, invalid.message));
-                None
-            }
-        }
-    }
-
-    pub fn push(&mut self, field: &str, invalid: Invalid) {
-        self.errors.push(FieldError::new(field, invalid.code, invalid.message));
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
-    }
-}
+pub use crate::domain::text::{FieldError, FieldErrors, Invalid, Lang, Text, Validator};
 
 /// Every error the API answers. Each variant has exactly one status.
 pub enum ApiError {
@@ -107,6 +59,12 @@ pub enum ApiError {
     Internal,
     /// 503: the database does not answer.
     Unavailable,
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors.0)
+    }
 }
 
 impl ApiError {

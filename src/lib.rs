@@ -13,6 +13,7 @@ pub mod error;
 pub mod generate;
 pub mod limits;
 pub mod policy;
+pub mod service;
 pub mod state;
 pub mod worker;
 

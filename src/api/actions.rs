@@ -13,7 +13,7 @@ use super::problems::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed, TransitionConflict, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
 };
-use super::tickets::{TicketContext, TicketResponse, etag, load_ticket};
+use super::tickets::{TicketResponse, etag, load_ticket};
 use crate::auth::Auth;
 use crate::db::models::NewEventRow;
 use crate::db::tickets::{self as db, TicketChanges};
@@ -25,6 +25,7 @@ use crate::domain::ticket::{Action, Kind, Place, Status, allowed_actions, next_s
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
+use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
 /// How long after a resolution the reporter may still reopen it.

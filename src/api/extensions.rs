@@ -12,7 +12,7 @@ use super::actions::OptionalJsonBody;
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::tickets::{ActorRef, Actors, TicketContext};
+use super::tickets::{ActorRef, Actors};
 use crate::auth::Auth;
 use crate::clock::utc;
 use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
@@ -23,6 +23,7 @@ use crate::domain::people::multiline_text;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
+use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {

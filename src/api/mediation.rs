@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::tickets::{ActorRef, Actors, PartyResponse, RespondentInput, TicketContext, parse_party, resolve_party};
+use super::tickets::{ActorRef, Actors, PartyResponse, RespondentInput, parse_party, resolve_party};
 use super::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
 use crate::auth::extractor::caller_from;
@@ -27,6 +27,7 @@ use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
+use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
 /// A follow-up falls due this long after the agreement (履行回访).

@@ -16,10 +16,7 @@ use super::units::level_of;
 use super::{JsonBody, PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
 use crate::clock::utc;
-use crate::db::models::{
-    CategoryRow, EventRow, IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, PartyRow, TicketRow, UnitRow,
-    UserRow,
-};
+use crate::db::models::{EventRow, IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UserRow};
 use crate::db::tickets::{self as db, EventFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, queries};
 use crate::domain::grid::{Level, community_of};
@@ -29,7 +26,8 @@ use crate::domain::ticket::{Action, Kind, Place, Priority, ServingChain, Status,
 use crate::error::{ApiError, Invalid, Validator};
 use crate::limits::FILINGS_PER_HOUR;
 use crate::policy::Caller;
-use crate::policy::tickets::{self as policy, TicketFacts};
+use crate::policy::tickets as policy;
+use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -234,100 +232,7 @@ impl Actors {
 
 // ---------------------------------------------------------------- context
 
-/// What it takes to show tickets to a caller, loaded in a few queries for a
-/// whole page (never one query per ticket).
-pub struct TicketContext {
-    categories: HashMap<i64, CategoryRow>,
-    visits: HashMap<i64, Vec<UnitRow>>,
-    users: HashMap<i64, UserRow>,
-    parties: HashMap<i64, Vec<PartyRow>>,
-}
-
 impl TicketContext {
-    pub fn load(conn: &mut AnyConnection, rows: &[TicketRow]) -> Result<Self, ApiError> {
-        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-        let categories = db::list_categories(conn, true)?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let mut visits: HashMap<i64, Vec<UnitRow>> = HashMap::new();
-        for (ticket_id, unit) in db::visited_units(conn, &ids)? {
-            visits.entry(ticket_id).or_default().push(unit);
-        }
-        let dispute_ids: Vec<i64> = rows.iter().filter(|t| t.kind == Kind::Dispute).map(|t| t.id).collect();
-        let mut parties: HashMap<i64, Vec<PartyRow>> = HashMap::new();
-        if !dispute_ids.is_empty() {
-            for party in db::parties_of(conn, &dispute_ids)? {
-                parties.entry(party.ticket_id).or_default().push(party);
-            }
-        }
-        let mut user_ids: Vec<i64> = rows.iter().map(|t| t.reporter_id).collect();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        let users = queries::users_by_ids(conn, &user_ids)?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        Ok(Self {
-            categories,
-            visits,
-            users,
-            parties,
-        })
-    }
-
-    fn current_unit<'a>(&'a self, t: &TicketRow) -> Result<&'a UnitRow, ApiError> {
-        self.visits
-            .get(&t.id)
-            .and_then(|units| units.iter().find(|u| u.id == t.current_unit_id))
-            .ok_or_else(|| ApiError::internal(format!("ticket {} has no visit at its current unit", t.id)))
-    }
-
-    pub fn visited_paths(&self, t: &TicketRow) -> Vec<String> {
-        self.visits
-            .get(&t.id)
-            .map(|units| units.iter().map(|u| u.path.clone()).collect())
-            .unwrap_or_default()
-    }
-
-    pub fn party_user_ids(&self, t: &TicketRow) -> Vec<i64> {
-        self.parties
-            .get(&t.id)
-            .map(|ps| ps.iter().filter_map(|p| p.user_id).collect())
-            .unwrap_or_default()
-    }
-
-    /// Policy facts of one ticket, or 404 when the caller may not read it.
-    pub fn readable<'a>(
-        &'a self,
-        caller: &Caller,
-        t: &'a TicketRow,
-        visited: &'a [String],
-        parties: &'a [i64],
-    ) -> Result<TicketFacts<'a>, ApiError> {
-        let current = self.current_unit(t)?;
-        let facts = TicketFacts {
-            reporter_id: t.reporter_id,
-            anonymous: t.anonymous,
-            current_path: &current.path,
-            current_level: level_of(current)?,
-            visited_paths: visited,
-            party_user_ids: parties,
-        };
-        if policy::can_read(caller, &facts) {
-            Ok(facts)
-        } else {
-            Err(ApiError::NotFound)
-        }
-    }
-
-    /// 404 unless the caller may read the ticket.
-    pub fn ensure_readable(&self, caller: &Caller, t: &TicketRow) -> Result<(), ApiError> {
-        let visited = self.visited_paths(t);
-        let parties = self.party_user_ids(t);
-        self.readable(caller, t, &visited, &parties).map(drop)
-    }
-
     fn phone_for(&self, caller: &Caller, owner: Option<i64>, phone: Option<&str>) -> Option<String> {
         let phone = phone?;
         if owner == Some(caller.id.0) || caller.sees_full_phones() {

@@ -89,3 +89,55 @@ impl Invalid {
         }
     }
 }
+
+/// A problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: Text,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: Text) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message,
+        }
+    }
+}
+
+/// Every problem of a request's fields (answered as 422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+/// Collects every field problem of a request, so a client sees them all at once.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(invalid) => {
+                self.errors.push(FieldError::new(field, invalid.code, invalid.message));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, invalid: Invalid) {
+        self.errors.push(FieldError::new(field, invalid.code, invalid.message));
+    }
+
+    pub fn finish(self) -> Result<(), FieldErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(FieldErrors(self.errors))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Who may read a ticket: the facts policy needs, loaded for a whole page of
+//! tickets in a few queries (never one query per ticket), and the check.
+//! Rendering what the caller may see is the API's job (`api::tickets::view`).
+
+use std::collections::HashMap;
+
+use crate::db::models::{CategoryRow, PartyRow, TicketRow, UnitRow, UserRow};
+use crate::db::tickets as db;
+use crate::db::{AnyConnection, queries};
+use crate::domain::ticket::Kind;
+use crate::error::ApiError;
+use crate::policy::Caller;
+use crate::policy::tickets::{self as policy, TicketFacts};
+
+/// What it takes to show tickets to a caller, loaded in a few queries for a
+/// whole page (never one query per ticket).
+pub struct TicketContext {
+    pub(crate) categories: HashMap<i64, CategoryRow>,
+    pub(crate) visits: HashMap<i64, Vec<UnitRow>>,
+    pub(crate) users: HashMap<i64, UserRow>,
+    pub(crate) parties: HashMap<i64, Vec<PartyRow>>,
+}
+
+impl TicketContext {
+    pub fn load(conn: &mut AnyConnection, rows: &[TicketRow]) -> Result<Self, ApiError> {
+        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+        let categories = db::list_categories(conn, true)?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut visits: HashMap<i64, Vec<UnitRow>> = HashMap::new();
+        for (ticket_id, unit) in db::visited_units(conn, &ids)? {
+            visits.entry(ticket_id).or_default().push(unit);
+        }
+        let dispute_ids: Vec<i64> = rows.iter().filter(|t| t.kind == Kind::Dispute).map(|t| t.id).collect();
+        let mut parties: HashMap<i64, Vec<PartyRow>> = HashMap::new();
+        if !dispute_ids.is_empty() {
+            for party in db::parties_of(conn, &dispute_ids)? {
+                parties.entry(party.ticket_id).or_default().push(party);
+            }
+        }
+        let mut user_ids: Vec<i64> = rows.iter().map(|t| t.reporter_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let users = queries::users_by_ids(conn, &user_ids)?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        Ok(Self {
+            categories,
+            visits,
+            users,
+            parties,
+        })
+    }
+
+    pub(crate) fn current_unit<'a>(&'a self, t: &TicketRow) -> Result<&'a UnitRow, ApiError> {
+        self.visits
+            .get(&t.id)
+            .and_then(|units| units.iter().find(|u| u.id == t.current_unit_id))
+            .ok_or_else(|| ApiError::internal(format!("ticket {} has no visit at its current unit", t.id)))
+    }
+
+    pub fn visited_paths(&self, t: &TicketRow) -> Vec<String> {
+        self.visits
+            .get(&t.id)
+            .map(|units| units.iter().map(|u| u.path.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn party_user_ids(&self, t: &TicketRow) -> Vec<i64> {
+        self.parties
+            .get(&t.id)
+            .map(|ps| ps.iter().filter_map(|p| p.user_id).collect())
+            .unwrap_or_default()
+    }
+
+    /// Policy facts of one ticket, or 404 when the caller may not read it.
+    pub fn readable<'a>(
+        &'a self,
+        caller: &Caller,
+        t: &'a TicketRow,
+        visited: &'a [String],
+        parties: &'a [i64],
+    ) -> Result<TicketFacts<'a>, ApiError> {
+        let current = self.current_unit(t)?;
+        let facts = TicketFacts {
+            reporter_id: t.reporter_id,
+            anonymous: t.anonymous,
+            current_path: &current.path,
+            current_level: current.level,
+            visited_paths: visited,
+            party_user_ids: parties,
+        };
+        if policy::can_read(caller, &facts) {
+            Ok(facts)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// 404 unless the caller may read the ticket.
+    pub fn ensure_readable(&self, caller: &Caller, t: &TicketRow) -> Result<(), ApiError> {
+        let visited = self.visited_paths(t);
+        let parties = self.party_user_ids(t);
+        self.readable(caller, t, &visited, &parties).map(drop)
+    }
+}
