@@ -3,7 +3,6 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::api::actions::{Step, apply};
 use crate::api::mediation::{MediationOutcome, NewSession, record_session, save_agreement};
 use crate::api::tickets::{RespondentInput, file, validate_filing};
 use crate::auth::extractor::load_caller;
@@ -11,11 +10,13 @@ use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db, write_transaction};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{TicketId, UnitId, UserId};
+use crate::domain::lifecycle::Step;
 use crate::domain::people::Role;
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
+use crate::service::lifecycle::apply_step;
 
 /// Every demo account signs in with this password.
 pub const DEMO_PASSWORD: &str = "junmen-demo-2026";
@@ -251,7 +252,7 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
     let step = |conn: &mut AnyConnection, actor: &str, id: i64, step: Step, at: NaiveDateTime| {
         let user = queries::find_user_by_username(conn, actor)?.ok_or(ApiError::NotFound)?;
         let caller = load_caller(conn, user.id)?;
-        apply(conn, &caller, id, None, step, at).map(drop)
+        apply_step(conn, &caller, TicketId(id), None, step, at).map(drop)
     };
     let note = |s: &str| s.to_owned();
 
@@ -419,7 +420,7 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
         "jm.committee",
         again,
         Step::Merge {
-            into: clutter,
+            into: TicketId(clutter),
             note: Some(note("与楼道堆物投诉为同一问题。")),
         },
         hours(8),
@@ -555,7 +556,7 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
         "jm.branch3",
         owners_dispute,
         Step::Dispatch {
-            unit_id: building.id,
+            unit_id: UnitId(building.id),
             note: Some(note("请楼栋先行调解。")),
         },
         hours(20),
@@ -590,7 +591,14 @@ fn mediated_dispute(conn: &mut AnyConnection, hours: &dyn Fn(i64) -> NaiveDateTi
     )?;
     let id = file(conn, &applicant, filing, day(40))?.id;
     let leader = who(conn, "jm.b3.bldg2")?;
-    apply(conn, &leader, id, None, Step::Accept, day(40) + Duration::hours(3))?;
+    apply_step(
+        conn,
+        &leader,
+        TicketId(id),
+        None,
+        Step::Accept,
+        day(40) + Duration::hours(3),
+    )?;
     let mediator = queries::find_user_by_username(conn, "jm.committee")?.ok_or(ApiError::NotFound)?;
     record_session(
         conn,
@@ -626,20 +634,20 @@ fn mediated_dispute(conn: &mut AnyConnection, hours: &dyn Fn(i64) -> NaiveDateTi
         day(22),
         day(36),
     )?;
-    apply(
+    apply_step(
         conn,
         &leader,
-        id,
+        TicketId(id),
         None,
         Step::Resolve {
             note: "调解成功，双方签订调解协议。".into(),
         },
         day(36) + Duration::hours(1),
     )?;
-    apply(
+    apply_step(
         conn,
         &applicant,
-        id,
+        TicketId(id),
         None,
         Step::Close {
             rating: 5,

@@ -10,18 +10,18 @@
 //! handled ticket no longer matches the worker's query. On SQLite the write
 //! transaction serializes workers.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::models::NewEventRow;
 use crate::db::schema::tickets;
-use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, Db, queries, write_transaction};
+use crate::domain::ids::TicketId;
+use crate::domain::lifecycle::{DeadlineStep, auto_close_resolved_before};
+use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
 use crate::domain::ticket::Status;
 use crate::error::ApiError;
+use crate::service::lifecycle::apply_deadline_step;
 
-/// Resolved tickets the reporter leaves unconfirmed are closed after this.
-pub const AUTO_CLOSE_AFTER_DAYS: i64 = 7;
 /// Tickets handled per transaction.
 const BATCH: i64 = 100;
 
@@ -40,16 +40,12 @@ impl Report {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Job {
-    AcceptDeadline,
-    ResolveDeadline,
-    AutoClose,
+fn names(statuses: &[Status]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
 }
 
-/// Claims up to `BATCH` tickets for `job`, locked for this transaction.
-fn claim(conn: &mut AnyConnection, job: Job, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
-    let close_before = now - Duration::days(AUTO_CLOSE_AFTER_DAYS);
+/// Claims up to `BATCH` tickets due for `step`, locked for this transaction.
+fn claim(conn: &mut AnyConnection, step: DeadlineStep, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
     // The same query for either backend; PostgreSQL adds the lock clause.
     macro_rules! claim_with {
         ($query:expr) => {
@@ -59,29 +55,29 @@ fn claim(conn: &mut AnyConnection, job: Job, now: NaiveDateTime) -> QueryResult<
             }
         };
     }
-    match job {
-        Job::AcceptDeadline => claim_with!(
+    match step {
+        DeadlineStep::SignForMissed => claim_with!(
             tickets::table
-                .filter(tickets::status.eq(Status::Assigned.as_str()))
+                .filter(tickets::status.eq_any(names(&SIGN_FOR_CLOCK_RUNS)))
                 .filter(tickets::accept_breached_at.is_null())
                 .filter(tickets::accept_due_at.lt(now))
                 .order(tickets::accept_due_at.asc())
                 .select(tickets::id)
                 .limit(BATCH)
         ),
-        Job::ResolveDeadline => claim_with!(
+        DeadlineStep::ResolveMissed => claim_with!(
             tickets::table
-                .filter(tickets::status.eq_any([Status::Assigned.as_str(), Status::Accepted.as_str()]))
+                .filter(tickets::status.eq_any(names(&RESOLVE_CLOCK_RUNS)))
                 .filter(tickets::resolve_breached_at.is_null())
                 .filter(tickets::resolve_due_at.lt(now))
                 .order(tickets::resolve_due_at.asc())
                 .select(tickets::id)
                 .limit(BATCH)
         ),
-        Job::AutoClose => claim_with!(
+        DeadlineStep::AutoClose => claim_with!(
             tickets::table
                 .filter(tickets::status.eq(Status::Resolved.as_str()))
-                .filter(tickets::resolved_at.lt(close_before))
+                .filter(tickets::resolved_at.lt(auto_close_resolved_before(now)))
                 .order(tickets::resolved_at.asc())
                 .select(tickets::id)
                 .limit(BATCH)
@@ -89,129 +85,25 @@ fn claim(conn: &mut AnyConnection, job: Job, now: NaiveDateTime) -> QueryResult<
     }
 }
 
-fn system_event(
-    ticket_id: i64,
-    kind: &str,
-    from: Status,
-    to: Status,
-    units: (i64, Option<i64>),
-    note: &str,
-    now: NaiveDateTime,
-) -> NewEventRow {
-    NewEventRow {
-        ticket_id,
-        kind: kind.to_owned(),
-        actor_id: None,
-        from_status: Some(from.as_str().to_owned()),
-        to_status: Some(to.as_str().to_owned()),
-        from_unit_id: Some(units.0),
-        to_unit_id: units.1,
-        note: Some(note.to_owned()),
-        internal: false,
-        created_at: now,
-    }
-}
-
-/// Handles one claimed ticket; returns which counter it adds to.
+/// Handles one claimed ticket through the same service as every other
+/// lifecycle step, and counts what it did.
 fn handle(
     conn: &mut AnyConnection,
-    job: Job,
+    step: DeadlineStep,
     id: i64,
     now: NaiveDateTime,
     report: &mut Report,
 ) -> Result<(), ApiError> {
-    let Some(ticket) = db::find_ticket(conn, id)? else {
+    let Some(plan) = apply_deadline_step(conn, TicketId(id), step, now)? else {
         return Ok(());
     };
-    let status = ticket.status;
-    let mut changes = TicketChanges {
-        version: Some(ticket.version + 1),
-        updated_at: Some(now),
-        ..Default::default()
+    let counter = match step {
+        DeadlineStep::SignForMissed if plan.arrive_at.is_some() => &mut report.escalated,
+        DeadlineStep::SignForMissed => &mut report.accept_breaches,
+        DeadlineStep::ResolveMissed => &mut report.resolve_breaches,
+        DeadlineStep::AutoClose => &mut report.closed,
     };
-    match job {
-        Job::AcceptDeadline => {
-            let unit = queries::find_unit(conn, ticket.current_unit_id)?.ok_or(ApiError::Internal)?;
-            match unit.parent_id {
-                Some(parent) => {
-                    let category = db::find_category(conn, ticket.category_id)?.ok_or(ApiError::Internal)?;
-                    changes.current_unit_id = Some(parent);
-                    changes.arrived_from_unit_id = Some(Some(unit.id));
-                    changes.escalation_count = Some(ticket.escalation_count + 1);
-                    let parent_unit = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
-                    let (accept_due, resolve_due) =
-                        db::arrival_deadlines(conn, &category, ticket.priority, parent_unit.level, now)?;
-                    changes.accept_due_at = Some(accept_due);
-                    changes.resolve_due_at = Some(resolve_due);
-                    changes.resolve_breached_at = Some(None);
-                    db::record_visit(conn, id, parent)?;
-                    db::insert_event(
-                        conn,
-                        &system_event(
-                            id,
-                            "auto_escalate",
-                            status,
-                            status,
-                            (unit.id, Some(parent)),
-                            "not signed for in time: escalated by the deadline worker (督办)",
-                            now,
-                        ),
-                    )?;
-                    report.escalated += 1;
-                }
-                None => {
-                    changes.accept_breached_at = Some(Some(now));
-                    db::insert_event(
-                        conn,
-                        &system_event(
-                            id,
-                            "accept_overdue",
-                            status,
-                            status,
-                            (unit.id, None),
-                            "not signed for in time at the committee",
-                            now,
-                        ),
-                    )?;
-                    report.accept_breaches += 1;
-                }
-            }
-        }
-        Job::ResolveDeadline => {
-            changes.resolve_breached_at = Some(Some(now));
-            db::insert_event(
-                conn,
-                &system_event(
-                    id,
-                    "resolve_overdue",
-                    status,
-                    status,
-                    (ticket.current_unit_id, None),
-                    "not resolved in time",
-                    now,
-                ),
-            )?;
-            report.resolve_breaches += 1;
-        }
-        Job::AutoClose => {
-            changes.status = Some(Status::Closed.as_str().to_owned());
-            changes.closed_at = Some(Some(now));
-            db::insert_event(
-                conn,
-                &system_event(
-                    id,
-                    "auto_close",
-                    status,
-                    Status::Closed,
-                    (ticket.current_unit_id, None),
-                    "closed automatically: the reporter did not confirm within 7 days",
-                    now,
-                ),
-            )?;
-            report.closed += 1;
-        }
-    }
-    db::update_ticket(conn, id, &changes)?;
+    *counter += 1;
     Ok(())
 }
 
@@ -219,12 +111,16 @@ fn handle(
 pub fn run_once(db: &Db, now: NaiveDateTime) -> Result<Report, ApiError> {
     let mut report = Report::default();
     let mut conn = db.conn()?;
-    for job in [Job::AcceptDeadline, Job::ResolveDeadline, Job::AutoClose] {
+    for step in [
+        DeadlineStep::SignForMissed,
+        DeadlineStep::ResolveMissed,
+        DeadlineStep::AutoClose,
+    ] {
         loop {
             let handled = write_transaction(&mut conn, |conn| {
-                let ids = claim(conn, job, now)?;
+                let ids = claim(conn, step, now)?;
                 for id in &ids {
-                    handle(conn, job, *id, now, &mut report)?;
+                    handle(conn, step, *id, now, &mut report)?;
                 }
                 Ok(ids.len())
             })?;

@@ -1,9 +1,10 @@
-//! The ticket lifecycle: `POST /api/v1/tickets/{id}/{action}`.
-//! The status machine lives in `domain::ticket`, who may act in
-//! `policy::tickets`; this module applies a step to the stored ticket.
+//! The ticket lifecycle: `POST /api/v1/tickets/{id}/{action}`: each handler
+//! reads its body into a `domain::lifecycle::Step` and calls
+//! `service::lifecycle::apply_step`. The status machine lives in
+//! `domain::ticket`, each step's rules in `domain::lifecycle`, who may act in
+//! `policy::tickets`.
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::header, post, web};
-use chrono::{Duration, NaiveDateTime};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -15,21 +16,12 @@ use super::problems::{
 };
 use super::tickets::{TicketResponse, etag, load_ticket};
 use crate::auth::Auth;
-use crate::db::models::NewEventRow;
-use crate::db::tickets::{self as db, TicketChanges};
-use crate::db::{AnyConnection, mediation, queries};
-use crate::domain::grid::in_subtree;
-use crate::domain::ids::UnitId;
+use crate::domain::ids::{TicketId, UnitId};
+use crate::domain::lifecycle::{Expected, Step};
 use crate::domain::people::{bounded_text, multiline_text};
-use crate::domain::ticket::{Action, Kind, Place, Status, allowed_actions, next_status, possible_at};
 use crate::error::{ApiError, Invalid, Validator};
-use crate::policy::Caller;
-use crate::policy::tickets as policy;
-use crate::service::visibility::TicketContext;
+use crate::service::lifecycle;
 use crate::state::AppState;
-
-/// How long after a resolution the reporter may still reopen it.
-pub const REOPEN_WINDOW_DAYS: i64 = 7;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(accept)
@@ -234,39 +226,6 @@ pub struct MergeRequest {
     pub version: Option<i64>,
 }
 
-/// One lifecycle step with its validated input.
-pub(crate) enum Step {
-    Accept,
-    Resolve { note: String },
-    Escalate { reason: String },
-    Dispatch { unit_id: i64, note: Option<String> },
-    Return { reason: String },
-    Reopen { reason: String },
-    Close { rating: i32, feedback: Option<String> },
-    Withdraw { reason: String },
-    Reject { reason: String },
-    Refer { target: String, note: Option<String> },
-    Merge { into: i64, note: Option<String> },
-}
-
-impl Step {
-    fn action(&self) -> Action {
-        match self {
-            Self::Accept => Action::Accept,
-            Self::Resolve { .. } => Action::Resolve,
-            Self::Escalate { .. } => Action::Escalate,
-            Self::Dispatch { .. } => Action::Dispatch,
-            Self::Return { .. } => Action::Return,
-            Self::Reopen { .. } => Action::Reopen,
-            Self::Close { .. } => Action::Close,
-            Self::Withdraw { .. } => Action::Withdraw,
-            Self::Reject { .. } => Action::Reject,
-            Self::Refer { .. } => Action::Refer,
-            Self::Merge { .. } => Action::Merge,
-        }
-    }
-}
-
 /// Reasons and notes may run over several lines.
 fn text(v: &mut Validator, field: &str, raw: &str, max: usize) -> String {
     v.check(field, multiline_text(raw, max)).unwrap_or_default()
@@ -305,272 +264,6 @@ fn invalid(field: &str, code: &'static str, en: &'static str, zh: &'static str) 
     ApiError::field(field, Invalid::new(code, en, zh))
 }
 
-/// The version a client says it last saw, and how it said so: a failed
-/// `If-Match` precondition is 412, a stale `version` in the body is 409.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Expected {
-    IfMatch(i64),
-    Body(i64),
-}
-
-/// Applies `step` to ticket `id` inside one write transaction.
-pub(crate) fn apply(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    id: i64,
-    expected_version: Option<Expected>,
-    step: Step,
-    now: NaiveDateTime,
-) -> Result<TicketResponse, ApiError> {
-    let ticket = db::lock_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
-    let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
-    let visited = context.visited_paths(&ticket);
-    let parties = context.party_user_ids(&ticket);
-    let facts = context.readable(caller, &ticket, &visited, &parties)?;
-    let current_version = ticket.version;
-    match expected_version {
-        Some(Expected::IfMatch(v)) if v != current_version => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Some(Expected::Body(v)) if v != current_version => {
-            return Err(ApiError::StaleVersion { current_version });
-        }
-        _ => {}
-    }
-    let action = step.action();
-    if !policy::may_act(caller, action, &facts) {
-        return Err(ApiError::Forbidden);
-    }
-    let status = ticket.status;
-    let place = Place {
-        level: facts.current_level,
-        arrived_from_elsewhere: ticket.arrived_from_unit_id.is_some(),
-    };
-    let Some(next) = next_status(status, action) else {
-        return Err(ApiError::InvalidTransition {
-            action: action.as_str(),
-            status: status.as_str(),
-            allowed: allowed_actions(status)
-                .into_iter()
-                .filter(|a| possible_at(*a, place) && policy::may_act(caller, *a, &facts))
-                .map(Action::as_str)
-                .collect(),
-        });
-    };
-    let current = queries::find_unit(conn, ticket.current_unit_id)?.ok_or(ApiError::Internal)?;
-    let category = db::find_category(conn, ticket.category_id)?.ok_or(ApiError::Internal)?;
-
-    let mut changes = TicketChanges {
-        status: Some(next.as_str().to_owned()),
-        version: Some(ticket.version + 1),
-        updated_at: Some(now),
-        ..Default::default()
-    };
-    let mut target_unit: Option<i64> = None;
-    let mut event_kind = action.as_str().to_owned();
-    let note = match step {
-        Step::Accept => {
-            changes.accepted_at = Some(Some(now));
-            None
-        }
-        Step::Resolve { note } => {
-            // A dispute is resolved only as settled, under a mediation agreement;
-            // one that could not be settled is referred outside the grid.
-            if ticket.kind == Kind::Dispute {
-                if mediation::find_agreement(conn, ticket.id)?.is_none() {
-                    return Err(ApiError::conflict(
-                        "agreement_required",
-                        "Record the mediation agreement (PUT /disputes/{id}/agreement) before resolving a dispute as settled; refer a dispute that could not be settled.",
-                        "纠纷须先录入调解协议才能以调解成功办结；调解不成的请转办。",
-                    ));
-                }
-                changes.outcome = Some(Some("settled".into()));
-            }
-            changes.resolution = Some(Some(note.clone()));
-            changes.resolved_at = Some(Some(now));
-            changes.resolved_unit_id = Some(Some(current.id));
-            Some(note)
-        }
-        Step::Escalate { reason } => {
-            let parent = current.parent_id.ok_or_else(|| {
-                ApiError::conflict(
-                    "no_parent",
-                    "The ticket is at the committee already: refer it outside the grid instead.",
-                    "工单已在社区党委，无法再上报；如需请转办。",
-                )
-            })?;
-            target_unit = Some(parent);
-            changes.escalation_count = Some(ticket.escalation_count + 1);
-            changes.arrived_from_unit_id = Some(Some(current.id));
-            Some(reason)
-        }
-        Step::Dispatch { unit_id, note } => {
-            if !possible_at(Action::Dispatch, place) {
-                return Err(ApiError::conflict(
-                    "nothing_below",
-                    "A household has no unit below it to dispatch to.",
-                    "党员中心户没有可下派的下级单元。",
-                ));
-            }
-            // Whatever `unit_id` says, no request can dispatch from a unit
-            // with nothing below it: that is the state, not the input.
-            if !queries::has_children(conn, current.id)? {
-                return Err(ApiError::conflict(
-                    "nothing_below",
-                    "The ticket's unit has no unit below it to dispatch to.",
-                    "工单当前单元没有可下派的下级单元。",
-                ));
-            }
-            let target = queries::find_unit(conn, unit_id)?
-                .ok_or_else(|| invalid("unit_id", "not_found", "No unit has this id.", "没有此编号的单元。"))?;
-            if target.id == current.id || !in_subtree(&target.path, &current.path) || !caller.works_in(&target.path) {
-                return Err(invalid(
-                    "unit_id",
-                    "not_below_current",
-                    "Dispatch to a unit below the ticket's current unit.",
-                    "只能下派到工单当前单元的下级单元。",
-                ));
-            }
-            target_unit = Some(target.id);
-            changes.arrived_from_unit_id = Some(Some(current.id));
-            note
-        }
-        Step::Return { reason } => {
-            let origin = ticket.arrived_from_unit_id.ok_or_else(|| {
-                ApiError::conflict(
-                    "nothing_to_return",
-                    "Only a ticket that arrived by escalation or dispatch can be sent back.",
-                    "只有上报或下派来的工单才能退回。",
-                )
-            })?;
-            target_unit = Some(origin);
-            changes.bounce_count = Some(ticket.bounce_count + 1);
-            changes.arrived_from_unit_id = Some(None);
-            Some(reason)
-        }
-        Step::Reopen { reason } => {
-            let resolved_at = ticket.resolved_at.ok_or(ApiError::Internal)?;
-            if now > resolved_at + Duration::days(REOPEN_WINDOW_DAYS) {
-                return Err(ApiError::conflict(
-                    "reopen_window_closed",
-                    "A resolution can be rejected only within 7 days.",
-                    "办结超过 7 天后不能再申请重办。",
-                ));
-            }
-            target_unit = Some(ticket.resolved_unit_id.unwrap_or(current.id));
-            changes.reopen_count = Some(ticket.reopen_count + 1);
-            changes.arrived_from_unit_id = Some(None);
-            changes.resolved_at = Some(None);
-            changes.resolution = Some(None);
-            changes.outcome = Some(None);
-            Some(reason)
-        }
-        Step::Close { rating, feedback } => {
-            changes.rating = Some(Some(rating));
-            changes.feedback = Some(feedback.clone());
-            changes.closed_at = Some(Some(now));
-            feedback
-        }
-        Step::Withdraw { reason } | Step::Reject { reason } => {
-            changes.closed_at = Some(Some(now));
-            Some(reason)
-        }
-        Step::Refer { target, note } => {
-            if ticket.kind == Kind::Dispute {
-                changes.outcome = Some(Some("not_settled".into()));
-            }
-            changes.referred_to = Some(Some(target.clone()));
-            changes.closed_at = Some(Some(now));
-            Some(match note {
-                Some(note) => format!("{target}: {note}"),
-                None => target,
-            })
-        }
-        Step::Merge { into, note } => {
-            let not_found = || {
-                invalid(
-                    "into_ticket_id",
-                    "not_found",
-                    "No ticket you can see has this id.",
-                    "没有您可见的此编号工单。",
-                )
-            };
-            if into == ticket.id {
-                return Err(invalid(
-                    "into_ticket_id",
-                    "itself",
-                    "A ticket cannot merge into itself.",
-                    "工单不能合并到自身。",
-                ));
-            }
-            let primary = db::lock_ticket(conn, into)?.ok_or_else(not_found)?;
-            TicketContext::load(conn, std::slice::from_ref(&primary))?
-                .ensure_readable(caller, &primary)
-                .map_err(|_| not_found())?;
-            if primary.community_id != ticket.community_id || primary.status == Status::Merged {
-                return Err(invalid(
-                    "into_ticket_id",
-                    "not_mergeable",
-                    "Merge into a ticket of the same community that is not itself merged.",
-                    "只能合并到同一社区且未被合并的工单。",
-                ));
-            }
-            changes.merged_into_id = Some(Some(primary.id));
-            changes.closed_at = Some(Some(now));
-            db::insert_event(
-                conn,
-                &NewEventRow {
-                    ticket_id: primary.id,
-                    kind: "merged_duplicate".into(),
-                    actor_id: Some(caller.id.0),
-                    from_status: None,
-                    to_status: None,
-                    from_unit_id: None,
-                    to_unit_id: None,
-                    note: Some(format!("ticket {} merged into this one", ticket.id)),
-                    internal: false,
-                    created_at: now,
-                },
-            )?;
-            event_kind = "merge".into();
-            Some(match note {
-                Some(note) => format!("duplicate of ticket {}: {note}", primary.id),
-                None => format!("duplicate of ticket {}", primary.id),
-            })
-        }
-    };
-
-    // Every arrival at a unit needs signing for again, with fresh deadlines.
-    if let Some(unit) = target_unit {
-        let arrival = queries::find_unit(conn, unit)?.ok_or(ApiError::Internal)?;
-        let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, ticket.priority, arrival.level, now)?;
-        changes.current_unit_id = Some(unit);
-        changes.accept_due_at = Some(accept_due);
-        changes.resolve_due_at = Some(resolve_due);
-        changes.accepted_at = Some(None);
-        changes.accept_breached_at = Some(None);
-        changes.resolve_breached_at = Some(None);
-        db::record_visit(conn, ticket.id, unit)?;
-    }
-    db::update_ticket(conn, ticket.id, &changes)?;
-    db::insert_event(
-        conn,
-        &NewEventRow {
-            ticket_id: ticket.id,
-            kind: event_kind,
-            actor_id: Some(caller.id.0),
-            from_status: Some(status.as_str().to_owned()),
-            to_status: Some(next.as_str().to_owned()),
-            from_unit_id: Some(current.id),
-            to_unit_id: target_unit,
-            note,
-            internal: false,
-            created_at: now,
-        },
-    )?;
-    load_ticket(conn, caller, ticket.id, now)
-}
-
 async fn act(
     state: &AppState,
     req: &HttpRequest,
@@ -597,7 +290,10 @@ async fn act(
     let caller = auth.caller;
     let ticket = state
         .db
-        .write(move |conn| apply(conn, &caller, id, expected, step, now))
+        .write(move |conn| {
+            let id = lifecycle::apply_step(conn, &caller, TicketId(id), expected, step, now)?;
+            load_ticket(conn, &caller, id.0, now)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(ticket.version)))
@@ -719,7 +415,7 @@ async fn dispatch(
     let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
     v.finish()?;
     let step = Step::Dispatch {
-        unit_id: body.0.unit_id.0,
+        unit_id: body.0.unit_id,
         note,
     };
     act(&state, &req, auth, id.into_inner(), body.0.version, step).await
@@ -947,7 +643,7 @@ async fn merge(
     let note = optional_text(&mut v, "note", body.0.note.as_deref(), 1000);
     v.finish()?;
     let step = Step::Merge {
-        into: body.0.into_ticket_id,
+        into: TicketId(body.0.into_ticket_id),
         note,
     };
     act(&state, &req, auth, id.into_inner(), body.0.version, step).await

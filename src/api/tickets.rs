@@ -22,6 +22,7 @@ use crate::db::{AnyConnection, queries};
 use crate::domain::grid::{Level, community_of};
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::people::{Phone, Role, bounded_text, mask_phone, multiline_text};
+use crate::domain::sla::is_overdue;
 use crate::domain::ticket::{Action, Kind, Place, Priority, ServingChain, Status, allowed_actions, possible_at, route};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::limits::FILINGS_PER_HOUR;
@@ -341,10 +342,6 @@ impl TicketContext {
             updated_at: utc(t.updated_at),
         })
     }
-}
-
-pub fn is_overdue(status: Status, accept_due: NaiveDateTime, resolve_due: NaiveDateTime, now: NaiveDateTime) -> bool {
-    (status == Status::Assigned && accept_due < now) || (status.is_open() && resolve_due < now)
 }
 
 /// Loads one ticket as the caller may see it (404 otherwise).

@@ -451,9 +451,13 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
         query = query.filter(tickets::reporter_id.eq(reporter_id));
     }
     if let Some((overdue, now)) = f.overdue {
-        let late_to_accept = tickets::status.eq("assigned").and(tickets::accept_due_at.lt(now));
+        // `domain::sla::is_overdue` in SQL.
+        use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
+        let late_to_accept = tickets::status
+            .eq_any(SIGN_FOR_CLOCK_RUNS.map(|s| s.as_str()))
+            .and(tickets::accept_due_at.lt(now));
         let late_to_resolve = tickets::status
-            .eq_any(["assigned", "accepted"])
+            .eq_any(RESOLVE_CLOCK_RUNS.map(|s| s.as_str()))
             .and(tickets::resolve_due_at.lt(now));
         if overdue {
             query = query.filter(late_to_accept.or(late_to_resolve));

@@ -31,3 +31,7 @@ id_type!(
     /// Id of a post (a staff user's position at a unit).
     PostId
 );
+id_type!(
+    /// Id of a ticket (complaint or dispute).
+    TicketId
+);

@@ -2,6 +2,7 @@
 
 pub mod grid;
 pub mod ids;
+pub mod lifecycle;
 pub mod people;
 pub mod sla;
 pub mod stored;

@@ -1,7 +1,22 @@
 //! Deadlines (时限): which hours apply to a ticket arriving at a unit.
 
+use chrono::NaiveDateTime;
+
 use super::grid::Level;
-use super::ticket::Priority;
+use super::ticket::{Priority, Status};
+
+/// The statuses in which the sign-for clock runs (a ticket waiting at a unit).
+pub const SIGN_FOR_CLOCK_RUNS: [Status; 1] = [Status::Assigned];
+/// The statuses in which the resolve clock runs (a ticket open at a unit).
+pub const RESOLVE_CLOCK_RUNS: [Status; 2] = [Status::Assigned, Status::Accepted];
+
+/// Overdue (超期): a running deadline has passed. The one definition: the
+/// ticket's `overdue` field, the `overdue` list filter and the deadline
+/// worker's claims all use these clocks.
+pub fn is_overdue(status: Status, accept_due: NaiveDateTime, resolve_due: NaiveDateTime, now: NaiveDateTime) -> bool {
+    (SIGN_FOR_CLOCK_RUNS.contains(&status) && accept_due < now)
+        || (RESOLVE_CLOCK_RUNS.contains(&status) && resolve_due < now)
+}
 
 /// Hours to sign for and to resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +63,43 @@ pub fn hours_for(rules: &[Rule], level: Level, category_id: i64, priority: Prior
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_run_while_a_ticket_is_open_at_a_unit() {
+        for status in Status::ALL {
+            assert_eq!(RESOLVE_CLOCK_RUNS.contains(&status), status.is_open(), "{status:?}");
+            assert_eq!(
+                SIGN_FOR_CLOCK_RUNS.contains(&status),
+                status == Status::Assigned,
+                "{status:?}"
+            );
+        }
+        let t = |h: i64| {
+            chrono::DateTime::from_timestamp(h * 3600, 0)
+                .map(|d| d.naive_utc())
+                .unwrap_or_default()
+        };
+        let (accept_due, resolve_due) = (t(10), t(20));
+        assert!(
+            !is_overdue(Status::Assigned, accept_due, resolve_due, t(10)),
+            "due is not late"
+        );
+        assert!(
+            is_overdue(Status::Assigned, accept_due, resolve_due, t(11)),
+            "late to sign for"
+        );
+        assert!(
+            !is_overdue(Status::Accepted, accept_due, resolve_due, t(11)),
+            "signed for in the end"
+        );
+        assert!(
+            is_overdue(Status::Accepted, accept_due, resolve_due, t(21)),
+            "late to resolve"
+        );
+        for done in [Status::Resolved, Status::Closed, Status::Merged] {
+            assert!(!is_overdue(done, accept_due, resolve_due, t(100)), "{done:?}");
+        }
+    }
 
     fn rule(level: Option<Level>, category_id: Option<i64>, priority: Option<Priority>, accept: i32) -> Rule {
         Rule {
