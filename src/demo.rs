@@ -4,18 +4,19 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::api::mediation::{MediationOutcome, NewSession, record_session, save_agreement};
-use crate::api::tickets::{RespondentInput, file, validate_filing};
 use crate::auth::extractor::load_caller;
 use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db, write_transaction};
+use crate::domain::filing::{Filing, FilingInput, PartyInput};
 use crate::domain::ids::{TicketId, UnitId, UserId};
 use crate::domain::lifecycle::Step;
 use crate::domain::people::Role;
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
+use crate::service::filing::file;
 use crate::service::lifecycle::apply_step;
 
 /// Every demo account signs in with this password.
@@ -234,19 +235,19 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
                     at: NaiveDateTime|
      -> Result<i64, ApiError> {
         let caller = who(conn, reporter)?;
-        let filing = validate_filing(
-            Kind::Complaint,
+        let filing = Filing::parse(FilingInput {
+            kind: Kind::Complaint,
             category,
             title,
             description,
-            None,
-            None,
-            None,
-            Some(anonymous),
-            None,
-            None,
-            None,
-        )?;
+            location: None,
+            latitude: None,
+            longitude: None,
+            anonymous: Some(anonymous),
+            priority: None,
+            on_behalf_of: None,
+            respondents: None,
+        })?;
         Ok(file(conn, &caller, filing, at)?.id)
     };
     let step = |conn: &mut AnyConnection, actor: &str, id: i64, step: Step, at: NaiveDateTime| {
@@ -478,23 +479,23 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
     // A neighbour dispute between two residents, being handled at the building.
     let applicant = who(conn, "resident06")?;
     let respondent = queries::find_user_by_username(conn, "resident07")?.ok_or(ApiError::NotFound)?;
-    let filing = validate_filing(
-        Kind::Dispute,
-        "neighbour_dispute",
-        "阳台漏水纠纷",
-        "楼上阳台洗衣机排水漏到我家阳台，多次协商未果。",
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(&[RespondentInput {
+    let filing = Filing::parse(FilingInput {
+        kind: Kind::Dispute,
+        category: "neighbour_dispute",
+        title: "阳台漏水纠纷",
+        description: "楼上阳台洗衣机排水漏到我家阳台，多次协商未果。",
+        location: None,
+        latitude: None,
+        longitude: None,
+        anonymous: None,
+        priority: None,
+        on_behalf_of: None,
+        respondents: Some(&[PartyInput {
             user_id: Some(UserId(respondent.id)),
             name: None,
             phone: None,
         }]),
-    )?;
+    })?;
     let dispute = file(conn, &applicant, filing, hours(96))?.id;
     step(conn, "jm.b1.bldg2", dispute, Step::Accept, hours(90))?;
     // The building asked for more time; the branch agreed.
@@ -519,23 +520,23 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
     )?;
     // Dispatched from the branch to a building.
     let owners = who(conn, "resident14")?;
-    let filing = validate_filing(
-        Kind::Dispute,
-        "owners_dispute",
-        "业主群里的矛盾",
-        "关于公共区域停车收费，业主之间发生争执。",
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(&[RespondentInput {
+    let filing = Filing::parse(FilingInput {
+        kind: Kind::Dispute,
+        category: "owners_dispute",
+        title: "业主群里的矛盾",
+        description: "关于公共区域停车收费，业主之间发生争执。",
+        location: None,
+        latitude: None,
+        longitude: None,
+        anonymous: None,
+        priority: None,
+        on_behalf_of: None,
+        respondents: Some(&[PartyInput {
             user_id: None,
-            name: Some(note("业委会代表张先生")),
-            phone: Some(note("13900001234")),
+            name: Some("业委会代表张先生"),
+            phone: Some("13900001234"),
         }]),
-    )?;
+    })?;
     let owners_dispute = file(conn, &owners, filing, hours(30))?.id;
     let building = queries::list_units(
         conn,
@@ -572,23 +573,23 @@ fn mediated_dispute(conn: &mut AnyConnection, hours: &dyn Fn(i64) -> NaiveDateTi
     let day = |d: i64| hours(d * 24);
     let applicant = who(conn, "resident16")?;
     let respondent = queries::find_user_by_username(conn, "resident17")?.ok_or(ApiError::NotFound)?;
-    let filing = validate_filing(
-        Kind::Dispute,
-        "neighbour_dispute",
-        "楼上深夜噪音纠纷",
-        "楼上住户经常深夜搬动家具、孩子跑跳，多次敲门沟通无果，双方发生口角。",
-        Some("2号楼"),
-        None,
-        None,
-        None,
-        None,
-        None,
-        Some(&[RespondentInput {
+    let filing = Filing::parse(FilingInput {
+        kind: Kind::Dispute,
+        category: "neighbour_dispute",
+        title: "楼上深夜噪音纠纷",
+        description: "楼上住户经常深夜搬动家具、孩子跑跳，多次敲门沟通无果，双方发生口角。",
+        location: Some("2号楼"),
+        latitude: None,
+        longitude: None,
+        anonymous: None,
+        priority: None,
+        on_behalf_of: None,
+        respondents: Some(&[PartyInput {
             user_id: Some(UserId(respondent.id)),
             name: None,
             phone: None,
         }]),
-    )?;
+    })?;
     let id = file(conn, &applicant, filing, day(40))?.id;
     let leader = who(conn, "jm.b3.bldg2")?;
     apply_step(

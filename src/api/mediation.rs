@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::tickets::{ActorRef, Actors, PartyResponse, RespondentInput, parse_party, resolve_party};
+use super::tickets::{ActorRef, Actors, PartyResponse};
 use super::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
 use crate::auth::extractor::caller_from;
@@ -20,6 +20,7 @@ use crate::db::models::{
     AgreementRow, FollowUpRow, MediationRow, NewEventRow, NewMediationRow, NewPartyRow, TicketRow,
 };
 use crate::db::{AnyConnection, queries, tickets};
+use crate::domain::filing::{PartyInput, parse_party};
 use crate::domain::grid::community_of;
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::people::{Role, multiline_text};
@@ -27,6 +28,7 @@ use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets as policy;
+use crate::service::filing::resolve_party;
 use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
@@ -535,10 +537,10 @@ async fn add_party(
     let party = parse_party(
         &mut v,
         "",
-        &RespondentInput {
+        &PartyInput {
             user_id: input.user_id,
-            name: input.name,
-            phone: input.phone,
+            name: input.name.as_deref(),
+            phone: input.phone.as_deref(),
         },
     );
     v.finish()?;

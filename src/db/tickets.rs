@@ -342,24 +342,7 @@ pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter)
     query.load(conn)
 }
 
-/// Which tickets a caller may list.
-#[derive(Debug, Clone)]
-pub enum TicketScope {
-    All,
-    /// A resident: their own tickets, and disputes others filed that they
-    /// are a party to (`party` says whether there are any: without, the
-    /// reporter index alone answers).
-    Resident {
-        user_id: i64,
-        party: bool,
-    },
-    /// Post holders: whole communities (committee posts) and the subtrees of
-    /// lower posts, by every unit a ticket has been at.
-    Staff {
-        communities: Vec<i64>,
-        prefixes: Vec<String>,
-    },
-}
+pub use crate::policy::tickets::TicketScope;
 
 /// SQL for a scope. Ids and server-made paths (digits and `/` only) are
 /// written into it; boxed sub-selects with binds do not compile for

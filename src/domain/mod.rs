@@ -1,5 +1,6 @@
 //! Pure business rules: no database, no HTTP.
 
+pub mod filing;
 pub mod grid;
 pub mod ids;
 pub mod lifecycle;

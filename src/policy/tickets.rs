@@ -1,7 +1,8 @@
 //! Who may read and work tickets (PRODUCT: "Who may see and do what").
 
 use super::Caller;
-use crate::domain::grid::Level;
+use crate::domain::grid::{Level, community_of};
+use crate::domain::ids::UserId;
 use crate::domain::people::Role;
 use crate::domain::ticket::Action;
 
@@ -88,10 +89,94 @@ pub fn sees_internal_notes(caller: &Caller) -> bool {
     caller.role != Role::Resident
 }
 
+/// Which tickets a caller may list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketScope {
+    All,
+    /// A resident: their own tickets, and disputes others filed that they
+    /// are a party to (`party` says whether there are any: without, the
+    /// reporter index alone answers).
+    Resident {
+        user_id: i64,
+        party: bool,
+    },
+    /// Post holders: whole communities (committee posts) and the subtrees of
+    /// lower posts, by every unit a ticket has been at.
+    Staff {
+        communities: Vec<i64>,
+        prefixes: Vec<String>,
+    },
+}
+
+/// The tickets `caller` may list: everything for a super-admin; a
+/// resident's own (and disputes they are party to); for post holders, the
+/// communities of their committee posts whole and the subtrees of lower
+/// posts.
+pub fn list_scope(caller: &Caller) -> TicketScope {
+    match caller.role {
+        Role::Superadmin => TicketScope::All,
+        Role::Resident => TicketScope::Resident {
+            user_id: caller.id.0,
+            party: true,
+        },
+        Role::Staff | Role::Admin => {
+            let mut communities = Vec::new();
+            let mut prefixes = Vec::new();
+            for post in &caller.posts {
+                match (post.level, community_of(&post.path)) {
+                    (Level::Committee, Some(community)) => communities.push(community),
+                    _ => prefixes.push(post.path.clone()),
+                }
+            }
+            TicketScope::Staff { communities, prefixes }
+        }
+    }
+}
+
+/// For whom a new ticket is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilingFor {
+    /// A resident files for themselves.
+    Themselves,
+    /// Staff file for a resident who came in or phoned (代为提交).
+    Resident(UserId),
+}
+
+/// Why a caller may not file as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilingRefused {
+    /// A resident named someone else.
+    StaffOnly,
+    /// Staff named nobody.
+    ResidentRequired,
+}
+
+/// Residents file for themselves; staff and admins for a resident, whom
+/// they must name (and who must live in their area: [`may_file_for`]).
+pub fn filing_for(caller: &Caller, on_behalf_of: Option<UserId>) -> Result<FilingFor, FilingRefused> {
+    match (caller.role, on_behalf_of) {
+        (Role::Resident, None) => Ok(FilingFor::Themselves),
+        (Role::Resident, Some(_)) => Err(FilingRefused::StaffOnly),
+        (_, None) => Err(FilingRefused::ResidentRequired),
+        (_, Some(resident)) => Ok(FilingFor::Resident(resident)),
+    }
+}
+
+/// Staff file for residents whose home lies inside their posts.
+pub fn may_file_for(caller: &Caller, home_path: &str) -> bool {
+    caller.works_in(home_path)
+}
+
+/// Residents file at most `limits::FILINGS_PER_HOUR` tickets an hour; staff
+/// filing at a counter for many residents are not limited.
+pub fn filings_are_limited(caller: &Caller) -> bool {
+    caller.role == Role::Resident
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{UnitId, UserId};
+    use crate::domain::ids::UnitId;
     use crate::policy::PostScope;
 
     fn caller(id: i64, role: Role, posts: &[(Level, &str)]) -> Caller {
@@ -189,5 +274,61 @@ mod tests {
             &[(Level::Building, "/1/4/9/")]
         )));
         assert!(!sees_internal_notes(&caller(100, Role::Resident, &[])));
+    }
+
+    #[test]
+    fn the_list_scope_follows_the_role_and_the_posts() {
+        assert_eq!(list_scope(&caller(1, Role::Superadmin, &[])), TicketScope::All);
+        assert_eq!(
+            list_scope(&caller(7, Role::Resident, &[])),
+            TicketScope::Resident {
+                user_id: 7,
+                party: true
+            }
+        );
+        let staff = caller(
+            2,
+            Role::Staff,
+            &[(Level::Committee, "/1/"), (Level::Building, "/5/6/7/")],
+        );
+        assert_eq!(
+            list_scope(&staff),
+            TicketScope::Staff {
+                communities: vec![1],
+                prefixes: vec!["/5/6/7/".into()]
+            }
+        );
+        let admin = caller(3, Role::Admin, &[(Level::Committee, "/5/")]);
+        assert_eq!(
+            list_scope(&admin),
+            TicketScope::Staff {
+                communities: vec![5],
+                prefixes: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn residents_file_for_themselves_and_staff_for_a_named_resident_in_their_area() {
+        let resident = caller(7, Role::Resident, &[]);
+        assert_eq!(filing_for(&resident, None), Ok(FilingFor::Themselves));
+        assert_eq!(filing_for(&resident, Some(UserId(8))), Err(FilingRefused::StaffOnly));
+        let staff = caller(2, Role::Staff, &[(Level::Building, "/1/4/9/")]);
+        assert_eq!(filing_for(&staff, None), Err(FilingRefused::ResidentRequired));
+        assert_eq!(filing_for(&staff, Some(UserId(8))), Ok(FilingFor::Resident(UserId(8))));
+        assert!(may_file_for(&staff, "/1/4/9/"));
+        assert!(!may_file_for(&staff, "/1/4/10/"));
+        let admin = caller(3, Role::Admin, &[(Level::Committee, "/1/")]);
+        assert_eq!(filing_for(&admin, Some(UserId(8))), Ok(FilingFor::Resident(UserId(8))));
+        assert!(may_file_for(&admin, "/1/4/10/"));
+        assert!(!may_file_for(&admin, "/2/4/10/"), "another community");
+    }
+
+    #[test]
+    fn only_residents_filings_are_limited() {
+        assert!(filings_are_limited(&caller(7, Role::Resident, &[])));
+        for role in [Role::Staff, Role::Admin, Role::Superadmin] {
+            assert!(!filings_are_limited(&caller(2, role, &[])), "{role:?}");
+        }
     }
 }

@@ -4,5 +4,6 @@
 //! They ask `policy` who may, plan with `domain`, write through `db`, and
 //! return rows or ids, never response types.
 
+pub mod filing;
 pub mod lifecycle;
 pub mod visibility;

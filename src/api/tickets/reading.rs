@@ -1,0 +1,219 @@
+//! Lists of tickets and one ticket.
+
+use actix_web::{HttpResponse, get, http::header, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::*;
+use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
+use crate::api::{PageRequest, QueryParams, search_text};
+use crate::auth::Auth;
+use crate::db::queries;
+use crate::db::tickets::{self as db, TicketFilter, TicketScope};
+use crate::domain::ticket::{Kind, Status};
+use crate::error::{ApiError, Invalid, Validator};
+use crate::policy::Caller;
+use crate::policy::tickets as policy;
+use crate::service::visibility::TicketContext;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    pub status: Option<Status>,
+    /// `GET /api/v1/tickets` only.
+    pub kind: Option<Kind>,
+    /// A category `code`.
+    pub category: Option<String>,
+    /// Tickets now at this unit or anywhere below it.
+    pub unit_id: Option<i64>,
+    pub reporter_id: Option<i64>,
+    /// `true`: only tickets past a deadline; `false`: only tickets within them.
+    pub overdue: Option<bool>,
+    /// Filed at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
+    pub created_from: Option<DateTime<Utc>>,
+    /// Filed before this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
+    pub created_to: Option<DateTime<Utc>>,
+    /// Changed at or after this time (RFC 3339): for mobile sync.
+    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Text in the title or description (Chinese included), up to 100 characters.
+    pub q: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+async fn list(
+    state: &AppState,
+    caller: Caller,
+    kind: Option<Kind>,
+    query: TicketQuery,
+) -> Result<web::Json<TicketList>, ApiError> {
+    let mut v = Validator::default();
+    let q = search_text("q", query.q.as_deref(), &mut v);
+    let page = PageRequest::parse(Some(query.limit.unwrap_or(20)), query.cursor.as_deref());
+    v.finish()?;
+    let page = page?;
+    let now = state.clock.now_naive();
+    let mut scope = policy::list_scope(&caller);
+    let items = state
+        .db
+        .run(move |conn| {
+            if let TicketScope::Resident { user_id, party } = &mut scope {
+                *party = db::is_other_party(conn, *user_id)?;
+            }
+            let category_id = match &query.category {
+                Some(code) => Some(
+                    db::find_category_by_code(conn, code)?
+                        .ok_or_else(|| {
+                            not_found_field(
+                                "category",
+                                "not_found",
+                                "No category has this code.",
+                                "没有此编码的类别。",
+                            )
+                        })?
+                        .id,
+                ),
+                None => None,
+            };
+            let unit_path = match query.unit_id {
+                Some(id) => Some(
+                    queries::find_unit(conn, id)?
+                        .ok_or_else(|| {
+                            not_found_field("unit_id", "not_found", "No unit has this id.", "没有此编号的单元。")
+                        })?
+                        .path,
+                ),
+                None => None,
+            };
+            let filter = TicketFilter {
+                id: None,
+                kind: kind.or(query.kind).map(|k| k.as_str().to_owned()),
+                status: query.status.map(|s| s.as_str().to_owned()),
+                category_id,
+                unit_path,
+                reporter_id: query.reporter_id,
+                overdue: query.overdue.map(|o| (o, now)),
+                created_from: query.created_from.map(|t| t.naive_utc()),
+                created_to: query.created_to.map(|t| t.naive_utc()),
+                updated_since: query.updated_since.map(|t| t.naive_utc()),
+                q,
+                before_id: page.after_id,
+                limit: page.fetch(),
+            };
+            let rows = db::list_tickets(conn, &scope, &filter)?;
+            let (rows, next_cursor) = page.finish(rows, |t| t.id);
+            let context = TicketContext::load(conn, &rows)?;
+            let items = rows
+                .into_iter()
+                .map(|t| context.response(&caller, t, now))
+                .collect::<Result<_, _>>()?;
+            Ok(TicketList { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(items))
+}
+
+/// List tickets
+///
+/// Complaints and disputes the caller may see, newest first: residents their
+/// own and disputes they are party to; staff those now at, or once at, a unit
+/// in their subtrees; admins their communities'.
+#[utoipa::path(
+    tag = "tickets",
+    params(TicketQuery),
+    responses(
+        (status = 200, description = "A page of tickets.", body = TicketList),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tickets")]
+async fn list_tickets(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<TicketQuery>,
+) -> Result<web::Json<TicketList>, ApiError> {
+    list(&state, auth.caller, None, query.0).await
+}
+
+/// List complaints
+///
+/// As `GET /api/v1/tickets`, complaints only.
+#[utoipa::path(
+    tag = "tickets",
+    params(TicketQuery),
+    responses(
+        (status = 200, description = "A page of complaints.", body = TicketList),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/complaints")]
+async fn list_complaints(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<TicketQuery>,
+) -> Result<web::Json<TicketList>, ApiError> {
+    list(&state, auth.caller, Some(Kind::Complaint), query.0).await
+}
+
+/// List disputes
+///
+/// As `GET /api/v1/tickets`, disputes only.
+#[utoipa::path(
+    tag = "tickets",
+    params(TicketQuery),
+    responses(
+        (status = 200, description = "A page of disputes.", body = TicketList),
+        (status = 401, response = Unauthorized),
+        (status = 422, response = ValidationFailed),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/disputes")]
+async fn list_disputes(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: QueryParams<TicketQuery>,
+) -> Result<web::Json<TicketList>, ApiError> {
+    list(&state, auth.caller, Some(Kind::Dispute), query.0).await
+}
+
+/// Get a ticket
+///
+/// With an `ETag` naming its version: send it back as `If-Match` on actions.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = i64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket.", body = TicketResponse,
+            headers(("ETag" = String, description = "The ticket's version, e.g. `\"3\"`"))),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tickets/{id}")]
+async fn get_ticket(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let now = state.clock.now_naive();
+    let caller = auth.caller;
+    let ticket = state.db.run(move |conn| load_ticket(conn, &caller, id, now)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(ticket.version)))
+        .json(ticket))
+}
+
+fn not_found_field(field: &str, code: &'static str, en: &'static str, zh: &'static str) -> ApiError {
+    ApiError::field(field, Invalid::new(code, en, zh))
+}
