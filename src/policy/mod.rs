@@ -1,5 +1,6 @@
 //! Who may see and do what. Pure functions over plain data.
 
+pub mod accounts;
 pub mod tickets;
 
 use crate::domain::grid::{Level, in_subtree};
