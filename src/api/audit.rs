@@ -18,9 +18,10 @@ use crate::auth::extractor::AuditActor;
 use crate::clock::utc;
 use crate::db::audit::{self as db, AuditFilter};
 use crate::db::models::NewAuditRow;
-use crate::domain::grid::community_of;
 use crate::domain::people::Role;
 use crate::error::{ApiError, Invalid, Validator};
+use crate::policy;
+use crate::policy::audit::{Access, AuditKind, TrailScope};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -37,16 +38,17 @@ const PERSONAL_ROUTES: [&str; 6] = [
     "/api/v1/audit",
 ];
 
-/// What the trail records of a request, if anything: `write` for any
-/// staff or admin change, `read` for an admin reading personal data.
+/// What the trail records of a request, if anything (`policy::audit::audit_kind`
+/// decides): `write` for any staff or admin change, `read` for an admin
+/// reading personal data. Other methods (HEAD, OPTIONS) are neither.
 pub fn audit_kind(method: &Method, route: &str, role: Role) -> Option<&'static str> {
+    let access = match *method {
+        Method::GET => Access::Read,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE => Access::Write,
+        _ => return None,
+    };
     let personal = PERSONAL_ROUTES.iter().any(|r| route.starts_with(r)) || route.ends_with("/posts");
-    match role {
-        Role::Resident => None,
-        _ if *method == Method::GET => (role != Role::Staff && personal).then_some("read"),
-        _ if [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method) => Some("write"),
-        _ => None,
-    }
+    policy::audit::audit_kind(role, access, personal).map(AuditKind::as_str)
 }
 
 /// Middleware: after the handler answered, appends the request to the
@@ -164,10 +166,7 @@ async fn list_audit(
     query: QueryParams<AuditQuery>,
 ) -> Result<web::Json<AuditList>, ApiError> {
     let query = query.0;
-    let caller = auth.caller;
-    if !caller.is_admin() {
-        return Err(ApiError::Forbidden);
-    }
+    let scope = policy::audit::readable_trail(&auth.caller).ok_or(ApiError::Forbidden)?;
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from >= to
@@ -179,12 +178,10 @@ async fn list_audit(
         );
         v.finish()?;
     }
-    let communities = (!caller.is_superadmin()).then(|| {
-        let mut ids: Vec<i64> = caller.posts.iter().filter_map(|p| community_of(&p.path)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    });
+    let communities = match scope {
+        TrailScope::All => None,
+        TrailScope::Communities(ids) => Some(ids),
+    };
     let (items, next_cursor) = state
         .db
         .run(move |conn| {

@@ -20,6 +20,7 @@ use crate::domain::grid::Level;
 use crate::domain::ids::{PostId, UnitId, UserId};
 use crate::domain::people::{Password, Phone, Role, Username, display_name, mask_phone};
 use crate::error::{ApiError, Invalid, Validator};
+use crate::policy::accounts::{self, AccountChange, AccountScope};
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 
@@ -99,7 +100,7 @@ pub async fn user_responses(
 ) -> Result<Vec<UserResponse>, ApiError> {
     let ids: Vec<i64> = rows
         .iter()
-        .filter(|r| r.role != Role::Resident.as_str())
+        .filter(|r| Role::parse(&r.role).is_some_and(accounts::shows_posts))
         .map(|r| r.id)
         .collect();
     let posts = if ids.is_empty() {
@@ -141,30 +142,21 @@ pub async fn user_responses(
         .collect()
 }
 
-/// Whose accounts `caller` may read: admins and staff see the people tied to
-/// their subtrees; admins also the unassigned accounts they created.
-fn user_scope(caller: &Caller) -> Result<UserScope, ApiError> {
-    match caller.role {
-        Role::Superadmin => Ok(UserScope::All),
-        Role::Admin => Ok(UserScope::Subtrees {
-            prefixes: caller.scope_paths(),
-            creator: caller.id.0,
-        }),
-        Role::Staff => Ok(UserScope::Subtrees {
-            prefixes: caller.scope_paths(),
-            creator: -1,
-        }),
-        Role::Resident => Err(ApiError::Forbidden),
+/// The query's form of a policy scope (no creator is spelled -1, an id no
+/// account has).
+fn user_scope(scope: AccountScope) -> UserScope {
+    match scope {
+        AccountScope::All => UserScope::All,
+        AccountScope::Subtrees { paths, created_by } => UserScope::Subtrees {
+            prefixes: paths,
+            creator: created_by.map_or(-1, |id| id.0),
+        },
     }
 }
 
 /// Loads one user if `caller` may see them (themselves always).
 pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<UserRow, ApiError> {
-    let scope = if caller.id.0 == id {
-        UserScope::All
-    } else {
-        user_scope(caller).map_err(|_| ApiError::NotFound)?
-    };
+    let scope = user_scope(accounts::readable_account(caller, UserId(id)).ok_or(ApiError::NotFound)?);
     state
         .db
         .run(move |conn| {
@@ -335,7 +327,7 @@ async fn list_users(
     auth: Auth,
     query: QueryParams<UserQuery>,
 ) -> Result<web::Json<UserList>, ApiError> {
-    let scope = user_scope(&auth.caller)?;
+    let scope = user_scope(accounts::listable_accounts(&auth.caller).ok_or(ApiError::Forbidden)?);
     let query = query.0;
     let mut v = Validator::default();
     let q = search_text("q", query.q.as_deref(), &mut v);
@@ -455,7 +447,11 @@ async fn update_user(
     let caller = auth.caller;
     let target = visible_user(&state, &caller, id.into_inner()).await?;
     let input = body.0;
-    let only_household = input.display_name.is_none() && input.phone.is_none() && input.active.is_none();
+    let change = if input.display_name.is_none() && input.phone.is_none() && input.active.is_none() {
+        AccountChange::HouseholdOnly
+    } else {
+        AccountChange::Profile
+    };
 
     // Authority is judged at the user's home (residents) or posts (staff).
     let home_path = match target.building_id {
@@ -466,17 +462,7 @@ async fn update_user(
             .map(|u| u.path),
         None => None,
     };
-    let manages = match caller.role {
-        Role::Superadmin => true,
-        Role::Admin => match &home_path {
-            Some(path) => caller.manages(path),
-            // Visible staff are tied to the admin's communities or were created by them.
-            None => true,
-        },
-        Role::Staff | Role::Resident => false,
-    };
-    let keeps_coverage = home_path.as_deref().is_some_and(|p| caller.maintains_coverage(p));
-    if !(manages || (only_household && keeps_coverage)) {
+    if !accounts::may_change_account(&caller, home_path.as_deref(), change) {
         return Err(ApiError::Forbidden);
     }
     // Nobody locks themselves out: a refusal of the request, not of a value.
@@ -494,7 +480,9 @@ async fn update_user(
         .and_then(|n| v.check("display_name", display_name(n)));
     let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
     // Clearing (`null`) is what a non-resident already has; naming one is not.
-    if matches!(input.household_id, Some(Some(_))) && target.role != Role::Resident.as_str() {
+    if matches!(input.household_id, Some(Some(_)))
+        && !Role::parse(&target.role).is_some_and(accounts::served_by_household)
+    {
         v.push(
             "household_id",
             Invalid::new(

@@ -1,5 +1,7 @@
 //! Who may see and do what. Pure functions over plain data.
 
+pub mod accounts;
+pub mod audit;
 pub mod tickets;
 
 use crate::domain::grid::{Level, in_subtree};

@@ -16,6 +16,7 @@ mod mediation;
 mod openapi;
 mod posts;
 mod schema;
+mod schema_parity;
 mod startup;
 mod stats;
 mod stats_recount;

@@ -1,0 +1,209 @@
+//! Who may read and change accounts (PRODUCT: "Who may see and do what").
+
+use super::Caller;
+use crate::domain::ids::UserId;
+use crate::domain::people::Role;
+
+/// Whose accounts a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountScope {
+    /// Every account.
+    All,
+    /// The people tied to the subtrees at these paths (residents living
+    /// there, staff and admins holding posts there), plus the accounts without
+    /// a post that `created_by` made, if set.
+    Subtrees {
+        paths: Vec<String>,
+        created_by: Option<UserId>,
+    },
+}
+
+/// Whose accounts `caller` may list: a super-admin everyone's; admins and
+/// staff the people of their subtrees, admins also the unassigned accounts
+/// they created (so that they can give them a post). Residents list no one.
+pub fn listable_accounts(caller: &Caller) -> Option<AccountScope> {
+    match caller.role {
+        Role::Superadmin => Some(AccountScope::All),
+        Role::Admin => Some(AccountScope::Subtrees {
+            paths: caller.scope_paths(),
+            created_by: Some(caller.id),
+        }),
+        Role::Staff => Some(AccountScope::Subtrees {
+            paths: caller.scope_paths(),
+            created_by: None,
+        }),
+        Role::Resident => None,
+    }
+}
+
+/// Which accounts `caller` may read when asking for `account`: themselves
+/// always, anyone else as in lists. `None`: not even that one (a 404).
+pub fn readable_account(caller: &Caller, account: UserId) -> Option<AccountScope> {
+    if caller.id == account {
+        Some(AccountScope::All)
+    } else {
+        listable_accounts(caller)
+    }
+}
+
+/// Which fields a change to an account touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Only the household that serves a resident.
+    HouseholdOnly,
+    /// Display name, phone or `active` (with or without the household).
+    Profile,
+}
+
+/// Whether `caller` may make `change` to an account they can read
+/// (`readable_account`). `home_path` is the path of the account's building:
+/// residents have one, staff and admins do not. A super-admin changes any
+/// account; an admin residents living in their communities and every staff
+/// or admin account they can read (those are tied to their communities or
+/// were created by them); staff at branch level or above only the household
+/// of residents in their subtree (`Caller::maintains_coverage`).
+pub fn may_change_account(caller: &Caller, home_path: Option<&str>, change: AccountChange) -> bool {
+    let manages = match caller.role {
+        Role::Superadmin => true,
+        Role::Admin => home_path.is_none_or(|path| caller.manages(path)),
+        Role::Staff | Role::Resident => false,
+    };
+    let keeps_coverage = home_path.is_some_and(|path| caller.maintains_coverage(path));
+    manages || (change == AccountChange::HouseholdOnly && keeps_coverage)
+}
+
+/// Whether an account of this role is served by a household (党员中心户):
+/// residents only.
+pub fn served_by_household(role: Role) -> bool {
+    role == Role::Resident
+}
+
+/// Whether an account is shown with its posts: every account but a
+/// resident's (residents never hold one, so their rows skip the lookup).
+pub fn shows_posts(role: Role) -> bool {
+    role != Role::Resident
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::grid::Level;
+    use crate::domain::ids::UnitId;
+    use crate::policy::PostScope;
+
+    fn caller(role: Role, posts: &[(Level, &str)]) -> Caller {
+        Caller {
+            id: UserId(5),
+            role,
+            posts: posts
+                .iter()
+                .enumerate()
+                .map(|(i, (level, path))| PostScope {
+                    unit_id: UnitId(i as i64),
+                    level: *level,
+                    path: (*path).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn lists_are_scoped_by_role() {
+        assert_eq!(
+            listable_accounts(&caller(Role::Superadmin, &[])),
+            Some(AccountScope::All)
+        );
+        assert_eq!(
+            listable_accounts(&caller(Role::Admin, &[(Level::Committee, "/1/")])),
+            Some(AccountScope::Subtrees {
+                paths: vec!["/1/".into()],
+                created_by: Some(UserId(5)),
+            })
+        );
+        assert_eq!(
+            listable_accounts(&caller(
+                Role::Staff,
+                &[(Level::Branch, "/1/4/"), (Level::Building, "/2/7/9/")]
+            )),
+            Some(AccountScope::Subtrees {
+                paths: vec!["/1/4/".into(), "/2/7/9/".into()],
+                created_by: None,
+            })
+        );
+        assert_eq!(listable_accounts(&caller(Role::Resident, &[])), None);
+    }
+
+    #[test]
+    fn an_admin_without_posts_lists_only_the_accounts_they_created() {
+        assert_eq!(
+            listable_accounts(&caller(Role::Admin, &[])),
+            Some(AccountScope::Subtrees {
+                paths: vec![],
+                created_by: Some(UserId(5)),
+            })
+        );
+    }
+
+    #[test]
+    fn everyone_reads_their_own_account() {
+        for role in Role::ALL {
+            let me = caller(role, &[]);
+            assert_eq!(readable_account(&me, UserId(5)), Some(AccountScope::All), "{role:?}");
+            assert_eq!(readable_account(&me, UserId(6)), listable_accounts(&me), "{role:?}");
+        }
+        assert_eq!(readable_account(&caller(Role::Resident, &[]), UserId(6)), None);
+    }
+
+    #[test]
+    fn admins_change_accounts_of_their_communities() {
+        use AccountChange::{HouseholdOnly, Profile};
+        let admin = caller(Role::Admin, &[(Level::Committee, "/1/")]);
+        for change in [HouseholdOnly, Profile] {
+            assert!(may_change_account(&admin, Some("/1/4/9/"), change));
+            assert!(!may_change_account(&admin, Some("/2/7/9/"), change));
+            // Staff and admin accounts have no home; visibility already tied them to the admin.
+            assert!(may_change_account(&admin, None, change));
+            let superadmin = caller(Role::Superadmin, &[]);
+            assert!(may_change_account(&superadmin, Some("/2/7/9/"), change));
+            assert!(may_change_account(&superadmin, None, change));
+        }
+    }
+
+    #[test]
+    fn branch_staff_change_only_households_in_their_subtree() {
+        use AccountChange::{HouseholdOnly, Profile};
+        let branch = caller(Role::Staff, &[(Level::Branch, "/1/4/")]);
+        assert!(may_change_account(&branch, Some("/1/4/9/"), HouseholdOnly));
+        assert!(!may_change_account(&branch, Some("/1/4/9/"), Profile));
+        assert!(!may_change_account(&branch, Some("/1/5/9/"), HouseholdOnly));
+        assert!(!may_change_account(&branch, None, HouseholdOnly));
+        let committee = caller(Role::Staff, &[(Level::Committee, "/1/")]);
+        assert!(may_change_account(&committee, Some("/1/4/9/"), HouseholdOnly));
+        assert!(!may_change_account(&committee, Some("/1/4/9/"), Profile));
+        let building = caller(Role::Staff, &[(Level::Building, "/1/4/9/")]);
+        assert!(!may_change_account(&building, Some("/1/4/9/"), HouseholdOnly));
+    }
+
+    #[test]
+    fn residents_change_no_account() {
+        let resident = caller(Role::Resident, &[(Level::Committee, "/1/")]);
+        for home in [Some("/1/4/9/"), None] {
+            for change in [AccountChange::HouseholdOnly, AccountChange::Profile] {
+                assert!(!may_change_account(&resident, home, change));
+            }
+        }
+    }
+
+    #[test]
+    fn only_residents_are_served_by_households_and_shown_without_posts() {
+        for (role, served, posts) in [
+            (Role::Resident, true, false),
+            (Role::Staff, false, true),
+            (Role::Admin, false, true),
+            (Role::Superadmin, false, true),
+        ] {
+            assert_eq!(served_by_household(role), served, "{role:?}");
+            assert_eq!(shows_posts(role), posts, "{role:?}");
+        }
+    }
+}
