@@ -492,3 +492,978 @@ pub fn plan_deadline(ticket: &TicketState, step: DeadlineStep, now: NaiveDateTim
         linked_event: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    // The grid: committee 1 › branch 2 › building 3 › household 4, and
+    // another branch 5 › building 6 beside them.
+    fn unit(level: Level) -> UnitFacts {
+        let (id, parent_id, path) = match level {
+            Level::Committee => (1, None, "/1/"),
+            Level::Branch => (2, Some(1), "/1/2/"),
+            Level::Building => (3, Some(2), "/1/2/3/"),
+            Level::Household => (4, Some(3), "/1/2/3/4/"),
+        };
+        UnitFacts {
+            id: UnitId(id),
+            parent_id: parent_id.map(UnitId),
+            level,
+            path: path.to_owned(),
+        }
+    }
+
+    fn other_branch_building() -> UnitFacts {
+        UnitFacts {
+            id: UnitId(6),
+            parent_id: Some(UnitId(5)),
+            level: Level::Building,
+            path: "/1/5/6/".to_owned(),
+        }
+    }
+
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, 10)
+            .and_then(|d| d.and_hms_opt(9, 0, 0))
+            .expect("a valid date")
+    }
+
+    /// A complaint waiting at the household, version 3.
+    fn ticket() -> TicketState {
+        TicketState {
+            id: TicketId(10),
+            kind: Kind::Complaint,
+            status: Status::Assigned,
+            community_id: 1,
+            current: unit(Level::Household),
+            arrived_from: None,
+            resolved_at: None,
+            resolved_unit: None,
+            bounce_count: 0,
+            escalation_count: 0,
+            reopen_count: 0,
+            version: 3,
+        }
+    }
+
+    fn at(level: Level, status: Status) -> TicketState {
+        TicketState {
+            status,
+            current: unit(level),
+            ..ticket()
+        }
+    }
+
+    fn dispute(status: Status) -> TicketState {
+        TicketState {
+            kind: Kind::Dispute,
+            ..at(Level::Building, status)
+        }
+    }
+
+    /// Resolved at the household `ago` before now.
+    fn resolved(ago: Duration) -> TicketState {
+        TicketState {
+            resolved_at: Some(now() - ago),
+            resolved_unit: Some(UnitId(4)),
+            ..at(Level::Household, Status::Resolved)
+        }
+    }
+
+    fn facts(permitted: &[Action]) -> Facts {
+        Facts {
+            permitted: permitted.to_vec(),
+            ..Facts::default()
+        }
+    }
+
+    fn anyone() -> Facts {
+        facts(&Action::ALL)
+    }
+
+    fn dispatching(target: UnitFacts, caller_works_there: bool) -> Facts {
+        Facts {
+            current_has_children: true,
+            dispatch_target: Some(DispatchTarget {
+                unit: target,
+                caller_works_there,
+            }),
+            ..anyone()
+        }
+    }
+
+    fn merging(id: i64, community_id: i64, status: Status) -> Facts {
+        Facts {
+            primary: Some(Primary {
+                id: TicketId(id),
+                community_id,
+                status,
+            }),
+            ..anyone()
+        }
+    }
+
+    fn planned(ticket: &TicketState, step: Step, facts: &Facts) -> Plan {
+        plan(ticket, step, facts, now()).expect("the step is planned")
+    }
+
+    fn refused(ticket: &TicketState, step: Step, facts: &Facts) -> Refusal {
+        plan(ticket, step, facts, now()).expect_err("the step is refused")
+    }
+
+    fn reason(s: &str) -> String {
+        s.to_owned()
+    }
+
+    /// What every step changes: the status, the version and `updated_at`.
+    fn bumped(to: Status) -> Changes {
+        Changes {
+            status: Some(to),
+            version: Some(4),
+            updated_at: Some(now()),
+            ..Changes::default()
+        }
+    }
+
+    /// A plan that stays at the ticket's unit and links nothing.
+    fn stays(ticket: &TicketState, to: Status, changes: Changes, event_kind: &'static str, note: Option<&str>) -> Plan {
+        Plan {
+            from: ticket.status,
+            to,
+            changes,
+            arrive_at: None,
+            event_kind,
+            note: note.map(str::to_owned),
+            from_unit: ticket.current.id,
+            linked_event: None,
+        }
+    }
+
+    // The version, first of all.
+
+    #[test]
+    fn an_if_match_naming_another_version_fails_the_precondition() {
+        let f = Facts {
+            expected: Some(Expected::IfMatch(2)),
+            ..anyone()
+        };
+        assert_eq!(
+            refused(&ticket(), Step::Accept, &f),
+            Refusal::IfMatchFailed { current_version: 3 }
+        );
+    }
+
+    #[test]
+    fn a_stale_body_version_is_a_conflict() {
+        let f = Facts {
+            expected: Some(Expected::Body(7)),
+            ..anyone()
+        };
+        assert_eq!(
+            refused(&ticket(), Step::Accept, &f),
+            Refusal::StaleVersion { current_version: 3 }
+        );
+    }
+
+    #[test]
+    fn a_matching_version_passes_either_way() {
+        for expected in [None, Some(Expected::IfMatch(3)), Some(Expected::Body(3))] {
+            let f = Facts { expected, ..anyone() };
+            assert_eq!(
+                planned(&ticket(), Step::Accept, &f).to,
+                Status::Accepted,
+                "{expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_version_is_checked_before_permission_and_the_status_machine() {
+        let closed = at(Level::Household, Status::Closed);
+        for (expected, refusal) in [
+            (Expected::IfMatch(1), Refusal::IfMatchFailed { current_version: 3 }),
+            (Expected::Body(1), Refusal::StaleVersion { current_version: 3 }),
+        ] {
+            let f = Facts {
+                expected: Some(expected),
+                ..facts(&[])
+            };
+            assert_eq!(refused(&closed, Step::Accept, &f), refusal);
+        }
+    }
+
+    // Then who may, then the status machine.
+
+    #[test]
+    fn an_action_not_permitted_is_refused_before_the_status_machine() {
+        let everything_but_accept: Vec<Action> = Action::ALL.into_iter().filter(|a| *a != Action::Accept).collect();
+        let f = facts(&everything_but_accept);
+        assert_eq!(refused(&ticket(), Step::Accept, &f), Refusal::NotPermitted);
+        // Even where the status machine would refuse it too.
+        let closed = at(Level::Household, Status::Closed);
+        assert_eq!(refused(&closed, Step::Accept, &f), Refusal::NotPermitted);
+    }
+
+    #[test]
+    fn invalid_transitions_offer_only_what_is_possible_here_and_permitted() {
+        // The household worker of tests/api/lifecycle.rs, on an assigned ticket.
+        let worker = facts(&[
+            Action::Accept,
+            Action::Resolve,
+            Action::Escalate,
+            Action::Dispatch,
+            Action::Return,
+            Action::Reject,
+            Action::Merge,
+        ]);
+        let step = Step::Resolve { note: reason("x") };
+        assert_eq!(
+            refused(&ticket(), step, &worker),
+            Refusal::InvalidTransition {
+                action: Action::Resolve,
+                status: Status::Assigned,
+                allowed: vec![Action::Accept, Action::Escalate, Action::Reject, Action::Merge],
+            }
+        );
+    }
+
+    #[test]
+    fn the_reporter_is_offered_withdraw_on_an_open_ticket() {
+        let reporter = facts(&[Action::Reopen, Action::Close, Action::Withdraw]);
+        let step = Step::Close {
+            rating: 5,
+            feedback: None,
+        };
+        assert_eq!(
+            refused(&ticket(), step, &reporter),
+            Refusal::InvalidTransition {
+                action: Action::Close,
+                status: Status::Assigned,
+                allowed: vec![Action::Withdraw],
+            }
+        );
+    }
+
+    #[test]
+    fn at_the_committee_escalation_is_not_offered_but_return_is_after_an_arrival() {
+        let t = TicketState {
+            arrived_from: Some(UnitId(2)),
+            ..at(Level::Committee, Status::Assigned)
+        };
+        let step = Step::Resolve { note: reason("x") };
+        assert_eq!(
+            refused(&t, step, &anyone()),
+            Refusal::InvalidTransition {
+                action: Action::Resolve,
+                status: Status::Assigned,
+                allowed: vec![
+                    Action::Accept,
+                    Action::Dispatch,
+                    Action::Return,
+                    Action::Withdraw,
+                    Action::Reject,
+                    Action::Refer,
+                    Action::Merge,
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn a_final_ticket_offers_nothing() {
+        let t = at(Level::Household, Status::Withdrawn);
+        assert_eq!(
+            refused(&t, Step::Accept, &anyone()),
+            Refusal::InvalidTransition {
+                action: Action::Accept,
+                status: Status::Withdrawn,
+                allowed: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn the_status_machine_comes_before_the_steps_own_rules() {
+        let invalid = |r: Refusal| matches!(r, Refusal::InvalidTransition { .. });
+        // No agreement, but not accepted yet either.
+        assert!(invalid(refused(
+            &dispute(Status::Assigned),
+            Step::Resolve { note: reason("x") },
+            &anyone()
+        )));
+        // Nothing above the committee, but resolved anyway.
+        let step = Step::Escalate { reason: reason("x") };
+        assert!(invalid(refused(
+            &at(Level::Committee, Status::Resolved),
+            step,
+            &anyone()
+        )));
+        // Into itself, but already rejected.
+        let step = Step::Merge {
+            into: TicketId(10),
+            note: None,
+        };
+        assert!(invalid(refused(
+            &at(Level::Building, Status::Rejected),
+            step,
+            &anyone()
+        )));
+        // Nothing to return, but accepted (only an assigned ticket returns).
+        let step = Step::Return { reason: reason("x") };
+        assert!(invalid(refused(
+            &at(Level::Building, Status::Accepted),
+            step,
+            &anyone()
+        )));
+    }
+
+    // Each step.
+
+    #[test]
+    fn accept_signs_for_the_ticket_where_it_is() {
+        let t = ticket();
+        let changes = Changes {
+            accepted_at: Some(Some(now())),
+            ..bumped(Status::Accepted)
+        };
+        assert_eq!(
+            planned(&t, Step::Accept, &anyone()),
+            stays(&t, Status::Accepted, changes, "accept", None)
+        );
+    }
+
+    #[test]
+    fn a_complaint_resolves_with_its_note_at_the_current_unit() {
+        let t = at(Level::Household, Status::Accepted);
+        let changes = Changes {
+            resolution: Some(Some(reason("已协调"))),
+            resolved_at: Some(Some(now())),
+            resolved_unit: Some(Some(UnitId(4))),
+            ..bumped(Status::Resolved)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Resolve {
+                    note: reason("已协调")
+                },
+                &anyone()
+            ),
+            stays(&t, Status::Resolved, changes, "resolve", Some("已协调"))
+        );
+    }
+
+    #[test]
+    fn a_dispute_resolves_only_under_an_agreement() {
+        let step = Step::Resolve { note: reason("调解") };
+        assert_eq!(
+            refused(&dispute(Status::Accepted), step, &anyone()),
+            Refusal::AgreementRequired
+        );
+    }
+
+    #[test]
+    fn a_dispute_with_its_agreement_resolves_as_settled() {
+        let t = dispute(Status::Accepted);
+        let f = Facts {
+            has_agreement: true,
+            ..anyone()
+        };
+        let changes = Changes {
+            resolution: Some(Some(reason("调解成功"))),
+            resolved_at: Some(Some(now())),
+            resolved_unit: Some(Some(UnitId(3))),
+            outcome: Some(Some(Outcome::Settled)),
+            ..bumped(Status::Resolved)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Resolve {
+                    note: reason("调解成功")
+                },
+                &f
+            ),
+            stays(&t, Status::Resolved, changes, "resolve", Some("调解成功"))
+        );
+        assert_eq!(Outcome::Settled.as_str(), "settled");
+    }
+
+    #[test]
+    fn escalation_goes_to_the_parent_and_remembers_where_it_came_from() {
+        let t = TicketState {
+            escalation_count: 1,
+            ..at(Level::Household, Status::Accepted)
+        };
+        let changes = Changes {
+            escalation_count: Some(2),
+            arrived_from: Some(Some(UnitId(4))),
+            ..bumped(Status::Assigned)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Escalate {
+                    reason: reason("需要楼栋协调")
+                },
+                &anyone()
+            ),
+            Plan {
+                arrive_at: Some(UnitId(3)),
+                ..stays(&t, Status::Assigned, changes, "escalate", Some("需要楼栋协调"))
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_is_above_the_committee() {
+        let step = Step::Escalate { reason: reason("x") };
+        assert_eq!(
+            refused(&at(Level::Committee, Status::Accepted), step, &anyone()),
+            Refusal::NoParent
+        );
+    }
+
+    #[test]
+    fn dispatch_hands_the_ticket_to_a_unit_below_with_its_note() {
+        let t = at(Level::Branch, Status::Accepted);
+        let step = Step::Dispatch {
+            unit_id: UnitId(3),
+            note: Some(reason("请楼栋先了解")),
+        };
+        let changes = Changes {
+            arrived_from: Some(Some(UnitId(2))),
+            ..bumped(Status::Assigned)
+        };
+        assert_eq!(
+            planned(&t, step, &dispatching(unit(Level::Building), true)),
+            Plan {
+                arrive_at: Some(UnitId(3)),
+                ..stays(&t, Status::Assigned, changes, "dispatch", Some("请楼栋先了解"))
+            }
+        );
+    }
+
+    #[test]
+    fn dispatch_may_skip_levels_and_leave_out_the_note() {
+        let t = at(Level::Committee, Status::Assigned);
+        let step = Step::Dispatch {
+            unit_id: UnitId(4),
+            note: None,
+        };
+        let p = planned(&t, step, &dispatching(unit(Level::Household), true));
+        assert_eq!((p.arrive_at, p.note, p.from_unit), (Some(UnitId(4)), None, UnitId(1)));
+    }
+
+    fn dispatch_to(id: i64) -> Step {
+        Step::Dispatch {
+            unit_id: UnitId(id),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_household_has_nothing_below_to_dispatch_to() {
+        // Checked first, whatever the other facts say.
+        let t = at(Level::Household, Status::Assigned);
+        assert_eq!(
+            refused(&t, dispatch_to(3), &dispatching(unit(Level::Building), true)),
+            Refusal::HouseholdHasNothingBelow
+        );
+    }
+
+    #[test]
+    fn a_unit_with_nothing_below_cannot_dispatch_whatever_the_target() {
+        let t = at(Level::Building, Status::Assigned);
+        for target in [None, Some(unit(Level::Household))] {
+            let f = Facts {
+                current_has_children: false,
+                dispatch_target: target.map(|unit| DispatchTarget {
+                    unit,
+                    caller_works_there: true,
+                }),
+                ..anyone()
+            };
+            assert_eq!(refused(&t, dispatch_to(4), &f), Refusal::UnitHasNothingBelow);
+        }
+    }
+
+    #[test]
+    fn dispatch_to_an_unknown_unit_is_not_found() {
+        let f = Facts {
+            current_has_children: true,
+            ..anyone()
+        };
+        assert_eq!(
+            refused(&at(Level::Branch, Status::Assigned), dispatch_to(99), &f),
+            Refusal::DispatchTargetNotFound
+        );
+    }
+
+    #[test]
+    fn dispatch_to_the_current_unit_itself_is_not_below_it() {
+        assert_eq!(
+            refused(
+                &at(Level::Branch, Status::Assigned),
+                dispatch_to(2),
+                &dispatching(unit(Level::Branch), true)
+            ),
+            Refusal::NotBelowCurrent
+        );
+    }
+
+    #[test]
+    fn dispatch_outside_the_current_subtree_is_not_below_it() {
+        let t = at(Level::Branch, Status::Assigned);
+        // Another branch's building, above, and a path that only shares a prefix.
+        let prefix_only = UnitFacts {
+            id: UnitId(7),
+            parent_id: Some(UnitId(22)),
+            level: Level::Building,
+            path: "/1/22/7/".to_owned(),
+        };
+        for target in [other_branch_building(), unit(Level::Committee), prefix_only] {
+            let id = target.id.0;
+            assert_eq!(
+                refused(&t, dispatch_to(id), &dispatching(target, true)),
+                Refusal::NotBelowCurrent,
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn dispatch_below_but_outside_the_callers_posts_is_not_below_it() {
+        assert_eq!(
+            refused(
+                &at(Level::Branch, Status::Assigned),
+                dispatch_to(3),
+                &dispatching(unit(Level::Building), false)
+            ),
+            Refusal::NotBelowCurrent
+        );
+    }
+
+    #[test]
+    fn return_sends_the_ticket_back_where_it_came_from() {
+        let t = TicketState {
+            arrived_from: Some(UnitId(4)),
+            bounce_count: 1,
+            ..at(Level::Building, Status::Assigned)
+        };
+        let changes = Changes {
+            bounce_count: Some(2),
+            arrived_from: Some(None),
+            ..bumped(Status::Assigned)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Return {
+                    reason: reason("请中心户处理")
+                },
+                &anyone()
+            ),
+            Plan {
+                arrive_at: Some(UnitId(4)),
+                ..stays(&t, Status::Assigned, changes, "return", Some("请中心户处理"))
+            }
+        );
+    }
+
+    #[test]
+    fn a_ticket_that_did_not_arrive_from_elsewhere_has_nothing_to_return() {
+        // E.g. one that arrived by return: `arrived_from` was cleared.
+        let step = Step::Return { reason: reason("x") };
+        assert_eq!(refused(&ticket(), step, &anyone()), Refusal::NothingToReturn);
+    }
+
+    #[test]
+    fn reopen_goes_back_to_the_resolving_unit_and_clears_the_resolution() {
+        let t = TicketState {
+            current: unit(Level::Building),
+            arrived_from: Some(UnitId(4)),
+            reopen_count: 1,
+            ..resolved(Duration::days(2))
+        };
+        let changes = Changes {
+            reopen_count: Some(2),
+            arrived_from: Some(None),
+            resolved_at: Some(None),
+            resolution: Some(None),
+            outcome: Some(None),
+            ..bumped(Status::Assigned)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Reopen {
+                    reason: reason("噪音依旧")
+                },
+                &anyone()
+            ),
+            Plan {
+                arrive_at: Some(UnitId(4)),
+                ..stays(&t, Status::Assigned, changes, "reopen", Some("噪音依旧"))
+            }
+        );
+    }
+
+    #[test]
+    fn reopen_without_a_resolving_unit_goes_back_to_the_current_unit() {
+        let t = TicketState {
+            resolved_unit: None,
+            ..resolved(Duration::days(1))
+        };
+        let p = planned(&t, Step::Reopen { reason: reason("x") }, &anyone());
+        assert_eq!(p.arrive_at, Some(UnitId(4)));
+    }
+
+    #[test]
+    fn the_reopen_window_is_open_for_exactly_seven_days() {
+        let step = || Step::Reopen { reason: reason("x") };
+        let seven_days = Duration::days(REOPEN_WINDOW_DAYS);
+        assert_eq!(planned(&resolved(seven_days), step(), &anyone()).to, Status::Assigned);
+        assert_eq!(
+            refused(&resolved(seven_days + Duration::seconds(1)), step(), &anyone()),
+            Refusal::ReopenWindowClosed
+        );
+        assert!(reopen_window_open(now() - seven_days, now()));
+        assert!(!reopen_window_open(now() - seven_days - Duration::seconds(1), now()));
+    }
+
+    #[test]
+    fn a_resolved_ticket_without_resolved_at_is_inconsistent() {
+        let t = TicketState {
+            resolved_at: None,
+            ..resolved(Duration::days(1))
+        };
+        assert!(matches!(
+            refused(&t, Step::Reopen { reason: reason("x") }, &anyone()),
+            Refusal::Inconsistent(_)
+        ));
+    }
+
+    #[test]
+    fn close_rates_the_resolution_with_the_feedback_as_the_note() {
+        let t = resolved(Duration::days(1));
+        let step = Step::Close {
+            rating: 5,
+            feedback: Some(reason("很满意")),
+        };
+        let changes = Changes {
+            rating: Some(Some(5)),
+            feedback: Some(Some(reason("很满意"))),
+            closed_at: Some(Some(now())),
+            ..bumped(Status::Closed)
+        };
+        assert_eq!(
+            planned(&t, step, &anyone()),
+            stays(&t, Status::Closed, changes, "close", Some("很满意"))
+        );
+    }
+
+    #[test]
+    fn close_without_feedback_records_none_and_has_no_note() {
+        let step = Step::Close {
+            rating: 2,
+            feedback: None,
+        };
+        let p = planned(&resolved(Duration::days(8)), step, &anyone());
+        assert_eq!(
+            (p.changes.rating, p.changes.feedback, p.note),
+            (Some(Some(2)), Some(None), None)
+        );
+    }
+
+    #[test]
+    fn withdraw_and_reject_close_with_the_reason() {
+        let t = at(Level::Building, Status::Accepted);
+        let changes = || Changes {
+            closed_at: Some(Some(now())),
+            ..bumped(Status::Withdrawn)
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Withdraw {
+                    reason: reason("已自行解决")
+                },
+                &anyone()
+            ),
+            stays(&t, Status::Withdrawn, changes(), "withdraw", Some("已自行解决"))
+        );
+        let rejected = Changes {
+            status: Some(Status::Rejected),
+            ..changes()
+        };
+        assert_eq!(
+            planned(
+                &t,
+                Step::Reject {
+                    reason: reason("不属于社区管辖")
+                },
+                &anyone()
+            ),
+            stays(&t, Status::Rejected, rejected, "reject", Some("不属于社区管辖"))
+        );
+    }
+
+    #[test]
+    fn a_referred_complaint_names_its_target_and_has_no_outcome() {
+        let t = at(Level::Committee, Status::Accepted);
+        let step = Step::Refer {
+            target: reason("12345市长热线"),
+            note: Some(reason("市政问题")),
+        };
+        let changes = Changes {
+            referred_to: Some(Some(reason("12345市长热线"))),
+            closed_at: Some(Some(now())),
+            ..bumped(Status::Referred)
+        };
+        assert_eq!(
+            planned(&t, step, &anyone()),
+            stays(&t, Status::Referred, changes, "refer", Some("12345市长热线: 市政问题"))
+        );
+    }
+
+    #[test]
+    fn a_referred_dispute_is_not_settled() {
+        let t = dispute(Status::Assigned);
+        let step = Step::Refer {
+            target: reason("人民调解委员会"),
+            note: None,
+        };
+        let changes = Changes {
+            referred_to: Some(Some(reason("人民调解委员会"))),
+            closed_at: Some(Some(now())),
+            outcome: Some(Some(Outcome::NotSettled)),
+            ..bumped(Status::Referred)
+        };
+        assert_eq!(
+            planned(&t, step, &anyone()),
+            stays(&t, Status::Referred, changes, "refer", Some("人民调解委员会"))
+        );
+        assert_eq!(Outcome::NotSettled.as_str(), "not_settled");
+    }
+
+    #[test]
+    fn merge_closes_the_duplicate_and_tells_the_primary() {
+        let t = at(Level::Building, Status::Assigned);
+        let step = Step::Merge {
+            into: TicketId(7),
+            note: Some(reason("同一漏水")),
+        };
+        let changes = Changes {
+            merged_into: Some(Some(TicketId(7))),
+            closed_at: Some(Some(now())),
+            ..bumped(Status::Merged)
+        };
+        assert_eq!(
+            planned(&t, step, &merging(7, 1, Status::Accepted)),
+            Plan {
+                linked_event: Some(LinkedEvent {
+                    ticket: TicketId(7),
+                    kind: "merged_duplicate",
+                    note: reason("ticket 10 merged into this one"),
+                }),
+                ..stays(
+                    &t,
+                    Status::Merged,
+                    changes,
+                    "merge",
+                    Some("duplicate of ticket 7: 同一漏水")
+                )
+            }
+        );
+    }
+
+    #[test]
+    fn merge_into_any_primary_but_a_merged_one() {
+        let t = at(Level::Building, Status::Accepted);
+        for status in Status::ALL {
+            let step = Step::Merge {
+                into: TicketId(7),
+                note: None,
+            };
+            let result = plan(&t, step, &merging(7, 1, status), now());
+            if status == Status::Merged {
+                assert_eq!(result, Err(Refusal::NotMergeable));
+            } else {
+                let p = result.expect("mergeable");
+                assert_eq!(p.note.as_deref(), Some("duplicate of ticket 7"), "{status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_ticket_cannot_merge_into_itself_before_the_primary_is_looked_at() {
+        let step = || Step::Merge {
+            into: TicketId(10),
+            note: None,
+        };
+        // The service looks nothing up for it; and were it found, still itself.
+        assert_eq!(refused(&ticket(), step(), &anyone()), Refusal::MergeIntoItself);
+        assert_eq!(
+            refused(&ticket(), step(), &merging(10, 1, Status::Assigned)),
+            Refusal::MergeIntoItself
+        );
+    }
+
+    #[test]
+    fn merge_into_a_ticket_the_caller_cannot_see_is_not_found() {
+        let step = Step::Merge {
+            into: TicketId(999),
+            note: None,
+        };
+        assert_eq!(refused(&ticket(), step, &anyone()), Refusal::MergeTargetNotFound);
+    }
+
+    #[test]
+    fn merge_into_another_community_is_not_mergeable() {
+        let step = Step::Merge {
+            into: TicketId(7),
+            note: None,
+        };
+        assert_eq!(
+            refused(&ticket(), step, &merging(7, 2, Status::Assigned)),
+            Refusal::NotMergeable
+        );
+    }
+
+    // Arrivals.
+
+    #[test]
+    fn an_arrival_needs_signing_for_again_with_fresh_deadlines_and_no_breach() {
+        let later = |h| now() + Duration::hours(h);
+        let mut changes = Changes {
+            accepted_at: Some(Some(now())),
+            accept_breached_at: Some(Some(now())),
+            resolve_breached_at: Some(Some(now())),
+            ..bumped(Status::Assigned)
+        };
+        changes.arrive(
+            UnitId(3),
+            Deadlines {
+                accept_due_at: later(24),
+                resolve_due_at: later(72),
+            },
+        );
+        assert_eq!(
+            changes,
+            Changes {
+                current_unit: Some(UnitId(3)),
+                accept_due_at: Some(later(24)),
+                resolve_due_at: Some(later(72)),
+                accepted_at: Some(None),
+                accept_breached_at: Some(None),
+                resolve_breached_at: Some(None),
+                ..bumped(Status::Assigned)
+            }
+        );
+    }
+
+    // The deadline worker (督办).
+
+    #[test]
+    fn a_missed_sign_for_escalates_to_the_parent() {
+        let t = TicketState {
+            escalation_count: 1,
+            ..at(Level::Building, Status::Assigned)
+        };
+        let changes = Changes {
+            escalation_count: Some(2),
+            arrived_from: Some(Some(UnitId(3))),
+            version: Some(4),
+            updated_at: Some(now()),
+            ..Changes::default()
+        };
+        assert_eq!(
+            plan_deadline(&t, DeadlineStep::SignForMissed, now()),
+            Plan {
+                arrive_at: Some(UnitId(2)),
+                ..stays(
+                    &t,
+                    Status::Assigned,
+                    changes,
+                    "auto_escalate",
+                    Some("not signed for in time: escalated by the deadline worker (督办)")
+                )
+            }
+        );
+    }
+
+    #[test]
+    fn a_missed_sign_for_at_the_committee_is_flagged_where_it_is() {
+        let t = at(Level::Committee, Status::Assigned);
+        let changes = Changes {
+            accept_breached_at: Some(Some(now())),
+            version: Some(4),
+            updated_at: Some(now()),
+            ..Changes::default()
+        };
+        assert_eq!(
+            plan_deadline(&t, DeadlineStep::SignForMissed, now()),
+            stays(
+                &t,
+                Status::Assigned,
+                changes,
+                "accept_overdue",
+                Some("not signed for in time at the committee")
+            )
+        );
+    }
+
+    #[test]
+    fn a_missed_resolve_deadline_is_flagged_and_the_status_kept() {
+        let t = at(Level::Building, Status::Accepted);
+        let changes = Changes {
+            resolve_breached_at: Some(Some(now())),
+            version: Some(4),
+            updated_at: Some(now()),
+            ..Changes::default()
+        };
+        assert_eq!(
+            plan_deadline(&t, DeadlineStep::ResolveMissed, now()),
+            stays(
+                &t,
+                Status::Accepted,
+                changes,
+                "resolve_overdue",
+                Some("not resolved in time")
+            )
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_resolution_is_closed_automatically() {
+        let t = resolved(Duration::days(8));
+        let changes = Changes {
+            closed_at: Some(Some(now())),
+            ..bumped(Status::Closed)
+        };
+        assert_eq!(
+            plan_deadline(&t, DeadlineStep::AutoClose, now()),
+            stays(
+                &t,
+                Status::Closed,
+                changes,
+                "auto_close",
+                Some("closed automatically: the reporter did not confirm within 7 days")
+            )
+        );
+    }
+
+    #[test]
+    fn auto_close_takes_only_resolutions_the_reporter_can_no_longer_reopen() {
+        let cutoff = auto_close_resolved_before(now());
+        assert_eq!(cutoff, now() - Duration::days(AUTO_CLOSE_AFTER_DAYS));
+        // The worker claims `resolved_at < cutoff`: exactly at it, reopen
+        // is still open; a second before, it is closed.
+        assert!(reopen_window_open(cutoff, now()));
+        assert!(!reopen_window_open(cutoff - Duration::seconds(1), now()));
+    }
+}
