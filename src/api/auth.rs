@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::units::level_of;
 use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
 use crate::auth::{Auth, password, secrets};
@@ -136,7 +135,7 @@ async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) 
         .write(move |conn| {
             let building = queries::lock_unit(conn, building_id)?;
             let is_building = match &building {
-                Some(unit) => level_of(unit)? == Level::Building,
+                Some(unit) => unit.level == Level::Building,
                 None => false,
             };
             if !is_building {
@@ -200,9 +199,13 @@ fn tokens(
     session_id: &str,
     refresh_token: String,
 ) -> Result<TokenResponse, ApiError> {
-    let access_token = state
-        .jwt
-        .issue(user.id, &user.role, user.token_version, session_id, state.clock.now())?;
+    let access_token = state.jwt.issue(
+        user.id,
+        user.role.as_str(),
+        user.token_version,
+        session_id,
+        state.clock.now(),
+    )?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::units::{level_of, not_managed};
+use super::units::not_managed;
 use super::users::visible_user;
 use super::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
@@ -45,7 +45,7 @@ fn post_response(post: PostRow, user: UserRow) -> Result<PostResponse, ApiError>
         id: PostId(post.id),
         unit_id: UnitId(post.unit_id),
         user_id: UserId(user.id),
-        role: Role::parse(&user.role).ok_or_else(|| ApiError::internal("unknown role"))?,
+        role: user.role,
         username: user.username,
         display_name: user.display_name,
         created_at: utc(post.created_at),
@@ -136,7 +136,7 @@ async fn create_post(
         Err(ApiError::NotFound) => return Err(user_not_found()),
         other => other?,
     };
-    let role = Role::parse(&user.role).ok_or_else(|| ApiError::internal("unknown role"))?;
+    let role = user.role;
     let now = state.clock.now_naive();
     let caller = auth.caller;
     let (post, user) = state
@@ -146,7 +146,7 @@ async fn create_post(
             if !caller.manages(&unit.path) {
                 return Err(not_managed(&caller, &unit));
             }
-            if !policy::may_hold_post_at(role, level_of(&unit)?) {
+            if !policy::may_hold_post_at(role, unit.level) {
                 return Err(ApiError::field(
                     "user_id",
                     Invalid::new(

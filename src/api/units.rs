@@ -55,17 +55,13 @@ impl UnitResponse {
         Ok(Self {
             id: UnitId(row.id),
             parent_id: row.parent_id.map(UnitId),
-            level: level_of(&row)?,
+            level: row.level,
             name: row.name,
             code: if full { row.code } else { None },
             created_at: full.then(|| utc(row.created_at)),
             updated_at: full.then(|| utc(row.updated_at)),
         })
     }
-}
-
-pub fn level_of(row: &UnitRow) -> Result<Level, ApiError> {
-    Ok(row.level)
 }
 
 /// A page of units.
@@ -253,7 +249,7 @@ async fn create_unit(
                 Some(id) => {
                     let parent = queries::lock_unit(conn, id.0)?
                         .ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
-                    check_parent(input.level, Some(level_of(&parent)?)).map_err(|e| ApiError::field("parent_id", e))?;
+                    check_parent(input.level, Some(parent.level)).map_err(|e| ApiError::field("parent_id", e))?;
                     if !caller.manages(&parent.path) {
                         return Err(ApiError::Forbidden);
                     }
@@ -462,7 +458,7 @@ fn build_tree(root_id: i64, rows: Vec<UnitRow>, full: bool) -> Result<web::Json<
         }
     }
     fn node(row: UnitRow, children: &mut HashMap<i64, Vec<UnitRow>>, full: bool) -> Result<UnitNode, ApiError> {
-        let level = level_of(&row)?;
+        let level = row.level;
         let mut kids = children.remove(&row.id).unwrap_or_default();
         kids.sort_by_key(|k| k.id);
         Ok(UnitNode {
@@ -539,10 +535,10 @@ async fn update_unit(
                 ..Default::default()
             };
             if let Some(parent_id) = input.parent_id.filter(|p| Some(p.0) != unit.parent_id) {
-                let level = level_of(&unit)?;
+                let level = unit.level;
                 let parent = queries::lock_unit(conn, parent_id.0)?
                     .ok_or_else(|| ApiError::field("parent_id", parent_not_found()))?;
-                check_parent(level, Some(level_of(&parent)?)).map_err(|e| ApiError::field("parent_id", e))?;
+                check_parent(level, Some(parent.level)).map_err(|e| ApiError::field("parent_id", e))?;
                 if !caller.manages(&parent.path) {
                     return Err(ApiError::Forbidden);
                 }

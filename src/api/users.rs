@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::problems::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
-use super::units::level_of;
 use super::{JsonBody, PageRequest, QueryParams, search_text};
 use crate::auth::{Auth, password};
 use crate::clock::utc;
@@ -100,7 +99,7 @@ pub async fn user_responses(
 ) -> Result<Vec<UserResponse>, ApiError> {
     let ids: Vec<i64> = rows
         .iter()
-        .filter(|r| Role::parse(&r.role).is_some_and(accounts::shows_posts))
+        .filter(|r| accounts::shows_posts(r.role))
         .map(|r| r.id)
         .collect();
     let posts = if ids.is_empty() {
@@ -113,7 +112,7 @@ pub async fn user_responses(
     };
     let mut by_user: HashMap<i64, Vec<UserPost>> = HashMap::new();
     for (post, unit) in posts {
-        let level = level_of(&unit)?;
+        let level = unit.level;
         by_user.entry(post.user_id).or_default().push(UserPost {
             post_id: PostId(post.id),
             unit_id: UnitId(unit.id),
@@ -126,7 +125,7 @@ pub async fn user_responses(
             let full_phone = viewer.is_none_or(|v| v.id.0 == row.id || v.sees_full_phones());
             Ok(UserResponse {
                 id: UserId(row.id),
-                role: Role::parse(&row.role).ok_or_else(|| ApiError::internal("unknown role"))?,
+                role: row.role,
                 posts: by_user.remove(&row.id).unwrap_or_default(),
                 phone: row.phone.map(|p| if full_phone { p } else { mask_phone(&p) }),
                 username: row.username,
@@ -480,9 +479,7 @@ async fn update_user(
         .and_then(|n| v.check("display_name", display_name(n)));
     let phone = input.phone.as_deref().and_then(|p| v.check("phone", Phone::parse(p)));
     // Clearing (`null`) is what a non-resident already has; naming one is not.
-    if matches!(input.household_id, Some(Some(_)))
-        && !Role::parse(&target.role).is_some_and(accounts::served_by_household)
-    {
+    if matches!(input.household_id, Some(Some(_))) && !accounts::served_by_household(target.role) {
         v.push(
             "household_id",
             Invalid::new(
@@ -503,7 +500,7 @@ async fn update_user(
             if let Some(Some(household)) = input.household_id {
                 let unit = queries::lock_unit(conn, household.0)?;
                 let fits = match &unit {
-                    Some(u) => level_of(u)? == Level::Household && u.parent_id == building_id,
+                    Some(u) => u.level == Level::Household && u.parent_id == building_id,
                     None => false,
                 };
                 if !fits {

@@ -112,8 +112,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
 
 /// The policy view of a user and the posts they hold.
 pub fn caller_from(user: &UserRow, posts: Vec<(PostRow, UnitRow)>) -> Result<Caller, ApiError> {
-    let role =
-        Role::parse(&user.role).ok_or_else(|| ApiError::internal(format!("user {} has unknown role", user.id)))?;
+    let role = user.role;
     let posts = posts
         .into_iter()
         .map(|(_, unit)| PostScope {

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::domain::grid::Level;
+use crate::domain::people::Role;
 use crate::domain::ticket::{Kind, Priority, Status};
 
 use super::schema::{
@@ -46,7 +47,8 @@ pub struct UserRow {
     pub display_name: String,
     pub phone: Option<String>,
     pub password_hash: String,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub active: bool,
     pub token_version: i64,
     pub building_id: Option<i64>,

@@ -194,7 +194,7 @@ fn checked_text(raw: &str, max_chars: usize, forbidden: impl Fn(char) -> bool) -
     if text.chars().count() > max_chars {
         return Err(Invalid {
             code: "too_long",
-            message: crate::error::Text::owned(
+            message: super::text::Text::owned(
                 format!("At most {max_chars} characters."),
                 format!("最多 {max_chars} 个字符。"),
             ),

@@ -35,7 +35,7 @@ pub fn resolve_party(
     match party {
         Respondent::Account(user_id) => {
             let account = queries::find_user(conn, user_id.0)?
-                .filter(|u| u.role == Role::Resident.as_str() && u.id != reporter_id)
+                .filter(|u| u.role == Role::Resident && u.id != reporter_id)
                 .ok_or_else(|| {
                     field_error(
                         user_field,
@@ -65,7 +65,7 @@ fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> R
             "工作人员代为提交时须在 on_behalf_of 中指定居民。",
         )),
         Ok(FilingFor::Resident(resident_id)) => {
-            let resident = queries::find_user(conn, resident_id.0)?.filter(|u| u.role == Role::Resident.as_str());
+            let resident = queries::find_user(conn, resident_id.0)?.filter(|u| u.role == Role::Resident);
             let home = match resident.as_ref().and_then(|r| r.building_id) {
                 Some(building) => queries::find_unit(conn, building)?,
                 None => None,
