@@ -24,5 +24,6 @@ mod support;
 mod tickets;
 mod units;
 mod users;
+mod visibility;
 mod web;
 mod worker;

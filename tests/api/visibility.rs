@@ -1,0 +1,118 @@
+//! Ticket visibility is decided twice: in Rust (`policy::tickets::can_read`,
+//! asked for one ticket) and in SQL (`db::tickets::scope_sql`, the list
+//! query), and "overdue" likewise (`domain::sla::is_overdue` on a ticket, the
+//! `overdue` filter in SQL). These tests hold each pair to the same answer
+//! for every caller over the demo's sample tickets, so neither can drift.
+
+use std::collections::BTreeSet;
+
+use actix_web::web;
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+/// Every ticket id in the list for `query`, following the cursor.
+async fn listed(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    // Bounded: the demo holds a few dozen tickets.
+    for _ in 0..50 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/tickets?limit=7&{query}&cursor={c}"),
+            None => format!("/api/v1/tickets?limit=7&{query}"),
+        };
+        let page = app.get(&path, Some(token)).await.expect(200).clone();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+    panic!("the list did not end");
+}
+
+fn ids(items: &[Value]) -> BTreeSet<i64> {
+    items.iter().map(|t| t["id"].as_i64().unwrap()).collect()
+}
+
+#[actix_web::test]
+async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
+    let app = TestApp::spawn().await;
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    web::block(move || griddesk::demo::load(&db, now, true))
+        .await
+        .unwrap()
+        .expect("load demo");
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    let every = ids(&listed(&app, &root, "").await);
+    assert!(every.len() >= 10, "the demo files sample tickets: {every:?}");
+    let highest = *every.iter().max().unwrap();
+
+    let mut callers = vec![
+        ("root".to_owned(), root.clone()),
+        ("hq.admin".to_owned(), other.admin.clone()),
+    ];
+    for name in [
+        "jm.admin",
+        "jm.committee",
+        "jm.branch1",
+        "jm.branch3",
+        "jm.b1.bldg1",
+        "jm.b1.bldg2",
+        "jm.b3.bldg1",
+        "jm.b3.bldg2",
+        "jm.b1.bldg1.h1",
+        "jm.b1.bldg1.h2",
+        "resident01",
+        "resident04",
+        "resident06",
+        "resident07",
+        "resident16",
+        "resident17",
+    ] {
+        callers.push((name.to_owned(), app.token(name).await));
+    }
+    let mut someone_sees_part = false;
+    let mut someone_sees_late = false;
+    for (name, token) in &callers {
+        let list = listed(&app, token, "").await;
+        let mut opened = BTreeSet::new();
+        // One past the highest id too: a ticket nobody has is 404 for all.
+        for id in 1..=highest + 1 {
+            let res = app.get(&format!("/api/v1/tickets/{id}"), Some(token)).await;
+            match res.status.as_u16() {
+                200 => {
+                    opened.insert(id);
+                }
+                404 => {}
+                other => panic!("{name}: GET /tickets/{id} answered {other}"),
+            }
+        }
+        assert_eq!(ids(&list), opened, "{name}: listed vs readable one by one");
+        someone_sees_part |= !opened.is_empty() && opened.len() < every.len();
+
+        // The overdue filter agrees with each ticket's own `overdue`.
+        let late = ids(&listed(&app, token, "overdue=true").await);
+        let on_time = ids(&listed(&app, token, "overdue=false").await);
+        let flagged: BTreeSet<i64> = list
+            .iter()
+            .filter(|t| t["overdue"] == true)
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(late, flagged, "{name}: overdue=true vs the overdue field");
+        someone_sees_late |= !late.is_empty();
+        assert_eq!(
+            on_time,
+            ids(&list).difference(&flagged).copied().collect(),
+            "{name}: overdue=false is the rest"
+        );
+    }
+    assert!(someone_sees_part, "the callers must see different parts of the demo");
+    assert!(someone_sees_late, "the demo holds overdue tickets");
+    assert!(
+        ids(&listed(&app, &other.admin, "").await).is_empty(),
+        "another community's admin sees none of Junmen's tickets"
+    );
+}
