@@ -1,7 +1,9 @@
 //! Pure business rules: no database, no HTTP.
 
+pub mod extensions;
 pub mod grid;
 pub mod ids;
+pub mod mediation;
 pub mod people;
 pub mod sla;
 pub mod stored;

@@ -1,5 +1,7 @@
 //! Who may see and do what. Pure functions over plain data.
 
+pub mod extensions;
+pub mod mediation;
 pub mod tickets;
 
 use crate::domain::grid::{Level, in_subtree};
