@@ -4,4 +4,5 @@
 //! They ask `policy` who may, plan with `domain`, write through `db`, and
 //! return rows or ids, never response types.
 
+pub mod extensions;
 pub mod visibility;
