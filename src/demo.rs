@@ -4,7 +4,6 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::api::actions::{Step, apply};
-use crate::api::mediation::{MediationOutcome, NewSession, record_session, save_agreement};
 use crate::api::tickets::{RespondentInput, file, validate_filing};
 use crate::auth::extractor::load_caller;
 use crate::auth::password;
@@ -13,10 +12,12 @@ use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db, write_transaction};
 use crate::domain::extensions::Decision;
 use crate::domain::ids::UserId;
+use crate::domain::mediation::{MediationOutcome, NewSession};
 use crate::domain::people::Role;
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
+use crate::service::mediation::{record_session, save_agreement};
 
 /// Every demo account signs in with this password.
 pub const DEMO_PASSWORD: &str = "junmen-demo-2026";

@@ -5,4 +5,5 @@
 //! return rows or ids, never response types.
 
 pub mod extensions;
+pub mod mediation;
 pub mod visibility;
