@@ -3,21 +3,23 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::api::mediation::{MediationOutcome, NewSession, record_session, save_agreement};
 use crate::auth::extractor::load_caller;
 use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db, write_transaction};
+use crate::domain::extensions::Decision;
 use crate::domain::filing::{Filing, FilingInput, PartyInput};
 use crate::domain::ids::{TicketId, UnitId, UserId};
 use crate::domain::lifecycle::Step;
+use crate::domain::mediation::{MediationOutcome, NewSession};
 use crate::domain::people::Role;
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
 use crate::service::filing::file;
 use crate::service::lifecycle::apply_step;
+use crate::service::mediation::{record_session, save_agreement};
 
 /// Every demo account signs in with this password.
 pub const DEMO_PASSWORD: &str = "junmen-demo-2026";
@@ -500,21 +502,20 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
     step(conn, "jm.b1.bldg2", dispute, Step::Accept, hours(90))?;
     // The building asked for more time; the branch agreed.
     let building_leader = who(conn, "jm.b1.bldg2")?;
-    let asked = crate::api::extensions::request(
+    let asked = crate::service::extensions::request_extension(
         conn,
         &building_leader,
         dispute,
         48,
         note("双方约定下周再调解一次。"),
         hours(80),
-    )?
-    .ok_or(ApiError::Internal)?;
+    )?;
     let secretary = who(conn, "jm.branch1")?;
-    crate::api::extensions::decide_in(
+    crate::service::extensions::decide_extension(
         conn,
         &secretary,
         asked.id,
-        true,
+        Decision::Approve,
         Some(note("同意延期两天。")),
         hours(70),
     )?;

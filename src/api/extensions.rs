@@ -3,7 +3,7 @@
 //! deadline. Every step is on the ticket's timeline.
 
 use actix_web::{HttpResponse, get, http::header, post, web};
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,15 +15,14 @@ use super::problems::{
 use super::tickets::{ActorRef, Actors};
 use crate::auth::Auth;
 use crate::clock::utc;
-use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
-use crate::db::tickets::{self as db, TicketChanges};
-use crate::db::{AnyConnection, queries};
+use crate::db::AnyConnection;
+use crate::db::models::ExtensionRow;
+use crate::domain::extensions::{self as rules, Decision};
 use crate::domain::ids::UnitId;
 use crate::domain::people::multiline_text;
-use crate::error::{ApiError, Invalid, Validator};
+use crate::error::{ApiError, Validator};
 use crate::policy::Caller;
-use crate::policy::tickets as policy;
-use crate::service::visibility::TicketContext;
+use crate::service::extensions as service;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -105,7 +104,7 @@ fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<Ex
             requested_by: actor(r.requested_by),
             hours: r.hours,
             reason: r.reason,
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             decided_by: r.decided_by.and_then(actor),
             decided_at: r.decided_at.map(utc),
             decision_note: r.decision_note,
@@ -114,79 +113,8 @@ fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<Ex
         .collect())
 }
 
-/// Loads a ticket the caller may read, locked for a change.
-fn readable_ticket(conn: &mut AnyConnection, caller: &Caller, id: i64) -> Result<(TicketRow, bool), ApiError> {
-    let ticket = db::lock_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
-    let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
-    let visited = context.visited_paths(&ticket);
-    let parties = context.party_user_ids(&ticket);
-    let facts = context.readable(caller, &ticket, &visited, &parties)?;
-    let works = policy::can_work(caller, &facts);
-    Ok((ticket, works))
-}
-
-fn event(ticket_id: i64, kind: &str, actor: i64, unit: i64, note: String, now: NaiveDateTime) -> NewEventRow {
-    NewEventRow {
-        from_unit_id: Some(unit),
-        ..NewEventRow::note(ticket_id, kind, actor, note, now)
-    }
-}
-
-/// Files a request for more time inside a write transaction.
-pub(crate) fn request(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    ticket_id: i64,
-    hours: i32,
-    reason: String,
-    now: NaiveDateTime,
-) -> Result<Option<ExtensionResponse>, ApiError> {
-    let (ticket, works) = readable_ticket(conn, caller, ticket_id)?;
-    if !works {
-        return Err(ApiError::Forbidden);
-    }
-    if !ticket.status.is_open() {
-        return Err(ApiError::conflict(
-            "ticket_not_open",
-            "Only an open ticket (assigned or accepted) can get more time.",
-            "只有处理中的工单才能申请延期。",
-        ));
-    }
-    if db::extensions_of(conn, ticket_id)?
-        .iter()
-        .any(|e| e.status == "pending")
-    {
-        return Err(ApiError::conflict(
-            "extension_pending",
-            "A request for this ticket is already waiting for a decision.",
-            "该工单已有待审批的延期申请。",
-        ));
-    }
-    let row = db::insert_extension(
-        conn,
-        &NewExtensionRow {
-            ticket_id,
-            unit_id: ticket.current_unit_id,
-            requested_by: caller.id.0,
-            hours,
-            reason: reason.clone(),
-            status: "pending".into(),
-            created_at: now,
-        },
-    )?;
-    let note = format!("{} h: {reason}", hours);
-    db::insert_event(
-        conn,
-        &event(
-            ticket_id,
-            "extension_requested",
-            caller.id.0,
-            ticket.current_unit_id,
-            note,
-            now,
-        ),
-    )?;
-    Ok(responses(conn, vec![row])?.pop())
+fn response(conn: &mut AnyConnection, row: ExtensionRow) -> Result<ExtensionResponse, ApiError> {
+    responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
 }
 
 /// Ask for more time (延期申请)
@@ -221,22 +149,19 @@ async fn request_extension(
     let ticket_id = id.into_inner();
     let input = body.0;
     let mut v = Validator::default();
-    if !(1..=720).contains(&input.hours) {
-        v.push(
-            "hours",
-            Invalid::new("out_of_range", "Between 1 and 720 hours.", "须在 1 到 720 小时之间。"),
-        );
-    }
-    let reason = v.check("reason", multiline_text(&input.reason, 1000));
+    v.check("hours", rules::check_hours(input.hours));
+    let reason = v.check("reason", multiline_text(&input.reason, rules::TEXT_MAX_CHARS));
     v.finish()?;
     let reason = reason.unwrap_or_default();
     let now = state.clock.now_naive();
     let caller = auth.caller;
     let created = state
         .db
-        .write(move |conn| request(conn, &caller, ticket_id, input.hours, reason, now))
-        .await?
-        .ok_or(ApiError::Internal)?;
+        .write(move |conn| {
+            let row = service::request_extension(conn, &caller, ticket_id, input.hours, reason, now)?;
+            response(conn, row)
+        })
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -269,88 +194,27 @@ async fn list_extensions(
     let items = state
         .db
         .run(move |conn| {
-            let ticket = db::find_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
-            TicketContext::load(conn, std::slice::from_ref(&ticket))?.ensure_readable(&caller, &ticket)?;
-            let rows = db::extensions_of(conn, ticket_id)?;
+            let rows = service::extensions_of(conn, &caller, ticket_id)?;
             responses(conn, rows)
         })
         .await?;
     Ok(web::Json(ExtensionList { items }))
 }
 
-/// Decides a request inside a write transaction.
-pub(crate) fn decide_in(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    id: i64,
-    approve: bool,
-    note: Option<String>,
-    now: NaiveDateTime,
-) -> Result<ExtensionResponse, ApiError> {
-    let request = db::find_extension(conn, id)?.ok_or(ApiError::NotFound)?;
-    let (ticket, _) = readable_ticket(conn, caller, request.ticket_id)?;
-    // The level above the unit that asked decides; at the committee, its admins.
-    let unit = queries::find_unit(conn, request.unit_id)?.ok_or(ApiError::Internal)?;
-    let decider = match unit.parent_id {
-        Some(parent) => {
-            let parent = queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?;
-            caller.works_in(&parent.path)
-        }
-        None => caller.manages(&unit.path),
-    };
-    if !decider {
-        return Err(ApiError::Forbidden);
-    }
-    if request.status != "pending" {
-        return Err(ApiError::conflict(
-            "extension_decided",
-            "This request has been decided already.",
-            "该延期申请已审批。",
-        ));
-    }
-    if approve && (ticket.current_unit_id != request.unit_id || !ticket.status.is_open()) {
-        return Err(ApiError::conflict(
-            "extension_stale",
-            "The ticket has moved on since the request; it can only be denied.",
-            "工单已流转，该申请只能驳回。",
-        ));
-    }
-    let status = if approve { "approved" } else { "denied" };
-    let row = db::decide_extension(conn, id, status, caller.id.0, note.clone(), now)?;
-    if approve {
-        let changes = TicketChanges {
-            resolve_due_at: Some(ticket.resolve_due_at + Duration::hours(i64::from(request.hours))),
-            resolve_breached_at: Some(None),
-            version: Some(ticket.version + 1),
-            updated_at: Some(now),
-            ..Default::default()
-        };
-        db::update_ticket(conn, ticket.id, &changes)?;
-    }
-    let kind = if approve {
-        "extension_approved"
-    } else {
-        "extension_denied"
-    };
-    let text = match note {
-        Some(note) => format!("{} h: {note}", request.hours),
-        None => format!("{} h", request.hours),
-    };
-    db::insert_event(conn, &event(ticket.id, kind, caller.id.0, request.unit_id, text, now))?;
-    responses(conn, vec![row])?.pop().ok_or(ApiError::Internal)
-}
-
 async fn decide(
     state: &AppState,
     caller: Caller,
     id: i64,
-    approve: bool,
+    decision: Decision,
     note: Option<String>,
 ) -> Result<ExtensionResponse, ApiError> {
     let now = state.clock.now_naive();
     state
         .db
-        .write(move |conn| decide_in(conn, &caller, id, approve, note, now))
+        .write(move |conn| {
+            let row = service::decide_extension(conn, &caller, id, decision, note, now)?;
+            response(conn, row)
+        })
         .await
 }
 
@@ -359,7 +223,7 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
     let note = body
         .note
         .as_deref()
-        .and_then(|n| v.check("note", multiline_text(n, 1000)));
+        .and_then(|n| v.check("note", multiline_text(n, rules::TEXT_MAX_CHARS)));
     v.finish()?;
     Ok(note)
 }
@@ -394,7 +258,7 @@ async fn approve_extension(
 ) -> Result<web::Json<ExtensionResponse>, ApiError> {
     let note = decision_note(body.0)?;
     Ok(web::Json(
-        decide(&state, auth.caller, id.into_inner(), true, note).await?,
+        decide(&state, auth.caller, id.into_inner(), Decision::Approve, note).await?,
     ))
 }
 
@@ -427,6 +291,6 @@ async fn deny_extension(
 ) -> Result<web::Json<ExtensionResponse>, ApiError> {
     let note = decision_note(body.0)?;
     Ok(web::Json(
-        decide(&state, auth.caller, id.into_inner(), false, note).await?,
+        decide(&state, auth.caller, id.into_inner(), Decision::Deny, note).await?,
     ))
 }

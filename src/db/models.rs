@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::extensions::ExtensionStatus;
 use crate::domain::grid::Level;
 use crate::domain::people::Role;
 use crate::domain::ticket::{Kind, Priority, Status};
@@ -387,7 +388,8 @@ pub struct ExtensionRow {
     pub requested_by: i64,
     pub hours: i32,
     pub reason: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: ExtensionStatus,
     pub decided_by: Option<i64>,
     pub decided_at: Option<NaiveDateTime>,
     pub decision_note: Option<String>,

@@ -1,9 +1,11 @@
 //! Pure business rules: no database, no HTTP.
 
+pub mod extensions;
 pub mod filing;
 pub mod grid;
 pub mod ids;
 pub mod lifecycle;
+pub mod mediation;
 pub mod people;
 pub mod sla;
 pub mod stored;

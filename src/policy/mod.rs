@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod extensions;
+pub mod mediation;
 pub mod tickets;
 
 use crate::domain::grid::{Level, in_subtree};

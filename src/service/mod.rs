@@ -4,6 +4,8 @@
 //! They ask `policy` who may, plan with `domain`, write through `db`, and
 //! return rows or ids, never response types.
 
+pub mod extensions;
 pub mod filing;
 pub mod lifecycle;
+pub mod mediation;
 pub mod visibility;
