@@ -9,6 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::grid::Level;
 use super::ids::{TicketId, UnitId};
+use super::mediation::MediationOutcome;
 use super::ticket::{Action, Kind, Place, Status, allowed_actions, next_status, possible_at};
 
 /// How long after a resolution the reporter may still reject it (重办).
@@ -56,24 +57,6 @@ impl Step {
             Self::Reject { .. } => Action::Reject,
             Self::Refer { .. } => Action::Refer,
             Self::Merge { .. } => Action::Merge,
-        }
-    }
-}
-
-/// A dispute's outcome (调解结果), once resolved or referred.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Resolved under a mediation agreement.
-    Settled,
-    /// Referred outside the grid without a settlement.
-    NotSettled,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Settled => "settled",
-            Self::NotSettled => "not_settled",
         }
     }
 }
@@ -220,7 +203,8 @@ pub struct Changes {
     pub updated_at: Option<NaiveDateTime>,
     pub accept_breached_at: Option<Option<NaiveDateTime>>,
     pub resolve_breached_at: Option<Option<NaiveDateTime>>,
-    pub outcome: Option<Option<Outcome>>,
+    /// A dispute's outcome (调解结果), once resolved or referred.
+    pub outcome: Option<Option<MediationOutcome>>,
 }
 
 /// The deadlines at a unit, from its SLA rules (`service` looks them up).
@@ -320,7 +304,7 @@ pub fn plan(ticket: &TicketState, step: Step, facts: &Facts, now: NaiveDateTime)
                 if !facts.has_agreement {
                     return Err(Refusal::AgreementRequired);
                 }
-                changes.outcome = Some(Some(Outcome::Settled));
+                changes.outcome = Some(Some(MediationOutcome::Settled));
             }
             changes.resolution = Some(Some(note.clone()));
             changes.resolved_at = Some(Some(now));
@@ -387,7 +371,7 @@ pub fn plan(ticket: &TicketState, step: Step, facts: &Facts, now: NaiveDateTime)
         }
         Step::Refer { target, note } => {
             if ticket.kind == Kind::Dispute {
-                changes.outcome = Some(Some(Outcome::NotSettled));
+                changes.outcome = Some(Some(MediationOutcome::NotSettled));
             }
             changes.referred_to = Some(Some(target.clone()));
             changes.closed_at = Some(Some(now));
@@ -876,7 +860,7 @@ mod tests {
             resolution: Some(Some(reason("调解成功"))),
             resolved_at: Some(Some(now())),
             resolved_unit: Some(Some(UnitId(3))),
-            outcome: Some(Some(Outcome::Settled)),
+            outcome: Some(Some(MediationOutcome::Settled)),
             ..bumped(Status::Resolved)
         };
         assert_eq!(
@@ -889,7 +873,7 @@ mod tests {
             ),
             stays(&t, Status::Resolved, changes, "resolve", Some("调解成功"))
         );
-        assert_eq!(Outcome::Settled.as_str(), "settled");
+        assert_eq!(MediationOutcome::Settled.as_str(), "settled");
     }
 
     #[test]
@@ -1240,14 +1224,14 @@ mod tests {
         let changes = Changes {
             referred_to: Some(Some(reason("人民调解委员会"))),
             closed_at: Some(Some(now())),
-            outcome: Some(Some(Outcome::NotSettled)),
+            outcome: Some(Some(MediationOutcome::NotSettled)),
             ..bumped(Status::Referred)
         };
         assert_eq!(
             planned(&t, step, &anyone()),
             stays(&t, Status::Referred, changes, "refer", Some("人民调解委员会"))
         );
-        assert_eq!(Outcome::NotSettled.as_str(), "not_settled");
+        assert_eq!(MediationOutcome::NotSettled.as_str(), "not_settled");
     }
 
     #[test]
