@@ -3,7 +3,6 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::auth::extractor::load_caller;
 use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
@@ -17,6 +16,7 @@ use crate::domain::people::Role;
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
+use crate::service::callers::load_caller;
 use crate::service::filing::file;
 use crate::service::lifecycle::apply_step;
 use crate::service::mediation::{record_session, save_agreement};

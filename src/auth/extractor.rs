@@ -5,13 +5,13 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::db::AnyConnection;
-use crate::db::models::{PostRow, UnitRow, UserRow};
+use crate::db::models::UserRow;
 use crate::db::queries;
-use crate::domain::ids::{UnitId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::people::Role;
 use crate::error::ApiError;
-use crate::policy::{Caller, PostScope};
+use crate::policy::Caller;
+use crate::service::callers::caller_from;
 use crate::state::AppState;
 
 /// A signed-in caller.
@@ -104,35 +104,10 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
         ));
     }
     Ok(Auth {
-        caller: caller_from(&user, posts)?,
+        caller: caller_from(&user, posts),
         user,
         session_id: claims.sid,
     })
-}
-
-/// The policy view of a user and the posts they hold.
-pub fn caller_from(user: &UserRow, posts: Vec<(PostRow, UnitRow)>) -> Result<Caller, ApiError> {
-    let role = user.role;
-    let posts = posts
-        .into_iter()
-        .map(|(_, unit)| PostScope {
-            unit_id: UnitId(unit.id),
-            level: unit.level,
-            path: unit.path,
-        })
-        .collect();
-    Ok(Caller {
-        id: UserId(user.id),
-        role,
-        posts,
-    })
-}
-
-/// Loads a user as a caller, for work done outside a request (the demo).
-pub fn load_caller(conn: &mut AnyConnection, user_id: i64) -> Result<Caller, ApiError> {
-    let user = queries::find_user(conn, user_id)?.ok_or(ApiError::NotFound)?;
-    let posts = queries::posts_with_units(conn, user_id)?;
-    caller_from(&user, posts)
 }
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {

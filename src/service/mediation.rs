@@ -5,7 +5,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::auth::extractor::caller_from;
 use crate::db::mediation::{self as db, FollowUpFilter, FollowUpState};
 use crate::db::models::{
     AgreementRow, FollowUpRow, MediationRow, NewEventRow, NewMediationRow, NewPartyRow, TicketRow,
@@ -20,6 +19,7 @@ use crate::error::ApiError;
 use crate::policy::Caller;
 use crate::policy::mediation::may_mediate;
 use crate::policy::tickets::can_work;
+use crate::service::callers::caller_from;
 use crate::service::filing::resolve_party;
 use crate::service::visibility::TicketContext;
 
@@ -165,7 +165,7 @@ pub fn record_session(
     let mediator_ok = match queries::find_user(conn, session.mediator_id)?.filter(|u| u.active) {
         Some(user) => {
             let posts = queries::posts_with_units(conn, user.id)?;
-            may_mediate(&caller_from(&user, posts)?, d.ticket.community_id)
+            may_mediate(&caller_from(&user, posts), d.ticket.community_id)
         }
         None => false,
     };

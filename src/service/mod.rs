@@ -4,6 +4,7 @@
 //! They ask `policy` who may, plan with `domain`, write through `db`, and
 //! return rows or ids, never response types.
 
+pub mod callers;
 pub mod extensions;
 pub mod filing;
 pub mod lifecycle;
