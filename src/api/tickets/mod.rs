@@ -9,6 +9,7 @@ mod view;
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,7 +19,6 @@ use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::ticket::{Action, Kind, Priority, Status};
 use crate::error::ApiError;
-use chrono::{DateTime, Utc};
 
 pub use filing::{CreateComplaint, CreateDispute, RespondentInput};
 pub use timeline::event_response;
