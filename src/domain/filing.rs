@@ -3,7 +3,7 @@
 //! tickets start (their serving chain; `ticket::route` picks the unit).
 
 use super::ids::UserId;
-use super::people::{Phone, bounded_text, multiline_text};
+use super::people::{Phone, Role, bounded_text, multiline_text};
 use super::text::{FieldErrors, Invalid, Validator};
 use super::ticket::{Kind, Priority, ServingChain};
 
@@ -182,6 +182,20 @@ pub fn parse_party(v: &mut Validator, prefix: &str, r: &PartyInput<'_>) -> Optio
     }
 }
 
+/// Whether an account may be named as a resident party to a dispute of
+/// `community`: another resident than the applicant, living in that
+/// community. One community's people never appear in another's files; a
+/// neighbour whose account is unknown is named as an outside party.
+pub fn may_name_resident(
+    role: Role,
+    account: UserId,
+    applicant: UserId,
+    home_community: Option<i64>,
+    community: i64,
+) -> bool {
+    role == Role::Resident && account != applicant && home_community == Some(community)
+}
+
 /// The units that serve a resident, read off their building's path
 /// (`/committee/branch/building/`); `None` for a path of another shape.
 pub fn serving_chain(building_path: &str, household: Option<i64>) -> Option<ServingChain> {
@@ -350,6 +364,25 @@ mod tests {
         assert_eq!(
             fields(v.finish().expect_err("bare field")),
             [("user_id".to_owned(), "account_or_name")]
+        );
+    }
+
+    #[test]
+    fn a_resident_party_is_another_resident_of_the_dispute_community() {
+        let (me, neighbour) = (UserId(1), UserId(2));
+        assert!(may_name_resident(Role::Resident, neighbour, me, Some(7), 7));
+        assert!(
+            !may_name_resident(Role::Resident, me, me, Some(7), 7),
+            "not the applicant"
+        );
+        assert!(
+            !may_name_resident(Role::Resident, neighbour, me, Some(8), 7),
+            "another community"
+        );
+        assert!(!may_name_resident(Role::Resident, neighbour, me, None, 7), "no home");
+        assert!(
+            !may_name_resident(Role::Staff, neighbour, me, Some(7), 7),
+            "staff are no party"
         );
     }
 

@@ -7,7 +7,9 @@ use chrono::{Duration, NaiveDateTime};
 use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UserRow};
 use crate::db::tickets as db;
 use crate::db::{AnyConnection, queries};
-use crate::domain::filing::{Filing, Respondent, serving_chain};
+use crate::domain::filing::{Filing, Respondent, may_name_resident, serving_chain};
+use crate::domain::grid::community_of;
+use crate::domain::ids::UserId;
 use crate::domain::people::Role;
 use crate::domain::text::{Invalid, Text};
 use crate::domain::ticket::{Kind, Status, route};
@@ -24,24 +26,31 @@ fn field_error(field: &str, code: &'static str, en: &'static str, zh: &'static s
 }
 
 /// A party's account id, name and phone: from the resident account (another
-/// resident than `reporter_id`; else 422 naming `user_field`), or as given
-/// for an outside party.
+/// resident than `reporter_id`, living in `community`; else 422 naming
+/// `user_field`, the same answer whether or not the id exists elsewhere), or
+/// as given for an outside party.
 pub fn resolve_party(
     conn: &mut AnyConnection,
     party: &Respondent,
     user_field: &str,
     reporter_id: i64,
+    community: i64,
 ) -> Result<(Option<i64>, String, Option<String>), ApiError> {
     match party {
         Respondent::Account(user_id) => {
-            let account = queries::find_user(conn, user_id.0)?
-                .filter(|u| u.role == Role::Resident && u.id != reporter_id)
+            let account = queries::find_user(conn, user_id.0)?;
+            let home_community = match account.as_ref().and_then(|a| a.building_id) {
+                Some(building) => queries::find_unit(conn, building)?.and_then(|home| community_of(&home.path)),
+                None => None,
+            };
+            let account = account
+                .filter(|a| may_name_resident(a.role, UserId(a.id), UserId(reporter_id), home_community, community))
                 .ok_or_else(|| {
                     field_error(
                         user_field,
                         "not_found",
-                        "No other resident has this id.",
-                        "没有此编号的其他居民。",
+                        "No other resident of the dispute's community has this id.",
+                        "本社区没有此编号的其他居民。",
                     )
                 })?;
             Ok((Some(account.id), account.display_name, account.phone))
@@ -106,6 +115,12 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
         ));
     }
     let reporter = reporter_for(conn, caller, &f)?;
+    let building_id = reporter
+        .building_id
+        .ok_or_else(|| ApiError::internal("resident without a building"))?;
+    let building = queries::find_unit(conn, building_id)?.ok_or_else(|| ApiError::internal("home building missing"))?;
+    let chain = serving_chain(&building.path, reporter.household_id)
+        .ok_or_else(|| ApiError::internal(format!("building {} has a malformed path", building.id)))?;
     let mut respondents = Vec::new();
     for (i, r) in f.respondents.iter().enumerate() {
         respondents.push(resolve_party(
@@ -113,15 +128,9 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
             r,
             &format!("respondents[{i}].user_id"),
             reporter.id,
+            chain.committee,
         )?);
     }
-
-    let building_id = reporter
-        .building_id
-        .ok_or_else(|| ApiError::internal("resident without a building"))?;
-    let building = queries::find_unit(conn, building_id)?.ok_or_else(|| ApiError::internal("home building missing"))?;
-    let chain = serving_chain(&building.path, reporter.household_id)
-        .ok_or_else(|| ApiError::internal(format!("building {} has a malformed path", building.id)))?;
     let unit_id = route(f.kind, category.entry_level, &chain);
     let entry_unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?;
     let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, f.priority, entry_unit.level, now)?;

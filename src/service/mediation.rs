@@ -128,7 +128,7 @@ pub fn add_party(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let d = workable_open_dispute(conn, caller, id)?;
-    let (user_id, name, phone) = resolve_party(conn, party, "user_id", d.ticket.reporter_id)?;
+    let (user_id, name, phone) = resolve_party(conn, party, "user_id", d.ticket.reporter_id, d.ticket.community_id)?;
     let existing: Vec<Option<i64>> = tickets::parties_of(conn, &[d.ticket.id])?
         .into_iter()
         .map(|p| p.user_id)

@@ -597,3 +597,62 @@ async fn an_unsettled_dispute_is_referred_and_a_reopened_one_is_no_longer_settle
     let due = app.get("/api/v1/follow-ups", Some(&leader)).await.expect(200).clone();
     assert_eq!(follow_up_ids(&due), Vec::<i64>::new());
 }
+
+/// One community's residents never appear in another's files: a resident
+/// party lives in the dispute's community, whether named when filing or
+/// added by staff; the refusal is the one an unknown id gets.
+#[actix_web::test]
+async fn a_resident_party_lives_in_the_dispute_community() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    let applicant = app.token("resident01").await;
+    let dispute = |respondent: Value| {
+        json!({"category": "neighbour_dispute", "title": "楼上漏水纠纷", "description": "卫生间漏水到楼下，协商未果。",
+            "respondents": [respondent]})
+    };
+    for user_id in [other.resident_id, 999_999] {
+        let res = app
+            .post(
+                "/api/v1/disputes",
+                Some(&applicant),
+                dispute(json!({"user_id": user_id})),
+            )
+            .await;
+        res.expect_problem(422, "validation_failed");
+        assert_eq!(res.error_fields(), ["respondents[0].user_id"]);
+        assert_eq!(res.body["errors"][0]["code"], "not_found", "{user_id}");
+    }
+    // A neighbour without a known account is named as an outside party.
+    let id = app
+        .post(
+            "/api/v1/disputes",
+            Some(&applicant),
+            dispute(json!({"name": "钱多多", "phone": "13900000002"})),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let leader = app.token("jm.b1.bldg1").await;
+    app.post(&format!("/api/v1/tickets/{id}/accept"), Some(&leader), json!({}))
+        .await
+        .expect(200);
+    let parties = format!("/api/v1/disputes/{id}/parties");
+    let res = app
+        .post(
+            &parties,
+            Some(&leader),
+            json!({"role": "respondent", "user_id": other.resident_id}),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["user_id"]);
+    // The other community's resident did not become a reader of the dispute.
+    let theirs = app.token("hq.resident").await;
+    app.get(&format!("/api/v1/tickets/{id}"), Some(&theirs))
+        .await
+        .expect_problem(404, "not_found");
+    let list = app.get(&parties, Some(&leader)).await.expect(200).clone();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+}

@@ -114,8 +114,10 @@ pub(super) async fn list_parties(
 /// Add a party to a dispute
 ///
 /// By staff working the dispute (its current unit is in their subtree) while
-/// it is open. A resident account joins once (409 `already_party`); the
-/// dispute then shows in that resident's lists. At most 30 parties.
+/// it is open. A resident account of the dispute's community joins once (409
+/// `already_party`; a resident of another community is 422 `not_found` on
+/// `user_id`); the dispute then shows in that resident's lists. At most 30
+/// parties.
 #[utoipa::path(
     tag = "mediation",
     params(("id" = i64, Path, description = "Dispute (ticket) id")),

@@ -345,9 +345,11 @@ async fn create_complaint(
 /// File a dispute
 ///
 /// Like a complaint, plus the respondents: resident accounts (`user_id`) or
-/// named outside parties. The reporter is the applicant. Disputes enter at
-/// building level or above and cannot be anonymous. Counts towards the
-/// resident's 10 filings an hour.
+/// named outside parties. A resident respondent lives in the dispute's
+/// community (anyone else is 422 `not_found` on `respondents[i].user_id`):
+/// name a neighbour whose account you do not know as an outside party. The
+/// reporter is the applicant. Disputes enter at building level or above and
+/// cannot be anonymous. Counts towards the resident's 10 filings an hour.
 #[utoipa::path(
     tag = "tickets",
     request_body = CreateDispute,
