@@ -19,7 +19,7 @@ use crate::domain::grid::Level;
 use crate::domain::ids::{PostId, UnitId, UserId};
 use crate::domain::people::{Password, Phone, Role, Username, display_name, mask_phone};
 use crate::error::{ApiError, Invalid, Validator};
-use crate::policy::accounts::{self, AccountChange, AccountScope};
+use crate::policy::accounts::{self, AccountChange, AccountScope, AccountTies};
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 
@@ -419,7 +419,9 @@ pub struct UpdateUser {
 ///
 /// Admins change display name, phone, `active` and a resident's
 /// `household_id` within their communities; staff at branch level or above
-/// may change only `household_id` of residents in their subtree.
+/// may change only `household_id` of residents in their subtree. Staff and
+/// admins who also hold a post in another community are changed only by a
+/// super-admin (403 for either community's admin).
 #[utoipa::path(
     tag = "users",
     params(("id" = i64, Path, description = "User id")),
@@ -453,15 +455,26 @@ async fn update_user(
     };
 
     // Authority is judged at the user's home (residents) or posts (staff).
-    let home_path = match target.building_id {
-        Some(building) => state
-            .db
-            .run(move |conn| Ok(queries::find_unit(conn, building)?))
-            .await?
-            .map(|u| u.path),
-        None => None,
+    let (building, user_id) = (target.building_id, target.id);
+    let (home_path, post_paths) = state
+        .db
+        .run(move |conn| {
+            let home = match building {
+                Some(building) => queries::find_unit(conn, building)?.map(|u| u.path),
+                None => None,
+            };
+            let posts: Vec<String> = queries::posts_with_units(conn, user_id)?
+                .into_iter()
+                .map(|(_, unit)| unit.path)
+                .collect();
+            Ok((home, posts))
+        })
+        .await?;
+    let ties = AccountTies {
+        home_path: home_path.as_deref(),
+        post_paths: &post_paths,
     };
-    if !accounts::may_change_account(&caller, home_path.as_deref(), change) {
+    if !accounts::may_change_account(&caller, ties, change) {
         return Err(ApiError::Forbidden);
     }
     // Nobody locks themselves out: a refusal of the request, not of a value.

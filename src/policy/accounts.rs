@@ -55,17 +55,28 @@ pub enum AccountChange {
     Profile,
 }
 
+/// Where an account belongs: a resident's home building, the units of a
+/// staff member's or admin's posts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountTies<'a> {
+    pub home_path: Option<&'a str>,
+    pub post_paths: &'a [String],
+}
+
 /// Whether `caller` may make `change` to an account they can read
-/// (`readable_account`). `home_path` is the path of the account's building:
-/// residents have one, staff and admins do not. A super-admin changes any
-/// account; an admin residents living in their communities and every staff
-/// or admin account they can read (those are tied to their communities or
-/// were created by them); staff at branch level or above only the household
-/// of residents in their subtree (`Caller::maintains_coverage`).
-pub fn may_change_account(caller: &Caller, home_path: Option<&str>, change: AccountChange) -> bool {
+/// (`readable_account`). A super-admin changes any account; an admin the
+/// residents living in their communities and the staff and admins whose
+/// every post lies in their communities (or who hold none yet): one
+/// community's admin does not rename, renumber or deactivate someone who
+/// also serves another community. Staff at branch level or above change only
+/// the household of residents in their subtree (`Caller::maintains_coverage`).
+pub fn may_change_account(caller: &Caller, ties: AccountTies<'_>, change: AccountChange) -> bool {
+    let home_path = ties.home_path;
     let manages = match caller.role {
         Role::Superadmin => true,
-        Role::Admin => home_path.is_none_or(|path| caller.manages(path)),
+        Role::Admin => {
+            home_path.is_none_or(|path| caller.manages(path)) && ties.post_paths.iter().all(|p| caller.manages(p))
+        }
         Role::Staff | Role::Resident => false,
     };
     let keeps_coverage = home_path.is_some_and(|path| caller.maintains_coverage(path));
@@ -154,18 +165,44 @@ mod tests {
         assert_eq!(readable_account(&caller(Role::Resident, &[]), UserId(6)), None);
     }
 
+    fn home(path: &str) -> AccountTies<'_> {
+        AccountTies {
+            home_path: Some(path),
+            post_paths: &[],
+        }
+    }
+
+    fn posts(paths: &[String]) -> AccountTies<'_> {
+        AccountTies {
+            home_path: None,
+            post_paths: paths,
+        }
+    }
+
     #[test]
     fn admins_change_accounts_of_their_communities() {
         use AccountChange::{HouseholdOnly, Profile};
         let admin = caller(Role::Admin, &[(Level::Committee, "/1/")]);
         for change in [HouseholdOnly, Profile] {
-            assert!(may_change_account(&admin, Some("/1/4/9/"), change));
-            assert!(!may_change_account(&admin, Some("/2/7/9/"), change));
-            // Staff and admin accounts have no home; visibility already tied them to the admin.
-            assert!(may_change_account(&admin, None, change));
+            assert!(may_change_account(&admin, home("/1/4/9/"), change));
+            assert!(!may_change_account(&admin, home("/2/7/9/"), change));
+            // Staff and admin accounts have no home: their posts decide.
+            assert!(
+                may_change_account(&admin, AccountTies::default(), change),
+                "no post yet"
+            );
+            let ours = ["/1/4/".to_owned(), "/1/5/9/".to_owned()];
+            assert!(may_change_account(&admin, posts(&ours), change));
+            let shared = ["/1/4/".to_owned(), "/2/7/".to_owned()];
+            assert!(
+                !may_change_account(&admin, posts(&shared), change),
+                "also serves another community"
+            );
+            let theirs = ["/2/7/".to_owned()];
+            assert!(!may_change_account(&admin, posts(&theirs), change));
             let superadmin = caller(Role::Superadmin, &[]);
-            assert!(may_change_account(&superadmin, Some("/2/7/9/"), change));
-            assert!(may_change_account(&superadmin, None, change));
+            assert!(may_change_account(&superadmin, home("/2/7/9/"), change));
+            assert!(may_change_account(&superadmin, posts(&shared), change));
         }
     }
 
@@ -173,15 +210,15 @@ mod tests {
     fn branch_staff_change_only_households_in_their_subtree() {
         use AccountChange::{HouseholdOnly, Profile};
         let branch = caller(Role::Staff, &[(Level::Branch, "/1/4/")]);
-        assert!(may_change_account(&branch, Some("/1/4/9/"), HouseholdOnly));
-        assert!(!may_change_account(&branch, Some("/1/4/9/"), Profile));
-        assert!(!may_change_account(&branch, Some("/1/5/9/"), HouseholdOnly));
-        assert!(!may_change_account(&branch, None, HouseholdOnly));
+        assert!(may_change_account(&branch, home("/1/4/9/"), HouseholdOnly));
+        assert!(!may_change_account(&branch, home("/1/4/9/"), Profile));
+        assert!(!may_change_account(&branch, home("/1/5/9/"), HouseholdOnly));
+        assert!(!may_change_account(&branch, AccountTies::default(), HouseholdOnly));
         let committee = caller(Role::Staff, &[(Level::Committee, "/1/")]);
-        assert!(may_change_account(&committee, Some("/1/4/9/"), HouseholdOnly));
-        assert!(!may_change_account(&committee, Some("/1/4/9/"), Profile));
+        assert!(may_change_account(&committee, home("/1/4/9/"), HouseholdOnly));
+        assert!(!may_change_account(&committee, home("/1/4/9/"), Profile));
         let building = caller(Role::Staff, &[(Level::Building, "/1/4/9/")]);
-        assert!(!may_change_account(&building, Some("/1/4/9/"), HouseholdOnly));
+        assert!(!may_change_account(&building, home("/1/4/9/"), HouseholdOnly));
     }
 
     #[test]
@@ -189,7 +226,14 @@ mod tests {
         let resident = caller(Role::Resident, &[(Level::Committee, "/1/")]);
         for home in [Some("/1/4/9/"), None] {
             for change in [AccountChange::HouseholdOnly, AccountChange::Profile] {
-                assert!(!may_change_account(&resident, home, change));
+                assert!(!may_change_account(
+                    &resident,
+                    AccountTies {
+                        home_path: home,
+                        post_paths: &[]
+                    },
+                    change
+                ));
             }
         }
     }

@@ -307,3 +307,67 @@ async fn household_coverage_is_kept_by_admins_and_branch_staff() {
         .await;
     assert_eq!(res.error_fields(), ["household_id"]);
 }
+
+/// One community's admin may not rename, renumber or deactivate someone who
+/// also serves another community; either community's admin may once the
+/// person serves only theirs; a super-admin always may.
+#[actix_web::test]
+async fn staff_serving_two_communities_are_changed_by_neither_admin_alone() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    let admin = app.token("jm.admin").await;
+    let shared = app
+        .post(
+            "/api/v1/users",
+            Some(&root),
+            json!({"username": "shared.worker", "password": PASSWORD, "display_name": "两社区网格员", "phone": "13722223333", "role": "staff"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let branch1 = app.unit_id(&admin, "JM-B1").await;
+    app.post(
+        &format!("/api/v1/units/{branch1}/posts"),
+        Some(&root),
+        json!({"user_id": shared}),
+    )
+    .await
+    .expect(201);
+    let theirs = app
+        .post(
+            &format!("/api/v1/units/{}/posts", other.branch),
+            Some(&root),
+            json!({"user_id": shared}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/users/{shared}");
+    for change in [
+        json!({"active": false}),
+        json!({"display_name": "改名"}),
+        json!({"phone": "13700000000"}),
+    ] {
+        for token in [&admin, &other.admin] {
+            app.patch(&path, Some(token), change.clone())
+                .await
+                .expect_problem(403, "forbidden");
+        }
+    }
+    let unchanged = app.get(&path, Some(&admin)).await.expect(200).clone();
+    assert_eq!(unchanged["display_name"], "两社区网格员");
+    assert_eq!(unchanged["active"], true);
+    // Once they serve only Junmen, Junmen's admin manages them again.
+    app.delete(&format!("/api/v1/posts/{theirs}"), Some(&root))
+        .await
+        .expect(204);
+    app.patch(&path, Some(&admin), json!({"display_name": "军门网格员"}))
+        .await
+        .expect(200);
+    app.patch(&path, Some(&root), json!({"phone": "13700000000"}))
+        .await
+        .expect(200);
+}
