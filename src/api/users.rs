@@ -146,9 +146,14 @@ pub async fn user_responses(
 fn user_scope(scope: AccountScope) -> UserScope {
     match scope {
         AccountScope::All => UserScope::All,
-        AccountScope::Subtrees { paths, created_by } => UserScope::Subtrees {
+        AccountScope::Subtrees {
+            paths,
+            created_by,
+            communities,
+        } => UserScope::Subtrees {
             prefixes: paths,
             creator: created_by.map_or(-1, |id| id.0),
+            communities,
         },
     }
 }
@@ -307,8 +312,10 @@ pub struct UserQuery {
 /// List users
 ///
 /// Admins see the people of their communities (residents living there, staff
-/// holding posts there) and the unassigned accounts they created; staff see
-/// the people of their subtrees; a super-admin sees everyone. Ordered by id.
+/// holding posts there), the unassigned accounts they created, and staff and
+/// admins whose last post was in their communities and who hold none now;
+/// staff see the people of their subtrees; a super-admin sees everyone.
+/// Ordered by id.
 #[utoipa::path(
     tag = "users",
     params(UserQuery),

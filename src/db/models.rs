@@ -58,6 +58,9 @@ pub struct UserRow {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The community a staff or admin account last held a post in, kept
+    /// once it holds none.
+    pub last_community_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]

@@ -333,7 +333,13 @@ pub fn insert_user(conn: &mut AnyConnection, new: &NewUserRow<'_>) -> Result<Use
 /// there) plus the unassigned staff accounts the caller created.
 pub enum UserScope {
     All,
-    Subtrees { prefixes: Vec<String>, creator: i64 },
+    /// Tied to the subtrees at `prefixes`; or holding no post and created by
+    /// `creator` or last serving one of `communities`.
+    Subtrees {
+        prefixes: Vec<String>,
+        creator: i64,
+        communities: Vec<i64>,
+    },
 }
 
 pub struct UserFilter<'a> {
@@ -375,9 +381,21 @@ pub fn list_users(conn: &mut AnyConnection, scope: &UserScope, filter: &UserFilt
         .order(users::id.asc())
         .limit(filter.limit)
         .into_boxed();
-    if let UserScope::Subtrees { prefixes, creator } = scope {
+    if let UserScope::Subtrees {
+        prefixes,
+        creator,
+        communities,
+    } = scope
+    {
+        // Ids only are written into the SQL.
+        let last_served = if communities.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = communities.iter().map(i64::to_string).collect();
+            format!(" OR users.last_community_id IN ({})", ids.join(", "))
+        };
         let condition = format!(
-            "({} OR (users.created_by = {creator} AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.user_id = users.id)))",
+            "({} OR ((users.created_by = {creator}{last_served}) AND NOT EXISTS (SELECT 1 FROM posts WHERE posts.user_id = users.id)))",
             tied_to_subtrees_sql(prefixes)
         );
         query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&condition));
@@ -516,8 +534,23 @@ pub fn find_post(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<(PostR
         .optional()
 }
 
+/// Removes a post. An account left with no post keeps the community of
+/// this one, so that community's admins still list it.
 pub fn delete_post(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(posts::table.find(id)).execute(conn)
+    let Some((post, unit)) = find_post(conn, id)? else {
+        return Ok(0);
+    };
+    let deleted = diesel::delete(posts::table.find(id)).execute(conn)?;
+    let left: i64 = posts::table
+        .filter(posts::user_id.eq(post.user_id))
+        .count()
+        .get_result(conn)?;
+    if left == 0 {
+        diesel::update(users::table.find(post.user_id))
+            .set(users::last_community_id.eq(crate::domain::grid::community_of(&unit.path)))
+            .execute(conn)?;
+    }
+    Ok(deleted)
 }
 
 // ---------------------------------------------------------------- sessions

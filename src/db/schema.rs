@@ -30,6 +30,7 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_community_id -> Nullable<BigInt>,
     }
 }
 

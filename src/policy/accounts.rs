@@ -11,26 +11,41 @@ pub enum AccountScope {
     All,
     /// The people tied to the subtrees at these paths (residents living
     /// there, staff and admins holding posts there), plus the accounts without
-    /// a post that `created_by` made, if set.
+    /// a post that `created_by` made, if set, or that last served one of
+    /// `communities`.
     Subtrees {
         paths: Vec<String>,
         created_by: Option<UserId>,
+        communities: Vec<i64>,
     },
 }
 
 /// Whose accounts `caller` may list: a super-admin everyone's; admins and
-/// staff the people of their subtrees, admins also the unassigned accounts
-/// they created (so that they can give them a post). Residents list no one.
+/// staff the people of their subtrees; admins also the accounts without a
+/// post that they created (so that they can give them one) or that last
+/// served their communities (so that removing a last post does not hide
+/// someone). Residents list no one.
 pub fn listable_accounts(caller: &Caller) -> Option<AccountScope> {
     match caller.role {
         Role::Superadmin => Some(AccountScope::All),
-        Role::Admin => Some(AccountScope::Subtrees {
-            paths: caller.scope_paths(),
-            created_by: Some(caller.id),
-        }),
+        Role::Admin => {
+            let mut communities: Vec<i64> = caller
+                .posts
+                .iter()
+                .filter_map(|p| crate::domain::grid::community_of(&p.path))
+                .collect();
+            communities.sort_unstable();
+            communities.dedup();
+            Some(AccountScope::Subtrees {
+                paths: caller.scope_paths(),
+                created_by: Some(caller.id),
+                communities,
+            })
+        }
         Role::Staff => Some(AccountScope::Subtrees {
             paths: caller.scope_paths(),
             created_by: None,
+            communities: Vec::new(),
         }),
         Role::Resident => None,
     }
@@ -125,10 +140,14 @@ mod tests {
             Some(AccountScope::All)
         );
         assert_eq!(
-            listable_accounts(&caller(Role::Admin, &[(Level::Committee, "/1/")])),
+            listable_accounts(&caller(
+                Role::Admin,
+                &[(Level::Committee, "/3/"), (Level::Committee, "/1/")]
+            )),
             Some(AccountScope::Subtrees {
-                paths: vec!["/1/".into()],
+                paths: vec!["/3/".into(), "/1/".into()],
                 created_by: Some(UserId(5)),
+                communities: vec![1, 3],
             })
         );
         assert_eq!(
@@ -139,6 +158,7 @@ mod tests {
             Some(AccountScope::Subtrees {
                 paths: vec!["/1/4/".into(), "/2/7/9/".into()],
                 created_by: None,
+                communities: vec![],
             })
         );
         assert_eq!(listable_accounts(&caller(Role::Resident, &[])), None);
@@ -151,6 +171,7 @@ mod tests {
             Some(AccountScope::Subtrees {
                 paths: vec![],
                 created_by: Some(UserId(5)),
+                communities: vec![],
             })
         );
     }

@@ -371,3 +371,85 @@ async fn staff_serving_two_communities_are_changed_by_neither_admin_alone() {
         .await
         .expect(200);
 }
+
+/// Removing someone's last post does not hide them from the admin of the
+/// community they served: they stay listed (and readable) there, and only
+/// there.
+#[actix_web::test]
+async fn staff_without_a_post_stay_listed_for_their_last_community() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    let admin = app.token("jm.admin").await;
+    let worker = app
+        .post(
+            "/api/v1/users",
+            Some(&root),
+            json!({"username": "moved.worker", "password": PASSWORD, "display_name": "调岗网格员", "phone": "13733334444", "role": "staff"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let branch1 = app.unit_id(&admin, "JM-B1").await;
+    let post = app
+        .post(
+            &format!("/api/v1/units/{branch1}/posts"),
+            Some(&root),
+            json!({"user_id": worker}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let listed = |list: &Value| usernames(list).contains(&"moved.worker".to_owned());
+    let list = app
+        .get("/api/v1/users?limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert!(listed(&list));
+    app.delete(&format!("/api/v1/posts/{post}"), Some(&admin))
+        .await
+        .expect(204);
+    let list = app
+        .get("/api/v1/users?limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert!(listed(&list), "still listed after the last post went");
+    let list = app
+        .get("/api/v1/users?limit=100&q=moved", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    assert!(listed(&list));
+    app.get(&format!("/api/v1/users/{worker}"), Some(&admin))
+        .await
+        .expect(200);
+    app.patch(
+        &format!("/api/v1/users/{worker}"),
+        Some(&admin),
+        json!({"active": false}),
+    )
+    .await
+    .expect(200);
+    // Not the other community's business.
+    let theirs = app
+        .get("/api/v1/users?limit=100", Some(&other.admin))
+        .await
+        .expect(200)
+        .clone();
+    assert!(!listed(&theirs));
+    app.get(&format!("/api/v1/users/{worker}"), Some(&other.admin))
+        .await
+        .expect_problem(404, "not_found");
+    // Nor of staff who hold posts of their own.
+    let branch_staff = app.token("jm.branch1").await;
+    let list = app
+        .get("/api/v1/users?limit=100", Some(&branch_staff))
+        .await
+        .expect(200)
+        .clone();
+    assert!(!listed(&list));
+}
