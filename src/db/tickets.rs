@@ -342,7 +342,7 @@ pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter)
     query.load(conn)
 }
 
-pub use crate::policy::tickets::TicketScope;
+pub use crate::policy::tickets::{ReporterSight, TicketScope};
 
 /// SQL for a scope. Ids and server-made paths (digits and `/` only) are
 /// written into it; boxed sub-selects with binds do not compile for
@@ -384,6 +384,42 @@ fn scope_sql(scope: &TicketScope) -> Option<String> {
     }
 }
 
+/// `reporter_id=N` as a caller may ask it: tickets whose reporter the
+/// caller may not see (`policy::tickets::sees_reporter`) match no reporter,
+/// so the filter cannot tell who filed them.
+#[derive(Debug)]
+pub struct ReporterFilter {
+    pub reporter_id: i64,
+    pub caller_id: i64,
+    pub sight: ReporterSight,
+}
+
+/// `policy::tickets::sees_reporter` in SQL: not anonymous, filed by the
+/// caller, or (now or once) inside a subtree where the caller sees reporters.
+fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
+    let roots = match sight {
+        ReporterSight::Everywhere => return None,
+        ReporterSight::Below(roots) => roots,
+    };
+    let mut parts = vec![
+        "NOT tickets.anonymous".to_owned(),
+        format!("tickets.reporter_id = {caller_id}"),
+    ];
+    let likes: Vec<String> = roots
+        .iter()
+        .filter(|p| is_server_path(p))
+        .map(|p| format!("units.path LIKE '{p}%'"))
+        .collect();
+    if !likes.is_empty() {
+        parts.push(format!(
+            "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
+             WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
+            likes.join(" OR ")
+        ));
+    }
+    Some(format!("({})", parts.join(" OR ")))
+}
+
 #[derive(Debug, Default)]
 pub struct TicketFilter {
     pub id: Option<i64>,
@@ -392,7 +428,7 @@ pub struct TicketFilter {
     pub category_id: Option<i64>,
     /// Path of a unit: tickets now at a unit in its subtree.
     pub unit_path: Option<String>,
-    pub reporter_id: Option<i64>,
+    pub reporter: Option<ReporterFilter>,
     /// With the time it is now.
     pub overdue: Option<(bool, NaiveDateTime)>,
     pub created_from: Option<NaiveDateTime>,
@@ -430,8 +466,11 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
             "tickets.current_unit_id IN (SELECT units.id FROM units WHERE units.path LIKE '{path}%')"
         )));
     }
-    if let Some(reporter_id) = f.reporter_id {
-        query = query.filter(tickets::reporter_id.eq(reporter_id));
+    if let Some(reporter) = &f.reporter {
+        query = query.filter(tickets::reporter_id.eq(reporter.reporter_id));
+        if let Some(sql) = reporter_sight_sql(reporter.caller_id, &reporter.sight) {
+            query = query.filter(diesel::dsl::sql::<Bool>(&sql));
+        }
     }
     if let Some((overdue, now)) = f.overdue {
         // `domain::sla::is_overdue` in SQL.

@@ -61,20 +61,88 @@ pub fn may_act(caller: &Caller, action: Action, t: &TicketFacts<'_>) -> bool {
     }
 }
 
+/// Where a caller sees who filed an anonymous ticket (besides tickets they
+/// filed themselves): admins everywhere they may read; staff on tickets that
+/// are, or have been, inside the subtree of one of their branch or
+/// committee posts; nobody else anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReporterSight {
+    Everywhere,
+    /// Roots of the subtrees (possibly none).
+    Below(Vec<String>),
+}
+
+impl ReporterSight {
+    fn covers(&self, t: &TicketFacts<'_>) -> bool {
+        match self {
+            ReporterSight::Everywhere => true,
+            ReporterSight::Below(roots) => std::iter::once(t.current_path)
+                .chain(t.visited_paths.iter().map(String::as_str))
+                .any(|path| roots.iter().any(|root| path.starts_with(root.as_str()))),
+        }
+    }
+}
+
+/// The one rule of anonymity (PRODUCT: anonymous tickets hide the reporter
+/// from household and building levels on every path). Lists ask it through
+/// [`reporter_sight`] in SQL; one ticket through [`sees_reporter`].
+pub fn reporter_sight(caller: &Caller) -> ReporterSight {
+    if caller.is_admin() {
+        return ReporterSight::Everywhere;
+    }
+    if caller.role != Role::Staff {
+        return ReporterSight::Below(Vec::new());
+    }
+    ReporterSight::Below(
+        caller
+            .posts
+            .iter()
+            .filter(|post| post.level <= Level::Branch)
+            .map(|post| post.path.clone())
+            .collect(),
+    )
+}
+
 /// Anonymous reporters are hidden from household and building levels: only
 /// the reporter, admins, and staff holding a branch or committee post on the
 /// ticket's path see who filed it.
 pub fn sees_reporter(caller: &Caller, t: &TicketFacts<'_>) -> bool {
-    if !t.anonymous || t.is_reporter(caller) || caller.is_admin() {
-        return true;
+    !t.anonymous || t.is_reporter(caller) || reporter_sight(caller).covers(t)
+}
+
+/// The reporter `caller` may not be shown, if any: every answer about the
+/// ticket (the ticket, its parties, events, their actors and notes,
+/// comments) renders through [`HiddenReporter`] so none tells who it is.
+pub fn hidden_reporter(caller: &Caller, t: &TicketFacts<'_>) -> Option<HiddenReporter> {
+    (!sees_reporter(caller, t)).then_some(HiddenReporter { user_id: t.reporter_id })
+}
+
+/// The note a `filed` event shows in place of the resident's name when
+/// staff filed an anonymous ticket for them (代为提交).
+pub const FILED_FOR_HIDDEN_REPORTER: &str = "filed by staff for a resident";
+
+/// A reporter the caller may not see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HiddenReporter {
+    pub user_id: i64,
+}
+
+impl HiddenReporter {
+    /// Whether an account (an event's actor, a party) is the hidden reporter.
+    pub fn is(&self, user_id: i64) -> bool {
+        self.user_id == user_id
     }
-    caller.role == Role::Staff
-        && caller.posts.iter().any(|post| {
-            post.level <= Level::Branch
-                && std::iter::once(t.current_path)
-                    .chain(t.visited_paths.iter().map(String::as_str))
-                    .any(|path| path.starts_with(&post.path))
-        })
+
+    /// An event's note as the caller may read it. Notes the system writes
+    /// are the only ones that can name the reporter: the `filed` note of a
+    /// ticket staff filed for them ("filed by staff for 王芳", kept in old
+    /// rows). Everything else is text someone typed.
+    pub fn note(&self, kind: &str, note: Option<String>) -> Option<String> {
+        match kind {
+            "filed" => note.map(|_| FILED_FOR_HIDDEN_REPORTER.to_owned()),
+            _ => note,
+        }
+    }
 }
 
 /// Residents never see other people's contact details on a ticket (the
@@ -263,6 +331,57 @@ mod tests {
             &caller(2, Role::Staff, &[(Level::Building, "/1/4/9/")]),
             &named
         ));
+    }
+
+    #[test]
+    fn where_the_reporter_is_hidden_nothing_rendered_names_them() {
+        let visited = vec!["/1/4/9/".to_owned()];
+        let t = facts(&visited, &[], true);
+        let building = caller(2, Role::Staff, &[(Level::Building, "/1/4/9/")]);
+        let hidden = hidden_reporter(&building, &t).unwrap();
+        assert!(hidden.is(100) && !hidden.is(2));
+        assert_eq!(
+            hidden.note("filed", Some("filed by staff for 王芳".into())).as_deref(),
+            Some(FILED_FOR_HIDDEN_REPORTER)
+        );
+        assert_eq!(hidden.note("filed", None), None, "a resident filed it themselves");
+        assert_eq!(hidden.note("comment", Some("x".into())).as_deref(), Some("x"));
+        let branch = caller(3, Role::Staff, &[(Level::Branch, "/1/4/")]);
+        assert_eq!(hidden_reporter(&branch, &t), None);
+        assert_eq!(hidden_reporter(&building, &facts(&visited, &[], false)), None);
+    }
+
+    #[test]
+    fn the_sight_lists_branch_and_committee_posts_only() {
+        let staff = caller(
+            2,
+            Role::Staff,
+            &[
+                (Level::Household, "/1/4/9/30/"),
+                (Level::Branch, "/1/5/"),
+                (Level::Committee, "/2/"),
+            ],
+        );
+        assert_eq!(
+            reporter_sight(&staff),
+            ReporterSight::Below(vec!["/1/5/".into(), "/2/".into()])
+        );
+        assert_eq!(reporter_sight(&caller(6, Role::Admin, &[])), ReporterSight::Everywhere);
+        assert_eq!(
+            reporter_sight(&caller(7, Role::Superadmin, &[])),
+            ReporterSight::Everywhere
+        );
+        assert_eq!(
+            reporter_sight(&caller(100, Role::Resident, &[])),
+            ReporterSight::Below(vec![])
+        );
+        // A ticket that passed through the branch, now elsewhere.
+        let moved = vec!["/1/5/7/".to_owned()];
+        let t = TicketFacts {
+            current_path: "/1/",
+            ..facts(&moved, &[], true)
+        };
+        assert!(sees_reporter(&staff, &t));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::db::{AnyConnection, queries};
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
-use crate::policy::tickets::{self as policy, TicketFacts};
+use crate::policy::tickets::{self as policy, HiddenReporter, TicketFacts};
 
 /// What it takes to show tickets to a caller, loaded in a few queries for a
 /// whole page (never one query per ticket).
@@ -97,6 +97,15 @@ impl TicketContext {
         } else {
             Err(ApiError::NotFound)
         }
+    }
+
+    /// The reporter the caller may not be shown (`policy::tickets::hidden_reporter`),
+    /// or 404 when the caller may not read the ticket at all.
+    pub fn hidden_reporter(&self, caller: &Caller, t: &TicketRow) -> Result<Option<HiddenReporter>, ApiError> {
+        let visited = self.visited_paths(t);
+        let parties = self.party_user_ids(t);
+        let facts = self.readable(caller, t, &visited, &parties)?;
+        Ok(policy::hidden_reporter(caller, &facts))
     }
 
     /// 404 unless the caller may read the ticket.

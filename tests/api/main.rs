@@ -3,6 +3,7 @@
 //! server URL whose user may create databases.
 #![allow(clippy::unwrap_used)]
 
+mod anonymity;
 mod audit;
 mod auth;
 mod cli;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{PASSWORD, TestApp};
 
 /// The callers, in the order of every row's expected statuses.
-const CALLERS: [&str; 9] = [
+pub(crate) const CALLERS: [&str; 9] = [
     "anonymous",
     "resident01 (owner)",
     "resident02 (same building)",
@@ -23,7 +23,7 @@ const CALLERS: [&str; 9] = [
     "hq.admin (another community)",
     "super-admin",
 ];
-const USERNAMES: [Option<&str>; 9] = [
+pub(crate) const USERNAMES: [Option<&str>; 9] = [
     None,
     Some("resident01"),
     Some("resident02"),

@@ -1,8 +1,11 @@
 //! Ticket visibility is decided twice: in Rust (`policy::tickets::can_read`,
 //! asked for one ticket) and in SQL (`db::tickets::scope_sql`, the list
 //! query), and "overdue" likewise (`domain::sla::is_overdue` on a ticket, the
-//! `overdue` filter in SQL). These tests hold each pair to the same answer
-//! for every caller over the demo's sample tickets, so neither can drift.
+//! `overdue` filter in SQL), and whose anonymous reporter a caller sees
+//! (`policy::tickets::sees_reporter` on a ticket, `reporter_sight` in the
+//! `reporter_id` filter) likewise. These tests hold each pair to the same
+//! answer for every caller over the demo's sample tickets, so neither can
+//! drift.
 
 use std::collections::BTreeSet;
 
@@ -61,6 +64,7 @@ async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
         "jm.branch3",
         "jm.b1.bldg1",
         "jm.b1.bldg2",
+        "jm.b2.bldg1",
         "jm.b3.bldg1",
         "jm.b3.bldg2",
         "jm.b1.bldg1.h1",
@@ -76,6 +80,12 @@ async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
     }
     let mut someone_sees_part = false;
     let mut someone_sees_late = false;
+    let mut someone_is_kept_from_a_reporter = false;
+    let reporters: BTreeSet<i64> = listed(&app, &root, "")
+        .await
+        .iter()
+        .map(|t| t["reporter"]["id"].as_i64().unwrap())
+        .collect();
     for (name, token) in &callers {
         let list = listed(&app, token, "").await;
         let mut opened = BTreeSet::new();
@@ -103,6 +113,18 @@ async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
             .collect();
         assert_eq!(late, flagged, "{name}: overdue=true vs the overdue field");
         someone_sees_late |= !late.is_empty();
+
+        // `reporter_id=N` finds exactly the tickets whose `reporter` is N.
+        for reporter in &reporters {
+            let filtered = ids(&listed(&app, token, &format!("reporter_id={reporter}")).await);
+            let shown: BTreeSet<i64> = list
+                .iter()
+                .filter(|t| t["reporter"]["id"] == *reporter)
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(filtered, shown, "{name}: reporter_id={reporter} vs the reporter field");
+        }
+        someone_is_kept_from_a_reporter |= list.iter().any(|t| t["reporter"].is_null());
         assert_eq!(
             on_time,
             ids(&list).difference(&flagged).copied().collect(),
@@ -111,6 +133,10 @@ async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
     }
     assert!(someone_sees_part, "the callers must see different parts of the demo");
     assert!(someone_sees_late, "the demo holds overdue tickets");
+    assert!(
+        someone_is_kept_from_a_reporter,
+        "the demo holds an anonymous ticket that some callers read without its reporter"
+    );
     assert!(
         ids(&listed(&app, &other.admin, "").await).is_empty(),
         "another community's admin sees none of Junmen's tickets"

@@ -105,7 +105,8 @@ pub(super) async fn list_parties(
         .db
         .run(move |conn| {
             let d = service::readable_dispute(conn, &caller, id)?;
-            Ok(d.context.party_responses(&caller, &d.ticket, false))
+            let hidden = d.context.hidden_reporter(&caller, &d.ticket)?;
+            Ok(d.context.party_responses(&caller, &d.ticket, hidden))
         })
         .await?;
     Ok(web::Json(PartyList { items }))
@@ -166,8 +167,9 @@ pub(super) async fn add_party(
             service::add_party(conn, &caller, id, role, &party, now)?;
             // The new party is the last one added.
             let d = service::readable_dispute(conn, &caller, id)?;
+            let hidden = d.context.hidden_reporter(&caller, &d.ticket)?;
             d.context
-                .party_responses(&caller, &d.ticket, false)
+                .party_responses(&caller, &d.ticket, hidden)
                 .pop()
                 .ok_or(ApiError::Internal)
         })

@@ -10,7 +10,7 @@ use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
 use crate::db::queries;
-use crate::db::tickets::{self as db, TicketFilter, TicketScope};
+use crate::db::tickets::{self as db, ReporterFilter, TicketFilter, TicketScope};
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -28,6 +28,10 @@ pub struct TicketQuery {
     pub category: Option<String>,
     /// Tickets now at this unit or anywhere below it.
     pub unit_id: Option<i64>,
+    /// Tickets this account filed (or staff filed for them). An anonymous
+    /// ticket matches only for callers who see its reporter (the reporter,
+    /// branch and committee staff on its path, admins): for anyone else it
+    /// matches no `reporter_id`, so the answer is the same whoever filed it.
     pub reporter_id: Option<i64>,
     /// `true`: only tickets past a deadline; `false`: only tickets within them.
     pub overdue: Option<bool>,
@@ -99,7 +103,11 @@ async fn list(
                 status: query.status.map(|s| s.as_str().to_owned()),
                 category_id,
                 unit_path,
-                reporter_id: query.reporter_id,
+                reporter: query.reporter_id.map(|reporter_id| ReporterFilter {
+                    reporter_id,
+                    caller_id: caller.id.0,
+                    sight: policy::reporter_sight(&caller),
+                }),
                 overdue: query.overdue.map(|o| (o, now)),
                 created_from: query.created_from.map(|t| t.naive_utc()),
                 created_to: query.created_to.map(|t| t.naive_utc()),
@@ -126,6 +134,10 @@ async fn list(
 /// Complaints and disputes the caller may see, newest first: residents their
 /// own and disputes they are party to; staff those now at, or once at, a unit
 /// in their subtrees; admins their communities'.
+///
+/// Anonymous tickets hide their reporter from household and building staff
+/// in every answer: `reporter` is null, and `reporter_id` does not match
+/// them for those callers.
 #[utoipa::path(
     tag = "tickets",
     params(TicketQuery),

@@ -21,7 +21,7 @@ use crate::domain::people::multiline_text;
 use crate::domain::ticket::Status;
 use crate::error::{ApiError, Validator};
 use crate::policy::Caller;
-use crate::policy::tickets as policy;
+use crate::policy::tickets::{self as policy, HiddenReporter};
 use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
@@ -48,10 +48,7 @@ async fn timeline(
         .run(move |conn| {
             let row = db::find_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
             let context = TicketContext::load(conn, std::slice::from_ref(&row))?;
-            let visited = context.visited_paths(&row);
-            let parties = context.party_user_ids(&row);
-            let facts = context.readable(&caller, &row, &visited, &parties)?;
-            let hide_reporter = !policy::sees_reporter(&caller, &facts);
+            let hidden = context.hidden_reporter(&caller, &row)?;
             let filter = EventFilter {
                 include_internal: policy::sees_internal_notes(&caller),
                 only_comments,
@@ -67,22 +64,26 @@ async fn timeline(
                 .into_iter()
                 .map(|u| (u.id, u))
                 .collect();
-            let items = events
-                .into_iter()
-                .map(|e| event_response(e, &actors, hide_reporter.then_some(row.reporter_id)))
-                .collect();
+            let items = events.into_iter().map(|e| event_response(e, &actors, hidden)).collect();
             Ok(EventList { items, next_cursor })
         })
         .await
 }
 
-pub fn event_response(e: EventRow, actors: &HashMap<i64, UserRow>, hidden_actor: Option<i64>) -> EventResponse {
+/// One timeline entry as the caller may see it: where the reporter is hidden
+/// from them, the reporter's own steps and comments show no actor, and no
+/// note the system wrote names them.
+pub fn event_response(e: EventRow, actors: &HashMap<i64, UserRow>, hidden: Option<HiddenReporter>) -> EventResponse {
+    let note = match hidden {
+        Some(h) => h.note(&e.kind, e.note),
+        None => e.note,
+    };
     EventResponse {
         id: e.id,
         ticket_id: e.ticket_id,
         actor: e
             .actor_id
-            .filter(|id| Some(*id) != hidden_actor)
+            .filter(|id| !hidden.is_some_and(|h| h.is(*id)))
             .and_then(|id| actors.get(&id))
             .map(|u| ActorRef {
                 id: UserId(u.id),
@@ -93,7 +94,7 @@ pub fn event_response(e: EventRow, actors: &HashMap<i64, UserRow>, hidden_actor:
         to_status: e.to_status.as_deref().and_then(Status::parse),
         from_unit_id: e.from_unit_id.map(UnitId),
         to_unit_id: e.to_unit_id.map(UnitId),
-        note: e.note,
+        note,
         internal: e.internal,
         created_at: utc(e.created_at),
     }
@@ -102,7 +103,10 @@ pub fn event_response(e: EventRow, actors: &HashMap<i64, UserRow>, hidden_actor:
 /// A ticket's timeline
 ///
 /// Every transition, comment and system action, oldest first; append-only.
-/// Internal notes are left out for residents.
+/// Internal notes are left out for residents. Where the caller may not see
+/// an anonymous ticket's reporter, the reporter's own entries have no
+/// `actor` and no note names them (a ticket staff filed for them says
+/// "filed by staff for a resident").
 #[utoipa::path(
     tag = "tickets",
     params(("id" = i64, Path, description = "Ticket id"), EventQuery),
@@ -128,7 +132,9 @@ async fn list_events(
 
 /// A ticket's comments
 ///
-/// Public comments, and internal notes for staff; oldest first.
+/// Public comments, and internal notes for staff; oldest first. Where the
+/// caller may not see an anonymous ticket's reporter, the reporter's
+/// comments have no `actor`.
 #[utoipa::path(
     tag = "tickets",
     params(("id" = i64, Path, description = "Ticket id"), EventQuery),
@@ -212,7 +218,7 @@ async fn create_comment(
         .db
         .write(move |conn| {
             let row = db::lock_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
-            TicketContext::load(conn, std::slice::from_ref(&row))?.ensure_readable(&caller, &row)?;
+            let hidden = TicketContext::load(conn, std::slice::from_ref(&row))?.hidden_reporter(&caller, &row)?;
             let event = db::insert_event(
                 conn,
                 &NewEventRow {
@@ -232,7 +238,7 @@ async fn create_comment(
                 .into_iter()
                 .map(|u| (u.id, u))
                 .collect();
-            Ok(event_response(event, &actors, None))
+            Ok(event_response(event, &actors, hidden))
         })
         .await?;
     Ok(HttpResponse::Created().json(event))

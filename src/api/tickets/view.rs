@@ -14,7 +14,7 @@ use crate::domain::sla::is_overdue;
 use crate::domain::ticket::{Place, allowed_actions, possible_at};
 use crate::error::ApiError;
 use crate::policy::Caller;
-use crate::policy::tickets as policy;
+use crate::policy::tickets::{self as policy, HiddenReporter};
 use crate::service::visibility::TicketContext;
 
 impl TicketContext {
@@ -31,12 +31,18 @@ impl TicketContext {
 
     /// A dispute's parties as the caller may see them: phones hidden from
     /// residents but their own, masked below committee level.
-    pub fn party_responses(&self, caller: &Caller, t: &TicketRow, hide_reporter: bool) -> Vec<PartyResponse> {
+    /// The reporter is left out where the caller may not see them.
+    pub fn party_responses(
+        &self,
+        caller: &Caller,
+        t: &TicketRow,
+        hidden: Option<HiddenReporter>,
+    ) -> Vec<PartyResponse> {
         self.parties
             .get(&t.id)
             .map(|ps| {
                 ps.iter()
-                    .filter(|p| !(t.anonymous && hide_reporter && p.user_id == Some(t.reporter_id)))
+                    .filter(|p| !hidden.zip(p.user_id).is_some_and(|(h, user_id)| h.is(user_id)))
                     .map(|p| PartyResponse {
                         id: p.id,
                         role: p.role.clone(),
@@ -59,7 +65,8 @@ impl TicketContext {
             .categories
             .get(&t.category_id)
             .ok_or_else(|| ApiError::internal("unknown category"))?;
-        let reporter = if policy::sees_reporter(caller, &facts) {
+        let hidden = policy::hidden_reporter(caller, &facts);
+        let reporter = if hidden.is_none() {
             self.users.get(&t.reporter_id).map(|u| PersonRef {
                 id: UserId(u.id),
                 display_name: u.display_name.clone(),
@@ -71,7 +78,7 @@ impl TicketContext {
         } else {
             None
         };
-        let parties = self.party_responses(caller, &t, reporter.is_none());
+        let parties = self.party_responses(caller, &t, hidden);
         let place = Place {
             level: facts.current_level,
             arrived_from_elsewhere: t.arrived_from_unit_id.is_some(),
