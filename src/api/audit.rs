@@ -139,6 +139,7 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 

@@ -33,7 +33,7 @@ pub struct RegisterResident {
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
     /// 8–128 characters.
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\u0000]*$")]
     pub password: String,
     /// 1–64 characters, shown to staff.
     #[schema(
@@ -60,7 +60,9 @@ pub struct RegisterResident {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "wangfang", "password": "correct-horse-42"}))]
 pub struct LoginRequest {
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub username: String,
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub password: String,
 }
 
@@ -69,6 +71,7 @@ pub struct LoginRequest {
 #[schema(example = json!({"refresh_token": "q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Single use.
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub refresh_token: String,
 }
 

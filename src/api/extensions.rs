@@ -232,6 +232,9 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
 ///
 /// By staff of the level above the unit that asked (admins for the
 /// committee); moves the ticket's resolve deadline by the hours asked.
+/// Never by the person who asked, whatever else they hold (403
+/// `own_request`): a committee's request goes to another of its admins or a
+/// super-admin.
 #[utoipa::path(
     tag = "deadlines",
     params(("id" = i64, Path, description = "Extension request id")),
@@ -264,7 +267,8 @@ async fn approve_extension(
 
 /// Deny an extension
 ///
-/// By staff of the level above the unit that asked (admins for the committee).
+/// By staff of the level above the unit that asked (admins for the
+/// committee), never by the person who asked (403 `own_request`).
 #[utoipa::path(
     tag = "deadlines",
     params(("id" = i64, Path, description = "Extension request id")),

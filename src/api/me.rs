@@ -109,9 +109,10 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"current_password": "correct-horse-42", "new_password": "battery-staple-77"}))]
 pub struct ChangePassword {
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub current_password: String,
     /// 8–128 characters.
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\u0000]*$")]
     pub new_password: String,
 }
 

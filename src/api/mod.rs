@@ -79,7 +79,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a
 /// problem document: 415 for another content type, 413 over the limit,
 /// 400 for malformed JSON, 422 naming the field for wrong, missing or
-/// unknown fields.
+/// unknown fields, and for U+0000 in any string or field name
+/// (`control_characters`; PostgreSQL text cannot hold it).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -115,6 +116,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             // all must not be reported as a missing field.
             let mut document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
             integral_floats(&mut document);
+            no_nul_in_json(&document)?;
             arrays_only_of_values(&document)?;
             let value = serde_path_to_error::deserialize(document).map_err(json_error)?;
             Ok(JsonBody(value))
@@ -140,6 +142,71 @@ fn integral_floats(value: &mut serde_json::Value) {
         Value::Array(items) => items.iter_mut().for_each(integral_floats),
         Value::Object(fields) => fields.values_mut().for_each(integral_floats),
         Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+}
+
+/// A field that holds U+0000. PostgreSQL text cannot store it (a query
+/// that carries it fails), so no string with it gets past the extractors:
+/// one refusal for every field, query parameter and backend.
+fn nul_field(field: &str) -> FieldError {
+    FieldError::new(
+        field.replace('\0', "\\u0000"),
+        "control_characters",
+        Text::new("Control characters are not allowed.", "不能包含控制字符。"),
+    )
+}
+
+/// Refuses a JSON document with U+0000 in any string or field name,
+/// naming each field as serde would (`respondents[0].name`).
+fn no_nul_in_json(document: &serde_json::Value) -> Result<(), ApiError> {
+    use serde_json::Value;
+    fn walk(value: &Value, path: &str, found: &mut Vec<FieldError>) {
+        match value {
+            Value::String(text) if text.contains('\0') => {
+                found.push(nul_field(if path.is_empty() { "." } else { path }))
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"), found);
+                }
+            }
+            Value::Object(fields) => {
+                for (name, item) in fields {
+                    let path = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    if name.contains('\0') {
+                        found.push(nul_field(&path));
+                    } else {
+                        walk(item, &path, found);
+                    }
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(document, "", &mut found);
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(found))
+    }
+}
+
+/// Refuses a query string with U+0000 in any parameter's name or value
+/// (percent-encoded as `%00`), whether or not the operation reads it.
+fn no_nul_in_query(query: &str) -> Result<(), ApiError> {
+    let found: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| nul_field(&name))
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(found))
     }
 }
 
@@ -227,7 +294,8 @@ fn field_error_from_serde(path: &str, message: &str) -> FieldError {
     }
 }
 
-/// Query parameters, answered like [`JsonBody`]: 422 naming the parameter.
+/// Query parameters, answered like [`JsonBody`]: 422 naming the parameter,
+/// also for a `%00` in any parameter's name or value.
 pub struct QueryParams<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
@@ -236,6 +304,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let query = req.query_string();
+        if let Err(error) = no_nul_in_query(query) {
+            return std::future::ready(Err(error));
+        }
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         std::future::ready(
             serde_path_to_error::deserialize(deserializer)
@@ -349,6 +420,32 @@ mod tests {
             doc,
             serde_json::json!({"rating": 5, "nested": [2, 2.5, -3], "lat": 26.07, "big": 1e300, "s": "1.0"})
         );
+    }
+
+    #[test]
+    fn nul_is_refused_in_any_string_naming_the_field() {
+        let fields = |result: Result<(), ApiError>| match result {
+            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| (e.field, e.code)).collect(),
+            other => panic!("{other:?}"),
+        };
+        let doc = serde_json::json!({"title": "a\u{0}", "ok": "b", "respondents": [{"name": "c"}, {"name": "\u{0}"}],
+            "x\u{0}": 1, "n": 5});
+        let found: Vec<(String, &str)> = fields(no_nul_in_json(&doc));
+        assert_eq!(
+            found,
+            [
+                ("respondents[1].name".to_owned(), "control_characters"),
+                ("title".to_owned(), "control_characters"),
+                ("x\\u0000".to_owned(), "control_characters"),
+            ]
+        );
+        assert!(no_nul_in_json(&serde_json::json!({"title": "一\t二", "list": [1, "x"]})).is_ok());
+        let found: Vec<(String, &str)> = fields(no_nul_in_query("q=a%00b&limit=5&%00=1&c=\0"));
+        assert_eq!(
+            found.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+            ["q", "\\u0000", "c"]
+        );
+        assert!(no_nul_in_query("q=%E5%99%AA&limit=5").is_ok());
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub struct PostQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 
@@ -210,7 +211,9 @@ async fn list_posts(
 
 /// Remove a post
 ///
-/// Admins only, inside their communities.
+/// Admins only, inside their communities. An admin cannot remove their own
+/// last post (409 `own_last_post`): another admin of the community or a
+/// super-admin may.
 #[utoipa::path(
     tag = "posts",
     params(("id" = i64, Path, description = "Post id")),
@@ -219,6 +222,7 @@ async fn list_posts(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = []))
 )]
@@ -229,12 +233,22 @@ async fn delete_post(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>)
     state
         .db
         .write(move |conn| {
-            let (_, unit) = queries::find_post(conn, post_id)?.ok_or(ApiError::NotFound)?;
+            let (post, unit) = queries::find_post(conn, post_id)?.ok_or(ApiError::NotFound)?;
             if !caller.works_in(&unit.path) {
                 return Err(ApiError::NotFound);
             }
             if !caller.manages(&unit.path) {
                 return Err(ApiError::Forbidden);
+            }
+            // The holder's row first: two removals of their posts count one after the other.
+            queries::lock_user(conn, post.user_id)?.ok_or(ApiError::Internal)?;
+            let held = queries::posts_with_units(conn, post.user_id)?.len();
+            if policy::removes_own_last_post(&caller, UserId(post.user_id), held) {
+                return Err(ApiError::conflict(
+                    "own_last_post",
+                    "This is your last post; another admin or a super-admin may remove it.",
+                    "这是您的最后一个职务，须由其他管理员或超级管理员移除。",
+                ));
             }
             queries::delete_post(conn, post_id)?;
             Ok(())

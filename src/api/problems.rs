@@ -29,7 +29,8 @@ pub struct Unauthorized(ProblemDetails);
 /// The caller's role may never use this operation (`forbidden`), or the
 /// request is refused for the reason its `code` names: `staff_only` (a
 /// resident writing an internal note or filing for someone else),
-/// `cannot_deactivate_self`, `wrong_password`.
+/// `cannot_deactivate_self`, `wrong_password`, `own_request` (deciding an
+/// extension one asked for oneself).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

@@ -29,6 +29,7 @@ pub struct SlaRule {
     /// The level of the unit the ticket arrives at.
     pub level: Option<Level>,
     /// A category `code`.
+    #[schema(pattern = r"^[^\u0000]*$")]
     pub category: Option<String>,
     pub priority: Option<Priority>,
     /// Hours to sign for (签收), 1–8760.

@@ -139,11 +139,13 @@ pub struct UnitQuery {
     /// Only units of this level (`household` needs a token).
     pub level: Option<Level>,
     /// Text in the name or code (case-insensitive for Latin letters).
+    #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 

@@ -186,7 +186,7 @@ pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<
 pub struct CreateUser {
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(min_length = 8, max_length = 128, pattern = r"^[^\u0000]*$")]
     pub password: String,
     #[schema(
         min_length = 1,
@@ -301,11 +301,13 @@ pub struct UserQuery {
     /// Only people living in, or holding posts in, this unit's subtree.
     pub unit_id: Option<i64>,
     /// Text in the username or display name.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 

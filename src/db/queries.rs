@@ -296,6 +296,21 @@ pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRo
         .optional()
 }
 
+/// Locks a user's row (`FOR UPDATE` on PostgreSQL; SQLite's write
+/// transaction holds the whole database), so a check over their posts holds
+/// until the transaction ends.
+pub fn lock_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> {
+    match conn {
+        AnyConnection::Postgres(pg) => users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        AnyConnection::Sqlite(_) => find_user(conn, id),
+    }
+}
+
 pub fn users_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
     users::table
         .filter(users::id.eq_any(ids))

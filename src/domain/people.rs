@@ -165,6 +165,11 @@ pub fn mask_phone(phone: &str) -> String {
 pub const LINE_PATTERN: &str =
     r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 
+/// What the API document says of any other free string (passwords,
+/// searches, cursors, codes): no U+0000, which PostgreSQL text cannot hold
+/// (the request extractors refuse it everywhere).
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
 /// What the API document says of text that may run over several lines
 /// (descriptions, comments, notes, reasons): tabs and line breaks allowed,
 /// other control characters not, and something besides white space.

@@ -1,13 +1,38 @@
 //! Who decides a request for more time (延期申请).
 
 use super::Caller;
+use crate::domain::ids::UserId;
+
+/// Why a caller may not decide a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecideRefused {
+    /// Not the level above the unit that asked (a role that may never).
+    NotAbove,
+    /// The caller asked for it: whoever asks never decides (separation of
+    /// duties), whatever posts or role they also hold.
+    OwnRequest,
+}
 
 /// The level above the unit that asked decides: staff working in the parent
-/// unit (`parent_path`), or, for a committee (it has no parent), its admins.
-pub fn may_decide_extension(caller: &Caller, asking_path: &str, parent_path: Option<&str>) -> bool {
-    match parent_path {
+/// unit (`parent_path`), or, for a committee (it has no parent), its admins;
+/// super-admins anywhere. Never the person who asked (`requested_by`), so a
+/// committee's request goes to another of its admins or a super-admin.
+pub fn may_decide_extension(
+    caller: &Caller,
+    requested_by: UserId,
+    asking_path: &str,
+    parent_path: Option<&str>,
+) -> Result<(), DecideRefused> {
+    let above = match parent_path {
         Some(parent) => caller.works_in(parent),
         None => caller.manages(asking_path),
+    };
+    if !above {
+        Err(DecideRefused::NotAbove)
+    } else if caller.id == requested_by {
+        Err(DecideRefused::OwnRequest)
+    } else {
+        Ok(())
     }
 }
 
@@ -35,37 +60,72 @@ mod tests {
         }
     }
 
+    /// Whether `caller` may decide a request someone else (user 99) made.
+    fn decides(caller: &Caller, asking_path: &str, parent_path: Option<&str>) -> bool {
+        may_decide_extension(caller, UserId(99), asking_path, parent_path).is_ok()
+    }
+
     #[test]
     fn the_level_above_decides() {
         let branch = caller(Role::Staff, &[(Level::Branch, "/1/4/")]);
         let building = caller(Role::Staff, &[(Level::Building, "/1/4/9/")]);
         // A building's request goes to its branch (and anyone above it).
-        assert!(may_decide_extension(&branch, "/1/4/9/", Some("/1/4/")));
-        assert!(!may_decide_extension(&building, "/1/4/9/", Some("/1/4/")));
-        assert!(!may_decide_extension(&branch, "/1/5/9/", Some("/1/5/")));
+        assert!(decides(&branch, "/1/4/9/", Some("/1/4/")));
+        assert!(!decides(&building, "/1/4/9/", Some("/1/4/")));
+        assert!(!decides(&branch, "/1/5/9/", Some("/1/5/")));
         let committee_staff = caller(Role::Staff, &[(Level::Committee, "/1/")]);
-        assert!(may_decide_extension(&committee_staff, "/1/4/9/", Some("/1/4/")));
-        assert!(!may_decide_extension(
-            &caller(Role::Resident, &[]),
-            "/1/4/9/",
-            Some("/1/4/")
-        ));
+        assert!(decides(&committee_staff, "/1/4/9/", Some("/1/4/")));
+        assert!(!decides(&caller(Role::Resident, &[]), "/1/4/9/", Some("/1/4/")));
     }
 
     #[test]
     fn a_committees_request_goes_to_its_admins() {
         let committee_staff = caller(Role::Staff, &[(Level::Committee, "/1/")]);
-        assert!(!may_decide_extension(&committee_staff, "/1/", None));
-        assert!(may_decide_extension(
-            &caller(Role::Admin, &[(Level::Committee, "/1/")]),
-            "/1/",
-            None
-        ));
-        assert!(!may_decide_extension(
+        assert!(!decides(&committee_staff, "/1/", None));
+        assert!(decides(&caller(Role::Admin, &[(Level::Committee, "/1/")]), "/1/", None));
+        assert!(!decides(
             &caller(Role::Admin, &[(Level::Committee, "/2/")]),
             "/1/",
             None
         ));
-        assert!(may_decide_extension(&caller(Role::Superadmin, &[]), "/1/", None));
+        assert!(decides(&caller(Role::Superadmin, &[]), "/1/", None));
+    }
+
+    #[test]
+    fn whoever_asked_never_decides_at_any_level() {
+        // Callers are user 1; here they also asked.
+        let asked = UserId(1);
+        let both = caller(
+            Role::Staff,
+            &[(Level::Building, "/1/4/9/"), (Level::Household, "/1/4/9/30/")],
+        );
+        let committee_staff = caller(Role::Staff, &[(Level::Committee, "/1/")]);
+        let admin = caller(Role::Admin, &[(Level::Committee, "/1/")]);
+        let root = caller(Role::Superadmin, &[]);
+        for (who, asking, parent) in [
+            (&both, "/1/4/9/30/", Some("/1/4/9/")),
+            (&committee_staff, "/1/4/9/30/", Some("/1/4/9/")),
+            (&admin, "/1/4/", Some("/1/")),
+            (&admin, "/1/", None),
+            (&root, "/1/", None),
+            (&root, "/1/4/9/30/", Some("/1/4/9/")),
+        ] {
+            assert_eq!(
+                may_decide_extension(who, asked, asking, parent),
+                Err(DecideRefused::OwnRequest),
+                "{who:?} at {asking}"
+            );
+            assert_eq!(may_decide_extension(who, UserId(2), asking, parent), Ok(()));
+        }
+        // Not being above is the answer first, asker or not.
+        let household = caller(Role::Staff, &[(Level::Household, "/1/4/9/30/")]);
+        assert_eq!(
+            may_decide_extension(&household, asked, "/1/4/9/30/", Some("/1/4/9/")),
+            Err(DecideRefused::NotAbove)
+        );
+        assert_eq!(
+            may_decide_extension(&committee_staff, asked, "/1/", None),
+            Err(DecideRefused::NotAbove)
+        );
     }
 }

@@ -88,6 +88,14 @@ pub fn may_hold_post_at(role: Role, level: Level) -> bool {
     }
 }
 
+/// Whether removing a post held by `holder`, who holds `holder_posts` in
+/// all, would be the caller removing their own last post: an admin would
+/// leave every community they manage on their own say, with no one else
+/// deciding it (separation of duties). Another admin or a super-admin may.
+pub fn removes_own_last_post(caller: &Caller, holder: UserId, holder_posts: usize) -> bool {
+    caller.id == holder && holder_posts <= 1
+}
+
 /// Which roles a caller may create through `POST /users`.
 pub fn may_create_role(caller: &Caller, role: Role) -> bool {
     caller.is_admin() && matches!(role, Role::Staff | Role::Admin)
@@ -111,6 +119,15 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn no_one_removes_their_own_last_post() {
+        let admin = caller(Role::Admin, &[(Level::Committee, "/1/")]);
+        assert!(removes_own_last_post(&admin, UserId(1), 1));
+        assert!(!removes_own_last_post(&admin, UserId(1), 2));
+        assert!(!removes_own_last_post(&admin, UserId(2), 1));
+        assert!(!removes_own_last_post(&caller(Role::Superadmin, &[]), UserId(2), 1));
     }
 
     #[test]

@@ -9,9 +9,11 @@ use crate::db::models::{ExtensionRow, NewEventRow, NewExtensionRow, TicketRow};
 use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, queries};
 use crate::domain::extensions::{self as rules, Decision, ExtensionStatus, Refusal, TicketNow, TimelineEntry};
+use crate::domain::ids::UserId;
+use crate::domain::text::Text;
 use crate::error::ApiError;
 use crate::policy::Caller;
-use crate::policy::extensions::may_decide_extension;
+use crate::policy::extensions::{DecideRefused, may_decide_extension};
 use crate::policy::tickets::can_work;
 use crate::service::visibility::TicketContext;
 
@@ -96,8 +98,8 @@ pub fn request_extension(
     Ok(row)
 }
 
-/// Approves or denies request `id`. By the level above the unit that asked;
-/// approval (only while the ticket is still open at that unit) moves the
+/// Approves or denies request `id`. By the level above the unit that asked,
+/// never by the person who asked (403 `own_request`); approval (only while the ticket is still open at that unit) moves the
 /// resolve deadline by the hours asked and clears a breach of the old one.
 pub fn decide_extension(
     conn: &mut AnyConnection,
@@ -114,8 +116,18 @@ pub fn decide_extension(
         Some(parent) => Some(queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?.path),
         None => None,
     };
-    if !may_decide_extension(caller, &unit.path, parent_path.as_deref()) {
-        return Err(ApiError::Forbidden);
+    match may_decide_extension(caller, UserId(request.requested_by), &unit.path, parent_path.as_deref()) {
+        Ok(()) => {}
+        Err(DecideRefused::NotAbove) => return Err(ApiError::Forbidden),
+        Err(DecideRefused::OwnRequest) => {
+            return Err(ApiError::Refused {
+                code: "own_request",
+                detail: Text::new(
+                    "You asked for this extension; someone else at the level above decides it.",
+                    "本人提出的延期申请须由上级其他人员审批。",
+                ),
+            });
+        }
     }
     let now_ticket = TicketNow {
         status: ticket.status,

@@ -21,8 +21,9 @@ fn the_committed_document_is_up_to_date() {
 #[test]
 fn free_text_fields_document_the_rules_the_server_applies() {
     // The attributes spell the patterns out (utoipa takes only literals);
-    // each must be one of the two the validators in `domain::people` follow.
-    use griddesk::domain::people::{LINE_PATTERN, TEXT_PATTERN};
+    // each must be one of those the validators in `domain::people` and the
+    // extractors (no U+0000 anywhere) follow.
+    use griddesk::domain::people::{LINE_PATTERN, NO_NUL_PATTERN, TEXT_PATTERN};
     fn patterns<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
         match value {
             serde_json::Value::Object(map) => {
@@ -40,11 +41,14 @@ fn free_text_fields_document_the_rules_the_server_applies() {
     patterns(&doc, &mut found);
     let texts: Vec<&str> = found.into_iter().filter(|p| p.contains(r"\u0000")).collect();
     assert!(
-        texts.contains(&LINE_PATTERN) && texts.contains(&TEXT_PATTERN),
+        texts.contains(&LINE_PATTERN) && texts.contains(&TEXT_PATTERN) && texts.contains(&NO_NUL_PATTERN),
         "{texts:?}"
     );
     for pattern in texts {
-        assert!(pattern == LINE_PATTERN || pattern == TEXT_PATTERN, "{pattern}");
+        assert!(
+            [LINE_PATTERN, TEXT_PATTERN, NO_NUL_PATTERN].contains(&pattern),
+            "{pattern}"
+        );
     }
 }
 

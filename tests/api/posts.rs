@@ -162,3 +162,48 @@ async fn admins_remove_posts_in_their_communities() {
     let me = app.get("/api/v1/me", Some(&holder)).await.expect(200).clone();
     assert_eq!(me["posts"], json!([]));
 }
+
+#[actix_web::test]
+async fn an_admin_cannot_remove_their_own_last_post() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let root = app.superadmin().await;
+    let me = app.get("/api/v1/me", Some(&admin)).await.expect(200).clone();
+    let committee = me["posts"][0]["unit_id"].as_i64().unwrap();
+    let posts = app
+        .get(&format!("/api/v1/units/{committee}/posts?limit=100"), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let own = posts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["username"] == "jm.admin")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(&format!("/api/v1/posts/{own}"), Some(&admin))
+        .await
+        .expect_problem(409, "own_last_post");
+    app.get("/api/v1/units?limit=1", Some(&admin)).await.expect(200);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&admin)).await.expect(200)["posts"][0]["unit_id"],
+        committee
+    );
+    // With a post elsewhere, this one is not the last.
+    app.second_community(&root).await;
+    let other = app.unit_id(&root, "HQ").await;
+    let user_id = me["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/units/{other}/posts"),
+        Some(&root),
+        json!({"user_id": user_id}),
+    )
+    .await
+    .expect(201);
+    let admin = app.token("jm.admin").await;
+    app.delete(&format!("/api/v1/posts/{own}"), Some(&admin))
+        .await
+        .expect(204);
+}

@@ -413,6 +413,99 @@ async fn extensions_are_asked_below_and_decided_one_level_up() {
     app.get(&path, Some(&stranger)).await.expect_problem(404, "not_found");
 }
 
+#[actix_web::test]
+async fn whoever_asks_for_more_time_never_decides_it() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let committee_staff = app.token("jm.committee").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let admin = app.token("jm.admin").await;
+    let root = app.superadmin().await;
+    let ask = |id: i64| format!("/api/v1/tickets/{id}/extension-requests");
+    let decide = |request: &Value, how: &str| format!("/api/v1/extension-requests/{}/{how}", request["id"]);
+    let reason = json!({"hours": 24, "reason": "等待配件"});
+
+    // Committee staff work the household's ticket, so they may ask; the
+    // building above would decide, and they work there too: not their own.
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    let asked = app
+        .post(&ask(id), Some(&committee_staff), reason.clone())
+        .await
+        .expect(201)
+        .clone();
+    for how in ["approve", "deny"] {
+        app.post(&decide(&asked, how), Some(&committee_staff), json!({}))
+            .await
+            .expect_problem(403, "own_request");
+    }
+    app.post(&decide(&asked, "approve"), Some(&building), json!({}))
+        .await
+        .expect(200);
+
+    // Nor does a super-admin, who may ask anywhere.
+    let id = file(&app, &resident, "noise", "又有噪音").await["id"].as_i64().unwrap();
+    let asked = app
+        .post(&ask(id), Some(&root), reason.clone())
+        .await
+        .expect(201)
+        .clone();
+    app.post(&decide(&asked, "deny"), Some(&root), json!({}))
+        .await
+        .expect_problem(403, "own_request");
+    app.post(&decide(&asked, "deny"), Some(&building), json!({}))
+        .await
+        .expect(200);
+
+    // A committee's request goes to its admins: another admin than the one who asked.
+    let id = file(&app, &resident, "noise", "夜间噪音").await["id"].as_i64().unwrap();
+    for _ in 0..3 {
+        app.post(
+            &format!("/api/v1/tickets/{id}/escalate"),
+            Some(&admin),
+            json!({"reason": "上报"}),
+        )
+        .await
+        .expect(200);
+    }
+    let asked = app
+        .post(&ask(id), Some(&admin), reason.clone())
+        .await
+        .expect(201)
+        .clone();
+    app.post(&decide(&asked, "approve"), Some(&admin), json!({}))
+        .await
+        .expect_problem(403, "own_request");
+    app.post(&decide(&asked, "approve"), Some(&committee_staff), json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    let second = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            json!({"username": "jm.admin2", "password": crate::support::PASSWORD, "display_name": "第二管理员",
+                "phone": "13700000009", "role": "admin"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let committee = app.unit_id(&admin, "JM").await;
+    app.post(
+        &format!("/api/v1/units/{committee}/posts"),
+        Some(&admin),
+        json!({"user_id": second}),
+    )
+    .await
+    .expect(201);
+    let second = app.token("jm.admin2").await;
+    let decided = app
+        .post(&decide(&asked, "approve"), Some(&second), json!({}))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(decided["decided_by"]["display_name"], "第二管理员");
+}
+
 async fn prune(app: &TestApp) -> usize {
     let db = app.db.clone();
     let now = app.clock.now_naive();

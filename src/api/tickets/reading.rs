@@ -25,6 +25,7 @@ pub struct TicketQuery {
     /// `GET /api/v1/tickets` only.
     pub kind: Option<Kind>,
     /// A category `code`.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub category: Option<String>,
     /// Tickets now at this unit or anywhere below it.
     pub unit_id: Option<i64>,
@@ -45,11 +46,13 @@ pub struct TicketQuery {
     #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
     pub updated_since: Option<DateTime<Utc>>,
     /// Text in the title or description (Chinese included), up to 100 characters.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 

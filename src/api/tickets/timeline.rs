@@ -32,6 +32,7 @@ pub struct EventQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[^\u0000]*$")]
     pub cursor: Option<String>,
 }
 
