@@ -112,7 +112,7 @@ impl StatsResponse {
         rows.extend(
             self.by_category
                 .iter()
-                .map(|c| (format!("category.{}", c.code), c.count.to_string())),
+                .map(|c| (csv_field(&format!("category.{}", c.code)), c.count.to_string())),
         );
         rows.push(("resolved".into(), self.resolved.to_string()));
         rows.extend(
@@ -439,12 +439,21 @@ pub struct UnitStatsResponse {
     pub items: Vec<UnitStatsRow>,
 }
 
-/// A CSV field, quoted as RFC 4180 asks when it holds a comma, quote or line break.
+/// A CSV field of text someone typed (a unit's name or code, a category
+/// code): a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in
+/// front, so no spreadsheet runs it as a formula (OWASP's CSV injection
+/// rule); then quoted as RFC 4180 asks when it holds a comma, quote or line
+/// break.
 fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
     if value.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        value
     }
 }
 
@@ -518,7 +527,9 @@ impl UnitStatsResponse {
 /// Rows are ordered by code (units without a code last), then name, then id.
 /// For staff and admins whose posts cover the parent unit; a household has
 /// no child units (422 naming `parent_id`). Send `Accept: text/csv` for CSV:
-/// a header row, then one line per child in the same order.
+/// a header row, then one line per child in the same order; a name or code
+/// that begins with `=`, `+`, `-` or `@` is written with a `'` in front, so a
+/// spreadsheet shows it instead of running it.
 #[utoipa::path(
     tag = "statistics",
     params(UnitStatsQuery),
@@ -627,4 +638,22 @@ async fn get_unit_stats(
             .body(response.csv()));
     }
     Ok(HttpResponse::Ok().json(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        assert_eq!(csv_field("=1+1"), "'=1+1");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-1"), "'-1");
+        assert_eq!(csv_field("@A1"), "'@A1");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("\r=x"), "\"'\r=x\"");
+        assert_eq!(csv_field("=A1,B1"), "\"'=A1,B1\"");
+        assert_eq!(csv_field("a-b"), "a-b");
+        assert_eq!(csv_field("军门\"小区\""), "\"军门\"\"小区\"\"\"");
+    }
 }

@@ -366,6 +366,34 @@ async fn a_league_table_compares_the_child_units() {
         lines[3],
         format!("{branch3},JM-B3,\"湖东,\"\"三\"\"支部\",branch,1,0,1,0,0,0,0,0,0,1,0,0,0,0,0,0,,,,,,0.000,,0.000")
     );
+    // A name a spreadsheet would run as a formula is neutralised (OWASP).
+    let branch2 = app.unit_id(&admin, "JM-B2").await;
+    for (name, cell) in [
+        (
+            "=HYPERLINK(\"http://evil.example\",\"点我\")",
+            "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\"",
+        ),
+        ("-1+2", "'-1+2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+86 王", "'+86 王"),
+        ("二号-支部", "二号-支部"),
+    ] {
+        app.patch(&format!("/api/v1/units/{branch2}"), Some(&admin), json!({"name": name}))
+            .await
+            .expect(200);
+        let csv = app
+            .raw(Method::GET, &path, Some(&admin), &[("Accept", "text/csv")], None)
+            .await;
+        let line = csv
+            .text
+            .split("\r\n")
+            .find(|l| l.starts_with(&format!("{branch2},")))
+            .unwrap();
+        assert!(
+            line.starts_with(&format!("{branch2},JM-B2,{cell},branch,")),
+            "{name}: {line}"
+        );
+    }
 
     // Who may look, and what is refused.
     app.get(&path, Some(&secretary)).await.expect_problem(404, "not_found");
