@@ -272,6 +272,11 @@ pub fn file_once(
         return Ok(Filed::Replayed(replayable(stored, &once.request_hash)?));
     }
     if policy::filings_are_limited(caller) {
+        // Count and file under the resident's row lock, so a burst of
+        // filings (on any replica) is counted one after the other: exactly
+        // the allowance is filed. SQLite's write transaction already holds
+        // the only write lock.
+        queries::lock_user(conn, caller.id.0)?.ok_or(ApiError::NotFound)?;
         let (filed, first) = db::own_filings_since(conn, caller.id.0, now - Duration::hours(1))?;
         if filed >= FILINGS_PER_HOUR {
             let wait = first.map_or(3600, |t| (t + Duration::hours(1) - now).num_seconds().max(1));

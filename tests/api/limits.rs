@@ -157,3 +157,24 @@ async fn a_resident_files_at_most_ten_tickets_an_hour() {
         .clone();
     assert_eq!(list["items"].as_array().unwrap().len(), 12, "nothing refused was filed");
 }
+
+/// Sent as one burst, a resident's filings get exactly the hourly
+/// allowance and 429 for the rest, on either database.
+#[actix_web::test]
+async fn a_burst_of_filings_gets_exactly_the_allowance() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let body = json!({"category": "noise", "title": "噪音", "description": "楼上很吵。"});
+    let answers =
+        futures_util::future::join_all((0..20).map(|_| app.post("/api/v1/complaints", Some(&resident), body.clone())))
+            .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [[201; 10].as_slice(), [429; 10].as_slice()].concat());
+    let list = app
+        .get("/api/v1/tickets?limit=100", Some(&resident))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(list["items"].as_array().unwrap().len(), 10);
+}
