@@ -43,6 +43,35 @@ impl SlidingWindow {
         Some(u64::try_from(wait).unwrap_or(1))
     }
 
+    /// Takes one of `key`'s places in the window before the attempt is
+    /// judged, or answers the seconds to wait. Checking and counting happen
+    /// under one lock, so a burst of attempts sent at once gets exactly the
+    /// limit through, however many run in parallel. The place is given back
+    /// when the [`Attempt`] is dropped, unless the attempt failed
+    /// ([`Attempt::keep`]).
+    pub fn reserve<'a>(&'a self, key: &str, now: NaiveDateTime) -> Result<Attempt<'a>, u64> {
+        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if events.len() >= SWEEP_AT {
+            let window = self.window;
+            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
+        }
+        let times = events.entry(key.to_owned()).or_default();
+        self.forget_old(times, now);
+        if times.len() >= self.limit {
+            let wait = times
+                .front()
+                .map_or(1, |oldest| (*oldest + self.window - now).num_seconds().max(1));
+            return Err(u64::try_from(wait).unwrap_or(1));
+        }
+        times.push_back(now);
+        Ok(Attempt {
+            window: self,
+            key: key.to_owned(),
+            at: now,
+            kept: false,
+        })
+    }
+
     /// Counts one event for `key`.
     pub fn record(&self, key: &str, now: NaiveDateTime) {
         let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -64,6 +93,39 @@ impl SlidingWindow {
     fn forget_old(&self, times: &mut VecDeque<NaiveDateTime>, now: NaiveDateTime) {
         while times.front().is_some_and(|t| *t <= now - self.window) {
             times.pop_front();
+        }
+    }
+}
+
+/// A place taken in a [`SlidingWindow`] for an attempt being judged.
+pub struct Attempt<'a> {
+    window: &'a SlidingWindow,
+    key: String,
+    at: NaiveDateTime,
+    kept: bool,
+}
+
+impl Attempt<'_> {
+    /// The attempt failed: it stays counted.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        let mut events = self
+            .window
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(times) = events.get_mut(&self.key)
+            && let Some(at) = times.iter().rposition(|t| *t == self.at)
+        {
+            times.remove(at);
         }
     }
 }
@@ -125,6 +187,25 @@ mod tests {
         assert_eq!(w.blocked_for("a", at(10)), Some(60));
         w.clear("a");
         assert_eq!(w.blocked_for("a", at(10)), None);
+    }
+
+    #[test]
+    fn attempts_take_places_before_they_are_judged() {
+        let w = SlidingWindow::new(2, Duration::minutes(10));
+        let first = w.reserve("a", at(0)).expect("a place");
+        let second = w.reserve("a", at(0)).expect("a place");
+        assert_eq!(
+            w.reserve("a", at(0)).err(),
+            Some(600),
+            "both places are taken in flight"
+        );
+        drop(first);
+        let third = w.reserve("a", at(1)).expect("a place given back");
+        second.keep();
+        third.keep();
+        assert_eq!(w.reserve("a", at(2)).err(), Some(8 * 60), "two failures are counted");
+        assert_eq!(w.blocked_for("a", at(2)), Some(8 * 60));
+        assert!(w.reserve("b", at(2)).is_ok(), "keys are counted apart");
     }
 
     #[test]

@@ -254,23 +254,21 @@ async fn login(
     let address_key = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let now = state.clock.now_naive();
     let limits = &state.login_limits;
-    let blocked = limits
-        .accounts
-        .blocked_for(&account_key, now)
-        .max(limits.addresses.blocked_for(&address_key, now));
-    if let Some(retry_after) = blocked {
-        return Err(ApiError::TooManyRequests {
-            code: "too_many_login_attempts",
-            detail: crate::error::Text::new(
-                "Too many failed sign-ins; wait before trying again.",
-                "登录失败次数过多，请稍后再试。",
-            ),
-            retry_after,
-        });
-    }
+    let too_many = |retry_after| ApiError::TooManyRequests {
+        code: "too_many_login_attempts",
+        detail: crate::error::Text::new(
+            "Too many failed sign-ins; wait before trying again.",
+            "登录失败次数过多，请稍后再试。",
+        ),
+        retry_after,
+    };
+    // Places in both windows are taken before the password is checked, so
+    // a burst cannot outrun the count; a success gives them back.
+    let on_account = limits.accounts.reserve(&account_key, now).map_err(too_many)?;
+    let from_address = limits.addresses.reserve(&address_key, now).map_err(too_many)?;
     let failed = || {
-        limits.accounts.record(&account_key, now);
-        limits.addresses.record(&address_key, now);
+        on_account.keep();
+        from_address.keep();
         bad_credentials()
     };
     if given.chars().count() > Password::MAX_CHARS {

@@ -155,16 +155,19 @@ async fn change_password(
     let attempts_key = format!("#{}", auth.user.id);
     let now = state.clock.now_naive();
     let limits = &state.login_limits;
-    if let Some(retry_after) = limits.accounts.blocked_for(&attempts_key, now) {
-        return Err(ApiError::TooManyRequests {
+    // A place is taken before the password is checked, so a burst cannot
+    // outrun the count; a success gives it back.
+    let attempt = limits
+        .accounts
+        .reserve(&attempts_key, now)
+        .map_err(|retry_after| ApiError::TooManyRequests {
             code: "too_many_password_attempts",
             detail: crate::error::Text::new(
                 "Too many wrong current passwords; wait before trying again.",
                 "当前密码错误次数过多，请稍后再试。",
             ),
             retry_after,
-        });
-    }
+        })?;
     let stored = auth.user.password_hash.clone();
     let current = input.current_password;
     let new_hash = actix_web::web::block(move || {
@@ -176,7 +179,7 @@ async fn change_password(
     .await
     .map_err(ApiError::internal)??;
     let Some(new_hash) = new_hash else {
-        limits.accounts.record(&attempts_key, now);
+        attempt.keep();
         return Err(ApiError::Refused {
             code: "wrong_password",
             detail: crate::error::Text::new("The current password is wrong.", "当前密码不正确。"),

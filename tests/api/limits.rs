@@ -178,3 +178,46 @@ async fn a_burst_of_filings_gets_exactly_the_allowance() {
         .clone();
     assert_eq!(list["items"].as_array().unwrap().len(), 10);
 }
+
+fn tally(answers: &[crate::support::Res]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for res in answers {
+        *counts.entry(res.status.as_u16()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Sent as one burst, wrong passwords get exactly the allowance judged (5)
+/// and 429 for the rest; the right password is then refused too. The same
+/// for wrong current passwords on `POST /me/password`.
+#[actix_web::test]
+async fn a_burst_of_wrong_passwords_gets_exactly_the_allowance() {
+    let app = TestApp::with_demo().await;
+    let answers = futures_util::future::join_all((0..20).map(|_| login(&app, "resident01", "wrong-password"))).await;
+    assert_eq!(tally(&answers), [(401, 5), (429, 15)].into_iter().collect(), "sign-ins");
+    login(&app, "resident01", PASSWORD)
+        .await
+        .expect_problem(429, "too_many_login_attempts");
+
+    let token = app.token("resident02").await;
+    let change = || {
+        app.post(
+            "/api/v1/me/password",
+            Some(&token),
+            json!({"current_password": "not-my-password", "new_password": "a-new-long-password-2026"}),
+        )
+    };
+    let answers = futures_util::future::join_all((0..20).map(|_| change())).await;
+    assert_eq!(
+        tally(&answers),
+        [(403, 5), (429, 15)].into_iter().collect(),
+        "password changes"
+    );
+    app.post(
+        "/api/v1/me/password",
+        Some(&token),
+        json!({"current_password": PASSWORD, "new_password": "a-new-long-password-2026"}),
+    )
+    .await
+    .expect_problem(429, "too_many_password_attempts");
+}
