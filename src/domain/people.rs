@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::text::Invalid;
 
 /// What an account may do in general; where it may act is given by its posts.
@@ -161,9 +163,10 @@ pub fn mask_phone(phone: &str) -> String {
 }
 
 /// What the API document says of one-line text (names, titles, labels):
-/// no control characters, and something besides white space.
-pub const LINE_PATTERN: &str =
-    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+/// no control characters, no direction marks or overrides (a name must read
+/// as it is stored) and no line or paragraph separators, and something
+/// visible besides white space and zero-width characters.
+pub const LINE_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\u200b-\u200d\u2060\ufeff][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*$";
 
 /// What the API document says of any other free string (passwords,
 /// searches, cursors, codes): no U+0000, which PostgreSQL text cannot hold
@@ -175,10 +178,40 @@ pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 /// other control characters not, and something besides white space.
 pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
 
-/// One-line text with bounds on its length in characters, trimmed
-/// ([`LINE_PATTERN`]).
+/// Direction marks, embeddings, overrides and isolates (Unicode bidi
+/// controls): they make a name read differently from what is stored.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing (zero-width space, joiners, word joiner,
+/// byte order mark): text of these alone is empty to a reader.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
+}
+
+/// One-line text with bounds on its length in characters, trimmed and in
+/// Unicode NFC ([`LINE_PATTERN`]).
 pub fn bounded_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
-    checked_text(raw, max_chars, char::is_control)
+    let text = checked_text(raw, max_chars, |c| {
+        c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}')
+    })
+    .map_err(|invalid| match invalid.code {
+        "control_characters" => Invalid::new(
+            "control_characters",
+            "Control characters, direction marks and line separators are not allowed.",
+            "不能包含控制字符、文字方向控制符或行分隔符。",
+        ),
+        _ => invalid,
+    })?;
+    if !text.chars().any(|c| !c.is_whitespace() && !is_invisible(c)) {
+        return Err(Invalid::new(
+            "required",
+            "This field needs visible text.",
+            "此项须包含可见文字。",
+        ));
+    }
+    Ok(text)
 }
 
 /// Text of several lines with bounds on its length in characters, trimmed
@@ -187,8 +220,11 @@ pub fn multiline_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
     checked_text(raw, max_chars, |c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
+/// Trimmed, in Unicode NFC (one spelling of each letter, so names compare
+/// and search as people read them), bounded, without `forbidden` characters.
 fn checked_text(raw: &str, max_chars: usize, forbidden: impl Fn(char) -> bool) -> Result<String, Invalid> {
-    let text = raw.trim();
+    let normalized: String = raw.nfc().collect();
+    let text = normalized.trim();
     if text.is_empty() {
         return Err(Invalid::new(
             "required",
@@ -295,5 +331,41 @@ mod tests {
         }
         assert!(Role::Staff.holds_posts() && Role::Admin.holds_posts());
         assert!(!Role::Resident.holds_posts() && !Role::Superadmin.holds_posts());
+    }
+
+    #[test]
+    fn one_line_texts_read_as_they_are_stored() {
+        let code = |raw: &str| bounded_text(raw, 64).map_err(|e| e.code);
+        assert_eq!(
+            code("\u{202e}cba"),
+            Err("control_characters"),
+            "a right-to-left override"
+        );
+        assert_eq!(code("王\u{2066}芳\u{2069}"), Err("control_characters"), "an isolate");
+        assert_eq!(code("a\u{200f}"), Err("control_characters"), "a direction mark");
+        assert_eq!(
+            code("第一行\u{2028}第二行"),
+            Err("control_characters"),
+            "a line separator"
+        );
+        assert_eq!(code("甲\u{2029}乙"), Err("control_characters"), "a paragraph separator");
+        assert_eq!(code("\u{2029}"), Err("required"), "white space alone");
+        assert_eq!(code("\u{200b}\u{feff}"), Err("required"), "nothing visible");
+        assert_eq!(code(" \u{200d} "), Err("required"));
+        assert_eq!(
+            code("王\u{200d}芳"),
+            Ok("王\u{200d}芳".to_owned()),
+            "a joiner inside visible text"
+        );
+        assert_eq!(code("Jose\u{301}"), Ok("Jos\u{e9}".to_owned()), "NFC");
+        assert_eq!(
+            multiline_text("第一段\u{2028}第二段", 100).map_err(|e| e.code),
+            Ok("第一段\u{2028}第二段".to_owned()),
+            "long texts keep their separators"
+        );
+        assert_eq!(
+            multiline_text("Cafe\u{301}", 100).map_err(|e| e.code),
+            Ok("Caf\u{e9}".to_owned())
+        );
     }
 }

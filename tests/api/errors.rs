@@ -406,3 +406,47 @@ async fn nul_bytes_are_422_naming_the_field_anywhere() {
         .await;
     nul_in(&res, "x\\u0000");
 }
+
+/// One-line texts (names, titles) refuse direction overrides, line
+/// separators and invisible-only text, and are stored in NFC.
+#[actix_web::test]
+async fn names_read_as_they_are_stored() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    for (name, code) in [
+        ("王\u{202e}芳", "control_characters"),
+        ("王\u{2066}芳\u{2069}", "control_characters"),
+        ("王\u{2028}芳", "control_characters"),
+        ("\u{200b}\u{200b}", "required"),
+        ("\u{feff}", "required"),
+    ] {
+        let res = app
+            .patch("/api/v1/me", Some(&resident), json!({"display_name": name}))
+            .await;
+        res.expect_problem(422, "validation_failed");
+        assert_eq!(res.error_fields(), ["display_name"], "{name:?}");
+        assert_eq!(res.body["errors"][0]["code"], code, "{name:?}");
+        let res = app
+            .post(
+                "/api/v1/complaints",
+                Some(&resident),
+                json!({"category": "noise", "title": name, "description": "楼上很吵。"}),
+            )
+            .await;
+        assert_eq!(res.error_fields(), ["title"], "{name:?}");
+    }
+    let me = app
+        .patch("/api/v1/me", Some(&resident), json!({"display_name": "Jose\u{301} 王"}))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(me["display_name"], "Jos\u{e9} 王", "stored in NFC");
+    // A description may still run over paragraphs.
+    app.post(
+        "/api/v1/complaints",
+        Some(&resident),
+        json!({"category": "noise", "title": "噪音", "description": "第一段\u{2029}第二段"}),
+    )
+    .await
+    .expect(201);
+}
