@@ -51,12 +51,7 @@ impl SlidingWindow {
     /// ([`Attempt::keep`]).
     pub fn reserve<'a>(&'a self, key: &str, now: NaiveDateTime) -> Result<Attempt<'a>, u64> {
         let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if events.len() >= SWEEP_AT {
-            let window = self.window;
-            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
-        }
-        let times = events.entry(key.to_owned()).or_default();
-        self.forget_old(times, now);
+        let times = self.current(&mut events, key, now);
         if times.len() >= self.limit {
             let wait = times
                 .front()
@@ -75,12 +70,7 @@ impl SlidingWindow {
     /// Counts one event for `key`.
     pub fn record(&self, key: &str, now: NaiveDateTime) {
         let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if events.len() >= SWEEP_AT {
-            let window = self.window;
-            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
-        }
-        let times = events.entry(key.to_owned()).or_default();
-        self.forget_old(times, now);
+        let times = self.current(&mut events, key, now);
         times.push_back(now);
     }
 
@@ -88,6 +78,23 @@ impl SlidingWindow {
     pub fn clear(&self, key: &str) {
         let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         events.remove(key);
+    }
+
+    /// `key`'s events still inside the window, swept of old keys first when
+    /// the map has grown.
+    fn current<'m>(
+        &self,
+        events: &'m mut HashMap<String, VecDeque<NaiveDateTime>>,
+        key: &str,
+        now: NaiveDateTime,
+    ) -> &'m mut VecDeque<NaiveDateTime> {
+        if events.len() >= SWEEP_AT {
+            let window = self.window;
+            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
+        }
+        let times = events.entry(key.to_owned()).or_default();
+        self.forget_old(times, now);
+        times
     }
 
     fn forget_old(&self, times: &mut VecDeque<NaiveDateTime>, now: NaiveDateTime) {

@@ -361,20 +361,7 @@ fn scope_sql(scope: &TicketScope) -> Option<String> {
                 let ids: Vec<String> = communities.iter().map(i64::to_string).collect();
                 parts.push(format!("tickets.community_id IN ({})", ids.join(", ")));
             }
-            let likes: Vec<String> = prefixes
-                .iter()
-                .filter(|p| is_server_path(p))
-                .map(|p| format!("units.path LIKE '{p}%'"))
-                .collect();
-            if !likes.is_empty() {
-                // Correlated, so that walking tickets newest first stops after
-                // one page whether the subtree holds few tickets or most.
-                parts.push(format!(
-                    "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
-                     WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
-                    likes.join(" OR ")
-                ));
-            }
+            parts.extend(visited_under_sql(prefixes));
             if parts.is_empty() {
                 Some("1 = 0".to_owned())
             } else {
@@ -382,6 +369,25 @@ fn scope_sql(scope: &TicketScope) -> Option<String> {
             }
         }
     }
+}
+
+/// "The ticket is, or once was, at a unit in one of these subtrees", or
+/// `None` for no (server-made) path. Correlated, so that walking tickets
+/// newest first stops after one page whether the subtree holds few tickets
+/// or most.
+fn visited_under_sql(roots: &[String]) -> Option<String> {
+    let likes: Vec<String> = roots
+        .iter()
+        .filter(|p| is_server_path(p))
+        .map(|p| format!("units.path LIKE '{p}%'"))
+        .collect();
+    (!likes.is_empty()).then(|| {
+        format!(
+            "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
+             WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
+            likes.join(" OR ")
+        )
+    })
 }
 
 /// `reporter_id=N` as a caller may ask it: tickets whose reporter the
@@ -405,18 +411,7 @@ fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
         "NOT tickets.anonymous".to_owned(),
         format!("tickets.reporter_id = {caller_id}"),
     ];
-    let likes: Vec<String> = roots
-        .iter()
-        .filter(|p| is_server_path(p))
-        .map(|p| format!("units.path LIKE '{p}%'"))
-        .collect();
-    if !likes.is_empty() {
-        parts.push(format!(
-            "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
-             WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
-            likes.join(" OR ")
-        ));
-    }
+    parts.extend(visited_under_sql(roots));
     Some(format!("({})", parts.join(" OR ")))
 }
 
