@@ -4,7 +4,7 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
+use actix_web::http::{Method, header};
 use actix_web::{HttpMessage, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ use crate::db::models::NewAuditRow;
 use crate::domain::people::Role;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy;
-use crate::policy::audit::{Access, AuditKind, TrailScope};
+use crate::policy::audit::{Access, AuditKind, TrailScope, filed_under, object_at};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -52,12 +52,25 @@ pub fn audit_kind(method: &Method, route: &str, role: Role) -> Option<&'static s
 }
 
 /// Middleware: after the handler answered, appends the request to the
-/// trail. A failure to write it is logged; the answer stands (the change it
-/// describes is committed already).
+/// trail, filed under the community of the object it acted on (the path's,
+/// or the new object's `Location`; a deleted object's is looked up before
+/// the handler runs). A failure to write it is logged; the answer stands
+/// (the change it describes is committed already).
 pub async fn record(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let deleted = match (req.method() == Method::DELETE, object_at(req.path())) {
+        (true, Some(object)) => match req.app_data::<web::Data<AppState>>() {
+            Some(state) => state
+                .db
+                .run(move |conn| Ok(db::communities_of(conn, object)?))
+                .await
+                .ok(),
+            None => None,
+        },
+        _ => None,
+    };
     let res = next.call(req).await?;
     let request = res.request();
     let Some(actor) = request.extensions().get::<AuditActor>().copied() else {
@@ -70,7 +83,13 @@ pub async fn record(
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(res);
     };
-    let row = NewAuditRow {
+    let object = object_at(request.path()).or_else(|| {
+        res.headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(object_at)
+    });
+    let mut row = NewAuditRow {
         created_at: state.clock.now_naive(),
         request_id: request
             .extensions()
@@ -86,7 +105,26 @@ pub async fn record(
         path: request.path().to_owned(),
         status: i32::from(res.status().as_u16()),
     };
-    if let Err(error) = state.db.run(move |conn| Ok(db::insert_audit(conn, &row)?)).await {
+    let written = state
+        .db
+        .run(move |conn| {
+            let communities = match (deleted.clone(), object) {
+                (Some(communities), _) if !communities.is_empty() => communities,
+                (_, Some(object)) => db::communities_of(conn, object)?,
+                (_, None) => Vec::new(),
+            };
+            row.community_id = filed_under(&communities, actor.community_id);
+            if deleted.is_some()
+                && let Some(community) = row.community_id
+                && !db::community_exists(conn, community)?
+            {
+                // The whole community was deleted: only super-admins read it.
+                row.community_id = None;
+            }
+            Ok(db::insert_audit(conn, &row)?)
+        })
+        .await;
+    if let Err(error) = written {
         tracing::error!(error = %error, "could not write the audit trail");
     }
     Ok(res)
@@ -147,8 +185,13 @@ pub struct AuditQuery {
 ///
 /// Every write by staff and admins and every admin read of personal data,
 /// newest first: who (actor and role), what (method and route, and the path),
-/// when, the answer's status and the request id. For admins, the entries of
-/// actors from their communities; for super-admins, all. Append-only.
+/// when, the answer's status and the request id. Each entry is filed under
+/// the community of the object acted on (a ticket, unit, post, account,
+/// extension request or follow-up visit, or the one a request created); a
+/// request that names none is filed under the actor's community. Admins
+/// read the entries filed under their communities, whoever the actor (a
+/// super-admin or staff from another community included); super-admins read
+/// all. Append-only.
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery),

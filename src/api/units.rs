@@ -180,14 +180,17 @@ fn unit_in_use(usage: queries::UnitUsage) -> ApiError {
         posts,
         residents,
         tickets,
+        audit_entries,
     } = usage;
     ApiError::Conflict {
         code: "unit_in_use",
         detail: Text::owned(
             format!(
-                "The unit still has {children} child units, {posts} posts, {residents} residents and {tickets} tickets."
+                "The unit still has {children} child units, {posts} posts, {residents} residents, {tickets} tickets and {audit_entries} audit entries."
             ),
-            format!("该单元仍有 {children} 个下级单元、{posts} 个岗位、{residents} 位居民和 {tickets} 件诉求。"),
+            format!(
+                "该单元仍有 {children} 个下级单元、{posts} 个岗位、{residents} 位居民、{tickets} 件诉求和 {audit_entries} 条审计记录。"
+            ),
         ),
     }
 }
@@ -560,7 +563,8 @@ async fn update_unit(
 /// Delete a unit
 ///
 /// Refused with 409 `unit_in_use` while the unit has child units, posts,
-/// residents or tickets (a ticket's history names every unit it was at).
+/// residents or tickets (a ticket's history names every unit it was at), or,
+/// for a community, entries in the audit trail (the trail is kept).
 /// Admins only, inside their communities.
 #[utoipa::path(
     tag = "units",

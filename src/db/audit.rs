@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::models::{AuditRow, NewAuditRow};
-use super::schema::audit_log;
+use super::schema::{audit_log, extension_requests, follow_ups, posts, tickets, units, users};
+use crate::domain::grid::community_of;
+use crate::policy::audit::AuditObject;
 
 pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
@@ -14,8 +16,90 @@ pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<
         .map(drop)
 }
 
+/// The communities `object` belongs to (several for an account serving
+/// more than one; none when it no longer exists).
+pub fn communities_of(conn: &mut AnyConnection, object: AuditObject) -> QueryResult<Vec<i64>> {
+    let ticket_community = |conn: &mut AnyConnection, id: i64| {
+        tickets::table
+            .find(id)
+            .select(tickets::community_id)
+            .first::<i64>(conn)
+            .optional()
+    };
+    let found = match object {
+        AuditObject::Ticket(id) => ticket_community(conn, id)?,
+        AuditObject::ExtensionRequest(id) => extension_requests::table
+            .inner_join(tickets::table.on(tickets::id.eq(extension_requests::ticket_id)))
+            .filter(extension_requests::id.eq(id))
+            .select(tickets::community_id)
+            .first::<i64>(conn)
+            .optional()?,
+        AuditObject::FollowUp(id) => follow_ups::table
+            .inner_join(tickets::table.on(tickets::id.eq(follow_ups::ticket_id)))
+            .filter(follow_ups::id.eq(id))
+            .select(tickets::community_id)
+            .first::<i64>(conn)
+            .optional()?,
+        AuditObject::Unit(id) => units::table
+            .find(id)
+            .select(units::path)
+            .first::<String>(conn)
+            .optional()?
+            .as_deref()
+            .and_then(community_of),
+        AuditObject::Post(id) => posts::table
+            .inner_join(units::table)
+            .filter(posts::id.eq(id))
+            .select(units::path)
+            .first::<String>(conn)
+            .optional()?
+            .as_deref()
+            .and_then(community_of),
+        AuditObject::User(id) => return user_communities(conn, id),
+    };
+    Ok(found.into_iter().collect())
+}
+
+pub fn community_exists(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(units::table.find(id))).get_result(conn)
+}
+
+/// An account's communities: those of its posts and its home, or the one it
+/// was last posted in.
+fn user_communities(conn: &mut AnyConnection, id: i64) -> QueryResult<Vec<i64>> {
+    let Some((building, last)) = users::table
+        .find(id)
+        .select((users::building_id, users::last_community_id))
+        .first::<(Option<i64>, Option<i64>)>(conn)
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<String> = posts::table
+        .inner_join(units::table)
+        .filter(posts::user_id.eq(id))
+        .select(units::path)
+        .load(conn)?;
+    if let Some(building) = building {
+        paths.extend(
+            units::table
+                .find(building)
+                .select(units::path)
+                .first::<String>(conn)
+                .optional()?,
+        );
+    }
+    let mut ids: Vec<i64> = paths.iter().filter_map(|p| community_of(p)).collect();
+    if ids.is_empty() {
+        ids.extend(last);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 pub struct AuditFilter {
-    /// Entries of actors from these communities; `None` for all.
+    /// Entries filed under these communities; `None` for all.
     pub communities: Option<Vec<i64>>,
     pub actor_id: Option<i64>,
     pub from: Option<NaiveDateTime>,

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::models::*;
-use super::schema::{posts, refresh_tokens, sessions, settings, ticket_visits, units, users};
+use super::schema::{audit_log, posts, refresh_tokens, sessions, settings, ticket_visits, units, users};
 use crate::domain::grid::is_server_path;
 use crate::error::ApiError;
 
@@ -235,11 +235,13 @@ pub struct UnitUsage {
     pub residents: i64,
     /// Tickets that are or have been at the unit: their history names it.
     pub tickets: i64,
+    /// Audit entries filed under the unit (a community): the trail is kept.
+    pub audit_entries: i64,
 }
 
 impl UnitUsage {
     pub fn is_empty(&self) -> bool {
-        self.children == 0 && self.posts == 0 && self.residents == 0 && self.tickets == 0
+        self.children == 0 && self.posts == 0 && self.residents == 0 && self.tickets == 0 && self.audit_entries == 0
     }
 }
 
@@ -259,6 +261,10 @@ pub fn unit_usage(conn: &mut AnyConnection, id: i64) -> QueryResult<UnitUsage> {
             .first(conn)?,
         tickets: ticket_visits::table
             .filter(ticket_visits::unit_id.eq(id))
+            .select(count_star())
+            .first(conn)?,
+        audit_entries: audit_log::table
+            .filter(audit_log::community_id.eq(id))
             .select(count_star())
             .first(conn)?,
     })

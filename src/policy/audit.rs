@@ -45,11 +45,11 @@ pub fn audit_kind(role: Role, access: Access, personal_data: bool) -> Option<Aud
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrailScope {
     All,
-    /// Entries of actors from these communities (sorted, no duplicates).
+    /// Entries filed under these communities (sorted, no duplicates).
     Communities(Vec<i64>),
 }
 
-/// A super-admin reads the whole trail, an admin the entries of actors from
+/// A super-admin reads the whole trail, an admin the entries filed under
 /// the communities where they hold posts; nobody else reads it.
 pub fn readable_trail(caller: &Caller) -> Option<TrailScope> {
     match caller.role {
@@ -61,6 +61,48 @@ pub fn readable_trail(caller: &Caller) -> Option<TrailScope> {
             Some(TrailScope::Communities(ids))
         }
         Role::Staff | Role::Resident => None,
+    }
+}
+
+/// The object a request acted on, as far as its path tells: the trail files
+/// each entry under that object's community, so the admin of the community
+/// whose people or tickets were touched reads it, whoever the actor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditObject {
+    /// A ticket, complaint or dispute (and everything under its path).
+    Ticket(i64),
+    Unit(i64),
+    Post(i64),
+    User(i64),
+    ExtensionRequest(i64),
+    FollowUp(i64),
+}
+
+/// The object named by an API path such as `/api/v1/tickets/12/accept` or a
+/// `Location` header such as `/api/v1/units/40`; `None` for collections and
+/// paths that name nothing in one community (`/api/v1/me`, categories).
+pub fn object_at(path: &str) -> Option<AuditObject> {
+    let mut segments = path.strip_prefix("/api/v1/")?.split('/');
+    let resource = segments.next()?;
+    let id: i64 = segments.next()?.parse().ok()?;
+    Some(match resource {
+        "tickets" | "complaints" | "disputes" => AuditObject::Ticket(id),
+        "units" => AuditObject::Unit(id),
+        "posts" => AuditObject::Post(id),
+        "users" => AuditObject::User(id),
+        "extension-requests" => AuditObject::ExtensionRequest(id),
+        "follow-ups" => AuditObject::FollowUp(id),
+        _ => return None,
+    })
+}
+
+/// The community an entry is filed under: the object's, when the request
+/// named one that still resolves; among an account's several communities the
+/// actor's own if it is one of them; otherwise the actor's community.
+pub fn filed_under(object: &[i64], actor_community: Option<i64>) -> Option<i64> {
+    match actor_community {
+        Some(own) if object.contains(&own) => Some(own),
+        _ => object.iter().min().copied().or(actor_community),
     }
 }
 
@@ -134,5 +176,38 @@ mod tests {
         );
         assert_eq!(readable_trail(&caller(Role::Staff, &["/1/"])), None);
         assert_eq!(readable_trail(&caller(Role::Resident, &[])), None);
+    }
+    #[test]
+    fn paths_name_the_object_acted_on() {
+        use AuditObject::*;
+        let cases = [
+            ("/api/v1/tickets/12/accept", Some(Ticket(12))),
+            ("/api/v1/complaints/7", Some(Ticket(7))),
+            ("/api/v1/disputes/9/parties", Some(Ticket(9))),
+            ("/api/v1/units/40", Some(Unit(40))),
+            ("/api/v1/units/40/posts", Some(Unit(40))),
+            ("/api/v1/posts/5", Some(Post(5))),
+            ("/api/v1/users/57", Some(User(57))),
+            ("/api/v1/extension-requests/3/approve", Some(ExtensionRequest(3))),
+            ("/api/v1/follow-ups/8/record", Some(FollowUp(8))),
+            ("/api/v1/tickets", None),
+            ("/api/v1/me", None),
+            ("/api/v1/categories/2", None),
+            ("/api/v1/units/x", None),
+            ("/healthz", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(object_at(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn entries_are_filed_under_the_object_community() {
+        assert_eq!(filed_under(&[7], Some(3)), Some(7), "the object's, not the actor's");
+        assert_eq!(filed_under(&[7], None), Some(7), "a super-admin's too");
+        assert_eq!(filed_under(&[3, 7], Some(7)), Some(7), "the actor's among several");
+        assert_eq!(filed_under(&[7, 3], Some(12)), Some(3));
+        assert_eq!(filed_under(&[], Some(3)), Some(3), "nothing resolved: the actor's");
+        assert_eq!(filed_under(&[], None), None);
     }
 }

@@ -105,11 +105,18 @@ async fn staff_and_admin_writes_and_admin_reads_of_personal_data_are_on_the_trai
         .expect_problem(403, "forbidden");
     let root = app.superadmin().await;
     let other = app.second_community(&root).await;
-    let theirs = app.get("/api/v1/audit", Some(&other.admin)).await.expect(200).clone();
+    let theirs = app
+        .get("/api/v1/audit?limit=100", Some(&other.admin))
+        .await
+        .expect(200)
+        .clone();
     assert_eq!(
-        actions(&theirs),
-        Vec::<String>::new(),
-        "their first read is recorded after it answers"
+        entries(&theirs)
+            .iter()
+            .filter(|e| !e.starts_with("superadmin "))
+            .count(),
+        0,
+        "only the super-admin's setting up of their community; their first read is recorded after it answers: {theirs:#}"
     );
     let all = app
         .get("/api/v1/audit?limit=100", Some(&root))
@@ -130,6 +137,136 @@ async fn staff_and_admin_writes_and_admin_reads_of_personal_data_are_on_the_trai
         )
         .await;
     assert_eq!(res.error_fields(), ["from"]);
+}
+
+/// Every entry as "role action object", newest first.
+fn entries(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["actor_role"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["object"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn entries_are_filed_under_the_community_of_the_object_acted_on() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    let hq = app.unit_id(&root, "HQ").await;
+    // jm.admin also serves the second community (their first post is at home).
+    let jm_admin_id = app.user_id(&root, "jm.admin").await;
+    app.post(
+        &format!("/api/v1/units/{hq}/posts"),
+        Some(&root),
+        json!({"user_id": jm_admin_id}),
+    )
+    .await
+    .expect(201);
+    let admin = app.token("jm.admin").await;
+    let household = other.household;
+    app.patch(
+        &format!("/api/v1/units/{household}"),
+        Some(&admin),
+        json!({"name": "党员中心户·钱家（新）"}),
+    )
+    .await
+    .expect(200);
+    let resident01 = app.user_id(&admin, "resident01").await;
+    app.get(&format!("/api/v1/users/{resident01}"), Some(&admin))
+        .await
+        .expect(200);
+    // A super-admin's work in the second community: a unit made there, then
+    // removed, and a post ended there.
+    let building = app
+        .post(
+            "/api/v1/units",
+            Some(&root),
+            json!({"level": "building", "name": "2号楼", "code": "HQ-B1-02", "parent_id": other.branch}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(&format!("/api/v1/units/{building}"), Some(&root))
+        .await
+        .expect(204);
+    let posts = app
+        .get(&format!("/api/v1/units/{hq}/posts?limit=100"), Some(&root))
+        .await
+        .expect(200)
+        .clone();
+    let jm_admin_post = posts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["username"] == "jm.admin")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(&format!("/api/v1/posts/{jm_admin_post}"), Some(&root))
+        .await
+        .expect(204);
+
+    let theirs = entries(
+        &app.get("/api/v1/audit?limit=100", Some(&other.admin))
+            .await
+            .expect(200)
+            .clone(),
+    );
+    for expected in [
+        format!("admin PATCH /api/v1/units/{{id}} /api/v1/units/{household}"),
+        "superadmin POST /api/v1/units /api/v1/units".to_owned(),
+        format!("superadmin DELETE /api/v1/units/{{id}} /api/v1/units/{building}"),
+        format!("superadmin DELETE /api/v1/posts/{{id}} /api/v1/posts/{jm_admin_post}"),
+        format!("superadmin POST /api/v1/units/{{id}}/posts /api/v1/units/{hq}/posts"),
+    ] {
+        assert!(theirs.contains(&expected), "{expected} missing from {theirs:#?}");
+    }
+    // The first community's people and objects stay out of the second's trail.
+    assert!(
+        !theirs
+            .iter()
+            .any(|e| e.contains(&format!("/api/v1/users/{resident01}"))),
+        "{theirs:#?}"
+    );
+    let ours = entries(
+        &app.get("/api/v1/audit?limit=100", Some(&admin))
+            .await
+            .expect(200)
+            .clone(),
+    );
+    assert!(ours.contains(&format!("admin GET /api/v1/users/{{id}} /api/v1/users/{resident01}")));
+
+    // A community whose trail has entries is not deleted; one without can be.
+    let empty = app
+        .post(
+            "/api/v1/units",
+            Some(&root),
+            json!({"level": "committee", "name": "临时社区", "code": "TMP"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.delete(&format!("/api/v1/units/{empty}"), Some(&root))
+        .await
+        .expect_problem(409, "unit_in_use");
+    let all = entries(
+        &app.get("/api/v1/audit?limit=100", Some(&root))
+            .await
+            .expect(200)
+            .clone(),
+    );
+    assert!(all.contains(&format!("superadmin DELETE /api/v1/units/{{id}} /api/v1/units/{empty}")));
 }
 
 #[actix_web::test]
