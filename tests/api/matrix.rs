@@ -716,3 +716,276 @@ async fn fields_that_do_not_belong_in_a_body_are_refused_not_assigned() {
         (Some("assigned"), Some(1))
     );
 }
+
+/// What each caller learns, for the rules a status code alone cannot show:
+/// anonymity (where a caller may not see the reporter, nothing they are
+/// answered names them) and the walls between communities. Cells are the
+/// outcome a row's [`sight`] reads from the answer: `named`/`hidden` (does
+/// the answer carry the reporter's name?), `listed`/`absent` (is the ticket
+/// in the list?), or the status with the fields a 422 names.
+const SIGHT: &[(&str, [&str; 9])] = &[
+    (
+        "anonymous complaint: GET /tickets/{id}",
+        [
+            "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
+        ],
+    ),
+    (
+        "anonymous complaint: GET /tickets?reporter_id=<reporter>",
+        [
+            "401", "listed", "absent", "absent", "absent", "listed", "listed", "absent", "listed",
+        ],
+    ),
+    (
+        "anonymous complaint: GET /tickets/{id}/comments (the reporter commented)",
+        [
+            "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
+        ],
+    ),
+    (
+        "anonymous complaint: GET /tickets/{id}/events (the reporter commented and withdrew)",
+        [
+            "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
+        ],
+    ),
+    (
+        "anonymous, filed by staff on behalf: GET /tickets/{id}/events",
+        [
+            "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
+        ],
+    ),
+    (
+        "anonymous, filed by staff on behalf: GET /tickets/{id}",
+        [
+            "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
+        ],
+    ),
+    (
+        "POST /disputes naming a resident of another community",
+        [
+            "401",
+            "422 respondents[0].user_id",
+            "422 respondents[0].user_id",
+            "422 on_behalf_of",
+            "422 respondents[0].user_id",
+            "422 respondents[0].user_id",
+            "422 respondents[0].user_id",
+            "422 on_behalf_of",
+            "422 respondents[0].user_id",
+        ],
+    ),
+    (
+        "POST /disputes/{id}/parties adding a resident of another community",
+        [
+            "401",
+            "403",
+            "404",
+            "404",
+            "422 user_id",
+            "422 user_id",
+            "422 user_id",
+            "404",
+            "422 user_id",
+        ],
+    ),
+    (
+        "PATCH /users/{id} renaming staff who serve both communities",
+        ["401", "404", "404", "404", "403", "403", "403", "403", "200"],
+    ),
+    (
+        "GET /audit: a second-community admin reads what was done to their unit",
+        ["401", "403", "403", "403", "403", "403", "403", "listed", "listed"],
+    ),
+];
+
+/// The objects [`SIGHT`] asks about.
+struct SightFixture {
+    f: Fixture,
+    reporter_name: String,
+    /// Filed anonymously by resident01, commented on and withdrawn by them.
+    anonymous: i64,
+    /// Filed anonymously for resident01 by jm.admin.
+    on_behalf: i64,
+    /// A resident of the second community.
+    outsider: i64,
+    /// Staff with a post in each community.
+    both: i64,
+    /// A unit of the second community that the super-admin renamed.
+    renamed: i64,
+}
+
+impl SightFixture {
+    async fn new() -> Self {
+        let f = Fixture::new().await;
+        let reporter = f.tokens[1].clone().unwrap();
+        let body = json!({"category": "noise", "title": "匿名反映噪音", "description": "不便透露姓名。",
+            "anonymous": true});
+        let anonymous = f
+            .send(Method::POST, "/api/v1/complaints", &reporter, Some(body), 201)
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        f.send(
+            Method::POST,
+            &format!("/api/v1/tickets/{anonymous}/comments"),
+            &reporter,
+            Some(json!({"body": "请尽快处理，谢谢。"})),
+            201,
+        )
+        .await;
+        f.send(
+            Method::POST,
+            &format!("/api/v1/tickets/{anonymous}/withdraw"),
+            &reporter,
+            Some(json!({"reason": "已和邻居谈妥"})),
+            200,
+        )
+        .await;
+        let body = json!({"category": "noise", "title": "代为反映噪音", "description": "居民来电，要求匿名。",
+            "on_behalf_of": f.resident01, "anonymous": true});
+        let on_behalf = f.post("/api/v1/complaints", body, 201).await["id"].as_i64().unwrap();
+        let reporter_name = f.send(Method::GET, "/api/v1/me", &reporter, None, 200).await["display_name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let outsider = f.app.user_id(&f.root, "hq.resident").await;
+        let both = f
+            .send(
+                Method::POST,
+                "/api/v1/users",
+                &f.root,
+                Some(
+                    json!({"username": "both.staff", "password": "a-long-password", "display_name": "两社区网格员",
+                    "phone": "13700004444", "role": "staff"}),
+                ),
+                201,
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let hq_household = f.app.unit_id(&f.root, "HQ-B1-01-H1").await;
+        for unit in [f.household2, hq_household] {
+            f.send(
+                Method::POST,
+                &format!("/api/v1/units/{unit}/posts"),
+                &f.root,
+                Some(json!({"user_id": both})),
+                201,
+            )
+            .await;
+        }
+        f.send(
+            Method::PATCH,
+            &format!("/api/v1/units/{hq_household}"),
+            &f.root,
+            Some(json!({"name": "党员中心户·钱家（更名）"})),
+            200,
+        )
+        .await;
+        Self {
+            f,
+            reporter_name,
+            anonymous,
+            on_behalf,
+            outsider,
+            both,
+            renamed: hq_household,
+        }
+    }
+
+    /// What caller `who` learns from row `row`.
+    async fn sight(&self, row: &str, who: usize) -> String {
+        let f = &self.f;
+        let token = f.tokens[who].as_deref();
+        let staff = who >= 3;
+        let (method, path, body) = match row {
+            "anonymous complaint: GET /tickets/{id}" => {
+                (Method::GET, format!("/api/v1/tickets/{}", self.anonymous), None)
+            }
+            "anonymous complaint: GET /tickets?reporter_id=<reporter>" => (
+                Method::GET,
+                format!("/api/v1/tickets?reporter_id={}&limit=100", f.resident01),
+                None,
+            ),
+            "anonymous complaint: GET /tickets/{id}/comments (the reporter commented)" => (
+                Method::GET,
+                format!("/api/v1/tickets/{}/comments", self.anonymous),
+                None,
+            ),
+            "anonymous complaint: GET /tickets/{id}/events (the reporter commented and withdrew)" => {
+                (Method::GET, format!("/api/v1/tickets/{}/events", self.anonymous), None)
+            }
+            "anonymous, filed by staff on behalf: GET /tickets/{id}/events" => {
+                (Method::GET, format!("/api/v1/tickets/{}/events", self.on_behalf), None)
+            }
+            "anonymous, filed by staff on behalf: GET /tickets/{id}" => {
+                (Method::GET, format!("/api/v1/tickets/{}", self.on_behalf), None)
+            }
+            "POST /disputes naming a resident of another community" => {
+                let mut body = json!({"category": "neighbour_dispute", "title": "漏水纠纷", "description": "协商未果。",
+                    "respondents": [{"user_id": self.outsider}]});
+                if staff {
+                    body["on_behalf_of"] = json!(f.resident01);
+                }
+                (Method::POST, "/api/v1/disputes".to_owned(), Some(body))
+            }
+            "POST /disputes/{id}/parties adding a resident of another community" => (
+                Method::POST,
+                format!("/api/v1/disputes/{}/parties", f.dispute),
+                Some(json!({"role": "respondent", "user_id": self.outsider})),
+            ),
+            "PATCH /users/{id} renaming staff who serve both communities" => (
+                Method::PATCH,
+                format!("/api/v1/users/{}", self.both),
+                Some(json!({"display_name": format!("改名{}", f.next())})),
+            ),
+            "GET /audit: a second-community admin reads what was done to their unit" => {
+                (Method::GET, "/api/v1/audit?limit=100".to_owned(), None)
+            }
+            _ => panic!("no request for row {row}"),
+        };
+        let res = f.app.request(method, &path, token, body).await;
+        let status = res.status.as_u16();
+        if status == 422 {
+            return format!("422 {}", res.error_fields().join(" "));
+        }
+        if status != 200 {
+            return status.to_string();
+        }
+        let listed = |id: i64| {
+            let found = res.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["id"] == id || t["object"] == format!("/api/v1/units/{id}"));
+            if found { "listed" } else { "absent" }.to_owned()
+        };
+        match row {
+            "anonymous complaint: GET /tickets?reporter_id=<reporter>" => listed(self.anonymous),
+            "GET /audit: a second-community admin reads what was done to their unit" => listed(self.renamed),
+            "PATCH /users/{id} renaming staff who serve both communities" => status.to_string(),
+            _ if res.text.contains(&self.reporter_name) => "named".to_owned(),
+            _ => "hidden".to_owned(),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn anonymity_and_community_walls_hold_for_every_caller() {
+    let s = SightFixture::new().await;
+    let mut wrong = Vec::new();
+    for (row, expected) in SIGHT {
+        for (who, want) in expected.iter().enumerate() {
+            let got = s.sight(row, who).await;
+            if got != *want {
+                wrong.push(format!("{row} as {}: {got} (expected {want})", CALLERS[who]));
+            }
+        }
+    }
+    eprintln!(
+        "anonymity and community walls: {} rows x {} callers",
+        SIGHT.len(),
+        CALLERS.len()
+    );
+    assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+}
