@@ -233,8 +233,10 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
 /// By staff of the level above the unit that asked (admins for the
 /// committee); moves the ticket's resolve deadline by the hours asked.
 /// Never by the person who asked, whatever else they hold (403
-/// `own_request`): a committee's request goes to another of its admins or a
-/// super-admin.
+/// `own_request`), nor through an account whose password that person set
+/// (an account an admin created, until its holder changes the password;
+/// also through a chain of such accounts: 403 `password_set_by_requester`):
+/// a committee's request goes to another of its admins or a super-admin.
 #[utoipa::path(
     tag = "deadlines",
     params(("id" = i64, Path, description = "Extension request id")),
@@ -268,7 +270,8 @@ async fn approve_extension(
 /// Deny an extension
 ///
 /// By staff of the level above the unit that asked (admins for the
-/// committee), never by the person who asked (403 `own_request`).
+/// committee), never by the person who asked (403 `own_request`) nor through
+/// an account whose password they set (403 `password_set_by_requester`).
 #[utoipa::path(
     tag = "deadlines",
     params(("id" = i64, Path, description = "Extension request id")),

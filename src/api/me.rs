@@ -196,6 +196,7 @@ async fn change_password(
                 ..Default::default()
             };
             queries::update_user(conn, id, &changes)?;
+            queries::forget_password_witnesses(conn, id)?;
             queries::revoke_all_sessions(conn, id, now)?;
             Ok(())
         })

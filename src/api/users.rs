@@ -267,7 +267,7 @@ async fn create_user(
     let row = state
         .db
         .write(move |conn| {
-            queries::insert_user(
+            let row = queries::insert_user(
                 conn,
                 &NewUserRow {
                     phone: Some(phone.as_str()),
@@ -280,7 +280,11 @@ async fn create_user(
                         now,
                     )
                 },
-            )
+            )?;
+            // The creator chose the password: until the holder changes it,
+            // the creator can sign in as the account.
+            queries::add_password_witnesses(conn, row.id, creator)?;
+            Ok(row)
         })
         .await?;
     let id = row.id;

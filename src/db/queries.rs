@@ -6,7 +6,9 @@ use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::models::*;
-use super::schema::{audit_log, posts, refresh_tokens, sessions, settings, ticket_visits, units, users};
+use super::schema::{
+    audit_log, password_witnesses, posts, refresh_tokens, sessions, settings, ticket_visits, units, users,
+};
 use crate::domain::grid::is_server_path;
 use crate::error::ApiError;
 
@@ -315,6 +317,41 @@ pub fn lock_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRo
             .optional(),
         AnyConnection::Sqlite(_) => find_user(conn, id),
     }
+}
+
+/// Records that whoever made account `user_id` (`creator`), and everyone
+/// who could sign in as the creator, can sign in as it: they chose or could
+/// have chosen its password.
+pub fn add_password_witnesses(conn: &mut AnyConnection, user_id: i64, creator: i64) -> QueryResult<()> {
+    let mut witnesses: Vec<i64> = password_witnesses::table
+        .filter(password_witnesses::user_id.eq(creator))
+        .select(password_witnesses::witness_id)
+        .load(conn)?;
+    witnesses.push(creator);
+    witnesses.sort_unstable();
+    witnesses.dedup();
+    for witness in witnesses.into_iter().filter(|w| *w != user_id) {
+        diesel::insert_into(password_witnesses::table)
+            .values((
+                password_witnesses::user_id.eq(user_id),
+                password_witnesses::witness_id.eq(witness),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The holder chose a new password: nobody else knows it.
+pub fn forget_password_witnesses(conn: &mut AnyConnection, user_id: i64) -> QueryResult<()> {
+    diesel::delete(password_witnesses::table.filter(password_witnesses::user_id.eq(user_id)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Whether `witness` can sign in as account `user_id` (see
+/// [`add_password_witnesses`]).
+pub fn password_known_to(conn: &mut AnyConnection, user_id: i64, witness: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(password_witnesses::table.find((user_id, witness)))).get_result(conn)
 }
 
 pub fn users_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {

@@ -275,6 +275,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Who besides its holder can sign in as an account (see the migration).
+    password_witnesses (user_id, witness_id) {
+        user_id -> BigInt,
+        witness_id -> BigInt,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -306,4 +314,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispute_agreements,
     follow_ups,
     audit_log,
+    password_witnesses,
 );

@@ -11,14 +11,22 @@ pub enum DecideRefused {
     /// The caller asked for it: whoever asks never decides (separation of
     /// duties), whatever posts or role they also hold.
     OwnRequest,
+    /// The person who asked set the caller's password (directly, or through
+    /// an account whose password they set) and can sign in as the caller: an
+    /// admin does not approve their own request through an account they made.
+    PasswordKnownToRequester,
 }
 
 /// The level above the unit that asked decides: staff working in the parent
 /// unit (`parent_path`), or, for a committee (it has no parent), its admins;
-/// super-admins anywhere. Never the person who asked (`requested_by`), so a
-/// committee's request goes to another of its admins or a super-admin.
+/// super-admins anywhere. Never the person who asked (`requested_by`), nor
+/// through an account that person can sign in as (`known_to_requester`: they
+/// made it, or could sign in as whoever made it, and its holder has not
+/// changed the password since), so a committee's request goes to another of
+/// its admins or a super-admin.
 pub fn may_decide_extension(
     caller: &Caller,
+    known_to_requester: bool,
     requested_by: UserId,
     asking_path: &str,
     parent_path: Option<&str>,
@@ -31,6 +39,8 @@ pub fn may_decide_extension(
         Err(DecideRefused::NotAbove)
     } else if caller.id == requested_by {
         Err(DecideRefused::OwnRequest)
+    } else if known_to_requester {
+        Err(DecideRefused::PasswordKnownToRequester)
     } else {
         Ok(())
     }
@@ -62,7 +72,7 @@ mod tests {
 
     /// Whether `caller` may decide a request someone else (user 99) made.
     fn decides(caller: &Caller, asking_path: &str, parent_path: Option<&str>) -> bool {
-        may_decide_extension(caller, UserId(99), asking_path, parent_path).is_ok()
+        may_decide_extension(caller, false, UserId(99), asking_path, parent_path).is_ok()
     }
 
     #[test]
@@ -111,20 +121,26 @@ mod tests {
             (&root, "/1/4/9/30/", Some("/1/4/9/")),
         ] {
             assert_eq!(
-                may_decide_extension(who, asked, asking, parent),
+                may_decide_extension(who, false, asked, asking, parent),
                 Err(DecideRefused::OwnRequest),
                 "{who:?} at {asking}"
             );
-            assert_eq!(may_decide_extension(who, UserId(2), asking, parent), Ok(()));
+            assert_eq!(may_decide_extension(who, false, UserId(2), asking, parent), Ok(()));
+            // Nor through an account whose password the asker set, directly or not.
+            assert_eq!(
+                may_decide_extension(who, true, UserId(2), asking, parent),
+                Err(DecideRefused::PasswordKnownToRequester),
+                "{who:?} at {asking}"
+            );
         }
         // Not being above is the answer first, asker or not.
         let household = caller(Role::Staff, &[(Level::Household, "/1/4/9/30/")]);
         assert_eq!(
-            may_decide_extension(&household, asked, "/1/4/9/30/", Some("/1/4/9/")),
+            may_decide_extension(&household, false, asked, "/1/4/9/30/", Some("/1/4/9/")),
             Err(DecideRefused::NotAbove)
         );
         assert_eq!(
-            may_decide_extension(&committee_staff, asked, "/1/", None),
+            may_decide_extension(&committee_staff, false, asked, "/1/", None),
             Err(DecideRefused::NotAbove)
         );
     }

@@ -99,7 +99,8 @@ pub fn request_extension(
 }
 
 /// Approves or denies request `id`. By the level above the unit that asked,
-/// never by the person who asked (403 `own_request`); approval (only while the ticket is still open at that unit) moves the
+/// never by the person who asked (403 `own_request`) nor through an account
+/// whose password they set (403 `password_set_by_requester`); approval (only while the ticket is still open at that unit) moves the
 /// resolve deadline by the hours asked and clears a breach of the old one.
 pub fn decide_extension(
     conn: &mut AnyConnection,
@@ -116,7 +117,14 @@ pub fn decide_extension(
         Some(parent) => Some(queries::find_unit(conn, parent)?.ok_or(ApiError::Internal)?.path),
         None => None,
     };
-    match may_decide_extension(caller, UserId(request.requested_by), &unit.path, parent_path.as_deref()) {
+    let known_to_requester = queries::password_known_to(conn, caller.id.0, request.requested_by)?;
+    match may_decide_extension(
+        caller,
+        known_to_requester,
+        UserId(request.requested_by),
+        &unit.path,
+        parent_path.as_deref(),
+    ) {
         Ok(()) => {}
         Err(DecideRefused::NotAbove) => return Err(ApiError::Forbidden),
         Err(DecideRefused::OwnRequest) => {
@@ -125,6 +133,15 @@ pub fn decide_extension(
                 detail: Text::new(
                     "You asked for this extension; someone else at the level above decides it.",
                     "本人提出的延期申请须由上级其他人员审批。",
+                ),
+            });
+        }
+        Err(DecideRefused::PasswordKnownToRequester) => {
+            return Err(ApiError::Refused {
+                code: "password_set_by_requester",
+                detail: Text::new(
+                    "The person who asked for this extension set your account's password (directly or through an account whose password they set); change your password, or someone else at the level above decides it.",
+                    "您的账号密码由延期申请人（或经其设置密码的账号）设置：请先修改密码，或由上级其他人员审批。",
                 ),
             });
         }

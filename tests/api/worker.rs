@@ -497,13 +497,86 @@ async fn whoever_asks_for_more_time_never_decides_it() {
     )
     .await
     .expect(201);
-    let second = app.token("jm.admin2").await;
+    // An admin the asker made is theirs to sign in as: not another person,
+    // nor one made through it.
+    let second_token = app.token("jm.admin2").await;
+    app.post(&decide(&asked, "approve"), Some(&second_token), json!({}))
+        .await
+        .expect_problem(403, "password_set_by_requester");
+    let third = app
+        .post(
+            "/api/v1/users",
+            Some(&second_token),
+            json!({"username": "jm.admin3", "password": crate::support::PASSWORD, "display_name": "第三管理员",
+                "phone": "13700000010", "role": "admin"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/units/{committee}/posts"),
+        Some(&second_token),
+        json!({"user_id": third}),
+    )
+    .await
+    .expect(201);
+    let third = app.token("jm.admin3").await;
+    app.post(&decide(&asked, "approve"), Some(&third), json!({}))
+        .await
+        .expect_problem(403, "password_set_by_requester");
+    // Once the second admin has chosen their own password, the asker can
+    // no longer sign in as them: they decide. The third still carries a
+    // password the asker could have set.
+    app.post(
+        "/api/v1/me/password",
+        Some(&second_token),
+        json!({"current_password": crate::support::PASSWORD, "new_password": "second-admins-own-password"}),
+    )
+    .await
+    .expect(204);
+    let second_token = app.login_tokens("jm.admin2", "second-admins-own-password").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(&decide(&asked, "approve"), Some(&third), json!({}))
+        .await
+        .expect_problem(403, "password_set_by_requester");
+    // An admin the super-admin made decides.
+    let fourth = app
+        .post(
+            "/api/v1/users",
+            Some(&root),
+            json!({"username": "jm.admin4", "password": crate::support::PASSWORD, "display_name": "第四管理员",
+                "phone": "13700000011", "role": "admin"}),
+        )
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/units/{committee}/posts"),
+        Some(&root),
+        json!({"user_id": fourth}),
+    )
+    .await
+    .expect(201);
+    let fourth = app.token("jm.admin4").await;
     let decided = app
-        .post(&decide(&asked, "approve"), Some(&second), json!({}))
+        .post(&decide(&asked, "approve"), Some(&fourth), json!({}))
         .await
         .expect(200)
         .clone();
-    assert_eq!(decided["decided_by"]["display_name"], "第二管理员");
+    assert_eq!(decided["decided_by"]["display_name"], "第四管理员");
+    // The second admin, with a password of their own, decides the asker's next request.
+    let asked = app
+        .post(&ask(id), Some(&admin), reason.clone())
+        .await
+        .expect(201)
+        .clone();
+    app.post(&decide(&asked, "deny"), Some(&second_token), json!({}))
+        .await
+        .expect(200);
 }
 
 async fn prune(app: &TestApp) -> usize {
