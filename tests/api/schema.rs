@@ -48,6 +48,7 @@ fn migrations_run_down_and_up_again() {
         "follow_ups",
         "idempotency_keys",
         "mediation_sessions",
+        "password_witnesses",
         "posts",
         "refresh_tokens",
         "sessions",
