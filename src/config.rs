@@ -116,6 +116,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
 
+    /// Seconds a client has to send a request's whole body once the
+    /// server starts reading it, before it gets 408 and the connection is
+    /// closed, so a body dribbled a byte at a time cannot hold a worker.
+    #[arg(long, global = true, env = "GRIDDESK_BODY_TIMEOUT", default_value_t = crate::api::DEFAULT_BODY_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub body_timeout: u64,
+
     /// A file holding the key that signs access tokens (at least 32 bytes;
     /// a trailing newline is ignored), e.g. a mounted container secret.
     /// Instead of the GRIDDESK_JWT_SECRET variable, never with it.
@@ -241,6 +247,7 @@ pub fn build_state(
         login_limits: crate::limits::LoginLimits::default(),
         swagger: true,
         cors_origins: Vec::new(),
+        body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
     })
 }
 
@@ -344,6 +351,8 @@ mod tests {
         let defaults = Cli::try_parse_from(["griddesk"]).unwrap();
         assert!(defaults.serve.cors_origins.is_empty() && !defaults.serve.no_swagger);
         assert_eq!(defaults.serve.request_timeout, 10);
+        assert_eq!(defaults.serve.body_timeout, 10);
+        assert!(Cli::try_parse_from(["griddesk", "--body-timeout", "0"]).is_err());
         assert_eq!(defaults.serve.login_failures_per_address, 30);
         assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
     }

@@ -67,6 +67,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let mut state = state;
     state.swagger = !args.no_swagger;
     state.cors_origins = args.cors_origins.clone();
+    state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
     state.login_limits = griddesk::limits::LoginLimits::with_per_address(
         usize::try_from(args.login_failures_per_address).unwrap_or(usize::MAX),
     );
