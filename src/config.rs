@@ -1,6 +1,8 @@
 //! Settings from flags and the environment, and the start-up that turns
 //! them into an [`AppState`].
 
+use std::path::{Path, PathBuf};
+
 use chrono::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -114,6 +116,18 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_timeout: u64,
 
+    /// Seconds a client has to send a request's whole body once the
+    /// server starts reading it, before it gets 408 and the connection is
+    /// closed, so a body dribbled a byte at a time cannot hold a worker.
+    #[arg(long, global = true, env = "GRIDDESK_BODY_TIMEOUT", default_value_t = crate::api::DEFAULT_BODY_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub body_timeout: u64,
+
+    /// A file holding the key that signs access tokens (at least 32 bytes;
+    /// a trailing newline is ignored), e.g. a mounted container secret.
+    /// Instead of the GRIDDESK_JWT_SECRET variable, never with it.
+    #[arg(long, global = true, env = JWT_SECRET_FILE_ENV)]
+    pub jwt_secret_file: Option<PathBuf>,
+
     /// Failed sign-ins allowed per client address in 15 minutes before that
     /// address gets 429 (behind a proxy all clients share its address).
     #[arg(long, global = true, env = "GRIDDESK_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 30,
@@ -141,8 +155,14 @@ fn parse_origin(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The key that signs access tokens; only ever an environment variable, as
+/// flags show in process lists.
 pub const JWT_SECRET_ENV: &str = "GRIDDESK_JWT_SECRET";
+/// A file holding that key, instead of the variable.
+pub const JWT_SECRET_FILE_ENV: &str = "GRIDDESK_JWT_SECRET_FILE";
 const JWT_SECRET_SETTING: &str = "jwt_secret";
+/// HS256 keys shorter than the hash are weak; so are short passphrases.
+const JWT_SECRET_MIN_BYTES: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -152,8 +172,40 @@ pub enum ConfigError {
     Startup(#[from] crate::db::StartupError),
     #[error("GRIDDESK_JWT_SECRET must be at least 32 bytes long")]
     WeakSecret,
+    #[error("the JWT secret file {0} must hold at least 32 bytes (a trailing newline does not count)")]
+    WeakSecretFile(String),
+    #[error("cannot read the JWT secret file {path}: {error}")]
+    SecretFile { path: String, error: String },
+    #[error("set GRIDDESK_JWT_SECRET or GRIDDESK_JWT_SECRET_FILE (--jwt-secret-file), not both")]
+    TwoSecrets,
     #[error("cannot read or store the JWT secret: {0}")]
     Secret(String),
+}
+
+/// The configured JWT secret: the `GRIDDESK_JWT_SECRET` value or the
+/// contents of the secret file, checked for length. `None` when neither is
+/// set: [`build_state`] then uses the key generated into the database.
+pub fn configured_jwt_secret(from_env: Option<String>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
+    let from_env = from_env.filter(|s| !s.is_empty());
+    match (from_env, file) {
+        (Some(_), Some(_)) => Err(ConfigError::TwoSecrets),
+        (Some(secret), None) if secret.len() < JWT_SECRET_MIN_BYTES => Err(ConfigError::WeakSecret),
+        (Some(secret), None) => Ok(Some(secret)),
+        (None, Some(path)) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::SecretFile {
+                path: shown.clone(),
+                error: e.to_string(),
+            })?;
+            // `echo … > file` and editors add a newline that is not part of the key.
+            let secret = text.trim_end_matches(['\r', '\n']);
+            if secret.len() < JWT_SECRET_MIN_BYTES {
+                return Err(ConfigError::WeakSecretFile(shown));
+            }
+            Ok(Some(secret.to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Opens the database (applying migrations) and prepares the app state.
@@ -169,7 +221,7 @@ pub fn build_state(
     let url = DatabaseUrl::parse(database_url)?;
     let db = Db::connect(&url, pool_size)?;
     let secret = match jwt_secret.filter(|s| !s.is_empty()) {
-        Some(secret) if secret.len() < 32 => return Err(ConfigError::WeakSecret),
+        Some(secret) if secret.len() < JWT_SECRET_MIN_BYTES => return Err(ConfigError::WeakSecret),
         Some(secret) => secret,
         None => {
             let mut conn = db.conn().map_err(|e| ConfigError::Secret(e.to_string()))?;
@@ -177,8 +229,12 @@ pub fn build_state(
             let stored = queries::get_or_insert_setting(&mut conn, JWT_SECRET_SETTING, &generated, clock.now_naive())
                 .map_err(|e| ConfigError::Secret(e.to_string()))?;
             tracing::warn!(
-                "{JWT_SECRET_ENV} is not set: using a generated secret kept in the database. \
-                 Set it explicitly in production, the same on every replica."
+                "{JWT_SECRET_ENV} is not set: access tokens are signed with a key generated into the \
+                 database. PRODUCTION MUST SET {JWT_SECRET_ENV} OR {JWT_SECRET_FILE_ENV} (the same on every \
+                 replica), kept apart from the database: anyone with a copy of the database or a backup \
+                 holds this key, and with it and any one access token can mint tokens for that session \
+                 for as long as it lives (session ids are stored hashed, so the copy alone is not \
+                 enough). See \"Secrets in production\" in the README."
             );
             stored
         }
@@ -191,6 +247,7 @@ pub fn build_state(
         login_limits: crate::limits::LoginLimits::default(),
         swagger: true,
         cors_origins: Vec::new(),
+        body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
     })
 }
 
@@ -223,6 +280,49 @@ mod tests {
     }
 
     #[test]
+    fn the_jwt_secret_comes_from_the_variable_or_a_file_never_both() {
+        let dir = std::env::temp_dir().join(format!("griddesk-secret-{}", secrets::random_token(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let key = "k".repeat(40);
+        let good = write("good", &format!("{key}\n"));
+        let crlf = write("crlf", &format!("{key}\r\n"));
+        let short = write("short", &format!("{}\n", "k".repeat(31)));
+        let missing = dir.join("missing");
+
+        assert_eq!(configured_jwt_secret(None, None).unwrap(), None);
+        assert_eq!(configured_jwt_secret(Some(String::new()), None).unwrap(), None);
+        assert_eq!(
+            configured_jwt_secret(Some(key.clone()), None).unwrap(),
+            Some(key.clone())
+        );
+        assert_eq!(configured_jwt_secret(None, Some(&good)).unwrap(), Some(key.clone()));
+        assert_eq!(configured_jwt_secret(None, Some(&crlf)).unwrap(), Some(key.clone()));
+        assert!(matches!(
+            configured_jwt_secret(Some("short".into()), None),
+            Err(ConfigError::WeakSecret)
+        ));
+        let weak = configured_jwt_secret(None, Some(&short)).unwrap_err().to_string();
+        assert!(weak.contains("short") && weak.contains("at least 32 bytes"), "{weak}");
+        let unreadable = configured_jwt_secret(None, Some(&missing)).unwrap_err().to_string();
+        assert!(
+            unreadable.starts_with("cannot read the JWT secret file") && unreadable.contains("missing"),
+            "{unreadable}"
+        );
+        assert!(matches!(
+            configured_jwt_secret(Some(key), Some(&good)),
+            Err(ConfigError::TwoSecrets)
+        ));
+        let cli = Cli::try_parse_from(["griddesk", "serve", "--jwt-secret-file", "/run/secrets/jwt"]).unwrap();
+        assert_eq!(cli.serve.jwt_secret_file, Some(PathBuf::from("/run/secrets/jwt")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn cors_origins_are_exact_origins_never_a_wildcard() {
         let cli = Cli::try_parse_from([
             "griddesk",
@@ -251,6 +351,8 @@ mod tests {
         let defaults = Cli::try_parse_from(["griddesk"]).unwrap();
         assert!(defaults.serve.cors_origins.is_empty() && !defaults.serve.no_swagger);
         assert_eq!(defaults.serve.request_timeout, 10);
+        assert_eq!(defaults.serve.body_timeout, 10);
+        assert!(Cli::try_parse_from(["griddesk", "--body-timeout", "0"]).is_err());
         assert_eq!(defaults.serve.login_failures_per_address, 30);
         assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
     }

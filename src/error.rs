@@ -43,6 +43,9 @@ pub enum ApiError {
     /// 409 `version_mismatch`: the body's `version` names an older version
     /// (a precondition header fails with 412, a stale body field is a conflict).
     StaleVersion { current_version: i64 },
+    /// 408: the body did not arrive within the time allowed for it; the
+    /// connection is closed after the answer.
+    RequestTimeout { seconds: u64 },
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not JSON.
@@ -108,6 +111,7 @@ impl ApiError {
             Self::PreconditionFailed { .. } | Self::StaleVersion { .. } => "version_mismatch",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::RequestTimeout { .. } => "request_timeout",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
@@ -127,6 +131,7 @@ impl ApiError {
                 Text::new("Conflict", "与当前状态冲突")
             }
             Self::PreconditionFailed { .. } => Text::new("Precondition Failed", "数据已被修改"),
+            Self::RequestTimeout { .. } => Text::new("Request Timeout", "请求超时"),
             Self::PayloadTooLarge { .. } => Text::new("Payload Too Large", "请求体过大"),
             Self::UnsupportedMediaType => Text::new("Unsupported Media Type", "不支持的内容类型"),
             Self::Validation(_) => Text::new("Unprocessable Content", "输入有误"),
@@ -172,6 +177,10 @@ impl ApiError {
             Self::MethodNotAllowed { allow } => Text::owned(
                 format!("This path supports only: {}.", allow.join(", ")),
                 format!("此路径仅支持：{}。", allow.join(", ")),
+            ),
+            Self::RequestTimeout { seconds } => Text::owned(
+                format!("The request body did not arrive within {seconds} seconds."),
+                format!("请求体未在 {seconds} 秒内传完。"),
             ),
             Self::PayloadTooLarge { limit } => Text::owned(
                 format!("The request body is larger than {limit} bytes."),
@@ -259,6 +268,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::InvalidTransition { .. } | Self::StaleVersion { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -287,6 +297,11 @@ impl ResponseError for ApiError {
             }
             Self::TooManyRequests { retry_after, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            // The rest of a body that came too slowly is not worth waiting
+            // for: the connection ends with this answer.
+            Self::RequestTimeout { .. } => {
+                response.force_close();
             }
             _ => {}
         }

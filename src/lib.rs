@@ -236,6 +236,7 @@ pub fn build_app(
                 .add(("Referrer-Policy", "no-referrer")),
         )
         .wrap(tracing_actix_web::TracingLogger::<PathOnlySpans>::new())
+        .wrap(from_fn(api::unread_body::close_on_unread_body))
 }
 
 /// Request spans as tracing-actix-web builds them, but naming the path

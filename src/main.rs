@@ -5,7 +5,9 @@ use actix_web::{HttpServer, web};
 use chrono::Duration;
 use clap::Parser;
 use griddesk::clock::Clock;
-use griddesk::config::{Cli, Command, ConfigError, JWT_SECRET_ENV, LogFormat, ServeArgs, build_state};
+use griddesk::config::{
+    Cli, Command, ConfigError, JWT_SECRET_ENV, LogFormat, ServeArgs, build_state, configured_jwt_secret,
+};
 use griddesk::db::{DatabaseUrl, Db, models::NewUserRow, queries, write_transaction};
 use griddesk::domain::people::{Password, Role, Username, display_name};
 use tracing_subscriber::EnvFilter;
@@ -51,9 +53,11 @@ fn open_db(database_url: &str) -> Result<Db, String> {
 }
 
 fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    let secret = configured_jwt_secret(std::env::var(JWT_SECRET_ENV).ok(), args.jwt_secret_file.as_deref())
+        .map_err(|e| e.to_string())?;
     let state = build_state(
         database_url,
-        std::env::var(JWT_SECRET_ENV).ok(),
+        secret,
         Duration::seconds(args.access_token_ttl),
         Duration::days(args.refresh_token_days),
         args.db_pool_size,
@@ -63,6 +67,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let mut state = state;
     state.swagger = !args.no_swagger;
     state.cors_origins = args.cors_origins.clone();
+    state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
     state.login_limits = griddesk::limits::LoginLimits::with_per_address(
         usize::try_from(args.login_failures_per_address).unwrap_or(usize::MAX),
     );

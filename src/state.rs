@@ -19,4 +19,7 @@ pub struct AppState {
     pub swagger: bool,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// How long a request body may take to arrive, from when it is first
+    /// read; slower ones get 408 (`--body-timeout`).
+    pub body_timeout: std::time::Duration,
 }

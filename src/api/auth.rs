@@ -68,7 +68,7 @@ pub struct LoginRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"refresh_token": "q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+#[schema(example = json!({"refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Single use.
     #[schema(pattern = r"^[^\u0000]*$")]
@@ -79,7 +79,7 @@ pub struct RefreshRequest {
 /// before it expires, trade the refresh token for a new pair.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMiJ9.c2lnbmF0dXJl",
-    "token_type": "Bearer", "expires_in": 900, "refresh_token": "q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+    "token_type": "Bearer", "expires_in": 900, "refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -179,34 +179,36 @@ fn bad_credentials() -> ApiError {
 /// Opens a session for `user` and issues its first token pair.
 async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now();
-    let session_id = secrets::random_token(16);
-    let refresh_token = secrets::random_token(32);
+    // The secret goes to the client only; the database keeps hashes.
+    let session_secret = secrets::new_session_secret();
+    let session_id = secrets::session_id(&session_secret);
+    let refresh_token = secrets::refresh_token(&session_secret);
     let refresh_hash = secrets::token_hash(&refresh_token);
     let expires_at = (now + state.refresh_ttl).naive_utc();
-    let sid = session_id.clone();
     let user_id = user.id;
     state
         .db
         .write(move |conn| {
-            queries::insert_session(conn, &sid, user_id, now.naive_utc())?;
-            queries::insert_refresh_token(conn, &sid, &refresh_hash, now.naive_utc(), expires_at)?;
+            queries::insert_session(conn, &session_id, user_id, now.naive_utc())?;
+            queries::insert_refresh_token(conn, &session_id, &refresh_hash, now.naive_utc(), expires_at)?;
             Ok(())
         })
         .await?;
-    tokens(state, &user, &session_id, refresh_token)
+    tokens(state, &user, &session_secret, refresh_token)
 }
 
+/// A token pair: the access token carries the session's secret as `sid`.
 fn tokens(
     state: &AppState,
     user: &UserRow,
-    session_id: &str,
+    session_secret: &str,
     refresh_token: String,
 ) -> Result<TokenResponse, ApiError> {
     let access_token = state.jwt.issue(
         user.id,
         user.role.as_str(),
         user.token_version,
-        session_id,
+        session_secret,
         state.clock.now(),
     )?;
     Ok(TokenResponse {
@@ -333,33 +335,41 @@ async fn refresh(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let presented = secrets::token_hash(body.0.refresh_token.trim());
+    let presented = body.0.refresh_token.trim();
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_refresh_token",
+            "The refresh token is unknown, expired or its session has ended.",
+            "刷新令牌无效、已过期或会话已结束。",
+        )
+    };
+    // The session's secret travels at the head of its refresh tokens: the
+    // new access token needs it, and the database holds only its hash.
+    let session_secret = secrets::session_secret_of(presented).ok_or_else(invalid)?.to_owned();
+    let session_id = secrets::session_id(&session_secret);
+    let presented = secrets::token_hash(presented);
     let now = state.clock.now();
-    let next_token = secrets::random_token(32);
+    let next_token = secrets::refresh_token(&session_secret);
     let next_hash = secrets::token_hash(&next_token);
     let expires_at = (now + state.refresh_ttl).naive_utc();
     let outcome = state
         .db
         .write(move |conn| {
-            let outcome = queries::spend_refresh_token(conn, &presented, now.naive_utc())?;
-            if let RefreshOutcome::Spent { session_id, .. } = &outcome {
-                queries::insert_refresh_token(conn, session_id, &next_hash, now.naive_utc(), expires_at)?;
+            let outcome = queries::spend_refresh_token(conn, &presented, &session_id, now.naive_utc())?;
+            if let RefreshOutcome::Spent { .. } = &outcome {
+                queries::insert_refresh_token(conn, &session_id, &next_hash, now.naive_utc(), expires_at)?;
             }
             Ok(outcome)
         })
         .await?;
     match outcome {
-        RefreshOutcome::Spent { session_id, user } => Ok(web::Json(tokens(&state, &user, &session_id, next_token)?)),
+        RefreshOutcome::Spent { user } => Ok(web::Json(tokens(&state, &user, &session_secret, next_token)?)),
         RefreshOutcome::Replayed => Err(ApiError::unauthorized(
             "refresh_token_reused",
             "This refresh token was already used; the session has been ended for safety. Sign in again.",
             "该刷新令牌已被使用过，为安全起见会话已结束，请重新登录。",
         )),
-        RefreshOutcome::Invalid => Err(ApiError::unauthorized(
-            "invalid_refresh_token",
-            "The refresh token is unknown, expired or its session has ended.",
-            "刷新令牌无效、已过期或会话已结束。",
-        )),
+        RefreshOutcome::Invalid => Err(invalid()),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod sla;
 pub mod stats;
 pub mod tickets;
 pub mod units;
+pub mod unread_body;
 pub mod users;
 
 use actix_web::http::header;
@@ -59,6 +60,9 @@ pub mod rfc3339 {
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Seconds a request body may take to arrive unless `--body-timeout` says otherwise.
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
+
 /// Registers every API operation under `/api/v1`.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     auth::configure(cfg);
@@ -78,7 +82,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a
 /// problem document: 415 for another content type, 413 over the limit,
-/// 400 for malformed JSON, 422 naming the field for wrong, missing or
+/// 408 when the whole body has not arrived within `AppState::body_timeout`
+/// (the head has its own timeout; this one bounds a body dribbled a byte
+/// at a time), 400 for malformed JSON, 422 naming the field for wrong, missing or
 /// unknown fields, and for U+0000 in any string or field name
 /// (`control_characters`; PostgreSQL text cannot hold it).
 pub struct JsonBody<T>(pub T);
@@ -98,13 +104,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
             })
             .unwrap_or(false);
+        let timeout = req
+            .app_data::<web::Data<crate::state::AppState>>()
+            .map_or(std::time::Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECONDS), |state| {
+                state.body_timeout
+            });
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = body
+            let bytes = actix_web::rt::time::timeout(timeout, body)
                 .await
+                .map_err(|_| ApiError::RequestTimeout {
+                    seconds: timeout.as_secs().max(1),
+                })?
                 .map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
                     Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
                     _ => ApiError::BadRequest {

@@ -42,7 +42,7 @@ admins and committee-level staff.",
     ),
     components(
         schemas(ProblemDetails, FieldProblem),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict, TooManyRequests,
             WrongPassword),
     )
@@ -71,7 +71,18 @@ impl Modify for SecurityAddon {
 /// The last touches on the generated document. A body that may be left out
 /// (`Option<T>` in a handler) is optional, not `null`: utoipa writes it as
 /// `oneOf: [T, null]`, and the server reads only an object or nothing.
+/// Every operation that takes a body may answer 408: `JsonBody` reads all
+/// bodies under one deadline, so the document says it once, here.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+        for op in operations.into_iter().flatten().filter(|op| op.request_body.is_some()) {
+            op.responses
+                .responses
+                .entry("408".to_owned())
+                .or_insert_with(|| RefOr::Ref(utoipa::openapi::Ref::from_response_name("RequestTimeout")));
+        }
+    }
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
         let bodies = operations

@@ -100,6 +100,16 @@ pub struct PreconditionFailed(ProblemDetails);
 )]
 pub struct TransitionConflict(ProblemDetails);
 
+/// The request body did not arrive in time (10 s unless configured): the
+/// answer closes the connection. Any operation that takes a body may answer it.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    example = json!({"type": "urn:griddesk:problem:request_timeout", "title": "Request Timeout", "status": 408,
+        "detail": "The request body did not arrive within 10 seconds.", "code": "request_timeout"})
+)]
+pub struct RequestTimeout(ProblemDetails);
+
 /// The body is larger than the limit (64 KiB).
 #[derive(ToResponse)]
 #[response(

@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 
+use crate::auth::secrets;
 use crate::db::models::UserRow;
 use crate::db::queries;
 use crate::domain::ids::UserId;
@@ -18,6 +19,7 @@ use crate::state::AppState;
 pub struct Auth {
     pub caller: Caller,
     pub user: UserRow,
+    /// The session's stored id (the hash of the token's `sid`).
     pub session_id: String,
 }
 
@@ -71,7 +73,9 @@ fn malformed() -> ApiError {
 async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth, ApiError> {
     let claims = state.jwt.verify(&token, state.clock.now())?;
     let user_id: i64 = claims.sub.parse().map_err(|_| malformed())?;
-    let session_id = claims.sid.clone();
+    // The token carries the session's secret; the database only its hash.
+    let session_id = secrets::session_id(&claims.sid);
+    let stored_id = session_id.clone();
     let (user, posts) = state
         .db
         .run(move |conn| {
@@ -106,7 +110,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
     Ok(Auth {
         caller: caller_from(&user, posts),
         user,
-        session_id: claims.sid,
+        session_id: stored_id,
     })
 }
 

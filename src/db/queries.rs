@@ -613,6 +613,7 @@ pub fn delete_post(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
 
 // ---------------------------------------------------------------- sessions
 
+/// Stores a session under `id`, the hash of its secret (`secrets::session_id`).
 pub fn insert_session(conn: &mut AnyConnection, id: &str, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(SessionRow {
@@ -626,6 +627,7 @@ pub fn insert_session(conn: &mut AnyConnection, id: &str, user_id: i64, now: Nai
 }
 
 /// The user behind an access token, if its session is still open.
+/// `session_id` is the stored id: the hash of the token's `sid`.
 pub fn active_session_user(conn: &mut AnyConnection, session_id: &str, user_id: i64) -> QueryResult<Option<UserRow>> {
     sessions::table
         .inner_join(users::table)
@@ -687,8 +689,8 @@ pub fn insert_refresh_token(
 }
 
 pub enum RefreshOutcome {
-    /// The token was fresh and is now spent; the session and its user.
-    Spent { session_id: String, user: Box<UserRow> },
+    /// The token was fresh and is now spent; its session's user.
+    Spent { user: Box<UserRow> },
     /// The token was spent before: its session has been revoked.
     Replayed,
     /// Unknown, expired, or its session is closed.
@@ -697,14 +699,18 @@ pub enum RefreshOutcome {
 
 /// Spends a refresh token exactly once. A second use of the same token (a
 /// replay, or a thief racing the owner) revokes the whole session.
+/// `session_id` is the stored id of the session the token names (the hash
+/// of the secret it starts with); a token of another session is unknown.
 pub fn spend_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
+    session_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<RefreshOutcome> {
     let found: Option<(RefreshTokenRow, SessionRow)> = refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
+        .filter(refresh_tokens::session_id.eq(session_id))
         .select((RefreshTokenRow::as_select(), SessionRow::as_select()))
         .first(conn)
         .optional()?;
@@ -731,10 +737,7 @@ pub fn spend_refresh_token(
         return Ok(RefreshOutcome::Invalid);
     }
     match active_session_user(conn, &session.id, session.user_id)? {
-        Some(user) if user.active => Ok(RefreshOutcome::Spent {
-            session_id: session.id,
-            user: Box::new(user),
-        }),
+        Some(user) if user.active => Ok(RefreshOutcome::Spent { user: Box::new(user) }),
         _ => Ok(RefreshOutcome::Invalid),
     }
 }

@@ -44,6 +44,7 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// `id` is the SHA-256 (hex) of the session's secret, never the secret.
     sessions (id) {
         id -> Text,
         user_id -> BigInt,

@@ -44,6 +44,43 @@ fn a_bad_database_url_stops_start_up_with_one_clear_line() {
 }
 
 #[test]
+fn a_jwt_secret_file_that_is_short_unreadable_or_doubled_stops_start_up() {
+    let db = TestDb::new();
+    let dir = std::env::temp_dir().join(format!("griddesk-jwt-{}", griddesk::auth::secrets::random_token(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let short = dir.join("short");
+    std::fs::write(&short, "too-short\n").unwrap();
+    let good = dir.join("good");
+    std::fs::write(&good, format!("{}\n", "k".repeat(48))).unwrap();
+    let run = |configure: &dyn Fn(&mut Command)| {
+        let mut cmd = griddesk(&db);
+        cmd.args(["serve", "--bind", "127.0.0.1:1"])
+            .env_remove("GRIDDESK_JWT_SECRET")
+            .env_remove("GRIDDESK_JWT_SECRET_FILE");
+        configure(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).trim().to_owned()
+    };
+    let stderr = run(&|c| {
+        c.arg("--jwt-secret-file").arg(&short);
+    });
+    assert!(stderr.contains("must hold at least 32 bytes"), "{stderr}");
+    let stderr = run(&|c| {
+        c.env("GRIDDESK_JWT_SECRET_FILE", dir.join("missing"));
+    });
+    assert!(stderr.contains("cannot read the JWT secret file"), "{stderr}");
+    let stderr = run(&|c| {
+        c.arg("--jwt-secret-file")
+            .arg(&good)
+            .env("GRIDDESK_JWT_SECRET", "s".repeat(40));
+    });
+    assert!(stderr.contains("not both"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn openapi_prints_the_document() {
     let db = TestDb::new();
     let out = griddesk(&db).arg("openapi").output().unwrap();
@@ -226,6 +263,7 @@ async fn serve_logs_json_keeps_a_generated_secret_and_stops_gracefully_on_sigter
             .env("GRIDDESK_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env_remove("GRIDDESK_JWT_SECRET")
+            .env_remove("GRIDDESK_JWT_SECRET_FILE")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -273,6 +311,10 @@ async fn serve_logs_json_keeps_a_generated_secret_and_stops_gracefully_on_sigter
         assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
     }
     assert!(logs.contains("GRIDDESK_JWT_SECRET is not set"), "{logs}");
+    assert!(
+        logs.contains("PRODUCTION MUST SET GRIDDESK_JWT_SECRET OR GRIDDESK_JWT_SECRET_FILE"),
+        "{logs}"
+    );
     assert!(logs.contains("SIGTERM received"), "{logs}");
     assert!(!logs.contains("whatever1"), "a password reached the log");
 }

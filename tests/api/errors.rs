@@ -107,6 +107,113 @@ async fn bodies_over_the_limit_are_413() {
         .expect_problem(413, "payload_too_large");
 }
 
+/// Sends `head` over a raw socket, then a body byte one at a time every
+/// 200 ms until the server answers; reads the answer to the end. Returns
+/// it, when it began to arrive, and whether the server closed the connection.
+async fn dribble(app: &TestApp, head: &str, body: &[u8]) -> (String, std::time::Duration, bool) {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut answered_after = None;
+    let mut closed = false;
+    let mut unsent = body.iter();
+    // 60 rounds of 200 ms: 12 s, whatever the server does.
+    for _ in 0..60 {
+        match actix_web::rt::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => {
+                answered_after.get_or_insert_with(|| started.elapsed());
+                answer.extend_from_slice(&buf[..n]);
+            }
+            // Nothing yet: one more byte, unless the server has begun to answer.
+            Err(_) if answered_after.is_none() => {
+                if let Some(byte) = unsent.next() {
+                    let _ = stream.write_all(&[*byte]).await;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        answered_after.unwrap_or(Duration::MAX),
+        closed,
+    )
+}
+
+#[actix_web::test]
+async fn a_body_dribbled_a_byte_at_a_time_is_cut_off_with_408() {
+    let app = TestApp::spawn_with(|state| state.body_timeout = std::time::Duration::from_secs(1)).await;
+    let login = json!({"username": "nobody", "password": "whatever-it-is"}).to_string();
+    let padded = format!("{login:<200}");
+    let head = |framing: &str| {
+        format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept-Language: zh-CN\r\n{framing}\r\n"
+        )
+    };
+
+    // 200 bytes announced, one sent every 200 ms (40 s in all): the server
+    // answers 408 after its 1 s and closes, long before.
+    let (answer, after, closed) = dribble(&app, &head("Content-Length: 200\r\n"), padded.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("请求体未在 1 秒内传完"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(after < std::time::Duration::from_secs(4), "answered after {after:?}");
+    assert!(closed, "the connection stayed open: {answer}");
+
+    // The same with a chunked body (one byte per chunk).
+    let chunks: Vec<u8> = padded
+        .bytes()
+        .flat_map(|b| format!("1\r\n{}\r\n", b as char).into_bytes())
+        .collect();
+    let (answer, after, closed) = dribble(&app, &head("Transfer-Encoding: chunked\r\n"), &chunks).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(after < std::time::Duration::from_secs(4), "answered after {after:?}");
+    assert!(closed, "the connection stayed open: {answer}");
+
+    // An operation that reads no body answers at once, and does not keep
+    // reading a chunked body after its answer either.
+    let (answer, after, closed) = dribble(
+        &app,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        &chunks,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(after < std::time::Duration::from_secs(2), "answered after {after:?}");
+    assert!(closed, "the connection stayed open: {answer}");
+
+    // A body that arrives in time, even in pieces, is read as ever.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let framing = format!("Content-Length: {}\r\nConnection: close\r\n", login.len());
+    stream.write_all(head(&framing).as_bytes()).await.unwrap();
+    for piece in login.as_bytes().chunks(login.len() / 3 + 1) {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(150)).await;
+        stream.write_all(piece).await.unwrap();
+    }
+    let mut answer = String::new();
+    actix_web::rt::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("invalid_credentials"), "{answer}");
+}
+
 #[actix_web::test]
 async fn non_json_bodies_are_415() {
     let app = TestApp::spawn().await;

@@ -18,6 +18,7 @@ mod openapi;
 mod posts;
 mod schema;
 mod schema_parity;
+mod secrets;
 mod startup;
 mod stats;
 mod stats_recount;

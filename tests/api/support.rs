@@ -163,6 +163,17 @@ impl TestApp {
 
     /// Starts a server whose settings `configure` adjusts first.
     pub async fn spawn_with(configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
+        Self::start(Some(JWT_SECRET), configure).await
+    }
+
+    /// Starts a server with no JWT secret configured: it signs with the key
+    /// it generates and keeps in the database, as the two-command start does.
+    pub async fn spawn_with_generated_key() -> Self {
+        Self::start(None, |_| {}).await
+    }
+
+    async fn start(jwt_secret: Option<&str>, configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
+        let jwt_secret = jwt_secret.map(str::to_owned);
         let database = TestDb::new();
         let clock = Clock::system();
         let url = database.url.clone();
@@ -170,7 +181,7 @@ impl TestApp {
         let state = web::block(move || {
             build_state(
                 &url,
-                Some(JWT_SECRET.into()),
+                jwt_secret,
                 Duration::minutes(15),
                 Duration::days(30),
                 4,
@@ -212,13 +223,18 @@ impl TestApp {
     /// Starts a server with the demo community loaded (units and people, no tickets).
     pub async fn with_demo() -> Self {
         let app = Self::spawn().await;
-        let db = app.db.clone();
-        let now = app.clock.now_naive();
+        app.load_demo().await;
+        app
+    }
+
+    /// Loads the demo community (units and people, no tickets).
+    pub async fn load_demo(&self) {
+        let db = self.db.clone();
+        let now = self.clock.now_naive();
         web::block(move || griddesk::demo::load(&db, now, false))
             .await
             .unwrap()
             .expect("load demo");
-        app
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
