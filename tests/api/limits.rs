@@ -221,3 +221,43 @@ async fn a_burst_of_wrong_passwords_gets_exactly_the_allowance() {
     .await
     .expect_problem(429, "too_many_password_attempts");
 }
+
+/// Two replicas on one database share the sign-in counts: a burst of wrong
+/// passwords split across both gets exactly the account's allowance judged,
+/// and neither replica then lets the right password through.
+#[actix_web::test]
+async fn replicas_on_one_database_share_an_accounts_failures() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let servers = [&app, &other];
+    let answers =
+        futures_util::future::join_all((0..20).map(|n| login(servers[n % 2], "resident01", "wrong-password"))).await;
+    assert_eq!(tally(&answers), [(401, 5), (429, 15)].into_iter().collect());
+    for server in servers {
+        login(server, "resident01", PASSWORD)
+            .await
+            .expect_problem(429, "too_many_login_attempts");
+    }
+    app.clock.advance(Duration::minutes(15));
+    login(&other, "resident01", PASSWORD).await.expect(200);
+}
+
+/// The same for one client address's failures, across many accounts.
+#[actix_web::test]
+async fn replicas_on_one_database_share_an_addresss_failures() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let servers = [&app, &other];
+    let answers = futures_util::future::join_all(
+        (0..44).map(|n| async move { login(servers[n % 2], &format!("nobody{n}"), "guess-guess").await }),
+    )
+    .await;
+    assert_eq!(tally(&answers), [(401, 30), (429, 14)].into_iter().collect());
+    for server in servers {
+        let res = login(server, "resident01", PASSWORD).await;
+        res.expect_problem(429, "too_many_login_attempts");
+        assert!((890..=900).contains(&retry_after(&res)));
+    }
+    app.clock.advance(Duration::minutes(16));
+    login(&other, "resident01", PASSWORD).await.expect(200);
+}

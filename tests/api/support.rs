@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use awc::http::{Method, StatusCode};
@@ -150,7 +151,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub db: Db,
-    pub database: TestDb,
+    /// Shared with the replicas started by [`TestApp::replica`].
+    pub database: Arc<TestDb>,
     client: awc::Client,
     server: actix_web::dev::ServerHandle,
 }
@@ -163,8 +165,20 @@ impl TestApp {
 
     /// Starts a server whose settings `configure` adjusts first.
     pub async fn spawn_with(configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
-        let database = TestDb::new();
-        let clock = Clock::system();
+        Self::start(Arc::new(TestDb::new()), Clock::system(), configure).await
+    }
+
+    /// A second server (another replica) on this one's database, with the
+    /// same clock and the default settings.
+    pub async fn replica(&self) -> Self {
+        Self::start(self.database.clone(), self.clock.clone(), |_| {}).await
+    }
+
+    async fn start(
+        database: Arc<TestDb>,
+        clock: Clock,
+        configure: impl FnOnce(&mut griddesk::state::AppState),
+    ) -> Self {
         let url = database.url.clone();
         let state_clock = clock.clone();
         let state = web::block(move || {
