@@ -48,6 +48,7 @@ pub fn cores() -> usize {
 /// registration) start them. A request waits for a permit in arrival order
 /// for at most `wait`, then gets 503 `server_busy` with `Retry-After`, so a
 /// flood queues instead of taking the server's memory.
+#[derive(Clone)]
 pub struct HashGate {
     permits: Arc<Semaphore>,
     wait: Duration,
