@@ -321,13 +321,13 @@ async fn login(
     // Exactly one argon2 verification whether or not the account exists.
     let checked = state
         .hash_gate
-        .run(move || match user {
+        .run(move |memory| match user {
             Some(user) => {
-                let ok = password::verify(&given, &user.password_hash);
+                let ok = password::verify_with(&given, &user.password_hash, memory);
                 (Some(user), ok)
             }
             None => {
-                password::verify_dummy(&given);
+                password::verify_dummy(&given, memory);
                 (None, false)
             }
         })

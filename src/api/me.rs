@@ -178,11 +178,11 @@ async fn change_password(
     // One turn at the gate for both the check and the new hash.
     let checked = state
         .hash_gate
-        .run(move || {
-            if current.chars().count() > Password::MAX_CHARS || !password::verify(&current, &stored) {
+        .run(move |memory| {
+            if current.chars().count() > Password::MAX_CHARS || !password::verify_with(&current, &stored, memory) {
                 return Ok(None);
             }
-            password::hash(new_password.expose()).map(Some)
+            password::hash_with(new_password.expose(), memory).map(Some)
         })
         .await;
     let new_hash = match checked {

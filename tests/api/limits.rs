@@ -322,7 +322,7 @@ async fn sign_ins_that_find_the_hash_gate_full_get_503_and_do_not_count() {
     .await;
     // Another hash holds the only permit meanwhile.
     let (release, hold) = std::sync::mpsc::channel::<()>();
-    let holder = actix_web::rt::spawn(async move { held.run(move || hold.recv()).await });
+    let holder = actix_web::rt::spawn(async move { held.run(move |_| hold.recv()).await });
     actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     let app = &app;
     let answers = futures_util::future::join_all(
