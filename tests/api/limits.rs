@@ -337,11 +337,30 @@ async fn sign_ins_that_find_the_hash_gate_full_get_503_and_do_not_count() {
     holder.await.unwrap().unwrap().unwrap();
     // None of the ten counted: the address still has all ten failures.
     for n in 0..10 {
-        login(&app, &format!("nobody{n}"), "guess-guess")
+        login(app, &format!("nobody{n}"), "guess-guess")
             .await
             .expect_problem(401, "invalid_credentials");
     }
-    login(&app, "nobody10", "guess-guess")
+    login(app, "nobody10", "guess-guess")
         .await
         .expect_problem(429, "too_many_login_attempts");
+}
+
+/// Counted attempts older than the longest window (an hour) are deleted by
+/// the worker's pass, so distinct keys cannot pile up.
+#[actix_web::test]
+async fn attempts_past_the_longest_window_are_pruned() {
+    let app = TestApp::with_demo().await;
+    for n in 0..3 {
+        login(&app, &format!("nobody{n}"), "guess-guess").await.expect(401);
+    }
+    let prune = |minutes| {
+        let db = app.db.clone();
+        let now = app.clock.now_naive() + Duration::minutes(minutes);
+        actix_web::web::block(move || griddesk::limits::prune(&db, now))
+    };
+    assert_eq!(prune(59).await.unwrap().unwrap(), 0, "still inside the hour");
+    // Three accounts and three times the address.
+    assert_eq!(prune(61).await.unwrap().unwrap(), 6);
+    assert_eq!(prune(61).await.unwrap().unwrap(), 0);
 }
