@@ -133,6 +133,24 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 30,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub login_failures_per_address: u32,
+
+    /// Registrations allowed per client address in an hour before that
+    /// address gets 429 (behind a proxy all clients share its address).
+    #[arg(long, global = true, env = "GRIDDESK_REGISTRATIONS_PER_ADDRESS", default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub registrations_per_address: u32,
+
+    /// Password hashes computed at once (default: one per CPU core); each
+    /// takes 19 MiB while it runs.
+    #[arg(long, global = true, env = "GRIDDESK_HASH_CONCURRENCY",
+        value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub hash_concurrency: Option<u32>,
+
+    /// Seconds a request waits for its turn to hash a password before it
+    /// gets 503 `server_busy` with `Retry-After`.
+    #[arg(long, global = true, env = "GRIDDESK_HASH_QUEUE_TIMEOUT", default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub hash_queue_timeout: u64,
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after; never `*`.
@@ -244,7 +262,8 @@ pub fn build_state(
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
         clock,
         refresh_ttl,
-        login_limits: crate::limits::LoginLimits::default(),
+        limits: crate::limits::Limits::new(secret.as_bytes()),
+        hash_gate: crate::auth::password::HashGate::per_core(),
         swagger: true,
         cors_origins: Vec::new(),
         body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
@@ -354,6 +373,12 @@ mod tests {
         assert_eq!(defaults.serve.body_timeout, 10);
         assert!(Cli::try_parse_from(["griddesk", "--body-timeout", "0"]).is_err());
         assert_eq!(defaults.serve.login_failures_per_address, 30);
+        assert_eq!(defaults.serve.registrations_per_address, 10);
+        assert_eq!(
+            (defaults.serve.hash_concurrency, defaults.serve.hash_queue_timeout),
+            (None, 5)
+        );
+        assert!(Cli::try_parse_from(["griddesk", "--hash-concurrency", "0"]).is_err());
         assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
     }
 }

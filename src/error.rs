@@ -62,6 +62,9 @@ pub enum ApiError {
     Internal,
     /// 503: the database does not answer.
     Unavailable,
+    /// 503 `server_busy`: too many password hashes are waiting already;
+    /// try again after `retry_after` seconds.
+    Busy { retry_after: u64 },
 }
 
 impl From<FieldErrors> for ApiError {
@@ -117,6 +120,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::Internal => "internal_error",
             Self::Unavailable => "service_unavailable",
+            Self::Busy { .. } => "server_busy",
         }
     }
 
@@ -137,7 +141,7 @@ impl ApiError {
             Self::Validation(_) => Text::new("Unprocessable Content", "输入有误"),
             Self::TooManyRequests { .. } => Text::new("Too Many Requests", "请求过于频繁"),
             Self::Internal => Text::new("Internal Server Error", "服务器内部错误"),
-            Self::Unavailable => Text::new("Service Unavailable", "服务暂不可用"),
+            Self::Unavailable | Self::Busy { .. } => Text::new("Service Unavailable", "服务暂不可用"),
         }
     }
 
@@ -204,6 +208,10 @@ impl ApiError {
             Self::Unavailable => Text::new(
                 "The database is not reachable. Please try again later.",
                 "数据库暂时无法访问，请稍后再试。",
+            ),
+            Self::Busy { .. } => Text::new(
+                "The server is busy checking passwords; try again in a few seconds.",
+                "服务器正忙于校验密码，请几秒后重试。",
             ),
         }
     }
@@ -274,7 +282,7 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -295,7 +303,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));
             }
-            Self::TooManyRequests { retry_after, .. } => {
+            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             // The rest of a body that came too slowly is not worth waiting

@@ -1,228 +1,215 @@
 //! Limits on abuse that a database constraint cannot express: failed
 //! sign-ins per account and per client address (password guessing and
-//! credential stuffing). Kept in memory, per process: with several replicas
-//! each one counts on its own, so the effective limit is the per-process
-//! figure times the replicas behind the balancer.
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+//! credential stuffing), wrong current passwords per account, and
+//! registrations per client address.
+//!
+//! Counted in the database (`limit_attempts`), so replicas on one database
+//! share the counts. An attempt takes its place before it is judged, in one
+//! write transaction that locks the key, counts its attempts within the
+//! window and inserts the new one (or answers the seconds to wait): a burst
+//! gets exactly the allowance however it is spread over replicas. A success
+//! gives its place back; a failure, a crash or any error in between leaves
+//! it counted. Keys are stored as a keyed SHA-256, never as usernames or
+//! addresses.
 
 use chrono::{Duration, NaiveDateTime};
+use sha2::{Digest, Sha256};
 
-/// At most `limit` events per key within any `window`.
-pub struct SlidingWindow {
-    limit: usize,
-    window: Duration,
-    events: Mutex<HashMap<String, VecDeque<NaiveDateTime>>>,
-}
-
-/// Keys kept before old ones are swept, so a flood of distinct keys cannot
-/// grow the map without bound.
-const SWEEP_AT: usize = 10_000;
-
-impl SlidingWindow {
-    pub fn new(limit: usize, window: Duration) -> Self {
-        Self {
-            limit,
-            window,
-            events: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `None` while `key` is under its limit; otherwise the seconds until
-    /// its oldest event leaves the window.
-    pub fn blocked_for(&self, key: &str, now: NaiveDateTime) -> Option<u64> {
-        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = events.get_mut(key)?;
-        self.forget_old(times, now);
-        if times.len() < self.limit {
-            return None;
-        }
-        let oldest = *times.front()?;
-        let wait = (oldest + self.window - now).num_seconds().max(1);
-        Some(u64::try_from(wait).unwrap_or(1))
-    }
-
-    /// Takes one of `key`'s places in the window before the attempt is
-    /// judged, or answers the seconds to wait. Checking and counting happen
-    /// under one lock, so a burst of attempts sent at once gets exactly the
-    /// limit through, however many run in parallel. The place is given back
-    /// when the [`Attempt`] is dropped, unless the attempt failed
-    /// ([`Attempt::keep`]).
-    pub fn reserve<'a>(&'a self, key: &str, now: NaiveDateTime) -> Result<Attempt<'a>, u64> {
-        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = self.current(&mut events, key, now);
-        if times.len() >= self.limit {
-            let wait = times
-                .front()
-                .map_or(1, |oldest| (*oldest + self.window - now).num_seconds().max(1));
-            return Err(u64::try_from(wait).unwrap_or(1));
-        }
-        times.push_back(now);
-        Ok(Attempt {
-            window: self,
-            key: key.to_owned(),
-            at: now,
-            kept: false,
-        })
-    }
-
-    /// Counts one event for `key`.
-    pub fn record(&self, key: &str, now: NaiveDateTime) {
-        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let times = self.current(&mut events, key, now);
-        times.push_back(now);
-    }
-
-    /// Forgets `key`'s events (a successful sign-in clears its account's failures).
-    pub fn clear(&self, key: &str) {
-        let mut events = self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        events.remove(key);
-    }
-
-    /// `key`'s events still inside the window, swept of old keys first when
-    /// the map has grown.
-    fn current<'m>(
-        &self,
-        events: &'m mut HashMap<String, VecDeque<NaiveDateTime>>,
-        key: &str,
-        now: NaiveDateTime,
-    ) -> &'m mut VecDeque<NaiveDateTime> {
-        if events.len() >= SWEEP_AT {
-            let window = self.window;
-            events.retain(|_, times| times.back().is_some_and(|t| *t > now - window));
-        }
-        let times = events.entry(key.to_owned()).or_default();
-        self.forget_old(times, now);
-        times
-    }
-
-    fn forget_old(&self, times: &mut VecDeque<NaiveDateTime>, now: NaiveDateTime) {
-        while times.front().is_some_and(|t| *t <= now - self.window) {
-            times.pop_front();
-        }
-    }
-}
-
-/// A place taken in a [`SlidingWindow`] for an attempt being judged.
-pub struct Attempt<'a> {
-    window: &'a SlidingWindow,
-    key: String,
-    at: NaiveDateTime,
-    kept: bool,
-}
-
-impl Attempt<'_> {
-    /// The attempt failed: it stays counted.
-    pub fn keep(mut self) {
-        self.kept = true;
-    }
-}
-
-impl Drop for Attempt<'_> {
-    fn drop(&mut self) {
-        if self.kept {
-            return;
-        }
-        let mut events = self
-            .window
-            .events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(times) = events.get_mut(&self.key)
-            && let Some(at) = times.iter().rposition(|t| *t == self.at)
-        {
-            times.remove(at);
-        }
-    }
-}
+use crate::db::{AnyConnection, Db, attempts};
+use crate::error::ApiError;
 
 /// Failed sign-ins allowed per account within [`LOGIN_WINDOW_MINUTES`].
-pub const LOGIN_FAILURES_PER_ACCOUNT: usize = 5;
+pub const LOGIN_FAILURES_PER_ACCOUNT: u32 = 5;
 /// Failed sign-ins allowed per client address within [`LOGIN_WINDOW_MINUTES`]
 /// (generous: a community office may put many residents behind one address).
-pub const LOGIN_FAILURES_PER_ADDRESS: usize = 30;
+pub const LOGIN_FAILURES_PER_ADDRESS: u32 = 30;
 pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+/// Registrations allowed per client address within [`REGISTRATION_WINDOW_MINUTES`].
+pub const REGISTRATIONS_PER_ADDRESS: u32 = 10;
+pub const REGISTRATION_WINDOW_MINUTES: i64 = 60;
+/// Attempts older than this count for no limit and may be deleted.
+pub const LONGEST_WINDOW_MINUTES: i64 = REGISTRATION_WINDOW_MINUTES;
 /// Tickets a resident may file themselves per hour.
 pub const FILINGS_PER_HOUR: i64 = 10;
 
-/// The sign-in limits of one process.
-pub struct LoginLimits {
-    pub accounts: SlidingWindow,
-    pub addresses: SlidingWindow,
+/// At most `allowed` attempts per key of `scope` within any `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Names what is counted (stored with each attempt).
+    pub scope: &'static str,
+    pub allowed: u32,
+    pub window: Duration,
 }
 
-impl LoginLimits {
-    /// The limits with `per_address` failures allowed per client address.
-    pub fn with_per_address(per_address: usize) -> Self {
-        let window = Duration::minutes(LOGIN_WINDOW_MINUTES);
+/// One key of one limit, hashed: what a reservation counts against.
+#[derive(Debug, Clone)]
+pub struct Key {
+    limit: Limit,
+    hash: String,
+}
+
+/// The limits of this process. The allowances are settings (each replica
+/// applies its own); the counts are shared through the database.
+#[derive(Clone)]
+pub struct Limits {
+    /// Failed sign-ins per account, by the username as typed (case-folded).
+    pub sign_in_account: Limit,
+    /// Failed sign-ins per client address.
+    pub sign_in_address: Limit,
+    /// Wrong current passwords per account on `POST /me/password`.
+    pub password_change: Limit,
+    /// Registrations per client address.
+    pub registration_address: Limit,
+    /// Keys the hashes, so a stored hash of an address or a username cannot
+    /// be reversed by trying every address or a list of names.
+    pepper: [u8; 32],
+}
+
+impl Limits {
+    /// The default allowances, with key hashes derived from `secret` (the
+    /// JWT secret: the same on every replica).
+    pub fn new(secret: &[u8]) -> Self {
+        let mut pepper = Sha256::new();
+        pepper.update(b"griddesk limit keys\0");
+        pepper.update(secret);
+        let login_window = Duration::minutes(LOGIN_WINDOW_MINUTES);
         Self {
-            accounts: SlidingWindow::new(LOGIN_FAILURES_PER_ACCOUNT, window),
-            addresses: SlidingWindow::new(per_address, window),
+            sign_in_account: Limit {
+                scope: "sign_in_account",
+                allowed: LOGIN_FAILURES_PER_ACCOUNT,
+                window: login_window,
+            },
+            sign_in_address: Limit {
+                scope: "sign_in_address",
+                allowed: LOGIN_FAILURES_PER_ADDRESS,
+                window: login_window,
+            },
+            password_change: Limit {
+                scope: "password_change",
+                allowed: LOGIN_FAILURES_PER_ACCOUNT,
+                window: login_window,
+            },
+            registration_address: Limit {
+                scope: "registration_address",
+                allowed: REGISTRATIONS_PER_ADDRESS,
+                window: Duration::minutes(REGISTRATION_WINDOW_MINUTES),
+            },
+            pepper: pepper.finalize().into(),
+        }
+    }
+
+    /// `raw` as a key of `limit`.
+    pub fn key(&self, limit: Limit, raw: &str) -> Key {
+        let mut hash = Sha256::new();
+        hash.update(self.pepper);
+        hash.update(limit.scope.as_bytes());
+        hash.update([0]);
+        hash.update(raw.as_bytes());
+        Key {
+            limit,
+            hash: hex::encode(hash.finalize()),
         }
     }
 }
 
-impl Default for LoginLimits {
-    fn default() -> Self {
-        Self::with_per_address(LOGIN_FAILURES_PER_ADDRESS)
+/// Places taken by [`reserve`]. Dropping it (or [`Reservation::keep`])
+/// leaves the attempts counted; [`Reservation::give_back`] undoes them.
+#[must_use = "a reservation is given back or kept"]
+#[derive(Debug)]
+pub struct Reservation {
+    ids: Vec<i64>,
+}
+
+/// Takes one place for each of `keys` inside the caller's write
+/// transaction, or answers the seconds until all of them have room. Either
+/// every key gets its place or none does. Keys are locked in a fixed order,
+/// so two reservations cannot wait for each other.
+pub fn reserve(
+    conn: &mut AnyConnection,
+    keys: &[Key],
+    now: NaiveDateTime,
+) -> Result<Result<Reservation, u64>, ApiError> {
+    let mut ordered: Vec<&Key> = keys.iter().collect();
+    ordered.sort_by(|a, b| a.hash.cmp(&b.hash));
+    for key in &ordered {
+        attempts::lock_key(conn, &key.hash)?;
     }
+    // In the caller's order: the first limit reached is the one answered.
+    for key in keys {
+        let Limit { scope, allowed, window } = key.limit;
+        attempts::delete_key(conn, scope, &key.hash, Some(now - window))?;
+        if let Some(at) = attempts::limit_reached_by(conn, scope, &key.hash, allowed, now - window)? {
+            let wait = (at + window - now).num_seconds().max(1);
+            return Ok(Err(u64::try_from(wait).unwrap_or(1)));
+        }
+    }
+    let mut ids = Vec::with_capacity(keys.len());
+    for key in keys {
+        ids.push(attempts::insert(conn, key.limit.scope, &key.hash, now)?);
+    }
+    Ok(Ok(Reservation { ids }))
+}
+
+/// [`reserve`] in a write transaction of its own.
+pub async fn reserve_in(db: &Db, keys: Vec<Key>, now: NaiveDateTime) -> Result<Result<Reservation, u64>, ApiError> {
+    db.write(move |conn| reserve(conn, &keys, now)).await
+}
+
+impl Reservation {
+    /// The attempt failed (or was made): it stays counted.
+    pub fn keep(self) {}
+
+    /// The attempt was never judged (the server was too busy): its places
+    /// go back.
+    pub async fn give_back(self, db: &Db) -> Result<(), ApiError> {
+        db.write(move |conn| Ok(attempts::delete_ids(conn, &self.ids)?)).await?;
+        Ok(())
+    }
+
+    /// The attempt succeeded: its places go back, and `clear`'s earlier
+    /// failures are forgotten (a successful sign-in clears its account's).
+    pub async fn succeeded(self, db: &Db, clear: Key) -> Result<(), ApiError> {
+        db.write(move |conn| {
+            attempts::delete_ids(conn, &self.ids)?;
+            attempts::delete_key(conn, clear.limit.scope, &clear.hash, None)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Deletes attempts older than the longest window, in batches; returns how
+/// many went. Run by the deadline worker, so a flood of distinct keys
+/// cannot grow the table beyond what one window holds.
+pub fn prune(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let before = now - Duration::minutes(LONGEST_WINDOW_MINUTES);
+    let mut conn = db.conn()?;
+    let mut pruned = 0;
+    // Bounded: a pass deletes at most 100 batches; the rest waits for the next.
+    for _ in 0..100 {
+        let deleted = crate::db::write_transaction(&mut conn, |conn| Ok(attempts::prune(conn, before, 1000)?))?;
+        pruned += deleted;
+        if deleted < 1000 {
+            break;
+        }
+    }
+    Ok(pruned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(minutes: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_800_000_000, 0)
-            .map(|t| t.naive_utc())
-            .unwrap_or_default()
-            + Duration::minutes(minutes)
-    }
-
     #[test]
-    fn a_key_is_blocked_at_its_limit_until_its_oldest_event_leaves_the_window() {
-        let w = SlidingWindow::new(3, Duration::minutes(10));
-        for minute in 0..3 {
-            assert_eq!(w.blocked_for("a", at(minute)), None);
-            w.record("a", at(minute));
-        }
-        assert_eq!(w.blocked_for("a", at(3)), Some(7 * 60));
-        assert_eq!(w.blocked_for("b", at(3)), None, "keys are counted apart");
-        assert_eq!(w.blocked_for("a", at(10)), None, "the first event has left the window");
-        w.record("a", at(10));
-        assert_eq!(w.blocked_for("a", at(10)), Some(60));
-        w.clear("a");
-        assert_eq!(w.blocked_for("a", at(10)), None);
-    }
-
-    #[test]
-    fn attempts_take_places_before_they_are_judged() {
-        let w = SlidingWindow::new(2, Duration::minutes(10));
-        let first = w.reserve("a", at(0)).expect("a place");
-        let second = w.reserve("a", at(0)).expect("a place");
-        assert_eq!(
-            w.reserve("a", at(0)).err(),
-            Some(600),
-            "both places are taken in flight"
-        );
-        drop(first);
-        let third = w.reserve("a", at(1)).expect("a place given back");
-        second.keep();
-        third.keep();
-        assert_eq!(w.reserve("a", at(2)).err(), Some(8 * 60), "two failures are counted");
-        assert_eq!(w.blocked_for("a", at(2)), Some(8 * 60));
-        assert!(w.reserve("b", at(2)).is_ok(), "keys are counted apart");
-    }
-
-    #[test]
-    fn old_keys_are_swept_when_the_map_grows() {
-        let w = SlidingWindow::new(1, Duration::minutes(1));
-        for i in 0..SWEEP_AT {
-            w.record(&i.to_string(), at(0));
-        }
-        w.record("late", at(5));
-        let events = w.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        assert_eq!(events.len(), 1);
+    fn keys_are_hashed_apart_by_scope_and_secret() {
+        let limits = Limits::new(b"secret one");
+        let account = limits.key(limits.sign_in_account, "resident01");
+        assert_eq!(account.hash.len(), 64);
+        assert!(!account.hash.contains("resident01"));
+        assert_eq!(account.hash, limits.key(limits.sign_in_account, "resident01").hash);
+        assert_ne!(account.hash, limits.key(limits.password_change, "resident01").hash);
+        assert_ne!(account.hash, limits.key(limits.sign_in_account, "resident02").hash);
+        let other = Limits::new(b"secret two");
+        assert_ne!(account.hash, other.key(other.sign_in_account, "resident01").hash);
     }
 }

@@ -68,8 +68,14 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     state.swagger = !args.no_swagger;
     state.cors_origins = args.cors_origins.clone();
     state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
-    state.login_limits = griddesk::limits::LoginLimits::with_per_address(
-        usize::try_from(args.login_failures_per_address).unwrap_or(usize::MAX),
+    state.limits.sign_in_address.allowed = args.login_failures_per_address;
+    state.limits.registration_address.allowed = args.registrations_per_address;
+    let hash_concurrency = args
+        .hash_concurrency
+        .map_or_else(griddesk::auth::password::cores, |n| usize::try_from(n).unwrap_or(1));
+    state.hash_gate = griddesk::auth::password::HashGate::new(
+        hash_concurrency,
+        std::time::Duration::from_secs(args.hash_queue_timeout),
     );
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());

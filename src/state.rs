@@ -3,9 +3,10 @@
 use chrono::Duration;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::password::HashGate;
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::limits::LoginLimits;
+use crate::limits::Limits;
 
 pub struct AppState {
     pub db: Db,
@@ -13,8 +14,11 @@ pub struct AppState {
     pub clock: Clock,
     /// How long a refresh token (and so an idle session) lives.
     pub refresh_ttl: Duration,
-    /// Failed sign-ins per account and per client address.
-    pub login_limits: LoginLimits,
+    /// Failed sign-ins, wrong current passwords and registrations allowed
+    /// (counted in the database, shared by replicas).
+    pub limits: Limits,
+    /// Every password hash made for a request waits here for its turn.
+    pub hash_gate: HashGate,
     /// Serve Swagger UI at `/swagger-ui/` (`--no-swagger` turns it off).
     pub swagger: bool,
     /// Origins allowed to call the API from a browser (CORS); none by default.

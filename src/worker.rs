@@ -156,7 +156,7 @@ pub fn prune_sessions(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
 }
 
 /// Runs the worker every `interval` until the server stops; prunes ended
-/// sessions once an hour.
+/// sessions once an hour and expired limit attempts every pass.
 pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time::Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,6 +173,15 @@ pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time
                 Ok(Err(error)) => tracing::error!(%error, "pruning sessions failed"),
                 Err(error) => tracing::error!(%error, "pruning sessions could not run"),
             }
+        }
+        // Attempts counted against limits leave their window within the
+        // hour: delete them every pass, so a flood of distinct keys cannot
+        // grow the table beyond what one window holds.
+        let limits_db = db.clone();
+        match actix_web::web::block(move || crate::limits::prune(&limits_db, now)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "pruning counted attempts failed"),
+            Err(error) => tracing::error!(%error, "pruning counted attempts could not run"),
         }
         let db = db.clone();
         match actix_web::web::block(move || run_once(&db, now)).await {

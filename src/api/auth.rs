@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Busy, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
@@ -16,7 +16,8 @@ use crate::db::queries::{self, RefreshOutcome};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
 use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
-use crate::error::{ApiError, Invalid, Validator};
+use crate::error::{ApiError, Invalid, Text, Validator};
+use crate::limits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -100,7 +101,11 @@ pub struct LogoutQuery {
 /// Register as a resident
 ///
 /// Creates a resident account with a home (building and room). The household
-/// unit that serves the resident is assigned later by the community.
+/// unit that serves the resident is assigned later by the community. One
+/// client address may register 10 times an hour (a setting); beyond that the
+/// answer is 429 `too_many_registrations` with `Retry-After`. When too many
+/// password checks are queued already the answer is 503 `server_busy` with
+/// `Retry-After`, and the attempt does not count.
 #[utoipa::path(
     tag = "auth",
     request_body = RegisterResident,
@@ -112,11 +117,17 @@ pub struct LogoutQuery {
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Busy),
     ),
     security(())
 )]
 #[post("/auth/register")]
-async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) -> Result<HttpResponse, ApiError> {
+async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<RegisterResident>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     let mut v = Validator::default();
     let username = v.check("username", Username::parse(&input.username));
@@ -130,8 +141,32 @@ async fn register(state: web::Data<AppState>, body: JsonBody<RegisterResident>) 
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let hash = password::hash_blocking(password.expose().to_owned()).await?;
     let now = state.clock.now_naive();
+    // The place is taken before the password is hashed, and kept whatever
+    // becomes of the registration: what is limited is the hashing.
+    let key = state
+        .limits
+        .key(state.limits.registration_address, &client_address(&req));
+    let reservation = limits::reserve_in(&state.db, vec![key], now)
+        .await?
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            code: "too_many_registrations",
+            detail: Text::new(
+                "Too many registrations from this address; wait before trying again.",
+                "该地址注册次数过多，请稍后再试。",
+            ),
+            retry_after,
+        })?;
+    let hash = match state.hash_gate.hash(password.expose().to_owned()).await {
+        Err(busy @ ApiError::Busy { .. }) => {
+            reservation.give_back(&state.db).await?;
+            return Err(busy);
+        }
+        other => {
+            reservation.keep();
+            other?
+        }
+    };
     let building_id = input.building_id.0;
     let row = state
         .db
@@ -226,6 +261,9 @@ fn tokens(
 /// the same answer. After 5 failed attempts on one account, or 30 from one
 /// client address, within 15 minutes, sign-in answers 429 with `Retry-After`
 /// (even with the right password) until the oldest failure is 15 minutes old.
+/// The counts are shared by every server on the database. When too many
+/// password checks are queued already the answer is 503 `server_busy` with
+/// `Retry-After`, and the attempt does not count.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -237,6 +275,7 @@ fn tokens(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
+        (status = 503, response = Busy),
     ),
     security(())
 )]
@@ -250,31 +289,27 @@ async fn login(
         username,
         password: given,
     } = body.0;
-    // Keys: the account as typed (case-folded, as usernames are unique that
-    // way) and the peer address (behind a proxy: the proxy's).
-    let account_key = username.trim().to_lowercase();
-    let address_key = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let now = state.clock.now_naive();
-    let limits = &state.login_limits;
-    let too_many = |retry_after| ApiError::TooManyRequests {
-        code: "too_many_login_attempts",
-        detail: crate::error::Text::new(
-            "Too many failed sign-ins; wait before trying again.",
-            "登录失败次数过多，请稍后再试。",
-        ),
-        retry_after,
-    };
-    // Places in both windows are taken before the password is checked, so
-    // a burst cannot outrun the count; a success gives them back.
-    let on_account = limits.accounts.reserve(&account_key, now).map_err(too_many)?;
-    let from_address = limits.addresses.reserve(&address_key, now).map_err(too_many)?;
-    let failed = || {
-        on_account.keep();
-        from_address.keep();
-        bad_credentials()
-    };
+    let limits = &state.limits;
+    // Keys: the account as typed (case-folded, as usernames are unique that
+    // way) and the client address.
+    let account = limits.key(limits.sign_in_account, &username.trim().to_lowercase());
+    let address = limits.key(limits.sign_in_address, &client_address(&req));
+    // Places in both counts are taken before the password is checked, so a
+    // burst cannot outrun the count; a success gives them back.
+    let reservation = limits::reserve_in(&state.db, vec![account.clone(), address], now)
+        .await?
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            code: "too_many_login_attempts",
+            detail: Text::new(
+                "Too many failed sign-ins; wait before trying again.",
+                "登录失败次数过多，请稍后再试。",
+            ),
+            retry_after,
+        })?;
     if given.chars().count() > Password::MAX_CHARS {
-        return Err(failed());
+        reservation.keep();
+        return Err(bad_credentials());
     }
     let user = match Username::parse(&username) {
         Ok(name) => {
@@ -285,23 +320,33 @@ async fn login(
         }
         Err(_) => None,
     };
-    let (user, verified) = actix_web::web::block(move || match user {
-        Some(user) => {
-            let ok = password::verify(&given, &user.password_hash);
-            (Some(user), ok)
+    // Exactly one argon2 verification whether or not the account exists.
+    let checked = state
+        .hash_gate
+        .run(move |memory| match user {
+            Some(user) => {
+                let ok = password::verify_with(&given, &user.password_hash, memory);
+                (Some(user), ok)
+            }
+            None => {
+                password::verify_dummy(&given, memory);
+                (None, false)
+            }
+        })
+        .await;
+    let user = match checked {
+        Ok((Some(user), true)) => user,
+        Ok(_) => {
+            reservation.keep();
+            return Err(bad_credentials());
         }
-        None => {
-            password::verify_dummy(&given);
-            (None, false)
+        Err(busy @ ApiError::Busy { .. }) => {
+            reservation.give_back(&state.db).await?;
+            return Err(busy);
         }
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let user = match (user, verified) {
-        (Some(user), true) => user,
-        _ => return Err(failed()),
+        Err(other) => return Err(other),
     };
-    limits.accounts.clear(&account_key);
+    reservation.succeeded(&state.db, account).await?;
     if !user.active {
         return Err(ApiError::unauthorized(
             "account_disabled",
@@ -310,6 +355,13 @@ async fn login(
         ));
     }
     Ok(web::Json(open_session(&state, user).await?))
+}
+
+/// The client's address, as the key of per-address limits: the peer of the
+/// connection. `X-Forwarded-For` is not read (no proxy is trusted), so
+/// behind a reverse proxy every client shares the proxy's address.
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
 }
 
 /// Refresh tokens

@@ -6,13 +6,15 @@ use utoipa::ToSchema;
 
 use super::JsonBody;
 use super::problems::{
-    BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed, WrongPassword,
+    BadRequest, Busy, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    WrongPassword,
 };
 use super::users::{UserResponse, user_responses};
 use crate::auth::{Auth, password};
 use crate::db::queries::{self, UserChanges};
 use crate::domain::people::{Password, Phone, display_name};
-use crate::error::{ApiError, Validator};
+use crate::error::{ApiError, Text, Validator};
+use crate::limits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -122,7 +124,9 @@ pub struct ChangePassword {
 /// included: sign in again with the new password. A wrong current password
 /// is 403 `wrong_password`; after 5 of them in 15 minutes the account's
 /// password changes answer 429 for the rest of that window, so a stolen
-/// access token cannot be used to guess the password.
+/// access token cannot be used to guess the password. When too many
+/// password checks are queued already the answer is 503 `server_busy` with
+/// `Retry-After`, and the attempt does not count.
 #[utoipa::path(
     tag = "me",
     request_body = ChangePassword,
@@ -135,6 +139,7 @@ pub struct ChangePassword {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
+        (status = 503, response = Busy),
     ),
     security(("bearer" = []))
 )]
@@ -151,18 +156,18 @@ async fn change_password(
     let Some(new_password) = new_password else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    // Counted with the sign-in failures, under a key no username can take.
-    let attempts_key = format!("#{}", auth.user.id);
+    // Counted apart from the account's sign-in failures.
+    let key = state
+        .limits
+        .key(state.limits.password_change, &auth.user.id.to_string());
     let now = state.clock.now_naive();
-    let limits = &state.login_limits;
     // A place is taken before the password is checked, so a burst cannot
     // outrun the count; a success gives it back.
-    let attempt = limits
-        .accounts
-        .reserve(&attempts_key, now)
+    let reservation = limits::reserve_in(&state.db, vec![key.clone()], now)
+        .await?
         .map_err(|retry_after| ApiError::TooManyRequests {
             code: "too_many_password_attempts",
-            detail: crate::error::Text::new(
+            detail: Text::new(
                 "Too many wrong current passwords; wait before trying again.",
                 "当前密码错误次数过多，请稍后再试。",
             ),
@@ -170,22 +175,32 @@ async fn change_password(
         })?;
     let stored = auth.user.password_hash.clone();
     let current = input.current_password;
-    let new_hash = actix_web::web::block(move || {
-        if current.chars().count() > Password::MAX_CHARS || !password::verify(&current, &stored) {
-            return Ok(None);
+    // One turn at the gate for both the check and the new hash.
+    let checked = state
+        .hash_gate
+        .run(move |memory| {
+            if current.chars().count() > Password::MAX_CHARS || !password::verify_with(&current, &stored, memory) {
+                return Ok(None);
+            }
+            password::hash_with(new_password.expose(), memory).map(Some)
+        })
+        .await;
+    let new_hash = match checked {
+        Ok(Ok(Some(new_hash))) => new_hash,
+        Ok(Ok(None)) => {
+            reservation.keep();
+            return Err(ApiError::Refused {
+                code: "wrong_password",
+                detail: Text::new("The current password is wrong.", "当前密码不正确。"),
+            });
         }
-        password::hash(new_password.expose()).map(Some)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    let Some(new_hash) = new_hash else {
-        attempt.keep();
-        return Err(ApiError::Refused {
-            code: "wrong_password",
-            detail: crate::error::Text::new("The current password is wrong.", "当前密码不正确。"),
-        });
+        Err(busy @ ApiError::Busy { .. }) => {
+            reservation.give_back(&state.db).await?;
+            return Err(busy);
+        }
+        Ok(Err(error)) | Err(error) => return Err(error),
     };
-    limits.accounts.clear(&attempts_key);
+    reservation.succeeded(&state.db, key).await?;
     let id = auth.user.id;
     state
         .db

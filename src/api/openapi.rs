@@ -43,7 +43,7 @@ admins and committee-level staff.",
     components(
         schemas(ProblemDetails, FieldProblem),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, Unavailable, PreconditionFailed, TransitionConflict, TooManyRequests,
+            UnsupportedMediaType, ValidationFailed, Unavailable, Busy, PreconditionFailed, TransitionConflict, TooManyRequests,
             WrongPassword),
     )
 )]

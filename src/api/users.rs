@@ -8,10 +8,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Busy, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType,
+    ValidationFailed,
 };
 use super::{JsonBody, PageRequest, QueryParams, search_text};
-use crate::auth::{Auth, password};
+use crate::auth::Auth;
 use crate::clock::utc;
 use crate::db::models::{NewUserRow, UserRow};
 use crate::db::queries::{self, UserChanges, UserFilter, UserScope};
@@ -235,6 +236,7 @@ impl From<AccountRole> for Role {
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 503, response = Busy),
     ),
     security(("bearer" = []))
 )]
@@ -261,7 +263,7 @@ async fn create_user(
     else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let hash = password::hash_blocking(password.expose().to_owned()).await?;
+    let hash = state.hash_gate.hash(password.expose().to_owned()).await?;
     let now = state.clock.now_naive();
     let creator = auth.caller.id.0;
     let row = state

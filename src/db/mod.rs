@@ -1,6 +1,7 @@
 //! Database access: one connection type for SQLite and PostgreSQL, the pool,
 //! embedded migrations, and the row structs and queries per table.
 
+pub mod attempts;
 pub mod audit;
 pub mod mediation;
 pub mod models;

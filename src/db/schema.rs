@@ -73,6 +73,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    limit_attempts (id) {
+        id -> BigInt,
+        scope -> Text,
+        key_hash -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     categories (id) {
         id -> BigInt,
         code -> Text,

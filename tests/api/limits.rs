@@ -221,3 +221,146 @@ async fn a_burst_of_wrong_passwords_gets_exactly_the_allowance() {
     .await
     .expect_problem(429, "too_many_password_attempts");
 }
+
+/// Two replicas on one database share the sign-in counts: a burst of wrong
+/// passwords split across both gets exactly the account's allowance judged,
+/// and neither replica then lets the right password through.
+#[actix_web::test]
+async fn replicas_on_one_database_share_an_accounts_failures() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let servers = [&app, &other];
+    let answers =
+        futures_util::future::join_all((0..20).map(|n| login(servers[n % 2], "resident01", "wrong-password"))).await;
+    assert_eq!(tally(&answers), [(401, 5), (429, 15)].into_iter().collect());
+    for server in servers {
+        login(server, "resident01", PASSWORD)
+            .await
+            .expect_problem(429, "too_many_login_attempts");
+    }
+    app.clock.advance(Duration::minutes(15));
+    login(&other, "resident01", PASSWORD).await.expect(200);
+}
+
+/// The same for one client address's failures, across many accounts.
+#[actix_web::test]
+async fn replicas_on_one_database_share_an_addresss_failures() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let servers = [&app, &other];
+    let answers = futures_util::future::join_all(
+        (0..44).map(|n| async move { login(servers[n % 2], &format!("nobody{n}"), "guess-guess").await }),
+    )
+    .await;
+    assert_eq!(tally(&answers), [(401, 30), (429, 14)].into_iter().collect());
+    for server in servers {
+        let res = login(server, "resident01", PASSWORD).await;
+        res.expect_problem(429, "too_many_login_attempts");
+        assert!((890..=900).contains(&retry_after(&res)));
+    }
+    app.clock.advance(Duration::minutes(16));
+    login(&other, "resident01", PASSWORD).await.expect(200);
+}
+
+async fn register(app: &TestApp, username: &str, building: i64) -> crate::support::Res {
+    app.post(
+        "/api/v1/auth/register",
+        None,
+        json!({"username": username, "password": "a-long-password-1", "display_name": "新住户",
+            "phone": "13912345678", "building_id": building, "room": "1-101"}),
+    )
+    .await
+}
+
+/// One client address registers at most 10 times an hour; a burst split
+/// over two replicas gets exactly that, and nothing refused is created.
+#[actix_web::test]
+async fn an_address_registers_at_most_ten_times_an_hour() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let admin = app.token("jm.admin").await;
+    let building = app.unit_id(&admin, "JM-B1-01").await;
+    let servers = [&app, &other];
+    let answers = futures_util::future::join_all(
+        (0..16).map(|n| async move { register(servers[n % 2], &format!("newcomer{n}"), building).await }),
+    )
+    .await;
+    assert_eq!(tally(&answers), [(201, 10), (429, 6)].into_iter().collect());
+    for server in servers {
+        let res = register(server, "latecomer", building).await;
+        res.expect_problem(429, "too_many_registrations");
+        assert!(
+            (3590..=3600).contains(&retry_after(&res)),
+            "{:?}",
+            res.header("retry-after")
+        );
+    }
+    let created = app
+        .get("/api/v1/users?q=newcomer&limit=100", Some(&admin))
+        .await
+        .expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(created, 10);
+
+    app.clock.advance(Duration::minutes(61));
+    register(&other, "latecomer", building).await.expect(201);
+}
+
+/// Password checks wait for a turn at the hash gate; when none frees in
+/// time the answer is 503 `server_busy` with `Retry-After`, and the attempt
+/// is not counted against any limit.
+#[actix_web::test]
+async fn sign_ins_that_find_the_hash_gate_full_get_503_and_do_not_count() {
+    let gate = griddesk::auth::password::HashGate::new(1, std::time::Duration::ZERO);
+    let held = gate.clone();
+    let app = TestApp::spawn_with(move |state| {
+        state.hash_gate = gate;
+        state.limits.sign_in_address.allowed = 10;
+    })
+    .await;
+    // Another hash holds the only permit meanwhile.
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let holder = actix_web::rt::spawn(async move { held.run(move |_| hold.recv()).await });
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    let app = &app;
+    let answers = futures_util::future::join_all(
+        (0..10).map(|n| async move { login(app, &format!("nobody{n}"), "guess-guess").await }),
+    )
+    .await;
+    for res in &answers {
+        res.expect_problem(503, "server_busy");
+        assert_eq!(res.header("retry-after"), Some("1"));
+    }
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap().unwrap();
+    // None of the ten counted: the address still has all ten failures.
+    for n in 0..10 {
+        login(app, &format!("nobody{n}"), "guess-guess")
+            .await
+            .expect_problem(401, "invalid_credentials");
+    }
+    login(app, "nobody10", "guess-guess")
+        .await
+        .expect_problem(429, "too_many_login_attempts");
+}
+
+/// Counted attempts older than the longest window (an hour) are deleted by
+/// the worker's pass, so distinct keys cannot pile up.
+#[actix_web::test]
+async fn attempts_past_the_longest_window_are_pruned() {
+    let app = TestApp::with_demo().await;
+    for n in 0..3 {
+        login(&app, &format!("nobody{n}"), "guess-guess").await.expect(401);
+    }
+    let prune = |minutes| {
+        let db = app.db.clone();
+        let now = app.clock.now_naive() + Duration::minutes(minutes);
+        actix_web::web::block(move || griddesk::limits::prune(&db, now))
+    };
+    assert_eq!(prune(59).await.unwrap().unwrap(), 0, "still inside the hour");
+    // Three accounts and three times the address.
+    assert_eq!(prune(61).await.unwrap().unwrap(), 6);
+    assert_eq!(prune(61).await.unwrap().unwrap(), 0);
+}

@@ -47,6 +47,7 @@ fn migrations_run_down_and_up_again() {
         "extension_requests",
         "follow_ups",
         "idempotency_keys",
+        "limit_attempts",
         "mediation_sessions",
         "password_witnesses",
         "posts",

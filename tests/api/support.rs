@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use awc::http::{Method, StatusCode};
@@ -150,7 +151,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub db: Db,
-    pub database: TestDb,
+    /// Shared with the replicas started by [`TestApp::replica`].
+    pub database: Arc<TestDb>,
     client: awc::Client,
     server: actix_web::dev::ServerHandle,
 }
@@ -163,19 +165,28 @@ impl TestApp {
 
     /// Starts a server whose settings `configure` adjusts first.
     pub async fn spawn_with(configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
-        Self::start(Some(JWT_SECRET), configure).await
+        Self::start(Arc::new(TestDb::new()), Clock::system(), Some(JWT_SECRET), configure).await
     }
 
     /// Starts a server with no JWT secret configured: it signs with the key
     /// it generates and keeps in the database, as the two-command start does.
     pub async fn spawn_with_generated_key() -> Self {
-        Self::start(None, |_| {}).await
+        Self::start(Arc::new(TestDb::new()), Clock::system(), None, |_| {}).await
     }
 
-    async fn start(jwt_secret: Option<&str>, configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
+    /// A second server (another replica) on this one's database, with the
+    /// same clock and the default settings.
+    pub async fn replica(&self) -> Self {
+        Self::start(self.database.clone(), self.clock.clone(), Some(JWT_SECRET), |_| {}).await
+    }
+
+    async fn start(
+        database: Arc<TestDb>,
+        clock: Clock,
+        jwt_secret: Option<&str>,
+        configure: impl FnOnce(&mut griddesk::state::AppState),
+    ) -> Self {
         let jwt_secret = jwt_secret.map(str::to_owned);
-        let database = TestDb::new();
-        let clock = Clock::system();
         let url = database.url.clone();
         let state_clock = clock.clone();
         let state = web::block(move || {
