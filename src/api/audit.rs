@@ -60,7 +60,9 @@ pub async fn record(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let deleted = match (req.method() == Method::DELETE, object_at(req.path())) {
+    // Only signed-in requests are audited: an anonymous one costs no lookup.
+    let signed_in = req.headers().contains_key(header::AUTHORIZATION);
+    let deleted = match (req.method() == Method::DELETE && signed_in, object_at(req.path())) {
         (true, Some(object)) => match req.app_data::<web::Data<AppState>>() {
             Some(state) => state
                 .db
