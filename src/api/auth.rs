@@ -12,7 +12,7 @@ use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
 use crate::auth::{Auth, password, secrets};
 use crate::db::models::{NewUserRow, UserRow};
-use crate::db::queries::{self, RefreshOutcome};
+use crate::db::queries::{self, RefreshOutcome, Successor};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
 use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
@@ -87,7 +87,8 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque, single-use; presenting a spent one ends the whole session.
+    /// Opaque, single-use; presenting a spent one more than 30 seconds after
+    /// its use ends the whole session.
     pub refresh_token: String,
 }
 
@@ -204,7 +205,7 @@ async fn register(
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized(
+    ApiError::sign_in_failed(
         "invalid_credentials",
         "Wrong username or password.",
         "用户名或密码错误。",
@@ -348,7 +349,7 @@ async fn login(
     };
     reservation.succeeded(&state.db, account).await?;
     if !user.active {
-        return Err(ApiError::unauthorized(
+        return Err(ApiError::sign_in_failed(
             "account_disabled",
             "This account has been deactivated.",
             "该账号已停用。",
@@ -367,8 +368,12 @@ fn client_address(req: &HttpRequest) -> String {
 /// Refresh tokens
 ///
 /// Trades a refresh token for a new access token and a new refresh token.
-/// Each refresh token works once: presenting a spent one again (a replay)
-/// ends the whole session, including the newest tokens.
+/// Each refresh token works once. Presenting a spent one again within 30
+/// seconds of its first use (two refreshes sent at once, a retry after a
+/// lost answer) answers its successor again, the same refresh token and an
+/// equivalent access token; later, it is a replay (401
+/// `refresh_token_reused`) and ends the whole session, including the
+/// newest tokens.
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
@@ -387,9 +392,15 @@ async fn refresh(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let presented = body.0.refresh_token.trim();
+    Ok(web::Json(renew(&state, &body.0.refresh_token).await?))
+}
+
+/// Trades a refresh token for a new pair: the one home of rotation, its
+/// grace window and replay detection (`/auth/refresh` and `/auth/token`).
+pub(super) async fn renew(state: &AppState, presented: &str) -> Result<TokenResponse, ApiError> {
+    let presented = presented.trim().to_owned();
     let invalid = || {
-        ApiError::unauthorized(
+        ApiError::refresh_refused(
             "invalid_refresh_token",
             "The refresh token is unknown, expired or its session has ended.",
             "刷新令牌无效、已过期或会话已结束。",
@@ -397,26 +408,38 @@ async fn refresh(
     };
     // The session's secret travels at the head of its refresh tokens: the
     // new access token needs it, and the database holds only its hash.
-    let session_secret = secrets::session_secret_of(presented).ok_or_else(invalid)?.to_owned();
+    let session_secret = secrets::session_secret_of(&presented).ok_or_else(invalid)?.to_owned();
     let session_id = secrets::session_id(&session_secret);
-    let presented = secrets::token_hash(presented);
+    let presented_hash = secrets::token_hash(&presented);
     let now = state.clock.now();
     let next_token = secrets::refresh_token(&session_secret);
-    let next_hash = secrets::token_hash(&next_token);
-    let expires_at = (now + state.refresh_ttl).naive_utc();
+    let successor = Successor {
+        token_hash: secrets::token_hash(&next_token),
+        sealed: secrets::seal_successor(&presented, &next_token)
+            .ok_or_else(|| ApiError::internal("a new refresh token could not be sealed"))?,
+        expires_at: (now + state.refresh_ttl).naive_utc(),
+    };
     let outcome = state
         .db
         .write(move |conn| {
-            let outcome = queries::spend_refresh_token(conn, &presented, &session_id, now.naive_utc())?;
-            if let RefreshOutcome::Spent { .. } = &outcome {
-                queries::insert_refresh_token(conn, &session_id, &next_hash, now.naive_utc(), expires_at)?;
-            }
-            Ok(outcome)
+            Ok(queries::spend_refresh_token(
+                conn,
+                &presented_hash,
+                &session_id,
+                &successor,
+                now.naive_utc(),
+                secrets::REFRESH_GRACE,
+            )?)
         })
         .await?;
     match outcome {
-        RefreshOutcome::Spent { user } => Ok(web::Json(tokens(&state, &user, &session_secret, next_token)?)),
-        RefreshOutcome::Replayed => Err(ApiError::unauthorized(
+        RefreshOutcome::Spent { user } => tokens(state, &user, &session_secret, next_token),
+        RefreshOutcome::Repeated { user, sealed_successor } => {
+            let successor = secrets::open_successor(&presented, &sealed_successor)
+                .ok_or_else(|| ApiError::internal("a stored successor did not open"))?;
+            tokens(state, &user, &session_secret, successor)
+        }
+        RefreshOutcome::Replayed => Err(ApiError::refresh_refused(
             "refresh_token_reused",
             "This refresh token was already used; the session has been ended for safety. Sign in again.",
             "该刷新令牌已被使用过，为安全起见会话已结束，请重新登录。",
