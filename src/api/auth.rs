@@ -286,16 +286,25 @@ async fn login(
     req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let LoginRequest {
-        username,
-        password: given,
-    } = body.0;
+    let LoginRequest { username, password } = body.0;
+    Ok(web::Json(sign_in(&state, &req, &username, password).await?))
+}
+
+/// Signs in with a password: the one home of the sign-in limits, the hash
+/// gate and the same answer for unknown users (`/auth/login` and the
+/// OAuth2 password grant of `/auth/token`).
+pub(super) async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    username: &str,
+    given: String,
+) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now_naive();
     let limits = &state.limits;
     // Keys: the account as typed (case-folded, as usernames are unique that
     // way) and the client address.
     let account = limits.key(limits.sign_in_account, &username.trim().to_lowercase());
-    let address = limits.key(limits.sign_in_address, &client_address(&req));
+    let address = limits.key(limits.sign_in_address, &client_address(req));
     // Places in both counts are taken before the password is checked, so a
     // burst cannot outrun the count; a success gives them back.
     let reservation = limits::reserve_in(&state.db, vec![account.clone(), address], now)
@@ -312,7 +321,7 @@ async fn login(
         reservation.keep();
         return Err(bad_credentials());
     }
-    let user = match Username::parse(&username) {
+    let user = match Username::parse(username) {
         Ok(name) => {
             state
                 .db
@@ -355,7 +364,7 @@ async fn login(
             "该账号已停用。",
         ));
     }
-    Ok(web::Json(open_session(&state, user).await?))
+    open_session(state, user).await
 }
 
 /// The client's address, as the key of per-address limits: the peer of the
