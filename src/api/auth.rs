@@ -94,6 +94,32 @@ pub struct TokenResponse {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct RegisterQuery {
+    /// `true` also signs the new account in: the answer carries `tokens`,
+    /// as `POST /auth/login` would answer them, which spares the app a
+    /// second password check (and a place in the sign-in limits).
+    pub sign_in: Option<bool>,
+}
+
+/// The new account; with `sign_in=true`, also its first token pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 12, "username": "wangfang", "display_name": "王芳", "phone": "138****1234",
+    "role": "resident", "active": true, "building_id": 9, "room": "3-502", "household_id": null, "posts": [],
+    "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z",
+    "tokens": {"access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMiJ9.c2lnbmF0dXJl",
+        "token_type": "Bearer", "expires_in": 900,
+        "refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}}))]
+pub struct RegisteredUser {
+    #[serde(flatten)]
+    pub user: UserResponse,
+    /// Present with `sign_in=true` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub tokens: Option<TokenResponse>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutQuery {
     /// `true` ends every session of the account, on every device.
     pub everywhere: Option<bool>,
@@ -106,12 +132,14 @@ pub struct LogoutQuery {
 /// client address may register 10 times an hour (a setting); beyond that the
 /// answer is 429 `too_many_registrations` with `Retry-After`. When too many
 /// password checks are queued already the answer is 503 `server_busy` with
-/// `Retry-After`, and the attempt does not count.
+/// `Retry-After`, and the attempt does not count. With `sign_in=true` the
+/// answer also carries `tokens`, a signed-in session for the new account.
 #[utoipa::path(
     tag = "auth",
+    params(RegisterQuery),
     request_body = RegisterResident,
     responses(
-        (status = 201, description = "The account was created.", body = UserResponse,
+        (status = 201, description = "The account was created (with `sign_in=true`, also signed in).", body = RegisteredUser,
             headers(("Location" = String, description = "URL of the new user"))),
         (status = 400, response = BadRequest),
         (status = 409, response = Conflict),
@@ -127,9 +155,11 @@ pub struct LogoutQuery {
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: QueryParams<RegisterQuery>,
     body: JsonBody<RegisterResident>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
+    let sign_in = query.0.sign_in.unwrap_or(false);
     let mut v = Validator::default();
     let username = v.check("username", Username::parse(&input.username));
     let password = v.check("password", Password::parse(&input.password));
@@ -195,13 +225,17 @@ async fn register(
         })
         .await?;
     let id = row.id;
+    let tokens = match sign_in {
+        true => Some(open_session(&state, &row).await?),
+        false => None,
+    };
     let user = user_responses(&state, vec![row], None)
         .await?
         .pop()
         .ok_or(ApiError::Internal)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/users/{id}")))
-        .json(user))
+        .json(RegisteredUser { user, tokens }))
 }
 
 fn bad_credentials() -> ApiError {
@@ -213,7 +247,7 @@ fn bad_credentials() -> ApiError {
 }
 
 /// Opens a session for `user` and issues its first token pair.
-async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, ApiError> {
+async fn open_session(state: &AppState, user: &UserRow) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now();
     // The secret goes to the client only; the database keeps hashes.
     let session_secret = secrets::new_session_secret();
@@ -230,7 +264,7 @@ async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, 
             Ok(())
         })
         .await?;
-    tokens(state, &user, &session_secret, refresh_token)
+    tokens(state, user, &session_secret, refresh_token)
 }
 
 /// A token pair: the access token carries the session's secret as `sid`.
@@ -364,7 +398,7 @@ pub(super) async fn sign_in(
             "该账号已停用。",
         ));
     }
-    open_session(state, user).await
+    open_session(state, &user).await
 }
 
 /// The client's address, as the key of per-address limits: the peer of the

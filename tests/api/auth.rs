@@ -35,6 +35,60 @@ async fn residents_register_with_a_home_in_a_building() {
     assert_eq!(me.expect(200)["id"], id);
 }
 
+/// An app that signs the new resident in at once gets the tokens with the
+/// account, without a second password check.
+#[actix_web::test]
+async fn registration_with_sign_in_answers_a_token_pair() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let building = app.unit_id(&admin, "JM-B1-01").await;
+    let res = app
+        .post(
+            "/api/v1/auth/register?sign_in=true",
+            None,
+            registration("liuyang", building),
+        )
+        .await;
+    let body = res.expect(201).clone();
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(res.header("location"), Some(format!("/api/v1/users/{id}").as_str()));
+    assert_eq!(body["username"], "liuyang");
+    let tokens = &body["tokens"];
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let me = app.get("/api/v1/me", tokens["access_token"].as_str()).await;
+    assert_eq!(me.expect(200)["id"], id);
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": tokens["refresh_token"]}),
+    )
+    .await
+    .expect(200);
+
+    // Without it (or with `false`), the account only.
+    for query in ["", "?sign_in=false"] {
+        let name = format!("zhaolei{}", query.len());
+        let res = app
+            .post(
+                &format!("/api/v1/auth/register{query}"),
+                None,
+                registration(&name, building),
+            )
+            .await;
+        assert!(res.expect(201).get("tokens").is_none(), "{}", res.text);
+    }
+    let res = app
+        .post(
+            "/api/v1/auth/register?sign_in=maybe",
+            None,
+            registration("sunli", building),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["sign_in"]);
+}
+
 #[actix_web::test]
 async fn registration_rejects_bad_input_field_by_field() {
     let app = TestApp::with_demo().await;
