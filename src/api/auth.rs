@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Busy, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Busy, Conflict, PayloadTooLarge, RefreshRefused, SignInFailed, TooManyRequests, Unauthorized,
+    UnsupportedMediaType, ValidationFailed,
 };
 use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
@@ -149,7 +150,8 @@ pub struct LogoutQuery {
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(())
+    security(()),
+    extensions(("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})))
 )]
 #[post("/auth/register")]
 async fn register(
@@ -305,14 +307,15 @@ fn tokens(
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = SignInFailed),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(())
+    security(()),
+    extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/login")]
 async fn login(
@@ -423,7 +426,7 @@ fn client_address(req: &HttpRequest) -> String {
     responses(
         (status = 200, description = "A new token pair.", body = TokenResponse),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = RefreshRefused),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),

@@ -186,7 +186,8 @@ fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResp
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(())
+    security(()),
+    extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/token")]
 async fn token(state: web::Data<AppState>, req: HttpRequest, form: TokenForm) -> Result<HttpResponse, ApiError> {
