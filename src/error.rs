@@ -17,8 +17,14 @@ pub use crate::domain::text::{FieldError, FieldErrors, Invalid, Lang, Text, Vali
 pub enum ApiError {
     /// 400: the request cannot be read at all (malformed JSON, bad header).
     BadRequest { code: &'static str, detail: Text },
-    /// 401: missing, malformed, expired or revoked credentials.
+    /// 401: the bearer token is missing, malformed, expired or revoked.
     Unauthorized { code: &'static str, detail: Text },
+    /// 401: a sign-in with a password failed (wrong username or password,
+    /// a deactivated account). No bearer token was at fault.
+    SignInFailed { code: &'static str, detail: Text },
+    /// 401: a refresh token was not accepted (unknown, expired, spent).
+    /// No bearer token was at fault.
+    RefreshRefused { code: &'static str, detail: Text },
     /// 403: the caller's role may never use this operation (nothing is hidden
     /// by saying so). Objects a caller may not see are 404 instead.
     Forbidden,
@@ -102,10 +108,26 @@ impl ApiError {
         }
     }
 
+    pub fn sign_in_failed(code: &'static str, en: &'static str, zh: &'static str) -> Self {
+        Self::SignInFailed {
+            code,
+            detail: Text::new(en, zh),
+        }
+    }
+
+    pub fn refresh_refused(code: &'static str, en: &'static str, zh: &'static str) -> Self {
+        Self::RefreshRefused {
+            code,
+            detail: Text::new(en, zh),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
+            | Self::SignInFailed { code, .. }
+            | Self::RefreshRefused { code, .. }
             | Self::Conflict { code, .. }
             | Self::Refused { code, .. }
             | Self::TooManyRequests { code, .. } => code,
@@ -128,6 +150,8 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => Text::new("Bad Request", "请求无法解析"),
             Self::Unauthorized { .. } => Text::new("Unauthorized", "未登录或登录已失效"),
+            Self::SignInFailed { .. } => Text::new("Sign-in failed", "登录失败"),
+            Self::RefreshRefused { .. } => Text::new("Session not renewed", "登录无法续期"),
             Self::Forbidden | Self::Refused { .. } => Text::new("Forbidden", "无权执行此操作"),
             Self::NotFound => Text::new("Not Found", "未找到"),
             Self::MethodNotAllowed { .. } => Text::new("Method Not Allowed", "不支持该请求方法"),
@@ -149,6 +173,8 @@ impl ApiError {
         match self {
             Self::BadRequest { detail, .. }
             | Self::Unauthorized { detail, .. }
+            | Self::SignInFailed { detail, .. }
+            | Self::RefreshRefused { detail, .. }
             | Self::Conflict { detail, .. }
             | Self::Refused { detail, .. }
             | Self::TooManyRequests { detail, .. } => detail.clone(),
@@ -270,7 +296,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::SignInFailed { .. } | Self::RefreshRefused { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden | Self::Refused { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -292,6 +320,9 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         response.insert_header((header::VARY, "Accept-Language"));
         match self {
+            // RFC 6750 §3: `invalid_token` names a bearer token that was
+            // sent and is bad; a missing one, a password or a refresh token
+            // in the body get the bare challenge.
             Self::Unauthorized { code, .. } => {
                 let challenge = if *code == "missing_token" {
                     "Bearer realm=\"griddesk\""
@@ -299,6 +330,9 @@ impl ResponseError for ApiError {
                     "Bearer realm=\"griddesk\", error=\"invalid_token\""
                 };
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            Self::SignInFailed { .. } | Self::RefreshRefused { .. } => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"griddesk\""));
             }
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));

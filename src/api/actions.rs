@@ -310,7 +310,8 @@ async fn act(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body(content = Option<AcceptRequest>, description = "May be left out"),
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/accept")]
 async fn accept(
@@ -335,7 +336,8 @@ async fn accept(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ResolveRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["agreement_required"]})))
 )]
 #[post("/tickets/{id}/resolve")]
 async fn resolve(
@@ -368,7 +370,8 @@ async fn resolve(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = EscalateRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["no_parent"]})))
 )]
 #[post("/tickets/{id}/escalate")]
 async fn escalate(
@@ -401,7 +404,8 @@ async fn escalate(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = DispatchRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["nothing_below"]})))
 )]
 #[post("/tickets/{id}/dispatch")]
 async fn dispatch(
@@ -430,7 +434,8 @@ async fn dispatch(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReturnRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["nothing_to_return"]})))
 )]
 #[post("/tickets/{id}/return")]
 async fn return_ticket(
@@ -463,7 +468,8 @@ async fn return_ticket(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReopenRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["reopen_window_closed"]})))
 )]
 #[post("/tickets/{id}/reopen")]
 async fn reopen(
@@ -495,7 +501,8 @@ async fn reopen(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = CloseRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/close")]
 async fn close(
@@ -529,7 +536,8 @@ async fn close(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = WithdrawRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/withdraw")]
 async fn withdraw(
@@ -561,7 +569,8 @@ async fn withdraw(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = RejectRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/reject")]
 async fn reject(
@@ -595,7 +604,8 @@ async fn reject(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = ReferRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/refer")]
 async fn refer(
@@ -629,7 +639,8 @@ async fn refer(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body = MergeRequest,
     responses(ActionResponses),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/merge")]
 async fn merge(

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{
-    BadRequest, Busy, Conflict, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Busy, Conflict, PayloadTooLarge, RefreshRefused, SignInFailed, TooManyRequests, Unauthorized,
+    UnsupportedMediaType, ValidationFailed,
 };
 use super::users::{UserResponse, user_responses};
 use super::{JsonBody, QueryParams};
 use crate::auth::{Auth, password, secrets};
 use crate::db::models::{NewUserRow, UserRow};
-use crate::db::queries::{self, RefreshOutcome};
+use crate::db::queries::{self, RefreshOutcome, Successor};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
 use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
@@ -87,8 +88,35 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Opaque, single-use; presenting a spent one ends the whole session.
+    /// Opaque, single-use; presenting a spent one more than 30 seconds after
+    /// its use ends the whole session.
     pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegisterQuery {
+    /// `true` also signs the new account in: the answer carries `tokens`,
+    /// as `POST /auth/login` would answer them, which spares the app a
+    /// second password check (and a place in the sign-in limits).
+    pub sign_in: Option<bool>,
+}
+
+/// The new account; with `sign_in=true`, also its first token pair.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 12, "username": "wangfang", "display_name": "王芳", "phone": "138****1234",
+    "role": "resident", "active": true, "building_id": 9, "room": "3-502", "household_id": null, "posts": [],
+    "created_at": "2026-11-28T01:00:00Z", "updated_at": "2026-11-28T01:00:00Z",
+    "tokens": {"access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMiJ9.c2lnbmF0dXJl",
+        "token_type": "Bearer", "expires_in": 900,
+        "refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}}))]
+pub struct RegisteredUser {
+    #[serde(flatten)]
+    pub user: UserResponse,
+    /// Present with `sign_in=true` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub tokens: Option<TokenResponse>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -105,12 +133,14 @@ pub struct LogoutQuery {
 /// client address may register 10 times an hour (a setting); beyond that the
 /// answer is 429 `too_many_registrations` with `Retry-After`. When too many
 /// password checks are queued already the answer is 503 `server_busy` with
-/// `Retry-After`, and the attempt does not count.
+/// `Retry-After`, and the attempt does not count. With `sign_in=true` the
+/// answer also carries `tokens`, a signed-in session for the new account.
 #[utoipa::path(
     tag = "auth",
+    params(RegisterQuery),
     request_body = RegisterResident,
     responses(
-        (status = 201, description = "The account was created.", body = UserResponse,
+        (status = 201, description = "The account was created (with `sign_in=true`, also signed in).", body = RegisteredUser,
             headers(("Location" = String, description = "URL of the new user"))),
         (status = 400, response = BadRequest),
         (status = 409, response = Conflict),
@@ -120,15 +150,18 @@ pub struct LogoutQuery {
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(())
+    security(()),
+    extensions(("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})))
 )]
 #[post("/auth/register")]
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: QueryParams<RegisterQuery>,
     body: JsonBody<RegisterResident>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
+    let sign_in = query.0.sign_in.unwrap_or(false);
     let mut v = Validator::default();
     let username = v.check("username", Username::parse(&input.username));
     let password = v.check("password", Password::parse(&input.password));
@@ -194,17 +227,21 @@ async fn register(
         })
         .await?;
     let id = row.id;
+    let tokens = match sign_in {
+        true => Some(open_session(&state, &row).await?),
+        false => None,
+    };
     let user = user_responses(&state, vec![row], None)
         .await?
         .pop()
         .ok_or(ApiError::Internal)?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/users/{id}")))
-        .json(user))
+        .json(RegisteredUser { user, tokens }))
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized(
+    ApiError::sign_in_failed(
         "invalid_credentials",
         "Wrong username or password.",
         "用户名或密码错误。",
@@ -212,7 +249,7 @@ fn bad_credentials() -> ApiError {
 }
 
 /// Opens a session for `user` and issues its first token pair.
-async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, ApiError> {
+async fn open_session(state: &AppState, user: &UserRow) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now();
     // The secret goes to the client only; the database keeps hashes.
     let session_secret = secrets::new_session_secret();
@@ -229,7 +266,7 @@ async fn open_session(state: &AppState, user: UserRow) -> Result<TokenResponse, 
             Ok(())
         })
         .await?;
-    tokens(state, &user, &session_secret, refresh_token)
+    tokens(state, user, &session_secret, refresh_token)
 }
 
 /// A token pair: the access token carries the session's secret as `sid`.
@@ -270,14 +307,15 @@ fn tokens(
     responses(
         (status = 200, description = "Signed in.", body = TokenResponse),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = SignInFailed),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(())
+    security(()),
+    extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/login")]
 async fn login(
@@ -285,16 +323,25 @@ async fn login(
     req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let LoginRequest {
-        username,
-        password: given,
-    } = body.0;
+    let LoginRequest { username, password } = body.0;
+    Ok(web::Json(sign_in(&state, &req, &username, password).await?))
+}
+
+/// Signs in with a password: the one home of the sign-in limits, the hash
+/// gate and the same answer for unknown users (`/auth/login` and the
+/// OAuth2 password grant of `/auth/token`).
+pub(super) async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    username: &str,
+    given: String,
+) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now_naive();
     let limits = &state.limits;
     // Keys: the account as typed (case-folded, as usernames are unique that
     // way) and the client address.
     let account = limits.key(limits.sign_in_account, &username.trim().to_lowercase());
-    let address = limits.key(limits.sign_in_address, &client_address(&req));
+    let address = limits.key(limits.sign_in_address, &client_address(req));
     // Places in both counts are taken before the password is checked, so a
     // burst cannot outrun the count; a success gives them back.
     let reservation = limits::reserve_in(&state.db, vec![account.clone(), address], now)
@@ -311,7 +358,7 @@ async fn login(
         reservation.keep();
         return Err(bad_credentials());
     }
-    let user = match Username::parse(&username) {
+    let user = match Username::parse(username) {
         Ok(name) => {
             state
                 .db
@@ -348,13 +395,13 @@ async fn login(
     };
     reservation.succeeded(&state.db, account).await?;
     if !user.active {
-        return Err(ApiError::unauthorized(
+        return Err(ApiError::sign_in_failed(
             "account_disabled",
             "This account has been deactivated.",
             "该账号已停用。",
         ));
     }
-    Ok(web::Json(open_session(&state, user).await?))
+    open_session(state, &user).await
 }
 
 /// The client's address, as the key of per-address limits: the peer of the
@@ -367,15 +414,19 @@ fn client_address(req: &HttpRequest) -> String {
 /// Refresh tokens
 ///
 /// Trades a refresh token for a new access token and a new refresh token.
-/// Each refresh token works once: presenting a spent one again (a replay)
-/// ends the whole session, including the newest tokens.
+/// Each refresh token works once. Presenting a spent one again within 30
+/// seconds of its first use (two refreshes sent at once, a retry after a
+/// lost answer) answers its successor again, the same refresh token and an
+/// equivalent access token; later, it is a replay (401
+/// `refresh_token_reused`) and ends the whole session, including the
+/// newest tokens.
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair.", body = TokenResponse),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        (status = 401, response = RefreshRefused),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -387,9 +438,15 @@ async fn refresh(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
-    let presented = body.0.refresh_token.trim();
+    Ok(web::Json(renew(&state, &body.0.refresh_token).await?))
+}
+
+/// Trades a refresh token for a new pair: the one home of rotation, its
+/// grace window and replay detection (`/auth/refresh` and `/auth/token`).
+pub(super) async fn renew(state: &AppState, presented: &str) -> Result<TokenResponse, ApiError> {
+    let presented = presented.trim().to_owned();
     let invalid = || {
-        ApiError::unauthorized(
+        ApiError::refresh_refused(
             "invalid_refresh_token",
             "The refresh token is unknown, expired or its session has ended.",
             "刷新令牌无效、已过期或会话已结束。",
@@ -397,26 +454,38 @@ async fn refresh(
     };
     // The session's secret travels at the head of its refresh tokens: the
     // new access token needs it, and the database holds only its hash.
-    let session_secret = secrets::session_secret_of(presented).ok_or_else(invalid)?.to_owned();
+    let session_secret = secrets::session_secret_of(&presented).ok_or_else(invalid)?.to_owned();
     let session_id = secrets::session_id(&session_secret);
-    let presented = secrets::token_hash(presented);
+    let presented_hash = secrets::token_hash(&presented);
     let now = state.clock.now();
     let next_token = secrets::refresh_token(&session_secret);
-    let next_hash = secrets::token_hash(&next_token);
-    let expires_at = (now + state.refresh_ttl).naive_utc();
+    let successor = Successor {
+        token_hash: secrets::token_hash(&next_token),
+        sealed: secrets::seal_successor(&presented, &next_token)
+            .ok_or_else(|| ApiError::internal("a new refresh token could not be sealed"))?,
+        expires_at: (now + state.refresh_ttl).naive_utc(),
+    };
     let outcome = state
         .db
         .write(move |conn| {
-            let outcome = queries::spend_refresh_token(conn, &presented, &session_id, now.naive_utc())?;
-            if let RefreshOutcome::Spent { .. } = &outcome {
-                queries::insert_refresh_token(conn, &session_id, &next_hash, now.naive_utc(), expires_at)?;
-            }
-            Ok(outcome)
+            Ok(queries::spend_refresh_token(
+                conn,
+                &presented_hash,
+                &session_id,
+                &successor,
+                now.naive_utc(),
+                secrets::REFRESH_GRACE,
+            )?)
         })
         .await?;
     match outcome {
-        RefreshOutcome::Spent { user } => Ok(web::Json(tokens(&state, &user, &session_secret, next_token)?)),
-        RefreshOutcome::Replayed => Err(ApiError::unauthorized(
+        RefreshOutcome::Spent { user } => tokens(state, &user, &session_secret, next_token),
+        RefreshOutcome::Repeated { user, sealed_successor } => {
+            let successor = secrets::open_successor(&presented, &sealed_successor)
+                .ok_or_else(|| ApiError::internal("a stored successor did not open"))?;
+            tokens(state, &user, &session_secret, successor)
+        }
+        RefreshOutcome::Replayed => Err(ApiError::refresh_refused(
             "refresh_token_reused",
             "This refresh token was already used; the session has been ended for safety. Sign in again.",
             "该刷新令牌已被使用过，为安全起见会话已结束，请重新登录。",

@@ -241,7 +241,8 @@ fn check_deadlines(v: &mut Validator, kind: Kind, entry_level: Level, accept: i3
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["category_code_taken"]})))
 )]
 #[post("/categories")]
 async fn create_category(

@@ -137,7 +137,8 @@ fn response(conn: &mut AnyConnection, row: ExtensionRow) -> Result<ExtensionResp
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open", "extension_pending"]})))
 )]
 #[post("/tickets/{id}/extension-requests")]
 async fn request_extension(
@@ -252,7 +253,8 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
 )]
 #[post("/extension-requests/{id}/approve")]
 async fn approve_extension(
@@ -287,7 +289,8 @@ async fn approve_extension(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
 )]
 #[post("/extension-requests/{id}/deny")]
 async fn deny_extension(

@@ -141,7 +141,8 @@ pub struct ChangePassword {
         (status = 429, response = TooManyRequests),
         (status = 503, response = Busy),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"429": ["too_many_password_attempts"]})))
 )]
 #[post("/me/password")]
 async fn change_password(

@@ -15,6 +15,7 @@ pub mod problems;
 pub mod sla;
 pub mod stats;
 pub mod tickets;
+pub mod token;
 pub mod units;
 pub mod unread_body;
 pub mod users;
@@ -66,6 +67,7 @@ pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
 /// Registers every API operation under `/api/v1`.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     auth::configure(cfg);
+    token::configure(cfg);
     me::configure(cfg);
     units::configure(cfg);
     posts::configure(cfg);
@@ -94,38 +96,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|essence| {
-                let essence = essence.trim().to_ascii_lowercase();
-                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let timeout = req
-            .app_data::<web::Data<crate::state::AppState>>()
-            .map_or(std::time::Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECONDS), |state| {
-                state.body_timeout
-            });
-        let body = web::Bytes::from_request(req, payload);
+        let is_json = content_type_is(req, |essence| {
+            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+        });
+        let body = read_body(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = actix_web::rt::time::timeout(timeout, body)
-                .await
-                .map_err(|_| ApiError::RequestTimeout {
-                    seconds: timeout.as_secs().max(1),
-                })?
-                .map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
-                    Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
-                    _ => ApiError::BadRequest {
-                        code: "unreadable_body",
-                        detail: Text::new("The request body could not be read.", "无法读取请求体。"),
-                    },
-                })?;
+            let bytes = body.await?;
             // Syntax first (400), then shape (422): a body that is not JSON at
             // all must not be reported as a missing field.
             let mut document: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| json_syntax_error(&e))?;
@@ -135,6 +114,46 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             let value = serde_path_to_error::deserialize(document).map_err(json_error)?;
             Ok(JsonBody(value))
         })
+    }
+}
+
+/// Whether the request's media type (lower-cased, without parameters)
+/// passes `accept`.
+pub(crate) fn content_type_is(req: &HttpRequest, accept: impl Fn(&str) -> bool) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| accept(&essence.trim().to_ascii_lowercase()))
+        .unwrap_or(false)
+}
+
+/// The whole request body: 413 over the limit, 408 when it has not arrived
+/// within `AppState::body_timeout` (the head has its own timeout; this one
+/// bounds a body dribbled a byte at a time), 400 when it cannot be read.
+pub(crate) fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl std::future::Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let timeout = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .map_or(std::time::Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECONDS), |state| {
+            state.body_timeout
+        });
+    let body = web::Bytes::from_request(req, payload);
+    async move {
+        actix_web::rt::time::timeout(timeout, body)
+            .await
+            .map_err(|_| ApiError::RequestTimeout {
+                seconds: timeout.as_secs().max(1),
+            })?
+            .map_err(|error| match error.as_error::<actix_web::error::PayloadError>() {
+                Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+                _ => ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: Text::new("The request body could not be read.", "无法读取请求体。"),
+                },
+            })
     }
 }
 

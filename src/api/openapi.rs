@@ -44,7 +44,7 @@ admins and committee-level staff.",
         schemas(ProblemDetails, FieldProblem),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, Unavailable, Busy, PreconditionFailed, TransitionConflict, TooManyRequests,
-            WrongPassword),
+            WrongPassword, SignInFailed, RefreshRefused),
     )
 )]
 pub struct ApiDoc;
@@ -109,5 +109,106 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
-    doc
+    document_problem_codes(doc)
+}
+
+/// The `code`s a shared problem response stands for, whatever the
+/// operation. An operation adds its own per status with
+/// `extensions(("x-problem-codes" = json!({"409": ["username_taken"]})))`.
+const COMPONENT_CODES: &[(&str, &[&str])] = &[
+    ("BadRequest", &["malformed_json", "unreadable_body"]),
+    (
+        "Unauthorized",
+        &[
+            "missing_token",
+            "invalid_token",
+            "token_expired",
+            "session_ended",
+            "account_disabled",
+        ],
+    ),
+    ("SignInFailed", &["invalid_credentials", "account_disabled"]),
+    ("RefreshRefused", &["invalid_refresh_token", "refresh_token_reused"]),
+    ("Forbidden", &["forbidden"]),
+    ("WrongPassword", &["wrong_password"]),
+    ("NotFound", &["not_found"]),
+    ("Conflict", &[]),
+    ("TransitionConflict", &["invalid_transition", "version_mismatch"]),
+    ("PreconditionFailed", &["version_mismatch"]),
+    ("RequestTimeout", &["request_timeout"]),
+    ("PayloadTooLarge", &["payload_too_large"]),
+    ("UnsupportedMediaType", &["unsupported_media_type"]),
+    ("ValidationFailed", &["validation_failed"]),
+    ("TooManyRequests", &[]),
+    ("Unavailable", &["service_unavailable"]),
+    ("Busy", &["server_busy", "service_unavailable"]),
+];
+
+/// Every problem response of an operation names the `code`s it can carry:
+/// the shared response is copied into the operation with `code` narrowed to
+/// an enum (what a generated client can switch on, and what schemathesis
+/// and `tests/api/support.rs` hold every answer to). Codes an operation
+/// declares for a status it does not document stay in `x-problem-codes`,
+/// where a test finds them.
+fn document_problem_codes(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::{Value, json};
+    let Ok(mut value) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    let components = value["components"]["responses"].clone();
+    let Some(paths) = value["paths"].as_object_mut() else {
+        return doc;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut().filter_map(Value::as_object_mut) {
+            let mut extra = match op.remove("x-problem-codes") {
+                Some(Value::Object(extra)) => extra,
+                _ => Default::default(),
+            };
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let Some(name) = response["$ref"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/responses/"))
+                else {
+                    continue;
+                };
+                let Some((_, shared)) = COMPONENT_CODES.iter().find(|(n, _)| *n == name) else {
+                    continue;
+                };
+                let mut codes: Vec<Value> = shared.iter().map(|c| json!(c)).collect();
+                for code in extra
+                    .remove(status)
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+                {
+                    if !codes.contains(&code) {
+                        codes.push(code);
+                    }
+                }
+                let mut inline = components[name].clone();
+                let content = &mut inline["content"]["application/problem+json"];
+                content["schema"] = json!({"allOf": [
+                    {"$ref": "#/components/schemas/ProblemDetails"},
+                    {"type": "object", "required": ["code"], "properties": {"code": {"type": "string", "enum": codes}}},
+                ]});
+                // The shared example, unless its code is not one of these.
+                let example_fits = content["example"]["code"]
+                    .as_str()
+                    .is_some_and(|c| codes.contains(&json!(c)));
+                if !example_fits && let Some(first) = codes.first().and_then(Value::as_str) {
+                    content["example"]["code"] = json!(first);
+                    content["example"]["type"] = json!(format!("urn:griddesk:problem:{first}"));
+                    content["example"]["detail"] = json!(format!("See `{first}` in the description."));
+                }
+                *response = inline;
+            }
+            if !extra.is_empty() {
+                op.insert("x-problem-codes".to_owned(), Value::Object(extra));
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(doc)
 }

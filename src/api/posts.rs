@@ -101,7 +101,8 @@ pub struct PostQuery {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["post_exists"]})))
 )]
 #[post("/units/{id}/posts")]
 async fn create_post(
@@ -224,7 +225,8 @@ async fn list_posts(
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["own_last_post"]})))
 )]
 #[delete("/posts/{id}")]
 async fn delete_post(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {

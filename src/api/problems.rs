@@ -15,8 +15,18 @@ use crate::error::ProblemDetails;
 )]
 pub struct BadRequest(ProblemDetails);
 
-/// No access token, or it is malformed, expired, or its session has ended.
-/// The response carries `WWW-Authenticate: Bearer`.
+/// The access token is missing or not accepted. `code` says what to do:
+///
+/// | `code` | what the app should do |
+/// |---|---|
+/// | `missing_token` | Sign in (or send the access token it has). |
+/// | `token_expired` | Refresh (`POST /api/v1/auth/refresh`), then repeat the request. |
+/// | `invalid_token` | Do not retry or refresh with it: it is damaged, foreign or pasted wrongly (`detail` says which, e.g. quotes or a second `Bearer `). Sign in again. |
+/// | `session_ended` | The session was signed out, or ended by a password change or a replayed refresh token. Sign in again; refreshing will not help. |
+/// | `account_disabled` | The account was deactivated: tell the user; signing in will not help. |
+///
+/// `WWW-Authenticate` says `error="invalid_token"` whenever a token was sent
+/// and refused (every code but `missing_token`).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -25,6 +35,32 @@ pub struct BadRequest(ProblemDetails);
         "detail": "Sign in and send an access token.", "code": "missing_token"})
 )]
 pub struct Unauthorized(ProblemDetails);
+
+/// The password sign-in failed: `invalid_credentials` (wrong username or
+/// password, the same answer for an unknown user: ask the user again) or
+/// `account_disabled` (the account was deactivated: tell the user).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"griddesk\"`")),
+    example = json!({"type": "urn:griddesk:problem:invalid_credentials", "title": "Sign-in failed", "status": 401,
+        "detail": "Wrong username or password.", "code": "invalid_credentials"})
+)]
+pub struct SignInFailed(ProblemDetails);
+
+/// The refresh token was not accepted; in either case sign in again.
+/// `invalid_refresh_token`: unknown, expired, or its session has ended.
+/// `refresh_token_reused`: it was spent more than 30 seconds before (a
+/// replay), so the whole session has been ended in case it was stolen.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"griddesk\"`")),
+    example = json!({"type": "urn:griddesk:problem:refresh_token_reused", "title": "Session not renewed", "status": 401,
+        "detail": "This refresh token was already used; the session has been ended for safety. Sign in again.",
+        "code": "refresh_token_reused"})
+)]
+pub struct RefreshRefused(ProblemDetails);
 
 /// The caller's role may never use this operation (`forbidden`), or the
 /// request is refused for the reason its `code` names: `staff_only` (a

@@ -213,7 +213,8 @@ fn unit_in_use(usage: queries::UnitUsage) -> ApiError {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["unit_code_taken"]})))
 )]
 #[post("/units")]
 async fn create_unit(
@@ -501,7 +502,8 @@ fn build_tree(root_id: i64, rows: Vec<UnitRow>, full: bool) -> Result<web::Json<
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["unit_code_taken", "unit_in_use"]})))
 )]
 #[patch("/units/{id}")]
 async fn update_unit(
@@ -576,7 +578,8 @@ async fn update_unit(
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["unit_in_use"]})))
 )]
 #[delete("/units/{id}")]
 async fn delete_unit(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {

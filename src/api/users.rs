@@ -238,7 +238,8 @@ impl From<AccountRole> for Role {
         (status = 422, response = ValidationFailed),
         (status = 503, response = Busy),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["username_taken"]})))
 )]
 #[post("/users")]
 async fn create_user(
@@ -451,7 +452,8 @@ pub struct UpdateUser {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["cannot_deactivate_self"]})))
 )]
 #[patch("/users/{id}")]
 async fn update_user(

@@ -56,10 +56,37 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     };
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(malformed());
     }
-    Ok(Some(token.trim().to_owned()))
+    pasted_wrongly(token)?;
+    Ok(Some(token.to_owned()))
+}
+
+/// Tokens copied by hand (Swagger UI's Authorize box, a shell) often carry
+/// their JSON quotes or a second `Bearer `: say so, rather than only that
+/// the token is invalid. Access tokens hold neither quotes nor spaces.
+fn pasted_wrongly(token: &str) -> Result<(), ApiError> {
+    let quotes: &[char] = &['"', '\'', '“', '”', '‘', '’', '`'];
+    if token.starts_with(quotes) || token.ends_with(quotes) {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "The access token is wrapped in quotes; send it without them: `Authorization: Bearer eyJ…`.",
+            "访问令牌带有引号，请去掉引号后发送：`Authorization: Bearer eyJ…`。",
+        ));
+    }
+    let repeated = token
+        .split_once(char::is_whitespace)
+        .is_some_and(|(first, _)| first.eq_ignore_ascii_case("bearer"));
+    if repeated {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "The header says `Bearer` twice; send the token alone after one `Bearer `: `Authorization: Bearer eyJ…`.",
+            "请求头中 `Bearer` 出现了两次；`Bearer ` 后只需跟令牌本身：`Authorization: Bearer eyJ…`。",
+        ));
+    }
+    Ok(())
 }
 
 fn malformed() -> ApiError {

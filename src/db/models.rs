@@ -143,6 +143,9 @@ pub struct RefreshTokenRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// Set when the token was spent: its successor, sealed with the spent
+    /// token (`secrets::seal_successor`), for the grace window.
+    pub sealed_successor: Option<String>,
 }
 
 #[derive(Debug, Insertable)]

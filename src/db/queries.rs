@@ -689,23 +689,43 @@ pub fn insert_refresh_token(
 }
 
 pub enum RefreshOutcome {
-    /// The token was fresh and is now spent; its session's user.
+    /// The token was fresh and is now spent, its successor stored; its
+    /// session's user.
     Spent { user: Box<UserRow> },
-    /// The token was spent before: its session has been revoked.
+    /// The token was spent within the grace window before: its successor
+    /// then, still sealed (`secrets::open_successor`), and the user.
+    Repeated {
+        user: Box<UserRow>,
+        sealed_successor: String,
+    },
+    /// The token was spent before the grace window: its session has been
+    /// revoked.
     Replayed,
     /// Unknown, expired, or its session is closed.
     Invalid,
 }
 
-/// Spends a refresh token exactly once. A second use of the same token (a
-/// replay, or a thief racing the owner) revokes the whole session.
+/// The refresh token that replaces a spent one.
+pub struct Successor {
+    pub token_hash: String,
+    /// The successor sealed with the spent token (`secrets::seal_successor`).
+    pub sealed: String,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Spends a refresh token exactly once, storing `successor` in its place.
+/// The same token again within `grace` of its spending gets the successor
+/// stored then (two refreshes racing, a retry after a lost answer); later
+/// (a replay, or a thief racing the owner) it revokes the whole session.
 /// `session_id` is the stored id of the session the token names (the hash
 /// of the secret it starts with); a token of another session is unknown.
 pub fn spend_refresh_token(
     conn: &mut AnyConnection,
     token_hash: &str,
     session_id: &str,
+    successor: &Successor,
     now: NaiveDateTime,
+    grace: chrono::Duration,
 ) -> QueryResult<RefreshOutcome> {
     let found: Option<(RefreshTokenRow, SessionRow)> = refresh_tokens::table
         .inner_join(sessions::table)
@@ -721,7 +741,8 @@ pub fn spend_refresh_token(
         return Ok(RefreshOutcome::Invalid);
     }
     // The conditional update is the single point of truth: of two concurrent
-    // uses, only one sees `used_at IS NULL`.
+    // uses, only one sees `used_at IS NULL`. (On PostgreSQL the other waits
+    // for the first to commit, then reads what it stored, below.)
     let claimed = diesel::update(
         refresh_tokens::table
             .find(token.id)
@@ -730,16 +751,36 @@ pub fn spend_refresh_token(
     .set(refresh_tokens::used_at.eq(now))
     .execute(conn)?;
     if claimed == 0 {
+        let (used_at, sealed): (Option<NaiveDateTime>, Option<String>) = refresh_tokens::table
+            .find(token.id)
+            .select((refresh_tokens::used_at, refresh_tokens::sealed_successor))
+            .first(conn)?;
+        // A spend that failed (expired token, deactivated account) sealed
+        // nothing: its repetition is a replay like any other.
+        let within_grace = used_at.is_some_and(|used_at| now - used_at <= grace);
+        if let (true, Some(sealed_successor)) = (within_grace, sealed) {
+            return Ok(match active_session_user(conn, &session.id, session.user_id)? {
+                Some(user) if user.active => RefreshOutcome::Repeated {
+                    user: Box::new(user),
+                    sealed_successor,
+                },
+                _ => RefreshOutcome::Invalid,
+            });
+        }
         revoke_session(conn, &session.id, now)?;
         return Ok(RefreshOutcome::Replayed);
     }
     if token.expires_at <= now {
         return Ok(RefreshOutcome::Invalid);
     }
-    match active_session_user(conn, &session.id, session.user_id)? {
-        Some(user) if user.active => Ok(RefreshOutcome::Spent { user: Box::new(user) }),
-        _ => Ok(RefreshOutcome::Invalid),
-    }
+    let Some(user) = active_session_user(conn, &session.id, session.user_id)?.filter(|user| user.active) else {
+        return Ok(RefreshOutcome::Invalid);
+    };
+    diesel::update(refresh_tokens::table.find(token.id))
+        .set(refresh_tokens::sealed_successor.eq(&successor.sealed))
+        .execute(conn)?;
+    insert_refresh_token(conn, session_id, &successor.token_hash, now, successor.expires_at)?;
+    Ok(RefreshOutcome::Spent { user: Box::new(user) })
 }
 
 #[cfg(test)]

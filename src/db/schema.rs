@@ -61,6 +61,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        sealed_successor -> Nullable<Text>,
     }
 }
 

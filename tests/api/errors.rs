@@ -324,7 +324,7 @@ async fn bodies_read_as_json_schema_reads_them() {
         let (app, worker) = (&app, worker.clone());
         async move {
             app.raw(
-                actix_web::http::Method::POST,
+                Method::POST,
                 &format!("/api/v1/tickets/{id}/accept"),
                 Some(&worker),
                 &[],
@@ -556,4 +556,70 @@ async fn names_read_as_they_are_stored() {
     )
     .await
     .expect(201);
+}
+
+/// Tokens pasted by hand with their quotes or a second `Bearer ` are told
+/// so, in the caller's language; the challenge names `invalid_token`.
+#[actix_web::test]
+async fn tokens_pasted_with_quotes_or_a_second_bearer_are_told_so() {
+    let app = TestApp::with_demo().await;
+    let token = app.token("resident01").await;
+    let cases = [
+        (
+            format!("Bearer Bearer {token}"),
+            "`Bearer` twice",
+            "`Bearer` 出现了两次",
+        ),
+        (format!("Bearer \"{token}\""), "wrapped in quotes", "带有引号"),
+        (format!("bearer '{token}'"), "wrapped in quotes", "带有引号"),
+    ];
+    for (header, en, zh) in cases {
+        for (lang, expected) in [("en", en), ("zh-CN", zh)] {
+            let res = app
+                .raw(
+                    Method::GET,
+                    "/api/v1/me",
+                    None,
+                    &[("Authorization", &header), ("Accept-Language", lang)],
+                    None,
+                )
+                .await;
+            res.expect_problem(401, "invalid_token");
+            let detail = res.body["detail"].as_str().unwrap();
+            assert!(detail.contains(expected), "{header}: {detail}");
+            assert!(
+                res.header("www-authenticate")
+                    .unwrap()
+                    .contains("error=\"invalid_token\"")
+            );
+        }
+    }
+    app.get("/api/v1/me", Some(&token)).await.expect(200);
+}
+
+/// A wrong password is a failed sign-in, not a lapsed one, and no bearer
+/// token was at fault: the challenge names no `invalid_token`.
+#[actix_web::test]
+async fn a_wrong_password_is_titled_as_a_failed_sign_in() {
+    let app = TestApp::with_demo().await;
+    for (lang, title) in [("en", "Sign-in failed"), ("zh-CN", "登录失败")] {
+        let body = json!({"username": "resident01", "password": "wrong-password"});
+        let res = app
+            .raw(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                &[("Accept-Language", lang)],
+                Some(("application/json", body.to_string().into_bytes())),
+            )
+            .await;
+        res.expect_problem(401, "invalid_credentials");
+        assert_eq!(res.body["title"], title);
+        assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"griddesk\""));
+    }
+    let res = app
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": "made-up.token"}))
+        .await;
+    res.expect_problem(401, "invalid_refresh_token");
+    assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"griddesk\""));
 }

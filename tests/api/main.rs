@@ -24,6 +24,7 @@ mod stats;
 mod stats_recount;
 mod support;
 mod tickets;
+mod token;
 mod units;
 mod users;
 mod visibility;

@@ -35,6 +35,7 @@ fn steal(conn: &mut AnyConnection) -> (Vec<String>, Option<String>, Vec<Account>
     const VALUES: &str = "SELECT id AS value FROM sessions \
         UNION ALL SELECT session_id FROM refresh_tokens \
         UNION ALL SELECT token_hash FROM refresh_tokens \
+        UNION ALL SELECT sealed_successor FROM refresh_tokens WHERE sealed_successor IS NOT NULL \
         UNION ALL SELECT key FROM settings \
         UNION ALL SELECT value FROM settings \
         UNION ALL SELECT key FROM idempotency_keys \
@@ -71,7 +72,18 @@ async fn a_copy_of_the_database_cannot_be_presented_as_a_live_session() {
     let app = TestApp::spawn_with_generated_key().await;
     app.load_demo().await;
     app.superadmin().await;
-    let root = app.login_tokens("root", PASSWORD).await;
+    let spent = app.login_tokens("root", PASSWORD).await;
+    // A refresh leaves a spent token with its successor sealed for the
+    // grace window.
+    let root = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": spent["refresh_token"]}),
+        )
+        .await
+        .expect(200)
+        .clone();
     let resident = app.login_tokens("resident01", PASSWORD).await;
     // Something in the idempotency table too.
     let body = json!({"category": "noise", "title": "噪音", "description": "夜间噪音。"});
@@ -90,7 +102,7 @@ async fn a_copy_of_the_database_cannot_be_presented_as_a_live_session() {
         .await
         .unwrap();
     let key = key.expect("the generated JWT key is kept in the database");
-    assert!(stolen.len() >= 6, "{stolen:?}");
+    assert!(stolen.len() >= 8, "{stolen:?}");
     let forger = JwtKeys::new(key.as_bytes(), Duration::minutes(15));
     let now = Utc::now();
 
@@ -121,6 +133,15 @@ async fn a_copy_of_the_database_cannot_be_presented_as_a_live_session() {
         app.post("/api/v1/auth/refresh", None, json!({"refresh_token": value}))
             .await
             .expect_problem(401, "invalid_refresh_token");
+        // With the session's secret in front, as a refresh token's tail.
+        let sid = sid_of(root["access_token"].as_str().unwrap());
+        app.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": format!("{sid}.{value}")}),
+        )
+        .await
+        .expect_problem(401, "invalid_refresh_token");
     }
 
     // Nothing in the database is a session's secret or a refresh token,
@@ -128,7 +149,8 @@ async fn a_copy_of_the_database_cannot_be_presented_as_a_live_session() {
     for tokens in [&root, &resident] {
         let sid = sid_of(tokens["access_token"].as_str().unwrap());
         assert!(!stolen.iter().any(|v| v.contains(&sid)));
-        assert!(!stolen.contains(&tokens["refresh_token"].as_str().unwrap().to_owned()));
+        let (_, tail) = tokens["refresh_token"].as_str().unwrap().split_once('.').unwrap();
+        assert!(!stolen.iter().any(|v| v.contains(tail)));
         app.post(
             "/api/v1/auth/refresh",
             None,

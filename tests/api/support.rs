@@ -267,6 +267,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Res {
+        let method_name = method.as_str().to_owned();
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             req = req.insert_header(("Authorization", format!("Bearer {token}")));
@@ -282,12 +283,14 @@ impl TestApp {
         let bytes = res.body().limit(16 * 1024 * 1024).await.expect("read body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Res {
+        let res = Res {
             status: res.status(),
             headers: res.headers().clone(),
             text,
             body,
-        }
+        };
+        problem_codes::hold_to_the_document(&method_name, path, &res);
+        res
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
@@ -462,5 +465,87 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting; the pool closes with the state, then the database goes.
         drop(self.server.stop(false));
+    }
+}
+
+/// Every problem any test receives must be one its operation documents: the
+/// status, and the `code` among that response's enum (`openapi::finish`).
+/// So every test of the suite, the authorization matrix first, holds the
+/// server to its document; schemathesis does the same with generated input.
+pub mod problem_codes {
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+
+    use serde_json::Value;
+
+    use super::Res;
+
+    /// Method, path template split at `/`, and the codes per status.
+    type Operation = (String, Vec<String>, BTreeMap<u16, Vec<String>>);
+
+    fn operations() -> &'static Vec<Operation> {
+        static OPERATIONS: OnceLock<Vec<Operation>> = OnceLock::new();
+        OPERATIONS.get_or_init(|| {
+            let doc: Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+            let mut found = Vec::new();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let mut statuses = BTreeMap::new();
+                    for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                        let Ok(status) = status.parse::<u16>() else { continue };
+                        let schema = &response["content"]["application/problem+json"]["schema"];
+                        let codes = schema["allOf"][1]["properties"]["code"]["enum"]
+                            .as_array()
+                            .map(|codes| codes.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default();
+                        statuses.insert(status, codes);
+                    }
+                    let segments = path.split('/').map(str::to_owned).collect();
+                    found.push((method.to_uppercase(), segments, statuses));
+                }
+            }
+            found
+        })
+    }
+
+    /// The operation a request reached: the template whose literal segments
+    /// match most (`/units/tree` before `/units/{id}`).
+    pub fn operation(method: &str, path: &str) -> Option<&'static Operation> {
+        let path = path.split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').collect();
+        operations()
+            .iter()
+            .filter(|(m, template, _)| {
+                m == method
+                    && template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .max_by_key(|(_, template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
+    }
+
+    pub fn hold_to_the_document(method: &str, path: &str, res: &Res) {
+        let is_problem = res
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/problem+json"));
+        if !is_problem {
+            return;
+        }
+        let Some((_, template, statuses)) = operation(method, path) else {
+            return; // no such operation: an unknown path, another method
+        };
+        let status = res.status.as_u16();
+        let code = res.body["code"].as_str().unwrap_or_default();
+        let operation = format!("{method} {}", template.join("/"));
+        let Some(codes) = statuses.get(&status) else {
+            panic!("{operation} answered {status} `{code}`, a status its document does not list");
+        };
+        assert!(
+            codes.iter().any(|c| c == code),
+            "{operation} answered {status} `{code}`, which its document does not list (it lists {codes:?}); \
+             declare it with `extensions((\"x-problem-codes\" = json!({{\"{status}\": [\"{code}\"]}})))`"
+        );
     }
 }

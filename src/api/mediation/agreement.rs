@@ -134,7 +134,8 @@ pub(super) async fn get_agreement(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open"]})))
 )]
 #[put("/disputes/{id}/agreement")]
 pub(super) async fn put_agreement(

@@ -144,7 +144,8 @@ pub(super) async fn list_follow_ups(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["follow_up_recorded", "dispute_not_settled"]})))
 )]
 #[post("/follow-ups/{id}/record")]
 pub(super) async fn record_follow_up(

@@ -135,7 +135,8 @@ pub(super) async fn list_parties(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open", "already_party", "too_many_parties"]})))
 )]
 #[post("/disputes/{id}/parties")]
 pub(super) async fn add_party(

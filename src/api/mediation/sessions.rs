@@ -137,7 +137,8 @@ pub(super) async fn list_mediations(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open"]})))
 )]
 #[post("/disputes/{id}/mediations")]
 pub(super) async fn add_mediation(

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{TicketResponse, etag};
 use crate::api::JsonBody;
 use crate::api::problems::{
-    BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 use crate::auth::Auth;
 use crate::db::models::IdempotencyRow;
@@ -319,12 +319,14 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})))
 )]
 #[post("/complaints")]
 async fn create_complaint(
@@ -359,12 +361,14 @@ async fn create_complaint(
             headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
         (status = 429, response = TooManyRequests),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})))
 )]
 #[post("/disputes")]
 async fn create_dispute(

@@ -192,7 +192,8 @@ pub struct CreateComment {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-problem-codes" = json!({"403": ["staff_only"]})))
 )]
 #[post("/tickets/{id}/comments")]
 async fn create_comment(
