@@ -140,6 +140,7 @@ pub async fn record(
     "object": "/api/v1/users/57", "status": 200}))]
 pub struct AuditEntry {
     pub id: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
     /// Also in the log and the answer's `X-Request-Id` header.
     pub request_id: String,

@@ -49,8 +49,10 @@ pub struct ExtensionResponse {
     /// `pending`, `approved` or `denied`.
     pub status: String,
     pub decided_by: Option<ActorRef>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_note: Option<String>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

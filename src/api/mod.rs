@@ -28,13 +28,42 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError, Invalid, Text};
 
-/// Date-times exactly as the document says (`format: date-time`, RFC 3339):
-/// chrono's `FromStr` would also take a space for `T` and years of fewer
+/// Date-times exactly as the document says (`format: date-time`, RFC 3339).
+///
+/// In: chrono's `FromStr` would also take a space for `T` and years of fewer
 /// than four digits. Use with `#[serde(deserialize_with = ...)]`.
+///
+/// Out: one form everywhere, whole seconds in UTC, `2026-11-30T08:15:02Z`
+/// ([`FORM`]): the only RFC 3339 form that Swift's `ISO8601DateFormatter`
+/// (and `JSONDecoder.dateDecodingStrategy = .iso8601`) reads without
+/// `.withFractionalSeconds`, and one `java.time.Instant.parse`, kotlinx
+/// `Instant.parse` and JavaScript's `Date.parse` read too. Every response
+/// field takes `#[serde(serialize_with = "crate::api::rfc3339::to_json")]`.
+/// Only the output is cut: the database keeps microseconds, so ordering,
+/// cursors (ids) and ETags (versions) are untouched. The cut truncates, never
+/// rounds up, so a time sent back as a lower bound (`updated_since`) can
+/// only bring a row again, never skip one.
 pub mod rfc3339 {
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, SecondsFormat, Utc};
     use serde::de::Error;
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// A date-time as the API writes it: whole seconds (truncated), UTC, `Z`.
+    pub fn format(time: &DateTime<Utc>) -> String {
+        time.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub fn to_json<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(time))
+    }
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` hands over `&Option<T>`
+    pub fn optional_to_json<S: Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => to_json(time, s),
+            None => s.serialize_none(),
+        }
+    }
 
     fn parse(text: &str) -> Result<DateTime<Utc>, String> {
         // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.

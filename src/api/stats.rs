@@ -69,7 +69,9 @@ pub struct Durations {
     "breach_rate": 0.08, "average_rating": 4.4, "reopen_rate": 0.03}))]
 pub struct StatsResponse {
     pub unit_id: UnitId,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub from: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub to: DateTime<Utc>,
     /// Tickets filed in the period that have been at the unit or below it.
     pub total: i64,
@@ -99,8 +101,8 @@ impl StatsResponse {
     fn csv(&self) -> String {
         let mut rows: Vec<(String, String)> = vec![
             ("unit_id".into(), self.unit_id.to_string()),
-            ("from".into(), self.from.to_rfc3339()),
-            ("to".into(), self.to.to_rfc3339()),
+            ("from".into(), super::rfc3339::format(&self.from)),
+            ("to".into(), super::rfc3339::format(&self.to)),
             ("total".into(), self.total.to_string()),
         ];
         rows.extend(
@@ -434,7 +436,9 @@ pub struct UnitStatsRow {
         "breach_rate": null, "average_rating": null, "reopen_rate": null}]}))]
 pub struct UnitStatsResponse {
     pub parent_id: UnitId,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub from: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub to: DateTime<Utc>,
     pub items: Vec<UnitStatsRow>,
 }

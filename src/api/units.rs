@@ -45,8 +45,10 @@ pub struct UnitResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 

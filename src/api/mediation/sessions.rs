@@ -29,12 +29,14 @@ use crate::state::AppState;
 pub struct MediationResponse {
     pub id: i64,
     pub ticket_id: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub held_at: DateTime<Utc>,
     pub mediator: Option<ActorRef>,
     pub summary: String,
     /// `null` when the session ended without an outcome (to be continued).
     pub outcome: Option<MediationOutcome>,
     pub recorded_by: Option<ActorRef>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -111,13 +111,18 @@ pub struct TicketResponse {
     pub current_unit: UnitRef,
     pub current_unit_id: UnitId,
     /// Deadline to sign for at the current unit.
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub accept_due_at: DateTime<Utc>,
     /// Deadline to resolve at the current unit.
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub resolve_due_at: DateTime<Utc>,
     /// A deadline has passed: not signed for in time, or open past its resolve deadline.
     pub overdue: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub accepted_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub closed_at: Option<DateTime<Utc>>,
     /// The resolution note (办结说明).
     pub resolution: Option<String>,
@@ -141,7 +146,9 @@ pub struct TicketResponse {
     pub actions: Vec<Action>,
     /// Increases with every change; send it back as `version` or `If-Match`.
     pub version: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -179,6 +186,7 @@ pub struct EventResponse {
     pub note: Option<String>,
     /// Internal notes are seen by staff only.
     pub internal: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

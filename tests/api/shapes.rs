@@ -1,0 +1,102 @@
+//! Data shapes a typed client can trust: one timestamp form, enums and
+//! required keys, idempotent replays, multi-status lists, CSV exports.
+
+use awc::http::Method;
+use chrono::Duration;
+use serde_json::Value;
+
+use crate::support::TestApp;
+use crate::tickets::file;
+
+/// Every string in `value` that starts like a date-time, with its path.
+fn date_times(value: &Value, path: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(text) => {
+            let b = text.as_bytes();
+            if b.len() >= 11 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[10] == b'T' {
+                found.push((path.to_owned(), text.clone()));
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, item)| date_times(item, &format!("{path}[{i}]"), found)),
+        Value::Object(fields) => fields
+            .iter()
+            .for_each(|(name, item)| date_times(item, &format!("{path}.{name}"), found)),
+        _ => {}
+    }
+}
+
+/// `2026-11-30T08:15:02Z`: whole seconds, UTC, `Z`.
+fn is_the_one_form(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b[range].iter().all(u8::is_ascii_digit);
+    b.len() == 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[19] == b'Z'
+}
+
+#[actix_web::test]
+async fn every_time_is_whole_seconds_in_utc_in_json_and_csv() {
+    let app = TestApp::with_demo().await;
+    // A moment with a fraction, so a form with fractions would show.
+    app.clock
+        .advance(Duration::milliseconds(1234) + Duration::microseconds(567));
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let ticket = file(&app, &resident, "noise", "楼上装修噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+    let root = app.unit_id(&admin, "JM").await;
+    let mut bodies = vec![ticket];
+    for path in [
+        format!("/api/v1/tickets/{id}"),
+        "/api/v1/tickets".to_owned(),
+        format!("/api/v1/tickets/{id}/events"),
+        "/api/v1/categories".to_owned(),
+        "/api/v1/me".to_owned(),
+        "/api/v1/users".to_owned(),
+        format!("/api/v1/units/{root}"),
+        format!("/api/v1/stats?unit_id={root}"),
+        format!("/api/v1/stats/units?parent_id={root}"),
+        "/api/v1/audit".to_owned(),
+    ] {
+        bodies.push(app.get(&path, Some(&admin)).await.expect(200).clone());
+    }
+    let mut found = Vec::new();
+    for body in &bodies {
+        date_times(body, "", &mut found);
+    }
+    assert!(found.len() > 20, "{found:?}");
+    let wrong: Vec<_> = found.iter().filter(|(_, text)| !is_the_one_form(text)).collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+
+    let csv = app
+        .raw(
+            Method::GET,
+            &format!("/api/v1/stats?unit_id={root}"),
+            Some(&admin),
+            &[("Accept", "text/csv")],
+            None,
+        )
+        .await;
+    assert_eq!(csv.status.as_u16(), 200);
+    let times: Vec<&str> = csv
+        .text
+        .lines()
+        .filter(|line| line.starts_with("from,") || line.starts_with("to,"))
+        .map(|line| &line[line.find(',').unwrap() + 1..])
+        .collect();
+    assert_eq!(times.len(), 2, "{}", csv.text);
+    assert!(times.iter().all(|t| is_the_one_form(t)), "{times:?}");
+}
