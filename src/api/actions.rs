@@ -24,17 +24,17 @@ use crate::service::lifecycle;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(accept)
-        .service(resolve)
-        .service(escalate)
-        .service(dispatch)
+    cfg.service(accept_ticket)
+        .service(resolve_ticket)
+        .service(escalate_ticket)
+        .service(dispatch_ticket)
         .service(return_ticket)
-        .service(reopen)
-        .service(close)
-        .service(withdraw)
-        .service(reject)
-        .service(refer)
-        .service(merge);
+        .service(reopen_ticket)
+        .service(close_ticket)
+        .service(withdraw_ticket)
+        .service(reject_ticket)
+        .service(refer_ticket)
+        .service(merge_ticket);
 }
 
 /// What every lifecycle action answers.
@@ -313,7 +313,7 @@ async fn act(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/accept")]
-async fn accept(
+async fn accept_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -338,7 +338,7 @@ async fn accept(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/resolve")]
-async fn resolve(
+async fn resolve_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -371,7 +371,7 @@ async fn resolve(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/escalate")]
-async fn escalate(
+async fn escalate_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -404,7 +404,7 @@ async fn escalate(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/dispatch")]
-async fn dispatch(
+async fn dispatch_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -466,7 +466,7 @@ async fn return_ticket(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/reopen")]
-async fn reopen(
+async fn reopen_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -498,7 +498,7 @@ async fn reopen(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/close")]
-async fn close(
+async fn close_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -532,7 +532,7 @@ async fn close(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/withdraw")]
-async fn withdraw(
+async fn withdraw_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -564,7 +564,7 @@ async fn withdraw(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/reject")]
-async fn reject(
+async fn reject_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -598,7 +598,7 @@ async fn reject(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/refer")]
-async fn refer(
+async fn refer_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -632,7 +632,7 @@ async fn refer(
     security(("bearer" = []))
 )]
 #[post("/tickets/{id}/merge")]
-async fn merge(
+async fn merge_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,

@@ -114,5 +114,96 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
+    require_every_answer_key(&mut doc);
     doc
+}
+
+/// Keys of an answer that serde leaves out when empty (`skip_serializing_if`);
+/// every other key of every answer is always there, `null` or not.
+const MAY_BE_ABSENT: &[(&str, &str)] = &[
+    ("UnitResponse", "code"),
+    ("UnitResponse", "created_at"),
+    ("UnitResponse", "updated_at"),
+    ("UnitNode", "code"),
+    ("ProblemDetails", "errors"),
+    ("ProblemDetails", "current_status"),
+    ("ProblemDetails", "allowed_actions"),
+    ("ProblemDetails", "current_version"),
+];
+
+/// utoipa leaves `Option<T>` fields out of `required`. Right for a request
+/// body (the key may be left out), wrong for an answer: serde writes `null`,
+/// and a typed client should not have to handle a missing key. So every
+/// object schema used only by answers lists all its keys as required, except
+/// those in [`MAY_BE_ABSENT`]. Schemas that requests use too stay as they are.
+fn require_every_answer_key(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::BTreeSet;
+
+    fn refs(value: &serde_json::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    match (key.as_str(), item.as_str()) {
+                        ("$ref", Some(target)) => {
+                            if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                                found.insert(name.to_owned());
+                            }
+                        }
+                        _ => refs(item, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+    fn json(value: &impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let schemas: std::collections::BTreeMap<String, serde_json::Value> = components
+        .schemas
+        .iter()
+        .map(|(name, schema)| (name.clone(), json(schema)))
+        .collect();
+    let close = |mut names: BTreeSet<String>| {
+        let mut todo: Vec<String> = names.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            let mut found = BTreeSet::new();
+            if let Some(schema) = schemas.get(&name) {
+                refs(schema, &mut found);
+            }
+            for name in found {
+                if names.insert(name.clone()) {
+                    todo.push(name);
+                }
+            }
+        }
+        names
+    };
+    let (mut asked, mut answered) = (BTreeSet::new(), BTreeSet::new());
+    for item in doc.paths.paths.values() {
+        let operations = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+        for op in operations.into_iter().flatten() {
+            refs(&json(&op.request_body), &mut asked);
+            refs(&json(&op.parameters), &mut asked);
+            refs(&json(&op.responses), &mut answered);
+        }
+    }
+    refs(&json(&components.responses), &mut answered);
+    let asked = close(asked);
+    for name in close(answered).difference(&asked) {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+            let missing: Vec<String> = object
+                .properties
+                .keys()
+                .filter(|key| !object.required.contains(key))
+                .filter(|key| !MAY_BE_ABSENT.contains(&(name.as_str(), key.as_str())))
+                .cloned()
+                .collect();
+            object.required.extend(missing);
+        }
+    }
 }

@@ -391,7 +391,7 @@ pub struct UnitStatsRow {
     pub name: String,
     pub code: Option<String>,
     /// `branch`, `building` or `household`.
-    pub level: String,
+    pub level: Level,
     /// Tickets filed in the period that have been at the unit or below it.
     pub total: i64,
     pub by_status: BTreeMap<String, i64>,
@@ -495,7 +495,7 @@ impl UnitStatsResponse {
                 row.unit_id.to_string(),
                 csv_field(row.code.as_deref().unwrap_or_default()),
                 csv_field(&row.name),
-                row.level.clone(),
+                row.level.as_str().to_owned(),
                 row.total.to_string(),
             ];
             line.extend(counts(&zero.by_status, &row.by_status));
@@ -613,7 +613,7 @@ async fn get_unit_stats(
                         unit_id: UnitId(child.id),
                         name: child.name,
                         code: child.code,
-                        level: child.level.as_str().to_owned(),
+                        level: child.level,
                         total: m.total,
                         by_status: m.by_status,
                         by_kind: m.by_kind,

@@ -100,3 +100,72 @@ async fn every_time_is_whole_seconds_in_utc_in_json_and_csv() {
     assert_eq!(times.len(), 2, "{}", csv.text);
     assert!(times.iter().all(|t| is_the_one_form(t)), "{times:?}");
 }
+
+#[test]
+fn answers_declare_every_key_closed_sets_and_what_each_operation_acts_on() {
+    let doc: Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let required = |name: &str| -> Vec<String> {
+        schemas[name]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Keys that are always there, null or not, are required in answers...
+    for (schema, key) in [
+        ("TicketResponse", "accepted_at"),
+        ("TicketResponse", "reporter"),
+        ("TicketResponse", "outcome"),
+        ("EventResponse", "actor"),
+        ("EventResponse", "from_status"),
+        ("PartyResponse", "user_id"),
+        ("TicketList", "next_cursor"),
+        ("ExtensionResponse", "decided_at"),
+    ] {
+        assert!(required(schema).iter().any(|k| k == key), "{schema}.{key}");
+    }
+    // ...but not in requests, nor where the server leaves the key out.
+    assert!(!required("CreateComplaint").iter().any(|k| k == "location"));
+    assert!(!required("UnitResponse").iter().any(|k| k == "code"));
+    assert!(!required("ProblemDetails").iter().any(|k| k == "current_status"));
+
+    let enum_of = |schema: &str, key: &str| -> Vec<String> {
+        let property = &schemas[schema]["properties"][key];
+        let property = if property["items"].is_object() {
+            &property["items"]
+        } else {
+            property
+        };
+        let target = property["$ref"]
+            .as_str()
+            .or_else(|| property["oneOf"][0]["$ref"].as_str())
+            .unwrap_or_else(|| panic!("{schema}.{key} is no enum: {property}"));
+        let target = &schemas[target.trim_start_matches("#/components/schemas/")];
+        target["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}.{key}: {target}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(enum_of("EventResponse", "kind").contains(&"auto_escalate".to_owned()));
+    assert!(enum_of("ProblemDetails", "allowed_actions").contains(&"accept".to_owned()));
+    assert!(enum_of("ProblemDetails", "current_status").contains(&"assigned".to_owned()));
+    assert_eq!(enum_of("TicketResponse", "outcome"), ["settled", "not_settled"]);
+    assert_eq!(enum_of("PartyResponse", "role"), ["applicant", "respondent"]);
+    assert_eq!(
+        enum_of("ExtensionResponse", "status"),
+        ["pending", "approved", "denied"]
+    );
+    assert_eq!(enum_of("AuditEntry", "kind"), ["read", "write"]);
+    assert!(enum_of("AuditEntry", "actor_role").contains(&"staff".to_owned()));
+    assert!(enum_of("UnitStatsRow", "level").contains(&"building".to_owned()));
+
+    let operation = |method: &str, path: &str| doc["paths"][path][method]["operationId"].as_str().unwrap().to_owned();
+    assert_eq!(operation("post", "/api/v1/tickets/{id}/close"), "close_ticket");
+    assert_eq!(operation("post", "/api/v1/tickets/{id}/accept"), "accept_ticket");
+    assert_eq!(operation("get", "/api/v1/sla-policies"), "get_sla_policies");
+    assert_eq!(operation("get", "/api/v1/units/{id}/tree"), "get_unit_tree");
+}

@@ -23,8 +23,8 @@ mod sessions;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(parties::list_parties)
         .service(parties::add_party)
-        .service(sessions::list_mediations)
-        .service(sessions::add_mediation)
+        .service(sessions::list_mediation_sessions)
+        .service(sessions::add_mediation_session)
         .service(agreement::get_agreement)
         .service(agreement::put_agreement)
         .service(follow_ups::list_follow_ups)

@@ -100,7 +100,7 @@ fn mediation_responses(conn: &mut AnyConnection, rows: Vec<MediationRow>) -> Res
     security(("bearer" = []))
 )]
 #[get("/disputes/{id}/mediations")]
-pub(super) async fn list_mediations(
+pub(super) async fn list_mediation_sessions(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
@@ -142,7 +142,7 @@ pub(super) async fn list_mediations(
     security(("bearer" = []))
 )]
 #[post("/disputes/{id}/mediations")]
-pub(super) async fn add_mediation(
+pub(super) async fn add_mediation_session(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,

@@ -17,7 +17,8 @@ use crate::db::AnyConnection;
 use crate::db::queries;
 use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::ticket::{Action, Kind, Priority, Status};
+use crate::domain::mediation::{MediationOutcome, PartyRole};
+use crate::domain::ticket::{Action, EventKind, Kind, Priority, Status};
 use crate::error::ApiError;
 
 pub use filing::{CreateComplaint, CreateDispute, RespondentInput};
@@ -68,8 +69,7 @@ pub struct PersonRef {
 #[schema(example = json!({"id": 41, "role": "respondent", "user_id": null, "name": "物业公司张经理", "phone": "139****5678"}))]
 pub struct PartyResponse {
     pub id: i64,
-    /// `applicant` or `respondent`.
-    pub role: String,
+    pub role: PartyRole,
     /// The resident account, when the party has one.
     pub user_id: Option<UserId>,
     pub name: String,
@@ -141,7 +141,7 @@ pub struct TicketResponse {
     pub parties: Vec<PartyResponse>,
     /// Disputes: `settled` once resolved under a mediation agreement,
     /// `not_settled` once referred outside the grid; otherwise `null`.
-    pub outcome: Option<String>,
+    pub outcome: Option<MediationOutcome>,
     /// The actions the caller may take now.
     pub actions: Vec<Action>,
     /// Increases with every change; send it back as `version` or `If-Match`.
@@ -175,7 +175,7 @@ pub struct EventResponse {
     /// `resolve_overdue`, `auto_close`; an extension step: `extension_requested`,
     /// `extension_approved`, `extension_denied`; or a mediation record: `party_added`,
     /// `mediation`, `agreement`, `agreement_revised`, `follow_up`.
-    pub kind: String,
+    pub kind: EventKind,
     /// Who did it; `null` for the deadline worker, or for an anonymous reporter the caller may not see.
     pub actor: Option<ActorRef>,
     pub from_status: Option<Status>,
