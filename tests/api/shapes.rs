@@ -3,7 +3,7 @@
 
 use awc::http::Method;
 use chrono::Duration;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::TestApp;
 use crate::tickets::file;
@@ -168,4 +168,76 @@ fn answers_declare_every_key_closed_sets_and_what_each_operation_acts_on() {
     assert_eq!(operation("post", "/api/v1/tickets/{id}/accept"), "accept_ticket");
     assert_eq!(operation("get", "/api/v1/sla-policies"), "get_sla_policies");
     assert_eq!(operation("get", "/api/v1/units/{id}/tree"), "get_unit_tree");
+}
+
+/// The problem's `errors`, as (field, message) in the language asked for.
+async fn field_messages(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Vec<(String, String)> {
+    let res = app
+        .raw(
+            method,
+            path,
+            Some(token),
+            &[("Accept-Language", "zh-CN")],
+            body.map(|b| ("application/json", b.to_string().into_bytes())),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    res.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn chinese_messages_hold_no_parser_english_and_a_repeated_parameter_is_named() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let post = |body: Value| field_messages(&app, Method::POST, "/api/v1/complaints", &resident, Some(body));
+    let cases = [
+        post(json!({"category": "noise", "title": "噪音", "description": "吵", "priority": "open"})).await,
+        post(json!({"category": 5, "title": "噪音", "description": "吵"})).await,
+        post(json!({"category": "noise", "title": "噪音", "description": "吵", "anonymous": "yes"})).await,
+        field_messages(&app, Method::GET, "/api/v1/tickets?limit=abc", &resident, None).await,
+        field_messages(&app, Method::GET, "/api/v1/tickets?limit=-", &resident, None).await,
+        field_messages(&app, Method::GET, "/api/v1/tickets?status=open", &resident, None).await,
+        field_messages(
+            &app,
+            Method::GET,
+            "/api/v1/tickets?created_from=yesterday",
+            &resident,
+            None,
+        )
+        .await,
+        field_messages(&app, Method::GET, "/api/v1/tickets?overdue=maybe", &resident, None).await,
+    ];
+    for errors in &cases {
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (field, message) = &errors[0];
+        assert!(field != ".", "{errors:?}");
+        for english in [
+            "unknown variant",
+            "invalid type",
+            "invalid digit",
+            "expected",
+            "found",
+            "not an RFC",
+        ] {
+            assert!(!message.contains(english), "{errors:?}");
+        }
+    }
+    let repeated = field_messages(&app, Method::GET, "/api/v1/tickets?limit=5&limit=6", &resident, None).await;
+    assert_eq!(repeated.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["limit"]);
 }
