@@ -241,3 +241,54 @@ async fn chinese_messages_hold_no_parser_english_and_a_repeated_parameter_is_nam
     let repeated = field_messages(&app, Method::GET, "/api/v1/tickets?limit=5&limit=6", &resident, None).await;
     assert_eq!(repeated.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["limit"]);
 }
+
+#[actix_web::test]
+async fn a_replay_answers_the_first_headers_and_an_unchanged_ticket_is_304() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let body = json!({"category": "noise", "title": "楼上装修噪音", "description": "每天早上7点开始装修。"});
+    let send = || {
+        app.raw(
+            Method::POST,
+            "/api/v1/complaints",
+            Some(&resident),
+            &[("Idempotency-Key", "shapes-1")],
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    };
+    let first = send().await;
+    first.expect(201);
+    let again = send().await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.header("idempotent-replayed"), None);
+    for name in ["etag", "location"] {
+        assert!(first.header(name).is_some(), "{name}");
+        assert_eq!(again.header(name), first.header(name), "{name}");
+    }
+    let doc: Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let headers = &doc["paths"]["/api/v1/complaints"]["post"]["responses"]["201"]["headers"];
+    assert!(headers["Idempotent-Replayed"].is_object(), "{headers}");
+
+    let path = again.header("location").unwrap().to_owned();
+    let get = |tag: &'static str, token: String| {
+        let path = path.clone();
+        let app = &app;
+        async move {
+            app.raw(Method::GET, &path, Some(&token), &[("If-None-Match", tag)], None)
+                .await
+        }
+    };
+    for tag in ["\"1\"", "W/\"1\"", "\"7\", \"1\"", "*"] {
+        let res = get(tag, resident.clone()).await;
+        assert_eq!(res.status.as_u16(), 304, "{tag}: {}", res.text);
+        assert_eq!(res.header("etag"), Some("\"1\""));
+        assert!(res.text.is_empty());
+    }
+    let res = get("\"2\"", resident.clone()).await;
+    res.expect(200);
+    assert_eq!(res.header("etag"), Some("\"1\""));
+    // Who may not see the ticket learns nothing from a 304.
+    let stranger = app.token("resident02").await;
+    get("*", stranger).await.expect_problem(404, "not_found");
+}
