@@ -446,9 +446,11 @@ pub struct ProblemDetails {
     pub errors: Vec<FieldProblem>,
     /// `invalid_transition` only: the ticket's status now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::ticket::Status>)]
     pub current_status: Option<String>,
     /// `invalid_transition` only: the actions the status allows now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::domain::ticket::Action>>)]
     pub allowed_actions: Option<Vec<String>>,
     /// `version_mismatch` (412) only: the resource's version now.
     #[serde(default, skip_serializing_if = "Option::is_none")]

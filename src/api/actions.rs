@@ -24,17 +24,17 @@ use crate::service::lifecycle;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(accept)
-        .service(resolve)
-        .service(escalate)
-        .service(dispatch)
+    cfg.service(accept_ticket)
+        .service(resolve_ticket)
+        .service(escalate_ticket)
+        .service(dispatch_ticket)
         .service(return_ticket)
-        .service(reopen)
-        .service(close)
-        .service(withdraw)
-        .service(reject)
-        .service(refer)
-        .service(merge);
+        .service(reopen_ticket)
+        .service(close_ticket)
+        .service(withdraw_ticket)
+        .service(reject_ticket)
+        .service(refer_ticket)
+        .service(merge_ticket);
 }
 
 /// What every lifecycle action answers.
@@ -314,7 +314,7 @@ async fn act(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/accept")]
-async fn accept(
+async fn accept_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -340,7 +340,7 @@ async fn accept(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["agreement_required"]})))
 )]
 #[post("/tickets/{id}/resolve")]
-async fn resolve(
+async fn resolve_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -374,7 +374,7 @@ async fn resolve(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["no_parent"]})))
 )]
 #[post("/tickets/{id}/escalate")]
-async fn escalate(
+async fn escalate_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -408,7 +408,7 @@ async fn escalate(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["nothing_below"]})))
 )]
 #[post("/tickets/{id}/dispatch")]
-async fn dispatch(
+async fn dispatch_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -472,7 +472,7 @@ async fn return_ticket(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["reopen_window_closed"]})))
 )]
 #[post("/tickets/{id}/reopen")]
-async fn reopen(
+async fn reopen_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -505,7 +505,7 @@ async fn reopen(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/close")]
-async fn close(
+async fn close_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -540,7 +540,7 @@ async fn close(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/withdraw")]
-async fn withdraw(
+async fn withdraw_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -573,7 +573,7 @@ async fn withdraw(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/reject")]
-async fn reject(
+async fn reject_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -608,7 +608,7 @@ async fn reject(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/refer")]
-async fn refer(
+async fn refer_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,
@@ -643,7 +643,7 @@ async fn refer(
     extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
 )]
 #[post("/tickets/{id}/merge")]
-async fn merge(
+async fn merge_ticket(
     state: web::Data<AppState>,
     req: HttpRequest,
     auth: Auth,

@@ -25,7 +25,7 @@ use crate::policy::audit::{Access, AuditKind, TrailScope, filed_under, object_at
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(list_audit);
+    cfg.service(list_audit_entries);
 }
 
 /// Routes whose answers hold personal data (names, phones, homes, tickets).
@@ -140,13 +140,13 @@ pub async fn record(
     "object": "/api/v1/users/57", "status": 200}))]
 pub struct AuditEntry {
     pub id: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
     /// Also in the log and the answer's `X-Request-Id` header.
     pub request_id: String,
     pub actor: Option<ActorRef>,
-    pub actor_role: String,
-    /// `write` (a change by staff or an admin) or `read` (an admin reading personal data).
-    pub kind: String,
+    pub actor_role: Role,
+    pub kind: AuditKind,
     /// Method and route, e.g. `POST /api/v1/tickets/{id}/accept`.
     pub action: String,
     /// The path asked for, e.g. `/api/v1/tickets/1024/accept` (never the query).
@@ -206,7 +206,7 @@ pub struct AuditQuery {
     security(("bearer" = []))
 )]
 #[get("/audit")]
-async fn list_audit(
+async fn list_audit_entries(
     state: web::Data<AppState>,
     auth: Auth,
     query: QueryParams<AuditQuery>,
@@ -246,18 +246,21 @@ async fn list_audit(
             let people = Actors::load(conn, rows.iter().map(|r| r.actor_id))?;
             let items = rows
                 .into_iter()
-                .map(|r| AuditEntry {
-                    id: r.id,
-                    created_at: utc(r.created_at),
-                    request_id: r.request_id,
-                    actor: people.get(r.actor_id),
-                    actor_role: r.actor_role,
-                    kind: r.kind,
-                    action: format!("{} {}", r.method, r.route),
-                    object: r.path,
-                    status: r.status,
+                .map(|r| {
+                    Ok(AuditEntry {
+                        id: r.id,
+                        created_at: utc(r.created_at),
+                        request_id: r.request_id,
+                        actor: people.get(r.actor_id),
+                        actor_role: Role::try_from(r.actor_role).map_err(ApiError::internal)?,
+                        kind: AuditKind::parse(&r.kind)
+                            .ok_or_else(|| ApiError::internal(format!("unknown audit kind {:?}", r.kind)))?,
+                        action: format!("{} {}", r.method, r.route),
+                        object: r.path,
+                        status: r.status,
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, ApiError>>()?;
             Ok((items, next))
         })
         .await?;

@@ -46,7 +46,9 @@ pub struct CategoryResponse {
     pub resolve_hours: i32,
     /// Inactive categories cannot be filed under.
     pub active: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub updated_at: DateTime<Utc>,
 }
 

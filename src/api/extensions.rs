@@ -26,10 +26,10 @@ use crate::service::extensions as service;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(request_extension)
-        .service(list_extensions)
-        .service(approve_extension)
-        .service(deny_extension);
+    cfg.service(create_extension_request)
+        .service(list_extension_requests)
+        .service(approve_extension_request)
+        .service(deny_extension_request);
 }
 
 /// A request for more time.
@@ -46,11 +46,12 @@ pub struct ExtensionResponse {
     /// Hours added to the resolve deadline on approval.
     pub hours: i32,
     pub reason: String,
-    /// `pending`, `approved` or `denied`.
-    pub status: String,
+    pub status: rules::ExtensionStatus,
     pub decided_by: Option<ActorRef>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_note: Option<String>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -104,7 +105,7 @@ fn responses(conn: &mut AnyConnection, rows: Vec<ExtensionRow>) -> Result<Vec<Ex
             requested_by: actor(r.requested_by),
             hours: r.hours,
             reason: r.reason,
-            status: r.status.as_str().to_owned(),
+            status: r.status,
             decided_by: r.decided_by.and_then(actor),
             decided_at: r.decided_at.map(utc),
             decision_note: r.decision_note,
@@ -141,7 +142,7 @@ fn response(conn: &mut AnyConnection, row: ExtensionRow) -> Result<ExtensionResp
     extensions(("x-problem-codes" = json!({"409": ["ticket_not_open", "extension_pending"]})))
 )]
 #[post("/tickets/{id}/extension-requests")]
-async fn request_extension(
+async fn create_extension_request(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
@@ -185,7 +186,7 @@ async fn request_extension(
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}/extension-requests")]
-async fn list_extensions(
+async fn list_extension_requests(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
@@ -257,7 +258,7 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
     extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
 )]
 #[post("/extension-requests/{id}/approve")]
-async fn approve_extension(
+async fn approve_extension_request(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
@@ -293,7 +294,7 @@ async fn approve_extension(
     extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
 )]
 #[post("/extension-requests/{id}/deny")]
-async fn deny_extension(
+async fn deny_extension_request(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,

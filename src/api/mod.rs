@@ -29,13 +29,42 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError, Invalid, Text};
 
-/// Date-times exactly as the document says (`format: date-time`, RFC 3339):
-/// chrono's `FromStr` would also take a space for `T` and years of fewer
+/// Date-times exactly as the document says (`format: date-time`, RFC 3339).
+///
+/// In: chrono's `FromStr` would also take a space for `T` and years of fewer
 /// than four digits. Use with `#[serde(deserialize_with = ...)]`.
+///
+/// Out: one form everywhere, whole seconds in UTC, `2026-11-30T08:15:02Z`
+/// ([`FORM`]): the only RFC 3339 form that Swift's `ISO8601DateFormatter`
+/// (and `JSONDecoder.dateDecodingStrategy = .iso8601`) reads without
+/// `.withFractionalSeconds`, and one `java.time.Instant.parse`, kotlinx
+/// `Instant.parse` and JavaScript's `Date.parse` read too. Every response
+/// field takes `#[serde(serialize_with = "crate::api::rfc3339::to_json")]`.
+/// Only the output is cut: the database keeps microseconds, so ordering,
+/// cursors (ids) and ETags (versions) are untouched. The cut truncates, never
+/// rounds up, so a time sent back as a lower bound (`updated_since`) can
+/// only bring a row again, never skip one.
 pub mod rfc3339 {
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, SecondsFormat, Utc};
     use serde::de::Error;
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// A date-time as the API writes it: whole seconds (truncated), UTC, `Z`.
+    pub fn format(time: &DateTime<Utc>) -> String {
+        time.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub fn to_json<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(time))
+    }
+
+    #[allow(clippy::ref_option)] // serde's `serialize_with` hands over `&Option<T>`
+    pub fn optional_to_json<S: Serializer>(time: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => to_json(time, s),
+            None => s.serialize_none(),
+        }
+    }
 
     fn parse(text: &str) -> Result<DateTime<Utc>, String> {
         // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.
@@ -310,6 +339,13 @@ fn field_error_from_serde(path: &str, message: &str) -> FieldError {
             "required",
             Text::new("This field is required.", "此项为必填。"),
         )
+    } else if message.starts_with("duplicate field") {
+        // A query parameter given twice (`?limit=5&limit=6`).
+        FieldError::new(
+            join(quoted),
+            "repeated",
+            Text::new("Give this parameter once.", "此参数只能出现一次。"),
+        )
     } else {
         let detail = message.split(" at line ").next().unwrap_or(message).to_owned();
         FieldError::new(
@@ -319,11 +355,45 @@ fn field_error_from_serde(path: &str, message: &str) -> FieldError {
                 path.to_owned()
             },
             "invalid_value",
-            Text::owned(
-                format!("Invalid value: {detail}."),
-                format!("取值或类型不正确：{detail}。"),
-            ),
+            Text::owned(format!("Invalid value: {detail}."), zh_reason(&detail)),
         )
+    }
+}
+
+/// What serde's (English) message means, said in Chinese without the
+/// parser's words: the Chinese detail is read by residents and staff.
+fn zh_reason(message: &str) -> String {
+    let expects = |what: &str| message.contains(&format!("expected {what}"));
+    if message.starts_with("unknown variant") {
+        // "unknown variant `open`, expected one of `urgent`, `normal`, `low`"
+        let allowed: Vec<&str> = message.split('`').skip(1).step_by(2).skip(1).collect();
+        if allowed.is_empty() {
+            "取值不在允许范围内。".to_owned()
+        } else {
+            format!("取值不在允许范围内，可选：{}。", allowed.join("、"))
+        }
+    } else if message.contains("RFC 3339") {
+        "应为 RFC 3339 日期时间，例如 2026-11-28T08:00:00Z。".to_owned()
+    } else if message.contains("invalid digit")
+        || message.contains("number too")
+        || message.contains("cannot parse integer")
+        || ["i64", "i32", "i16", "u64", "u32", "u16", "u8", "an integer"]
+            .iter()
+            .any(|t| expects(t))
+    {
+        "应为整数。".to_owned()
+    } else if message.contains("`true` or `false`") || expects("a boolean") {
+        "应为 true 或 false。".to_owned()
+    } else if message.contains("invalid float") || expects("f64") || expects("f32") {
+        "应为数字。".to_owned()
+    } else if expects("a string") || expects("a borrowed string") {
+        "应为字符串。".to_owned()
+    } else if expects("a sequence") {
+        "应为数组。".to_owned()
+    } else if expects("struct") || expects("a map") {
+        "应为 JSON 对象。".to_owned()
+    } else {
+        "取值或类型不正确。".to_owned()
     }
 }
 
@@ -509,5 +579,10 @@ mod tests {
             "invalid type: string \"x\", expected i64 at line 1 column 20",
         );
         assert_eq!((wrong.field.as_str(), wrong.code), ("parent_id", "invalid_value"));
+        assert_eq!(wrong.message.zh, "应为整数。");
+        let variant = field_error_from_serde("priority", "unknown variant `open`, expected one of `urgent`, `low`");
+        assert_eq!(variant.message.zh, "取值不在允许范围内，可选：urgent、low。");
+        let repeated = field_error_from_serde(".", "duplicate field `limit`");
+        assert_eq!((repeated.field.as_str(), repeated.code), ("limit", "repeated"));
     }
 }

@@ -20,6 +20,11 @@ and neighbour disputes; each ticket is routed through the community's four-level
 **Errors** are RFC 9457 `application/problem+json` with a stable `code`; validation errors (422) list \
 each field in `errors`. Send `Accept-Language: zh-CN` for Chinese messages.\n\n\
 **Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
+**Times** the API writes are RFC 3339 in UTC to the whole second, `2026-11-30T08:15:02Z`, \
+in every JSON field and CSV file: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
+`.iso8601`), Kotlin's `Instant.parse` and JavaScript's `Date` all read with their defaults. Fractions are \
+cut, never rounded up, so a time sent back as a lower bound (`updated_since`) never skips a change. Times \
+you send may carry any offset and fractions.\n\n\
 **Privacy:** anything you may not see answers 404; phone numbers are masked except for the person, \
 admins and committee-level staff.",
         license(name = "MIT OR Apache-2.0"),
@@ -109,6 +114,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
+    require_every_answer_key(&mut doc);
     document_problem_codes(doc)
 }
 
@@ -211,4 +217,94 @@ fn document_problem_codes(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Ope
         }
     }
     serde_json::from_value(value).unwrap_or(doc)
+}
+
+/// Keys of an answer that serde leaves out when empty (`skip_serializing_if`);
+/// every other key of every answer is always there, `null` or not.
+const MAY_BE_ABSENT: &[(&str, &str)] = &[
+    ("UnitResponse", "code"),
+    ("UnitResponse", "created_at"),
+    ("UnitResponse", "updated_at"),
+    ("UnitNode", "code"),
+    ("ProblemDetails", "errors"),
+    ("ProblemDetails", "current_status"),
+    ("ProblemDetails", "allowed_actions"),
+    ("ProblemDetails", "current_version"),
+];
+
+/// utoipa leaves `Option<T>` fields out of `required`. Right for a request
+/// body (the key may be left out), wrong for an answer: serde writes `null`,
+/// and a typed client should not have to handle a missing key. So every
+/// object schema used only by answers lists all its keys as required, except
+/// those in [`MAY_BE_ABSENT`]. Schemas that requests use too stay as they are.
+fn require_every_answer_key(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::BTreeSet;
+
+    fn refs(value: &serde_json::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    match (key.as_str(), item.as_str()) {
+                        ("$ref", Some(target)) => {
+                            if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                                found.insert(name.to_owned());
+                            }
+                        }
+                        _ => refs(item, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+    fn json(value: &impl serde::Serialize) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let schemas: std::collections::BTreeMap<String, serde_json::Value> = components
+        .schemas
+        .iter()
+        .map(|(name, schema)| (name.clone(), json(schema)))
+        .collect();
+    let close = |mut names: BTreeSet<String>| {
+        let mut todo: Vec<String> = names.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            let mut found = BTreeSet::new();
+            if let Some(schema) = schemas.get(&name) {
+                refs(schema, &mut found);
+            }
+            for name in found {
+                if names.insert(name.clone()) {
+                    todo.push(name);
+                }
+            }
+        }
+        names
+    };
+    let (mut asked, mut answered) = (BTreeSet::new(), BTreeSet::new());
+    for item in doc.paths.paths.values() {
+        let operations = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+        for op in operations.into_iter().flatten() {
+            refs(&json(&op.request_body), &mut asked);
+            refs(&json(&op.parameters), &mut asked);
+            refs(&json(&op.responses), &mut answered);
+        }
+    }
+    refs(&json(&components.responses), &mut answered);
+    let asked = close(asked);
+    for name in close(answered).difference(&asked) {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+            let missing: Vec<String> = object
+                .properties
+                .keys()
+                .filter(|key| !object.required.contains(key))
+                .filter(|key| !MAY_BE_ABSENT.contains(&(name.as_str(), key.as_str())))
+                .cloned()
+                .collect();
+            object.required.extend(missing);
+        }
+    }
 }

@@ -37,6 +37,7 @@ pub struct PostResponse {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -18,7 +18,7 @@ use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(get_policies).service(put_policies);
+    cfg.service(get_sla_policies).service(put_sla_policies);
 }
 
 /// One deadline rule. Each key it names must match a ticket arriving at a
@@ -89,7 +89,7 @@ fn category_codes(conn: &mut crate::db::AnyConnection) -> Result<HashMap<i64, St
     security(("bearer" = []))
 )]
 #[get("/sla-policies")]
-async fn get_policies(state: web::Data<AppState>, _auth: Auth) -> Result<web::Json<SlaPolicies>, ApiError> {
+async fn get_sla_policies(state: web::Data<AppState>, _auth: Auth) -> Result<web::Json<SlaPolicies>, ApiError> {
     let policies = state
         .db
         .run(|conn| {
@@ -120,7 +120,7 @@ async fn get_policies(state: web::Data<AppState>, _auth: Auth) -> Result<web::Js
     security(("bearer" = []))
 )]
 #[put("/sla-policies")]
-async fn put_policies(
+async fn put_sla_policies(
     state: web::Data<AppState>,
     auth: Auth,
     body: JsonBody<SlaPolicies>,

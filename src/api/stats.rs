@@ -69,7 +69,9 @@ pub struct Durations {
     "breach_rate": 0.08, "average_rating": 4.4, "reopen_rate": 0.03}))]
 pub struct StatsResponse {
     pub unit_id: UnitId,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub from: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub to: DateTime<Utc>,
     /// Tickets filed in the period that have been at the unit or below it.
     pub total: i64,
@@ -99,8 +101,8 @@ impl StatsResponse {
     fn csv(&self) -> String {
         let mut rows: Vec<(String, String)> = vec![
             ("unit_id".into(), self.unit_id.to_string()),
-            ("from".into(), self.from.to_rfc3339()),
-            ("to".into(), self.to.to_rfc3339()),
+            ("from".into(), super::rfc3339::format(&self.from)),
+            ("to".into(), super::rfc3339::format(&self.to)),
             ("total".into(), self.total.to_string()),
         ];
         rows.extend(
@@ -389,7 +391,7 @@ pub struct UnitStatsRow {
     pub name: String,
     pub code: Option<String>,
     /// `branch`, `building` or `household`.
-    pub level: String,
+    pub level: Level,
     /// Tickets filed in the period that have been at the unit or below it.
     pub total: i64,
     pub by_status: BTreeMap<String, i64>,
@@ -434,7 +436,9 @@ pub struct UnitStatsRow {
         "breach_rate": null, "average_rating": null, "reopen_rate": null}]}))]
 pub struct UnitStatsResponse {
     pub parent_id: UnitId,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub from: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub to: DateTime<Utc>,
     pub items: Vec<UnitStatsRow>,
 }
@@ -491,7 +495,7 @@ impl UnitStatsResponse {
                 row.unit_id.to_string(),
                 csv_field(row.code.as_deref().unwrap_or_default()),
                 csv_field(&row.name),
-                row.level.clone(),
+                row.level.as_str().to_owned(),
                 row.total.to_string(),
             ];
             line.extend(counts(&zero.by_status, &row.by_status));
@@ -609,7 +613,7 @@ async fn get_unit_stats(
                         unit_id: UnitId(child.id),
                         name: child.name,
                         code: child.code,
-                        level: child.level.as_str().to_owned(),
+                        level: child.level,
                         total: m.total,
                         by_status: m.by_status,
                         by_kind: m.by_kind,

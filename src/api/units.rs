@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     cfg.service(create_unit)
         .service(list_units)
         .service(get_unit)
-        .service(unit_tree)
+        .service(get_unit_tree)
         .service(update_unit)
         .service(delete_unit);
 }
@@ -45,8 +45,10 @@ pub struct UnitResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -429,7 +431,7 @@ async fn get_unit(
     security((), ("bearer" = []))
 )]
 #[get("/units/{id}/tree")]
-async fn unit_tree(
+async fn get_unit_tree(
     state: web::Data<AppState>,
     auth: MaybeAuth,
     id: web::Path<i64>,

@@ -70,7 +70,9 @@ pub struct UserResponse {
     pub household_id: Option<UnitId>,
     /// Staff and admins: where they hold posts.
     pub posts: Vec<UserPost>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub updated_at: DateTime<Utc>,
 }
 

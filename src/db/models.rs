@@ -6,8 +6,9 @@ use diesel::prelude::*;
 
 use crate::domain::extensions::ExtensionStatus;
 use crate::domain::grid::Level;
+use crate::domain::mediation::PartyRole;
 use crate::domain::people::Role;
-use crate::domain::ticket::{Kind, Priority, Status};
+use crate::domain::ticket::{EventKind, Kind, Priority, Status};
 
 use super::schema::{
     audit_log, categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
@@ -283,7 +284,8 @@ pub struct NewTicketRow {
 pub struct EventRow {
     pub id: i64,
     pub ticket_id: i64,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: EventKind,
     pub actor_id: Option<i64>,
     pub from_status: Option<String>,
     pub to_status: Option<String>,
@@ -332,7 +334,8 @@ impl NewEventRow {
 pub struct PartyRow {
     pub id: i64,
     pub ticket_id: i64,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: PartyRole,
     pub user_id: Option<i64>,
     pub name: String,
     pub phone: Option<String>,

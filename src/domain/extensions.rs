@@ -14,7 +14,8 @@ pub const MAX_HOURS: i32 = 720;
 pub const TEXT_MAX_CHARS: usize = 1000;
 
 /// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ExtensionStatus {
     /// Waiting for the level above to decide.
     Pending,

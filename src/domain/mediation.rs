@@ -43,6 +43,8 @@ impl PartyRole {
     }
 }
 
+super::stored::stored_as_text!(PartyRole, "party role");
+
 /// How a session, or a dispute, ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,6 +69,8 @@ impl MediationOutcome {
         Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
+
+super::stored::stored_as_text!(MediationOutcome, "outcome");
 
 /// Whether the parties kept the agreement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]

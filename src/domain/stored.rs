@@ -45,7 +45,7 @@ pub(crate) use stored_as_text;
 mod tests {
     use crate::domain::grid::Level;
     use crate::domain::people::Role;
-    use crate::domain::ticket::{Kind, Priority, Status};
+    use crate::domain::ticket::{Action, EventKind, Kind, Priority, Status};
 
     #[test]
     fn every_stored_name_reads_back_as_itself() {
@@ -60,6 +60,13 @@ mod tests {
         }
         for l in Level::ALL {
             assert_eq!(Level::try_from(String::from(l)), Ok(l));
+        }
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::try_from(String::from(k)), Ok(k));
+        }
+        // Each step writes its action's name as the event's kind.
+        for a in Action::ALL {
+            assert_eq!(EventKind::parse(a.as_str()).map(EventKind::as_str), Some(a.as_str()));
         }
         for r in Role::ALL {
             assert_eq!(Role::try_from(String::from(r)), Ok(r));

@@ -262,6 +262,113 @@ super::stored::stored_as_text!(Kind, "kind");
 super::stored::stored_as_text!(Priority, "priority");
 super::stored::stored_as_text!(Status, "status");
 
+/// What a timeline entry records. Stored as text in `ticket_events.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The ticket was filed.
+    Filed,
+    /// A comment.
+    Comment,
+    Accept,
+    Resolve,
+    Escalate,
+    Dispatch,
+    Return,
+    Reopen,
+    Close,
+    Withdraw,
+    Reject,
+    Refer,
+    Merge,
+    /// On the primary ticket: a duplicate was merged into it.
+    MergedDuplicate,
+    /// The deadline worker (督办) escalated it.
+    AutoEscalate,
+    /// The deadline worker found the sign-for deadline missed.
+    AcceptOverdue,
+    /// The deadline worker found the resolve deadline missed.
+    ResolveOverdue,
+    /// The deadline worker closed a resolved ticket the reporter left unconfirmed.
+    AutoClose,
+    ExtensionRequested,
+    ExtensionApproved,
+    ExtensionDenied,
+    PartyAdded,
+    Mediation,
+    Agreement,
+    AgreementRevised,
+    FollowUp,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 26] = [
+        EventKind::Filed,
+        EventKind::Comment,
+        EventKind::Accept,
+        EventKind::Resolve,
+        EventKind::Escalate,
+        EventKind::Dispatch,
+        EventKind::Return,
+        EventKind::Reopen,
+        EventKind::Close,
+        EventKind::Withdraw,
+        EventKind::Reject,
+        EventKind::Refer,
+        EventKind::Merge,
+        EventKind::MergedDuplicate,
+        EventKind::AutoEscalate,
+        EventKind::AcceptOverdue,
+        EventKind::ResolveOverdue,
+        EventKind::AutoClose,
+        EventKind::ExtensionRequested,
+        EventKind::ExtensionApproved,
+        EventKind::ExtensionDenied,
+        EventKind::PartyAdded,
+        EventKind::Mediation,
+        EventKind::Agreement,
+        EventKind::AgreementRevised,
+        EventKind::FollowUp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Filed => "filed",
+            Self::Comment => "comment",
+            Self::Accept => "accept",
+            Self::Resolve => "resolve",
+            Self::Escalate => "escalate",
+            Self::Dispatch => "dispatch",
+            Self::Return => "return",
+            Self::Reopen => "reopen",
+            Self::Close => "close",
+            Self::Withdraw => "withdraw",
+            Self::Reject => "reject",
+            Self::Refer => "refer",
+            Self::Merge => "merge",
+            Self::MergedDuplicate => "merged_duplicate",
+            Self::AutoEscalate => "auto_escalate",
+            Self::AcceptOverdue => "accept_overdue",
+            Self::ResolveOverdue => "resolve_overdue",
+            Self::AutoClose => "auto_close",
+            Self::ExtensionRequested => "extension_requested",
+            Self::ExtensionApproved => "extension_approved",
+            Self::ExtensionDenied => "extension_denied",
+            Self::PartyAdded => "party_added",
+            Self::Mediation => "mediation",
+            Self::Agreement => "agreement",
+            Self::AgreementRevised => "agreement_revised",
+            Self::FollowUp => "follow_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+super::stored::stored_as_text!(EventKind, "event kind");
+
 #[cfg(test)]
 mod tests {
     use super::*;

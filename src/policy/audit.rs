@@ -13,8 +13,10 @@ pub enum Access {
     Write,
 }
 
-/// The kind of an entry in the trail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kind of an entry in the trail: `write` (a change by staff or an
+/// admin) or `read` (an admin reading personal data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     Read,
     Write,
@@ -26,6 +28,10 @@ impl AuditKind {
             Self::Read => "read",
             Self::Write => "write",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Read, Self::Write].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -19,6 +19,7 @@ mod posts;
 mod schema;
 mod schema_parity;
 mod secrets;
+mod shapes;
 mod startup;
 mod stats;
 mod stats_recount;

@@ -30,10 +30,13 @@ use crate::state::AppState;
 pub struct AgreementResponse {
     pub ticket_id: i64,
     pub terms: String,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub performance_deadline: DateTime<Utc>,
     /// Who recorded the current text.
     pub recorded_by: Option<ActorRef>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub updated_at: DateTime<Utc>,
     /// Oldest first; at most one is open at a time.
     pub follow_ups: Vec<FollowUpResponse>,

@@ -23,8 +23,8 @@ mod sessions;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(parties::list_parties)
         .service(parties::add_party)
-        .service(sessions::list_mediations)
-        .service(sessions::add_mediation)
+        .service(sessions::list_mediation_sessions)
+        .service(sessions::add_mediation_session)
         .service(agreement::get_agreement)
         .service(agreement::put_agreement)
         .service(follow_ups::list_follow_ups)
@@ -44,15 +44,19 @@ pub struct FollowUpResponse {
     /// The unit that holds the dispute (the one that resolved it).
     pub current_unit_id: UnitId,
     /// The agreement's deadline for performing it.
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub performance_deadline: Option<DateTime<Utc>>,
     /// 30 days after the agreement.
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub due_at: DateTime<Utc>,
     /// Due and not yet recorded.
     pub overdue: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub recorded_at: Option<DateTime<Utc>>,
     pub recorded_by: Option<ActorRef>,
     pub result: Option<FollowUpResult>,
     pub note: Option<String>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

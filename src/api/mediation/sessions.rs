@@ -29,12 +29,14 @@ use crate::state::AppState;
 pub struct MediationResponse {
     pub id: i64,
     pub ticket_id: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub held_at: DateTime<Utc>,
     pub mediator: Option<ActorRef>,
     pub summary: String,
     /// `null` when the session ended without an outcome (to be continued).
     pub outcome: Option<MediationOutcome>,
     pub recorded_by: Option<ActorRef>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -98,7 +100,7 @@ fn mediation_responses(conn: &mut AnyConnection, rows: Vec<MediationRow>) -> Res
     security(("bearer" = []))
 )]
 #[get("/disputes/{id}/mediations")]
-pub(super) async fn list_mediations(
+pub(super) async fn list_mediation_sessions(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,
@@ -141,7 +143,7 @@ pub(super) async fn list_mediations(
     extensions(("x-problem-codes" = json!({"409": ["ticket_not_open"]})))
 )]
 #[post("/disputes/{id}/mediations")]
-pub(super) async fn add_mediation(
+pub(super) async fn add_mediation_session(
     state: web::Data<AppState>,
     auth: Auth,
     id: web::Path<i64>,

@@ -232,6 +232,14 @@ fn replay(row: IdempotencyRow) -> HttpResponse {
     if let Some(location) = row.location {
         response.insert_header((header::LOCATION, location));
     }
+    // The first answer's ETag named the version its body shows.
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: i64,
+    }
+    if let Ok(Versioned { version }) = serde_json::from_str(&row.response_body) {
+        response.insert_header((header::ETAG, etag(version)));
+    }
     response.body(row.response_body)
 }
 
@@ -316,7 +324,8 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
     params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours", pattern = r"^[!-~]{1,200}$")),
     responses(
         (status = 201, description = "The complaint was filed (or an earlier response is replayed).", body = TicketResponse,
-            headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
+            headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"),
+                ("Idempotent-Replayed" = Option<String>, description = "`true` when this is the first answer to the same `Idempotency-Key` again, headers and body as they were"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -358,7 +367,8 @@ async fn create_complaint(
     params(("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters; makes retries safe for 24 hours", pattern = r"^[!-~]{1,200}$")),
     responses(
         (status = 201, description = "The dispute was filed (or an earlier response is replayed).", body = TicketResponse,
-            headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"))),
+            headers(("Location" = String, description = "URL of the ticket"), ("ETag" = String, description = "The ticket's version"),
+                ("Idempotent-Replayed" = Option<String>, description = "`true` when this is the first answer to the same `Idempotency-Key` again, headers and body as they were"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),

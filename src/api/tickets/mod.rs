@@ -17,7 +17,8 @@ use crate::db::AnyConnection;
 use crate::db::queries;
 use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::ticket::{Action, Kind, Priority, Status};
+use crate::domain::mediation::{MediationOutcome, PartyRole};
+use crate::domain::ticket::{Action, EventKind, Kind, Priority, Status};
 use crate::error::ApiError;
 
 pub use filing::{CreateComplaint, CreateDispute, RespondentInput};
@@ -68,8 +69,7 @@ pub struct PersonRef {
 #[schema(example = json!({"id": 41, "role": "respondent", "user_id": null, "name": "物业公司张经理", "phone": "139****5678"}))]
 pub struct PartyResponse {
     pub id: i64,
-    /// `applicant` or `respondent`.
-    pub role: String,
+    pub role: PartyRole,
     /// The resident account, when the party has one.
     pub user_id: Option<UserId>,
     pub name: String,
@@ -111,13 +111,18 @@ pub struct TicketResponse {
     pub current_unit: UnitRef,
     pub current_unit_id: UnitId,
     /// Deadline to sign for at the current unit.
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub accept_due_at: DateTime<Utc>,
     /// Deadline to resolve at the current unit.
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub resolve_due_at: DateTime<Utc>,
     /// A deadline has passed: not signed for in time, or open past its resolve deadline.
     pub overdue: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub accepted_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub closed_at: Option<DateTime<Utc>>,
     /// The resolution note (办结说明).
     pub resolution: Option<String>,
@@ -136,12 +141,14 @@ pub struct TicketResponse {
     pub parties: Vec<PartyResponse>,
     /// Disputes: `settled` once resolved under a mediation agreement,
     /// `not_settled` once referred outside the grid; otherwise `null`.
-    pub outcome: Option<String>,
+    pub outcome: Option<MediationOutcome>,
     /// The actions the caller may take now.
     pub actions: Vec<Action>,
     /// Increases with every change; send it back as `version` or `If-Match`.
     pub version: i64,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -168,7 +175,7 @@ pub struct EventResponse {
     /// `resolve_overdue`, `auto_close`; an extension step: `extension_requested`,
     /// `extension_approved`, `extension_denied`; or a mediation record: `party_added`,
     /// `mediation`, `agreement`, `agreement_revised`, `follow_up`.
-    pub kind: String,
+    pub kind: EventKind,
     /// Who did it; `null` for the deadline worker, or for an anonymous reporter the caller may not see.
     pub actor: Option<ActorRef>,
     pub from_status: Option<Status>,
@@ -179,6 +186,7 @@ pub struct EventResponse {
     pub note: Option<String>,
     /// Internal notes are seen by staff only.
     pub internal: bool,
+    #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
 }
 

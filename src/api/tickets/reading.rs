@@ -209,9 +209,12 @@ async fn list_disputes(
 /// With an `ETag` naming its version: send it back as `If-Match` on actions.
 #[utoipa::path(
     tag = "tickets",
-    params(("id" = i64, Path, description = "Ticket id")),
+    params(("id" = i64, Path, description = "Ticket id"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags you hold, e.g. `\"3\"`: if one is the ticket's version, the answer is 304 without a body. `overdue` and `actions` follow the clock, not the version: a client past a deadline it knows of asks without this header.")),
     responses(
         (status = 200, description = "The ticket.", body = TicketResponse,
+            headers(("ETag" = String, description = "The ticket's version, e.g. `\"3\"`"))),
+        (status = 304, description = "The ticket's version is the one named in `If-None-Match`.",
             headers(("ETag" = String, description = "The ticket's version, e.g. `\"3\"`"))),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -219,14 +222,40 @@ async fn list_disputes(
     security(("bearer" = []))
 )]
 #[get("/tickets/{id}")]
-async fn get_ticket(state: web::Data<AppState>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+async fn get_ticket(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    auth: Auth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let now = state.clock.now_naive();
     let caller = auth.caller;
+    // Loaded (and so checked for visibility) first: a 304 must not tell a
+    // caller who may not see the ticket that it exists.
     let ticket = state.db.run(move |conn| load_ticket(conn, &caller, id, now)).await?;
+    if none_match(&req, ticket.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(ticket.version)))
+            .finish());
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(ticket.version)))
         .json(ticket))
+}
+
+/// `If-None-Match` names this version (weak comparison, as RFC 9110 says
+/// for it), or is `*`. A value that is no list of ETags matches nothing.
+fn none_match(req: &actix_web::HttpRequest, version: i64) -> bool {
+    let current = etag(version);
+    req.headers().get_all(header::IF_NONE_MATCH).any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == current)
+        })
+    })
 }
 
 fn not_found_field(field: &str, code: &'static str, en: &'static str, zh: &'static str) -> ApiError {

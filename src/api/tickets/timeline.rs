@@ -76,7 +76,7 @@ async fn timeline(
 /// note the system wrote names them.
 pub fn event_response(e: EventRow, actors: &HashMap<i64, UserRow>, hidden: Option<HiddenReporter>) -> EventResponse {
     let note = match hidden {
-        Some(h) => h.note(&e.kind, e.note),
+        Some(h) => h.note(e.kind.as_str(), e.note),
         None => e.note,
     };
     EventResponse {

@@ -45,7 +45,7 @@ impl TicketContext {
                     .filter(|p| !hidden.zip(p.user_id).is_some_and(|(h, user_id)| h.is(user_id)))
                     .map(|p| PartyResponse {
                         id: p.id,
-                        role: p.role.clone(),
+                        role: p.role,
                         user_id: p.user_id.map(UserId),
                         name: p.name.clone(),
                         phone: self.phone_for(caller, p.user_id, p.phone.as_deref()),
@@ -127,7 +127,11 @@ impl TicketContext {
             reopen_count: t.reopen_count,
             merged_into_id: t.merged_into_id,
             referred_to: t.referred_to,
-            outcome: t.outcome,
+            outcome: t
+                .outcome
+                .map(MediationOutcome::try_from)
+                .transpose()
+                .map_err(ApiError::internal)?,
             version: t.version,
             created_at: utc(t.created_at),
             updated_at: utc(t.updated_at),
