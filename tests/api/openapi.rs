@@ -140,3 +140,58 @@ async fn the_document_and_swagger_ui_are_served() {
     assert_eq!(redirect.status.as_u16(), 308);
     assert_eq!(redirect.header("location"), Some("/swagger-ui/"));
 }
+
+/// Swagger UI's "Try it out" fills each body from its example and each
+/// parameter from its `example`: pressing Execute without editing must save
+/// nothing real and wrong. So no example names a version, no id in one names
+/// a real object (`0` never exists), a body that may be left out shows `{}`,
+/// and every Chinese text is a placeholder in full-width brackets, never a
+/// record that reads as real (a resolution once went out as `已协调502住户…`).
+#[test]
+fn request_examples_carry_no_state_and_no_real_looking_text() {
+    fn check(name: &str, key: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| check(name, k, v)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| check(name, key, v)),
+            serde_json::Value::Number(n) => {
+                assert_ne!(key, "version", "{name}: an example carries a version");
+                if key == "id" || key.ends_with("_id") || key == "on_behalf_of" {
+                    assert_eq!(n.as_i64(), Some(0), "{name}: `{key}` names a real object");
+                }
+            }
+            serde_json::Value::String(text) if !text.is_ascii() => assert!(
+                text.starts_with('（') && text.ends_with('）'),
+                "{name}: `{key}` reads like a real record: {text}"
+            ),
+            _ => assert_ne!(key, "version", "{name}: an example carries a version"),
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut bodies = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    parameter.get("example").is_none() && parameter["schema"].get("example").is_none(),
+                    "{name}: parameter {} is filled in from an example",
+                    parameter["name"]
+                );
+            }
+            // Sign-in and registration belong to the token work (src/api/auth.rs).
+            if path.starts_with("/api/v1/auth/") || op.get("requestBody").is_none() {
+                continue;
+            }
+            let content = &op["requestBody"]["content"]["application/json"];
+            let component = content["schema"]["$ref"].as_str().unwrap_or_default();
+            let component = &doc["components"]["schemas"][component.rsplit('/').next().unwrap_or_default()];
+            let example = content.get("example").unwrap_or(&component["example"]);
+            if op["requestBody"]["required"] != true {
+                assert_eq!(example, &serde_json::json!({}), "{name}: the body may be left out");
+            }
+            check(&name, "", example);
+            bodies += 1;
+        }
+    }
+    assert!(bodies >= 30, "only {bodies} request bodies checked");
+}
