@@ -9,6 +9,7 @@ pub mod extensions;
 pub mod health;
 pub mod me;
 pub mod mediation;
+pub mod oauth_token;
 pub mod openapi;
 pub mod posts;
 pub mod problems;
@@ -66,6 +67,7 @@ pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
 /// Registers every API operation under `/api/v1`.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     auth::configure(cfg);
+    oauth_token::configure(cfg);
     me::configure(cfg);
     units::configure(cfg);
     posts::configure(cfg);

@@ -2,7 +2,9 @@
 //! components. Paths are collected from the handlers by utoipa-actix-web.
 
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
@@ -49,7 +51,12 @@ admins and committee-level staff.",
 )]
 pub struct ApiDoc;
 
-/// Registers the bearer scheme, so Swagger UI shows a working "Authorize".
+/// Where the OAuth 2.0 password grant is answered (`tokenUrl`).
+pub const TOKEN_URL: &str = "/api/v1/auth/token";
+
+/// Registers the two ways to present the same access token: `bearer` for
+/// apps that sign in themselves, `oauth2` (password flow) so Swagger UI's
+/// *Authorize* dialog asks for a username and password and fetches it.
 struct SecurityAddon;
 
 impl Modify for SecurityAddon {
@@ -61,11 +68,35 @@ impl Modify for SecurityAddon {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("The `access_token` from `POST /api/v1/auth/login`."))
+                    .description(Some(
+                        "已有令牌时使用：粘贴 `POST /api/v1/auth/login` 返回的 `access_token`。\n\n\
+For apps and scripts: the `access_token` from `POST /api/v1/auth/login`.",
+                    ))
                     .build(),
             ),
         );
+        let mut oauth2 = OAuth2::new([Flow::Password(Password::new(TOKEN_URL, Scopes::new()))]);
+        oauth2.description = Some(
+            "**管理员在此登录**：填写用户名和密码，点 *Authorize*；client_id、client_secret 留空。\
+令牌 15 分钟后过期（以部署设置为准），刷新页面后仍保持登录；过期后接口返回 401，\
+请点 *Authorize* → *Logout* 再重新登录。\n\n\
+**Sign in here**: enter your username and password and press *Authorize*; leave client_id and \
+client_secret empty. The access token lasts 15 minutes (the deployment's `--access-token-ttl`) and \
+survives a page reload; once it has expired operations answer 401: press *Authorize*, *Logout*, and \
+sign in again."
+                .to_owned(),
+        );
+        components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
     }
+}
+
+/// Swagger UI's settings: nothing leaves the deployment (no validator
+/// badge, which would send the document's address to validator.swagger.io),
+/// and the token survives a reload (kept in the browser's localStorage).
+pub fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::default()
+        .validator_url("none")
+        .persist_authorization(true)
 }
 
 /// The last touches on the generated document. A body that may be left out
@@ -74,6 +105,23 @@ impl Modify for SecurityAddon {
 /// Every operation that takes a body may answer 408: `JsonBody` reads all
 /// bodies under one deadline, so the document says it once, here.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    // Wherever a bearer token is accepted, the one Swagger UI fetched
+    // through the password flow is too: it is the same token.
+    let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for security in operations.into_iter().flatten().filter_map(|op| op.security.as_mut()) {
+            if security.contains(&bearer) {
+                security.push(SecurityRequirement::new("oauth2", Vec::<String>::new()));
+            }
+        }
+    }
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
         for op in operations.into_iter().flatten().filter(|op| op.request_body.is_some()) {

@@ -14,6 +14,7 @@ mod limits;
 mod logs;
 mod matrix;
 mod mediation;
+mod oauth_token;
 mod openapi;
 mod posts;
 mod schema;

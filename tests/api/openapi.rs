@@ -108,7 +108,13 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
                 for status in ["400", "408", "413", "415", "422"] {
                     assert!(responses.contains_key(status), "{name}: no {status}");
                 }
-                let content = &op["requestBody"]["content"]["application/json"];
+                // JSON, or the form of the OAuth 2.0 token request.
+                let content = op["requestBody"]["content"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .next()
+                    .unwrap();
                 let schema = content["schema"]["$ref"]
                     .as_str()
                     .or_else(|| content["schema"]["oneOf"][0]["$ref"].as_str())
@@ -124,6 +130,51 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
     }
     assert!(operations >= 20, "only {operations} operations documented");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Swagger UI's Authorize dialog takes a username and password.
+    let oauth2 = &doc["components"]["securitySchemes"]["oauth2"];
+    assert_eq!(oauth2["flows"]["password"]["tokenUrl"], "/api/v1/auth/token");
+    assert!(doc["paths"]["/api/v1/auth/token"]["post"].is_object());
+}
+
+/// Every operation that takes a bearer token takes the password flow's too,
+/// as an alternative (either one is enough).
+#[test]
+fn operations_accept_the_bearer_or_the_oauth2_scheme() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(security) = op["security"].as_array() else {
+                continue;
+            };
+            let bearer = security.contains(&serde_json::json!({"bearer": []}));
+            let oauth2 = security.contains(&serde_json::json!({"oauth2": []}));
+            assert_eq!(bearer, oauth2, "{method} {path}: {security:?}");
+            secured += usize::from(bearer);
+        }
+    }
+    assert!(secured >= 50, "only {secured} operations take a token");
+}
+
+/// The page makes no request that leaves the deployment (the validator
+/// badge would send the document's address to validator.swagger.io) and
+/// keeps the admin signed in across a reload.
+#[actix_web::test]
+async fn swagger_ui_calls_no_outside_host_and_keeps_the_sign_in() {
+    let app = TestApp::spawn().await;
+    let initializer = app.get("/swagger-ui/swagger-initializer.js", None).await;
+    assert_eq!(initializer.status.as_u16(), 200);
+    let config = initializer.text.replace(char::is_whitespace, "");
+    assert!(config.contains(r#""validatorUrl":"none""#), "{}", initializer.text);
+    assert!(
+        config.contains(r#""persistAuthorization":true"#),
+        "{}",
+        initializer.text
+    );
+    let page = app.get("/swagger-ui/", None).await;
+    for text in [&page.text, &initializer.text] {
+        assert!(!text.contains("http://") && !text.contains("https://"), "{text}");
+    }
 }
 
 #[actix_web::test]
