@@ -246,3 +246,76 @@ fn request_examples_carry_no_state_and_no_real_looking_text() {
     }
     assert!(bodies >= 30, "only {bodies} request bodies checked");
 }
+
+/// Chinese admins read the page: every summary is `中文 · English`, the
+/// tags come in the order of the daily work (tickets first, set-up last)
+/// and a tag's operations in the order of the work (Swagger UI keeps the
+/// document's order).
+#[test]
+fn summaries_are_bilingual_and_operations_come_in_the_order_of_the_work() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    // The typed document keeps the paths' order (serde_json's map would sort them).
+    let mut order = Vec::new();
+    for (path, item) in &griddesk::openapi().paths.paths {
+        for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let summary = op.summary.as_deref().unwrap_or_default();
+            let (zh, en) = summary.split_once(" · ").unwrap_or_else(|| panic!("{path}: {summary}"));
+            assert!(!zh.is_ascii() && !en.is_empty(), "{path}: {summary}");
+            order.push(op.operation_id.clone().unwrap_or_default());
+        }
+    }
+    let table: Vec<&str> = griddesk::api::openapi::OPERATIONS.iter().map(|(id, _)| *id).collect();
+    let mut documented: Vec<&str> = order.iter().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut named = table.clone();
+    named.sort_unstable();
+    assert_eq!(documented, named, "OPERATIONS must name each operation once");
+    let at = |id: &str| order.iter().position(|op| op == id).unwrap();
+    for pair in [
+        ["create_complaint", "list_tickets"],
+        ["accept", "resolve"],
+        ["resolve", "close"],
+        ["close", "reopen"],
+        ["reopen", "escalate"],
+        ["request_extension", "approve_extension"],
+    ] {
+        assert!(at(pair[0]) < at(pair[1]), "{} should come before {}", pair[0], pair[1]);
+    }
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags[..2], ["tickets", "lifecycle"]);
+    assert_eq!(tags.last(), Some(&"health"));
+    assert!(tags.iter().position(|t| *t == "units") > tags.iter().position(|t| *t == "statistics"));
+    for tag in doc["tags"].as_array().unwrap() {
+        let description = tag["description"].as_str().unwrap();
+        assert!(description.contains(" · ") && !description.is_ascii(), "{description}");
+    }
+    let intro = doc["info"]["description"].as_str().unwrap();
+    assert!(intro.contains("Authorize") && intro.contains("用户名和密码"), "{intro}");
+}
+
+/// Each ticket status is described with its Chinese name and whether it is
+/// final, as `domain::ticket::Status::is_final` says.
+#[test]
+fn each_status_is_described_in_chinese_with_whether_it_is_final() {
+    use griddesk::domain::ticket::Status;
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let description = doc["components"]["schemas"]["Status"]["description"].as_str().unwrap();
+    for status in Status::ALL {
+        let row = description
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{}` |", status.as_str())))
+            .unwrap_or_else(|| panic!("no row for {}: {description}", status.as_str()));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(!cells[2].is_ascii(), "{row}");
+        let final_cell = if status.is_final() { "yes 是" } else { "no 否" };
+        assert_eq!(cells[3], final_cell, "{row}");
+    }
+}
