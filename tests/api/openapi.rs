@@ -319,3 +319,60 @@ fn each_status_is_described_in_chinese_with_whether_it_is_final() {
         assert_eq!(cells[3], final_cell, "{row}");
     }
 }
+
+/// The request body Swagger UI fills in for an operation: its example.
+fn example(doc: &serde_json::Value, method: &str, path: &str) -> serde_json::Value {
+    let content = &doc["paths"][path][method]["requestBody"]["content"]["application/json"];
+    let component = content["schema"]["$ref"].as_str().unwrap_or_default();
+    let component = &doc["components"]["schemas"][component.rsplit('/').next().unwrap_or_default()];
+    content.get("example").unwrap_or(&component["example"]).clone()
+}
+
+/// Pressing Execute without editing: an action's example does the action and
+/// nothing else (no stale version, a placeholder text), and the examples that
+/// would create or replace something real are refused as they stand.
+#[actix_web::test]
+async fn executing_an_unedited_example_saves_nothing_wrong() {
+    use actix_web::http::Method;
+    let app = TestApp::with_demo().await;
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let root = app.superadmin().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let ticket = crate::tickets::file(&app, &resident, "noise", "示例测试").await;
+    let id = ticket["id"].as_i64().unwrap();
+
+    // The actions: signed for and resolved, with the placeholder as the note.
+    for action in ["accept", "resolve"] {
+        let path = format!("/api/v1/tickets/{id}/{action}");
+        let body = example(&doc, "post", &format!("/api/v1/tickets/{{id}}/{action}"));
+        app.post(&path, Some(&admin), body).await.expect(200);
+    }
+    let events = app.get(&format!("/api/v1/tickets/{id}/events"), Some(&admin)).await;
+    assert!(events.text.contains("（在此填写办结说明）"), "{}", events.text);
+
+    let rules_before = app.get("/api/v1/sla-policies", Some(&root)).await.expect(200).clone();
+    let refused = [
+        (Method::POST, "/api/v1/users", "/api/v1/users".to_owned(), &root),
+        (Method::POST, "/api/v1/categories", "/api/v1/categories".to_owned(), &root),
+        (Method::POST, "/api/v1/units", "/api/v1/units".to_owned(), &root),
+        (Method::PUT, "/api/v1/sla-policies", "/api/v1/sla-policies".to_owned(), &root),
+        (Method::POST, "/api/v1/complaints", "/api/v1/complaints".to_owned(), &resident),
+        (Method::POST, "/api/v1/disputes", "/api/v1/disputes".to_owned(), &resident),
+        (Method::POST, "/api/v1/tickets/{id}/close", format!("/api/v1/tickets/{id}/close"), &resident),
+        (Method::POST, "/api/v1/tickets/{id}/merge", format!("/api/v1/tickets/{id}/merge"), &admin),
+        (Method::POST, "/api/v1/tickets/{id}/dispatch", format!("/api/v1/tickets/{id}/dispatch"), &admin),
+        (Method::PUT, "/api/v1/disputes/{id}/agreement", format!("/api/v1/disputes/{id}/agreement"), &admin),
+        (Method::POST, "/api/v1/follow-ups/{id}/record", "/api/v1/follow-ups/1/record".to_owned(), &admin),
+    ];
+    for (method, documented, path, token) in refused {
+        let body = example(&doc, &method.as_str().to_lowercase(), documented);
+        let res = app.request(method.clone(), &path, Some(token), Some(body)).await;
+        let status = res.status.as_u16();
+        assert!((400..500).contains(&status) && status != 401, "{method} {documented}: {status} {}", res.text);
+    }
+    let rules_after = app.get("/api/v1/sla-policies", Some(&root)).await.expect(200).clone();
+    assert_eq!(rules_before, rules_after);
+    let ticket = app.get(&format!("/api/v1/tickets/{id}"), Some(&admin)).await;
+    assert_eq!(ticket.expect(200)["status"], "resolved");
+}
