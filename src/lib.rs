@@ -210,8 +210,11 @@ pub fn build_app(
         .default_service(web::to(fallback))
         .configure(move |cfg| {
             if swagger {
-                cfg.service(swagger_redirect)
-                    .service(SwaggerUi::new("/swagger-ui/{_:.*}").url(OPENAPI_PATH, doc));
+                cfg.service(swagger_redirect).service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url(OPENAPI_PATH, doc)
+                        .config(api::openapi::swagger_ui_config()),
+                );
             } else {
                 // The document stays: it is the manual for app developers.
                 let json = openapi_json();

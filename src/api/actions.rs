@@ -90,7 +90,7 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
 /// Sign for a ticket (签收). The body may be left out.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"version": 1}))]
+#[schema(example = json!({}))]
 pub struct AcceptRequest {
     /// The version you last saw (or send `If-Match`); a stale one answers 409.
     #[schema(minimum = 1)]
@@ -99,7 +99,7 @@ pub struct AcceptRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"note": "已协调502住户调整装修时间为9:00-18:00。", "version": 2}))]
+#[schema(example = json!({"note": "（在此填写办结说明）"}))]
 pub struct ResolveRequest {
     /// The resolution (办结说明), 1–2000 characters.
     #[schema(
@@ -117,7 +117,7 @@ macro_rules! reason_request {
         $(#[$doc])*
         #[derive(Debug, Deserialize, ToSchema)]
         #[serde(deny_unknown_fields)]
-        #[schema(example = json!({"reason": $example, "version": 2}))]
+        #[schema(example = json!({"reason": $example}))]
         pub struct $name {
             /// Why, 1–1000 characters.
             #[schema(min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$")]
@@ -132,32 +132,32 @@ macro_rules! reason_request {
 reason_request!(
     /// Send a ticket to the parent unit (上报).
     EscalateRequest,
-    "涉及公共管网，需社区协调物业处理。"
+    "（在此填写上报理由）"
 );
 reason_request!(
     /// Send an escalated or dispatched ticket back where it came from (退回).
     ReturnRequest,
-    "属于楼栋内部事务，请楼栋党小组处理。"
+    "（在此填写退回理由）"
 );
 reason_request!(
     /// Reject the resolution and have the resolving unit work again (不满意重办).
     ReopenRequest,
-    "噪音问题依然存在。"
+    "（在此填写不满意的原因）"
 );
 reason_request!(
     /// Take the ticket back.
     WithdrawRequest,
-    "已与邻居协商解决。"
+    "（在此填写撤回原因）"
 );
 reason_request!(
     /// Do not accept the ticket (不予受理).
     RejectRequest,
-    "不属于社区管辖范围。"
+    "（在此填写不予受理的理由）"
 );
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"unit_id": 30, "note": "请党员中心户先行上门了解情况。", "version": 2}))]
+#[schema(example = json!({"unit_id": 0}))]
 pub struct DispatchRequest {
     /// A unit below the ticket's current unit, inside your subtree.
     pub unit_id: UnitId,
@@ -173,7 +173,7 @@ pub struct DispatchRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"rating": 5, "feedback": "处理及时，非常满意。", "version": 4}))]
+#[schema(example = json!({"rating": 0}))]
 pub struct CloseRequest {
     /// 1 (very dissatisfied) to 5 (very satisfied).
     #[schema(minimum = 1, maximum = 5)]
@@ -191,7 +191,7 @@ pub struct CloseRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"target": "12345市长热线", "note": "涉及市政道路，转12345处理。", "version": 3}))]
+#[schema(example = json!({"target": "（在此填写转往何处）"}))]
 pub struct ReferRequest {
     /// Where the ticket goes outside the grid, 1–100 characters (e.g. the 12345 hotline, the people's mediation committee).
     #[schema(
@@ -212,7 +212,7 @@ pub struct ReferRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"into_ticket_id": 1001, "note": "与1001号为同一问题。", "version": 1}))]
+#[schema(example = json!({"into_ticket_id": 0}))]
 pub struct MergeRequest {
     /// The primary ticket this one duplicates (same community, not itself merged).
     pub into_ticket_id: i64,

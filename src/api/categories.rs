@@ -116,7 +116,7 @@ async fn list_categories(
 /// A new category.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"code": "pets", "name_zh": "宠物扰民", "name_en": "Pets", "kind": "complaint",
+#[schema(example = json!({"code": "（编码）", "name_zh": "（中文名称）", "name_en": "(English name)", "kind": "complaint",
     "entry_level": "building", "accept_hours": 24, "resolve_hours": 72}))]
 pub struct CreateCategory {
     /// 2–32 characters of `a-z`, `0-9` and `_`.
@@ -152,7 +152,7 @@ pub struct CreateCategory {
 /// Changes to a category; `code` and `kind` never change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"resolve_hours": 96, "active": true}))]
+#[schema(example = json!({}))]
 pub struct UpdateCategory {
     #[schema(
         min_length = 1,

@@ -63,7 +63,7 @@ pub struct ExtensionList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"hours": 48, "reason": "需等待物业采购配件。"}))]
+#[schema(example = json!({"hours": 24, "reason": "（在此填写延期理由）"}))]
 pub struct CreateExtension {
     /// 1–720 hours added to the resolve deadline.
     #[schema(minimum = 1, maximum = 720)]
@@ -79,7 +79,7 @@ pub struct CreateExtension {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"note": "同意延期两天。"}))]
+#[schema(example = json!({}))]
 pub struct DecideExtension {
     /// Up to 1000 characters. The body may be left out.
     #[schema(

@@ -44,7 +44,7 @@ async fn get_me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<User
 /// Changes to my account; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"display_name": "王芳", "phone": "13812341234"}))]
+#[schema(example = json!({}))]
 pub struct UpdateMe {
     #[schema(
         min_length = 1,
@@ -109,7 +109,7 @@ async fn update_me(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"current_password": "correct-horse-42", "new_password": "battery-staple-77"}))]
+#[schema(example = json!({"current_password": "（当前密码）", "new_password": "（新密码，8–128 个字符）"}))]
 pub struct ChangePassword {
     #[schema(pattern = r"^[^\u0000]*$")]
     pub current_password: String,

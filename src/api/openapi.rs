@@ -2,7 +2,9 @@
 //! components. Paths are collected from the handlers by utoipa-actix-web.
 
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
@@ -13,10 +15,24 @@ use crate::error::{FieldProblem, ProblemDetails};
 #[openapi(
     info(
         title = "griddesk",
-        description = "Resident request desk for urban residential communities. Residents file complaints \
+        description = "社区居民诉求受理平台：居民提交投诉和邻里矛盾纠纷，工单沿社区四级网络流转\
+（社区党委 > 小区党支部 > 楼栋党小组 > 党员中心户）。\n\n\
+**使用方法：** 点右侧 *Authorize*，在 `oauth2` 一栏填写用户名和密码后点 *Authorize*（client_id 留空）；\
+刷新页面后仍保持登录，令牌 15 分钟后过期，过期后重新登录。展开接口，点 *Try it out*，填写工单编号等参数再点 \
+*Execute*。预填的请求体只是占位示例：括号里的文字（如“（在此填写办结说明）”）请改成真实内容，编号 0 \
+请改成真实编号；可以不带请求体的操作预填 `{}`。\n\n\
+**错误** 为 RFC 9457 `application/problem+json`，带固定的 `code`；422 在 `errors` 中逐项列出字段。\
+发送 `Accept-Language: zh-CN` 得到中文提示。**列表** 用游标分页：把 `next_cursor` 作为 `cursor` 传回。\
+**隐私：** 无权查看的对象一律返回 404；手机号除本人、管理员和社区党委工作人员外均打码。\n\n\
+---\n\n\
+Resident request desk for urban residential communities. Residents file complaints \
 and neighbour disputes; each ticket is routed through the community's four-level grid \
 (committee 社区党委 > branch 小区党支部 > building 楼栋党小组 > household 党员中心户).\n\n\
-**Try it:** call `POST /api/v1/auth/login`, copy `access_token`, press *Authorize* and paste it.\n\n\
+**Try it:** press *Authorize*, enter your username and password under `oauth2` and press *Authorize* \
+(leave client_id empty); you stay signed in across a reload, and the token lasts 15 minutes. Apps sign \
+in with `POST /api/v1/auth/login` and send `Authorization: Bearer …`. Pre-filled request bodies are \
+placeholders: replace the bracketed texts and any id 0 before pressing *Execute*; an operation that \
+needs no body shows `{}`.\n\n\
 **Errors** are RFC 9457 `application/problem+json` with a stable `code`; validation errors (422) list \
 each field in `errors`. Send `Accept-Language: zh-CN` for Chinese messages.\n\n\
 **Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
@@ -30,20 +46,21 @@ admins and committee-level staff.",
         license(name = "MIT OR Apache-2.0"),
     ),
     modifiers(&SecurityAddon),
+    // Swagger UI shows tags in this order: the daily work first, set-up last.
     tags(
-        (name = "auth", description = "Registration, sign-in, token refresh, sign-out."),
-        (name = "me", description = "The signed-in caller's own account."),
-        (name = "units", description = "The four-level grid (四级网络): committees, branches, buildings, households."),
-        (name = "posts", description = "Posts tie staff accounts to grid units; a post's scope is the unit's subtree."),
-        (name = "users", description = "Accounts, for admins and staff."),
-        (name = "categories", description = "The catalogue of complaint and dispute categories, with entry levels and deadlines."),
-        (name = "tickets", description = "Complaints (投诉/诉求) and neighbour disputes (矛盾纠纷): filing, reading, timeline, comments."),
-        (name = "lifecycle", description = "What happens to a ticket: sign for, resolve, escalate, dispatch, return, reopen, close, withdraw, reject, refer, merge."),
-        (name = "deadlines", description = "Deadline rules (时限): hours to sign for and to resolve, per level, category and priority."),
-        (name = "mediation", description = "People's mediation of disputes (人民调解): parties, sessions, the agreement (调解协议) and follow-up visits (履行回访)."),
-        (name = "statistics", description = "What a committee reports: counts, where tickets are resolved, speed, breaches, ratings."),
-        (name = "audit", description = "The append-only audit trail of staff and admin writes and admin reads of personal data."),
-        (name = "health", description = "Liveness and readiness probes."),
+        (name = "tickets", description = "工单：提交、查看、时间线、留言 · Complaints (投诉/诉求) and neighbour disputes (矛盾纠纷): filing, reading, timeline, comments."),
+        (name = "lifecycle", description = "工单办理：签收、办结、确认、重办、上报、下派、退回、转出、不予受理、合并、撤回 · What happens to a ticket: sign for, resolve, close, reopen, escalate, dispatch, return, refer, reject, merge, withdraw."),
+        (name = "mediation", description = "人民调解：当事人、调解记录、调解协议、履行回访 · People's mediation of disputes: parties, sessions, the agreement and follow-up visits."),
+        (name = "deadlines", description = "时限：延期申请与时限规则 · Extension requests, and the deadline rules: hours to sign for and to resolve, per level, category and priority."),
+        (name = "statistics", description = "统计：数量、办结层级、速度、超时、评价 · What a committee reports: counts, where tickets are resolved, speed, breaches, ratings."),
+        (name = "me", description = "我的账号 · The signed-in caller's own account."),
+        (name = "auth", description = "注册、登录、刷新令牌、退出 · Registration, sign-in, token refresh, sign-out."),
+        (name = "units", description = "四级网络：社区党委、小区党支部、楼栋党小组、党员中心户 · The four-level grid: committees, branches, buildings, households."),
+        (name = "posts", description = "岗位：把工作人员账号挂到网格单位，辖区为该单位及其下级 · Posts tie staff accounts to grid units; a post's scope is the unit's subtree."),
+        (name = "users", description = "账号管理（管理员和工作人员） · Accounts, for admins and staff."),
+        (name = "categories", description = "诉求类别：进入层级和时限 · The catalogue of complaint and dispute categories, with entry levels and deadlines."),
+        (name = "audit", description = "审计日志：工作人员和管理员的写操作及管理员读取个人信息的记录 · The append-only audit trail of staff and admin writes and admin reads of personal data."),
+        (name = "health", description = "存活与就绪检查 · Liveness and readiness probes."),
     ),
     components(
         schemas(ProblemDetails, FieldProblem),
@@ -54,7 +71,117 @@ admins and committee-level staff.",
 )]
 pub struct ApiDoc;
 
-/// Registers the bearer scheme, so Swagger UI shows a working "Authorize".
+/// Every operation's Chinese name, in the order of the work: Swagger UI
+/// lists a tag's operations in the document's order, so `finish` orders the
+/// paths by this table and writes each summary as `中文 · English`.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    // tickets
+    ("create_complaint", "提交投诉"),
+    ("create_dispute", "提交矛盾纠纷"),
+    ("list_tickets", "工单列表"),
+    ("get_ticket", "查看工单"),
+    ("list_events", "工单时间线"),
+    ("list_comments", "工单留言"),
+    ("create_comment", "发表留言"),
+    ("list_complaints", "投诉列表"),
+    ("list_disputes", "矛盾纠纷列表"),
+    // lifecycle
+    ("accept_ticket", "签收工单"),
+    ("resolve_ticket", "办结工单"),
+    ("close_ticket", "确认办结并评价"),
+    ("reopen_ticket", "不满意重办"),
+    ("escalate_ticket", "上报工单"),
+    ("dispatch_ticket", "下派工单"),
+    ("return_ticket", "退回工单"),
+    ("refer_ticket", "转出网格"),
+    ("reject_ticket", "不予受理"),
+    ("merge_ticket", "合并重复工单"),
+    ("withdraw_ticket", "撤回工单"),
+    // mediation
+    ("list_parties", "纠纷当事人"),
+    ("add_party", "添加当事人"),
+    ("list_mediation_sessions", "调解记录"),
+    ("add_mediation_session", "记录调解"),
+    ("get_agreement", "查看调解协议"),
+    ("put_agreement", "录入或修改调解协议"),
+    ("list_follow_ups", "履行回访列表"),
+    ("record_follow_up", "记录履行回访"),
+    // deadlines
+    ("create_extension_request", "申请延期"),
+    ("list_extension_requests", "工单的延期申请"),
+    ("approve_extension_request", "批准延期"),
+    ("deny_extension_request", "驳回延期"),
+    ("get_sla_policies", "查看时限规则"),
+    ("put_sla_policies", "替换时限规则"),
+    // statistics
+    ("get_stats", "辖区统计"),
+    ("get_unit_stats", "下级单位统计排名"),
+    // me
+    ("get_me", "我的账号"),
+    ("update_me", "修改我的资料"),
+    ("change_password", "修改密码"),
+    // auth
+    ("login", "登录"),
+    ("token", "OAuth 2.0 令牌（密码或刷新令牌）"),
+    ("refresh", "刷新令牌"),
+    ("logout", "退出登录"),
+    ("register", "居民注册"),
+    // units
+    ("list_units", "网格单位列表"),
+    ("get_unit", "查看单位"),
+    ("get_unit_tree", "单位及下级"),
+    ("create_unit", "新建单位"),
+    ("update_unit", "修改单位"),
+    ("delete_unit", "删除单位"),
+    // posts
+    ("list_posts", "单位的岗位"),
+    ("create_post", "设置岗位"),
+    ("delete_post", "撤销岗位"),
+    // users
+    ("list_users", "账号列表"),
+    ("get_user", "查看账号"),
+    ("create_user", "新建工作人员或管理员账号"),
+    ("update_user", "修改账号"),
+    // categories
+    ("list_categories", "类别列表"),
+    ("create_category", "新建类别"),
+    ("update_category", "修改类别"),
+    // audit
+    ("list_audit_entries", "审计日志"),
+    // health
+    ("healthz", "存活检查"),
+    ("readyz", "就绪检查"),
+];
+
+/// `中文 · English`, the English without a Chinese term in brackets at its
+/// end (`Sign for a ticket (签收)`): the Chinese name now stands in front.
+fn bilingual(zh: &str, en: &str) -> String {
+    let en = match en.rsplit_once(" (") {
+        Some((head, tail)) if tail.ends_with(')') && !tail.is_ascii() => head,
+        _ => en,
+    };
+    format!("{zh} · {en}")
+}
+
+/// The operations of one path item, in Swagger UI's order.
+fn operations_of(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Where the OAuth 2.0 password grant is answered (`tokenUrl`).
+pub const TOKEN_URL: &str = "/api/v1/auth/token";
+
+/// Registers the two ways to present the same access token: `bearer` for
+/// apps that sign in themselves, `oauth2` (password flow) so Swagger UI's
+/// *Authorize* dialog asks for a username and password and fetches it.
 struct SecurityAddon;
 
 impl Modify for SecurityAddon {
@@ -66,11 +193,35 @@ impl Modify for SecurityAddon {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("The `access_token` from `POST /api/v1/auth/login`."))
+                    .description(Some(
+                        "已有令牌时使用：粘贴 `POST /api/v1/auth/login` 返回的 `access_token`。\n\n\
+For apps and scripts: the `access_token` from `POST /api/v1/auth/login`.",
+                    ))
                     .build(),
             ),
         );
+        let mut oauth2 = OAuth2::new([Flow::Password(Password::new(TOKEN_URL, Scopes::new()))]);
+        oauth2.description = Some(
+            "**管理员在此登录**：填写用户名和密码，点 *Authorize*；client_id、client_secret 留空。\
+令牌 15 分钟后过期（以部署设置为准），刷新页面后仍保持登录；过期后接口返回 401，\
+请点 *Authorize* → *Logout* 再重新登录。\n\n\
+**Sign in here**: enter your username and password and press *Authorize*; leave client_id and \
+client_secret empty. The access token lasts 15 minutes (the deployment's `--access-token-ttl`) and \
+survives a page reload; once it has expired operations answer 401: press *Authorize*, *Logout*, and \
+sign in again."
+                .to_owned(),
+        );
+        components.add_security_scheme("oauth2", SecurityScheme::OAuth2(oauth2));
     }
+}
+
+/// Swagger UI's settings: nothing leaves the deployment (no validator
+/// badge, which would send the document's address to validator.swagger.io),
+/// and the token survives a reload (kept in the browser's localStorage).
+pub fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::default()
+        .validator_url("none")
+        .persist_authorization(true)
 }
 
 /// The last touches on the generated document. A body that may be left out
@@ -79,6 +230,34 @@ impl Modify for SecurityAddon {
 /// Every operation that takes a body may answer 408: `JsonBody` reads all
 /// bodies under one deadline, so the document says it once, here.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    // Wherever a bearer token is accepted, the one Swagger UI fetched
+    // through the password flow is too: it is the same token.
+    let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+    for item in doc.paths.paths.values_mut() {
+        for security in operations_of(item).filter_map(|op| op.security.as_mut()) {
+            if security.contains(&bearer) {
+                security.push(SecurityRequirement::new("oauth2", Vec::<String>::new()));
+            }
+        }
+    }
+    // Summaries in both languages; paths in the order of the work.
+    let rank = |id: &str| {
+        OPERATIONS
+            .iter()
+            .position(|(op, _)| *op == id)
+            .unwrap_or(OPERATIONS.len())
+    };
+    for item in doc.paths.paths.values_mut() {
+        for op in operations_of(item) {
+            let zh = OPERATIONS
+                .iter()
+                .find(|(id, _)| Some(*id) == op.operation_id.as_deref())
+                .map(|(_, zh)| *zh);
+            if let (Some(zh), Some(en)) = (zh, op.summary.as_deref()) {
+                op.summary = Some(bilingual(zh, en));
+            }
+        }
+    }
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
         for op in operations.into_iter().flatten().filter(|op| op.request_body.is_some()) {
@@ -115,7 +294,17 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         }
     }
     require_every_answer_key(&mut doc);
-    document_problem_codes(doc)
+    // After the JSON pass below, which does not keep the paths' order.
+    let mut doc = document_problem_codes(doc);
+    doc.paths.paths.sort_by_cached_key(|_, item| {
+        [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+            .into_iter()
+            .flatten()
+            .map(|op| rank(op.operation_id.as_deref().unwrap_or_default()))
+            .min()
+            .unwrap_or(OPERATIONS.len())
+    });
+    doc
 }
 
 /// The `code`s a shared problem response stands for, whatever the

@@ -65,7 +65,7 @@ pub struct PostList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"user_id": 7}))]
+#[schema(example = json!({"user_id": 0}))]
 pub struct CreatePost {
     /// A staff account (any level) or an admin account (committee units only).
     pub user_id: UserId,

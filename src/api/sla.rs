@@ -107,7 +107,11 @@ async fn get_sla_policies(state: web::Data<AppState>, _auth: Auth) -> Result<web
 /// arrival at a unit.
 #[utoipa::path(
     tag = "deadlines",
-    request_body = SlaPolicies,
+    request_body(
+        content = SlaPolicies,
+        description = "Every rule: the list replaces the one in force.",
+        example = json!({"rules": [{"category": "（类别编码）", "accept_hours": 24, "resolve_hours": 72}]})
+    ),
     responses(
         (status = 200, description = "The rules now in force.", body = SlaPolicies),
         (status = 400, response = BadRequest),

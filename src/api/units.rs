@@ -98,7 +98,7 @@ pub struct UnitNode {
 /// parent exactly one level up.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"level": "building", "name": "3号楼", "code": "JM-B01-03", "parent_id": 4}))]
+#[schema(example = json!({"level": "building", "name": "（在此填写名称）", "parent_id": 0}))]
 pub struct CreateUnit {
     pub level: Level,
     /// 1–100 characters.
@@ -118,7 +118,7 @@ pub struct CreateUnit {
 /// `parent_id`) is refused while it has child units, posts, residents or tickets.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "3号楼（南）", "code": null}))]
+#[schema(example = json!({}))]
 pub struct UpdateUnit {
     #[schema(
         min_length = 1,

@@ -184,8 +184,8 @@ pub async fn visible_user(state: &AppState, caller: &Caller, id: i64) -> Result<
 /// A staff or admin account, created by an admin.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "lin.grid", "password": "correct-horse-42", "display_name": "林网格",
-    "phone": "13900001111", "role": "staff"}))]
+#[schema(example = json!({"username": "（登录名）", "password": "（初始密码，8–128 个字符）", "display_name": "（姓名）",
+    "phone": "（手机号）", "role": "staff"}))]
 pub struct CreateUser {
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
@@ -414,7 +414,7 @@ async fn get_user(
 /// Changes to an account; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"household_id": 30}))]
+#[schema(example = json!({}))]
 pub struct UpdateUser {
     #[schema(
         min_length = 1,

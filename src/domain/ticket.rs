@@ -53,7 +53,18 @@ impl Priority {
     }
 }
 
-/// Where a ticket stands.
+/// Where a ticket stands (工单状态). 终态 (final): nothing more happens to it.
+///
+/// | value | 中文 | final 终态 |
+/// | --- | --- | --- |
+/// | `assigned` | 待签收：在当前单位等待签收 · waiting at its unit to be signed for | no 否 |
+/// | `accepted` | 办理中：已签收，正在办理 · signed for, being handled | no 否 |
+/// | `resolved` | 已办结：等待居民确认或不满意重办 · handled, waiting for the reporter to confirm or reopen | no 否 |
+/// | `closed` | 已关闭：居民确认并评价，或到期自动关闭 · confirmed (rated) or closed automatically | yes 是 |
+/// | `withdrawn` | 已撤回：居民撤回 · withdrawn by the reporter | yes 是 |
+/// | `rejected` | 不予受理 · not accepted, with a reason | yes 是 |
+/// | `referred` | 已转出：由社区转交网格外部门（如12345热线） · handed outside the grid by the committee | yes 是 |
+/// | `merged` | 已合并：作为重复工单并入另一工单 · closed as a duplicate of another ticket | yes 是 |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

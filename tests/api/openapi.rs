@@ -139,6 +139,51 @@ fn every_operation_has_a_tag_summary_description_and_its_errors() {
     }
     assert!(operations >= 20, "only {operations} operations documented");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // Swagger UI's Authorize dialog takes a username and password.
+    let oauth2 = &doc["components"]["securitySchemes"]["oauth2"];
+    assert_eq!(oauth2["flows"]["password"]["tokenUrl"], "/api/v1/auth/token");
+    assert!(doc["paths"]["/api/v1/auth/token"]["post"].is_object());
+}
+
+/// Every operation that takes a bearer token takes the password flow's too,
+/// as an alternative (either one is enough).
+#[test]
+fn operations_accept_the_bearer_or_the_oauth2_scheme() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut secured = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(security) = op["security"].as_array() else {
+                continue;
+            };
+            let bearer = security.contains(&serde_json::json!({"bearer": []}));
+            let oauth2 = security.contains(&serde_json::json!({"oauth2": []}));
+            assert_eq!(bearer, oauth2, "{method} {path}: {security:?}");
+            secured += usize::from(bearer);
+        }
+    }
+    assert!(secured >= 50, "only {secured} operations take a token");
+}
+
+/// The page makes no request that leaves the deployment (the validator
+/// badge would send the document's address to validator.swagger.io) and
+/// keeps the admin signed in across a reload.
+#[actix_web::test]
+async fn swagger_ui_calls_no_outside_host_and_keeps_the_sign_in() {
+    let app = TestApp::spawn().await;
+    let initializer = app.get("/swagger-ui/swagger-initializer.js", None).await;
+    assert_eq!(initializer.status.as_u16(), 200);
+    let config = initializer.text.replace(char::is_whitespace, "");
+    assert!(config.contains(r#""validatorUrl":"none""#), "{}", initializer.text);
+    assert!(
+        config.contains(r#""persistAuthorization":true"#),
+        "{}",
+        initializer.text
+    );
+    let page = app.get("/swagger-ui/", None).await;
+    for text in [&page.text, &initializer.text] {
+        assert!(!text.contains("http://") && !text.contains("https://"), "{text}");
+    }
 }
 
 #[actix_web::test]
@@ -266,4 +311,194 @@ fn every_problem_response_lists_its_codes() {
         missing.is_empty(),
         "codes answered but documented for no operation: {missing:?}"
     );
+}
+
+/// Swagger UI's "Try it out" fills each body from its example and each
+/// parameter from its `example`: pressing Execute without editing must save
+/// nothing real and wrong. So no example names a version, no id in one names
+/// a real object (`0` never exists), a body that may be left out shows `{}`,
+/// and every Chinese text is a placeholder in full-width brackets, never a
+/// record that reads as real (a resolution once went out as `已协调502住户…`).
+#[test]
+fn request_examples_carry_no_state_and_no_real_looking_text() {
+    fn check(name: &str, key: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| check(name, k, v)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| check(name, key, v)),
+            serde_json::Value::Number(n) => {
+                assert_ne!(key, "version", "{name}: an example carries a version");
+                if key == "id" || key.ends_with("_id") || key == "on_behalf_of" {
+                    assert_eq!(n.as_i64(), Some(0), "{name}: `{key}` names a real object");
+                }
+            }
+            serde_json::Value::String(text) if !text.is_ascii() => assert!(
+                text.starts_with('（') && text.ends_with('）'),
+                "{name}: `{key}` reads like a real record: {text}"
+            ),
+            _ => assert_ne!(key, "version", "{name}: an example carries a version"),
+        }
+    }
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let mut bodies = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    parameter.get("example").is_none() && parameter["schema"].get("example").is_none(),
+                    "{name}: parameter {} is filled in from an example",
+                    parameter["name"]
+                );
+            }
+            // Sign-in and registration belong to the token work (src/api/auth.rs).
+            if path.starts_with("/api/v1/auth/") || op.get("requestBody").is_none() {
+                continue;
+            }
+            let content = &op["requestBody"]["content"]["application/json"];
+            let component = content["schema"]["$ref"].as_str().unwrap_or_default();
+            let component = &doc["components"]["schemas"][component.rsplit('/').next().unwrap_or_default()];
+            let example = content.get("example").unwrap_or(&component["example"]);
+            if op["requestBody"]["required"] != true {
+                assert_eq!(example, &serde_json::json!({}), "{name}: the body may be left out");
+            }
+            check(&name, "", example);
+            bodies += 1;
+        }
+    }
+    assert!(bodies >= 30, "only {bodies} request bodies checked");
+}
+
+/// Chinese admins read the page: every summary is `中文 · English`, the
+/// tags come in the order of the daily work (tickets first, set-up last)
+/// and a tag's operations in the order of the work (Swagger UI keeps the
+/// document's order).
+#[test]
+fn summaries_are_bilingual_and_operations_come_in_the_order_of_the_work() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    // The typed document keeps the paths' order (serde_json's map would sort them).
+    let mut order = Vec::new();
+    for (path, item) in &griddesk::openapi().paths.paths {
+        for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+            .into_iter()
+            .flatten()
+        {
+            let summary = op.summary.as_deref().unwrap_or_default();
+            let (zh, en) = summary.split_once(" · ").unwrap_or_else(|| panic!("{path}: {summary}"));
+            assert!(!zh.is_ascii() && !en.is_empty(), "{path}: {summary}");
+            order.push(op.operation_id.clone().unwrap_or_default());
+        }
+    }
+    let table: Vec<&str> = griddesk::api::openapi::OPERATIONS.iter().map(|(id, _)| *id).collect();
+    let mut documented: Vec<&str> = order.iter().map(String::as_str).collect();
+    documented.sort_unstable();
+    let mut named = table.clone();
+    named.sort_unstable();
+    assert_eq!(documented, named, "OPERATIONS must name each operation once");
+    let at = |id: &str| order.iter().position(|op| op == id).unwrap();
+    for pair in [
+        ["create_complaint", "list_tickets"],
+        ["accept_ticket", "resolve_ticket"],
+        ["resolve_ticket", "close_ticket"],
+        ["close_ticket", "reopen_ticket"],
+        ["reopen_ticket", "escalate_ticket"],
+        ["create_extension_request", "approve_extension_request"],
+    ] {
+        assert!(at(pair[0]) < at(pair[1]), "{} should come before {}", pair[0], pair[1]);
+    }
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags[..2], ["tickets", "lifecycle"]);
+    assert_eq!(tags.last(), Some(&"health"));
+    assert!(tags.iter().position(|t| *t == "units") > tags.iter().position(|t| *t == "statistics"));
+    for tag in doc["tags"].as_array().unwrap() {
+        let description = tag["description"].as_str().unwrap();
+        assert!(description.contains(" · ") && !description.is_ascii(), "{description}");
+    }
+    let intro = doc["info"]["description"].as_str().unwrap();
+    assert!(intro.contains("Authorize") && intro.contains("用户名和密码"), "{intro}");
+}
+
+/// Each ticket status is described with its Chinese name and whether it is
+/// final, as `domain::ticket::Status::is_final` says.
+#[test]
+fn each_status_is_described_in_chinese_with_whether_it_is_final() {
+    use griddesk::domain::ticket::Status;
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let description = doc["components"]["schemas"]["Status"]["description"].as_str().unwrap();
+    for status in Status::ALL {
+        let row = description
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{}` |", status.as_str())))
+            .unwrap_or_else(|| panic!("no row for {}: {description}", status.as_str()));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(!cells[2].is_ascii(), "{row}");
+        let final_cell = if status.is_final() { "yes 是" } else { "no 否" };
+        assert_eq!(cells[3], final_cell, "{row}");
+    }
+}
+
+/// The request body Swagger UI fills in for an operation: its example.
+fn example(doc: &serde_json::Value, method: &str, path: &str) -> serde_json::Value {
+    let content = &doc["paths"][path][method]["requestBody"]["content"]["application/json"];
+    let component = content["schema"]["$ref"].as_str().unwrap_or_default();
+    let component = &doc["components"]["schemas"][component.rsplit('/').next().unwrap_or_default()];
+    content.get("example").unwrap_or(&component["example"]).clone()
+}
+
+/// Pressing Execute without editing: an action's example does the action and
+/// nothing else (no stale version, a placeholder text), and the examples that
+/// would create or replace something real are refused as they stand.
+#[actix_web::test]
+async fn executing_an_unedited_example_saves_nothing_wrong() {
+    use actix_web::http::Method;
+    let app = TestApp::with_demo().await;
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    let root = app.superadmin().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let ticket = crate::tickets::file(&app, &resident, "noise", "示例测试").await;
+    let id = ticket["id"].as_i64().unwrap();
+
+    // The actions: signed for and resolved, with the placeholder as the note.
+    for action in ["accept", "resolve"] {
+        let path = format!("/api/v1/tickets/{id}/{action}");
+        let body = example(&doc, "post", &format!("/api/v1/tickets/{{id}}/{action}"));
+        app.post(&path, Some(&admin), body).await.expect(200);
+    }
+    let events = app.get(&format!("/api/v1/tickets/{id}/events"), Some(&admin)).await;
+    assert!(events.text.contains("（在此填写办结说明）"), "{}", events.text);
+
+    let rules_before = app.get("/api/v1/sla-policies", Some(&root)).await.expect(200).clone();
+    let refused = [
+        (Method::POST, "/api/v1/users", &root),
+        (Method::POST, "/api/v1/categories", &root),
+        (Method::POST, "/api/v1/units", &root),
+        (Method::PUT, "/api/v1/sla-policies", &root),
+        (Method::POST, "/api/v1/complaints", &resident),
+        (Method::POST, "/api/v1/disputes", &resident),
+        (Method::POST, "/api/v1/tickets/{id}/close", &resident),
+        (Method::POST, "/api/v1/tickets/{id}/merge", &admin),
+        (Method::POST, "/api/v1/tickets/{id}/dispatch", &admin),
+        (Method::PUT, "/api/v1/disputes/{id}/agreement", &admin),
+        (Method::POST, "/api/v1/follow-ups/{id}/record", &admin),
+    ];
+    for (method, documented, token) in refused {
+        let body = example(&doc, &method.as_str().to_lowercase(), documented);
+        let path = documented.replace("{id}", &id.to_string());
+        let res = app.request(method.clone(), &path, Some(token), Some(body)).await;
+        let status = res.status.as_u16();
+        assert!(
+            (400..500).contains(&status) && status != 401,
+            "{method} {documented}: {status} {}",
+            res.text
+        );
+    }
+    let rules_after = app.get("/api/v1/sla-policies", Some(&root)).await.expect(200).clone();
+    assert_eq!(rules_before, rules_after);
+    let ticket = app.get(&format!("/api/v1/tickets/{id}"), Some(&admin)).await;
+    assert_eq!(ticket.expect(200)["status"], "resolved");
 }

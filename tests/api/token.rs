@@ -64,6 +64,31 @@ async fn the_password_grant_signs_in_as_login_does() {
     assert_eq!(tokens["expires_in"], 900);
     app.get("/api/v1/me", tokens["access_token"].as_str()).await.expect(200);
 
+    // As Swagger UI's Authorize dialog sends it: empty client credentials as Basic.
+    let swagger = app
+        .raw(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            &[("Authorization", "Basic Og==")],
+            Some((
+                FORM,
+                form(&[
+                    ("grant_type", "password"),
+                    ("username", "jm.admin"),
+                    ("password", PASSWORD),
+                    ("scope", ""),
+                ])
+                .into_bytes(),
+            )),
+        )
+        .await;
+    let admin = swagger.expect(200).clone();
+    assert_eq!(
+        app.get("/api/v1/me", admin["access_token"].as_str()).await.expect(200)["username"],
+        "jm.admin"
+    );
+
     // Its refresh token refreshes through either endpoint.
     let refreshed = token(
         &app,

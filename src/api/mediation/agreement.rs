@@ -44,8 +44,7 @@ pub struct AgreementResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"terms": "楼上住户于12月31日前修复卫生间防水层，并赔偿天花板修缮费800元。",
-    "performance_deadline": "2026-12-31T00:00:00Z"}))]
+#[schema(example = json!({"terms": "（在此填写协议条款）"}))]
 pub struct PutAgreement {
     /// The agreed terms, 1–4000 characters.
     #[schema(

@@ -29,7 +29,7 @@ pub struct FollowUpList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"result": "fulfilled", "note": "回访双方，防水层已修复，赔偿已支付。"}))]
+#[schema(example = json!({"note": "（在此填写回访情况）"}))]
 pub struct RecordFollowUp {
     pub result: FollowUpResult,
     /// Up to 2000 characters.

@@ -43,7 +43,7 @@ pub struct AddParty {
 /// `name` and optional `phone`; never both.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-#[schema(as = AddParty, example = json!({"role": "respondent", "name": "物业公司张经理", "phone": "13900005678"}))]
+#[schema(as = AddParty, example = json!({"role": "respondent", "user_id": 0}))]
 #[allow(dead_code)] // the document's shape of `AddParty`
 pub enum AddPartyDoc {
     Resident(AddResidentParty),

@@ -49,8 +49,7 @@ pub struct MediationList {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"held_at": "2026-11-20T06:00:00Z", "mediator_id": 9,
-    "summary": "双方到场，同意由楼上住户修复防水层。", "outcome": "settled"}))]
+#[schema(example = json!({"held_at": "2026-11-20T06:00:00Z", "mediator_id": 0, "summary": "（在此填写调解经过）"}))]
 pub struct CreateMediation {
     /// When the session was held: not in the future, not before the dispute was filed.
     #[serde(deserialize_with = "crate::api::rfc3339::required")]

@@ -24,8 +24,7 @@ use crate::state::AppState;
 /// A complaint (投诉/诉求).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"category": "noise", "title": "楼上装修噪音", "description": "3号楼502每天早上7点开始装修，影响休息。",
-    "location": "3号楼", "latitude": 26.0745, "longitude": 119.2965, "anonymous": false, "priority": "normal"}))]
+#[schema(example = json!({"category": "（类别编码）", "title": "（在此填写标题）", "description": "（在此描述问题）"}))]
 pub struct CreateComplaint {
     /// A category `code` of kind `complaint` (see `GET /api/v1/categories`).
     #[schema(
@@ -122,8 +121,8 @@ pub struct OutsideParty {
 /// A neighbour dispute (矛盾纠纷). The reporter is the applicant.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"category": "neighbour_dispute", "title": "楼上漏水纠纷", "description": "楼上卫生间漏水到我家天花板，协商未果。",
-    "location": "2号楼", "respondents": [{"user_id": 15}, {"name": "李先生", "phone": "13900001234"}]}))]
+#[schema(example = json!({"category": "（类别编码）", "title": "（在此填写标题）", "description": "（在此描述纠纷）",
+    "respondents": [{"name": "（对方姓名）"}]}))]
 pub struct CreateDispute {
     /// A category `code` of kind `dispute`.
     #[schema(

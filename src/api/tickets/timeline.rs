@@ -161,7 +161,7 @@ async fn list_comments(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"body": "已联系502住户，约定周末不施工。", "internal": false}))]
+#[schema(example = json!({"body": "（在此填写留言）", "internal": true}))]
 pub struct CreateComment {
     /// 1–2000 characters.
     #[schema(
