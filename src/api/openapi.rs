@@ -419,6 +419,8 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
     ("ProblemDetails", "current_status"),
     ("ProblemDetails", "allowed_actions"),
     ("ProblemDetails", "current_version"),
+    ("OAuthError", "code"),
+    ("RegisteredUser", "tokens"),
 ];
 
 /// utoipa leaves `Option<T>` fields out of `required`. Right for a request
