@@ -199,19 +199,7 @@ async fn entries_are_filed_under_the_community_of_the_object_acted_on() {
     app.delete(&format!("/api/v1/units/{building}"), Some(&root))
         .await
         .expect(204);
-    let posts = app
-        .get(&format!("/api/v1/units/{hq}/posts?limit=100"), Some(&root))
-        .await
-        .expect(200)
-        .clone();
-    let jm_admin_post = posts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["username"] == "jm.admin")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let jm_admin_post = app.post_id(&root, hq, "jm.admin").await;
     app.delete(&format!("/api/v1/posts/{jm_admin_post}"), Some(&root))
         .await
         .expect(204);

@@ -170,19 +170,7 @@ async fn an_admin_cannot_remove_their_own_last_post() {
     let root = app.superadmin().await;
     let me = app.get("/api/v1/me", Some(&admin)).await.expect(200).clone();
     let committee = me["posts"][0]["unit_id"].as_i64().unwrap();
-    let posts = app
-        .get(&format!("/api/v1/units/{committee}/posts?limit=100"), Some(&admin))
-        .await
-        .expect(200)
-        .clone();
-    let own = posts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["username"] == "jm.admin")
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let own = app.post_id(&admin, committee, "jm.admin").await;
     app.delete(&format!("/api/v1/posts/{own}"), Some(&admin))
         .await
         .expect_problem(409, "own_last_post");

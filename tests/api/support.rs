@@ -375,6 +375,44 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The id of `username`'s post at unit `unit`, as `token` lists the unit's posts.
+    pub async fn post_id(&self, token: &str, unit: i64, username: &str) -> i64 {
+        let res = self
+            .get(&format!("/api/v1/units/{unit}/posts?limit=100"), Some(token))
+            .await;
+        let items = res.expect(200)["items"].as_array().unwrap().clone();
+        items
+            .iter()
+            .find(|p| p["username"] == username)
+            .unwrap_or_else(|| panic!("{username} holds no post at unit {unit}"))["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// An admin account `username` made by `creator` and posted at committee
+    /// `committee` by them; answers its token.
+    pub async fn new_admin(&self, creator: &str, committee: i64, username: &str, display_name: &str) -> String {
+        let id = self
+            .post(
+                "/api/v1/users",
+                Some(creator),
+                json!({"username": username, "password": PASSWORD, "display_name": display_name,
+                    "phone": "13700000009", "role": "admin"}),
+            )
+            .await
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        self.post(
+            &format!("/api/v1/units/{committee}/posts"),
+            Some(creator),
+            json!({"user_id": id}),
+        )
+        .await
+        .expect(201);
+        self.token(username).await
+    }
+
     /// A second community (another committee) with one branch, building and
     /// household, an admin holding its committee post, and one resident.
     pub async fn second_community(&self, root: &str) -> SecondCommunity {

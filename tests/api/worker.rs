@@ -478,50 +478,14 @@ async fn whoever_asks_for_more_time_never_decides_it() {
     app.post(&decide(&asked, "approve"), Some(&committee_staff), json!({}))
         .await
         .expect_problem(403, "forbidden");
-    let second = app
-        .post(
-            "/api/v1/users",
-            Some(&admin),
-            json!({"username": "jm.admin2", "password": crate::support::PASSWORD, "display_name": "第二管理员",
-                "phone": "13700000009", "role": "admin"}),
-        )
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
     let committee = app.unit_id(&admin, "JM").await;
-    app.post(
-        &format!("/api/v1/units/{committee}/posts"),
-        Some(&admin),
-        json!({"user_id": second}),
-    )
-    .await
-    .expect(201);
     // An admin the asker made is theirs to sign in as: not another person,
     // nor one made through it.
-    let second_token = app.token("jm.admin2").await;
+    let second_token = app.new_admin(&admin, committee, "jm.admin2", "第二管理员").await;
     app.post(&decide(&asked, "approve"), Some(&second_token), json!({}))
         .await
         .expect_problem(403, "password_set_by_requester");
-    let third = app
-        .post(
-            "/api/v1/users",
-            Some(&second_token),
-            json!({"username": "jm.admin3", "password": crate::support::PASSWORD, "display_name": "第三管理员",
-                "phone": "13700000010", "role": "admin"}),
-        )
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/units/{committee}/posts"),
-        Some(&second_token),
-        json!({"user_id": third}),
-    )
-    .await
-    .expect(201);
-    let third = app.token("jm.admin3").await;
+    let third = app.new_admin(&second_token, committee, "jm.admin3", "第三管理员").await;
     app.post(&decide(&asked, "approve"), Some(&third), json!({}))
         .await
         .expect_problem(403, "password_set_by_requester");
@@ -543,25 +507,7 @@ async fn whoever_asks_for_more_time_never_decides_it() {
         .await
         .expect_problem(403, "password_set_by_requester");
     // An admin the super-admin made decides.
-    let fourth = app
-        .post(
-            "/api/v1/users",
-            Some(&root),
-            json!({"username": "jm.admin4", "password": crate::support::PASSWORD, "display_name": "第四管理员",
-                "phone": "13700000011", "role": "admin"}),
-        )
-        .await
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/units/{committee}/posts"),
-        Some(&root),
-        json!({"user_id": fourth}),
-    )
-    .await
-    .expect(201);
-    let fourth = app.token("jm.admin4").await;
+    let fourth = app.new_admin(&root, committee, "jm.admin4", "第四管理员").await;
     let decided = app
         .post(&decide(&asked, "approve"), Some(&fourth), json!({}))
         .await
