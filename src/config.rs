@@ -151,6 +151,20 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_HASH_QUEUE_TIMEOUT", default_value_t = 5,
         value_parser = clap::value_parser!(u64).range(1..=60))]
     pub hash_queue_timeout: u64,
+
+    /// The time zone of the people the deployment serves (an IANA name such
+    /// as `Asia/Shanghai` or `Asia/Urumqi`): date-only filters, calendar
+    /// months in statistics and the times in CSV files are read in it. JSON
+    /// answers stay in UTC.
+    #[arg(long, global = true, env = "GRIDDESK_TIME_ZONE", default_value = "Asia/Shanghai",
+        value_parser = parse_time_zone)]
+    pub time_zone: chrono_tz::Tz,
+}
+
+fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an IANA time zone name such as Asia/Shanghai"))
 }
 
 /// A browser origin: `http(s)://host[:port]`, nothing after; never `*`.
@@ -267,6 +281,7 @@ pub fn build_state(
         swagger: true,
         cors_origins: Vec::new(),
         body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
+        time_zone: crate::api::local_time::DEFAULT_TIME_ZONE,
     })
 }
 
@@ -379,6 +394,10 @@ mod tests {
             (None, 5)
         );
         assert!(Cli::try_parse_from(["griddesk", "--hash-concurrency", "0"]).is_err());
+        assert_eq!(defaults.serve.time_zone, chrono_tz::Asia::Shanghai);
+        let urumqi = Cli::try_parse_from(["griddesk", "--time-zone", "Asia/Urumqi"]).unwrap();
+        assert_eq!(urumqi.serve.time_zone, chrono_tz::Asia::Urumqi);
+        assert!(Cli::try_parse_from(["griddesk", "--time-zone", "Beijing"]).is_err());
         assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
     }
 }

@@ -68,6 +68,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     state.swagger = !args.no_swagger;
     state.cors_origins = args.cors_origins.clone();
     state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
+    state.time_zone = args.time_zone;
     state.limits.sign_in_address.allowed = args.login_failures_per_address;
     state.limits.registration_address.allowed = args.registrations_per_address;
     let hash_concurrency = args

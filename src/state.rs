@@ -26,4 +26,7 @@ pub struct AppState {
     /// How long a request body may take to arrive, from when it is first
     /// read; slower ones get 408 (`--body-timeout`).
     pub body_timeout: std::time::Duration,
+    /// Where the deployment's people live: date-only filters, calendar
+    /// months and CSV times are read in it (`--time-zone`).
+    pub time_zone: chrono_tz::Tz,
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod categories;
 pub mod extensions;
 pub mod health;
+pub mod local_time;
 pub mod me;
 pub mod mediation;
 pub mod openapi;
@@ -66,7 +67,7 @@ pub mod rfc3339 {
         }
     }
 
-    fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+    pub(crate) fn parse(text: &str) -> Result<DateTime<Utc>, String> {
         // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.
         if !text.as_bytes().get(10).is_some_and(|b| b.eq_ignore_ascii_case(&b'T')) {
             return Err("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z".to_owned());
@@ -421,6 +422,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
                 }),
         )
     }
+}
+
+/// `deserialize_with` for a comma-separated list of statuses
+/// (`status=assigned,accepted`), each named once or more; an empty item or
+/// an unknown status is refused, naming the parameter.
+pub fn statuses<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<crate::domain::ticket::Status>>, D::Error> {
+    use crate::domain::ticket::Status;
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let mut statuses = Vec::new();
+    for item in text.split(',').map(str::trim) {
+        let status = Status::parse(item).ok_or_else(|| D::Error::unknown_variant(item, &Status::NAMES))?;
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
+    Ok(Some(statuses))
 }
 
 /// Keyset pagination over ascending ids: `limit` (1–100, default 50) and an

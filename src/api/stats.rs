@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::QueryParams;
+use super::local_time::{Month, TimeBound};
 use super::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::auth::Auth;
 use crate::db::stats::{self, Group, Populations, Timings};
@@ -31,12 +33,18 @@ pub struct StatsQuery {
     /// The unit whose subtree is counted: tickets that have been at it or below.
     #[param(required = true)]
     pub unit_id: Option<i64>,
-    /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
-    #[serde(default, deserialize_with = "super::rfc3339::optional")]
-    pub from: Option<DateTime<Utc>>,
-    /// Tickets filed before (RFC 3339; default now).
-    #[serde(default, deserialize_with = "super::rfc3339::optional")]
-    pub to: Option<DateTime<Utc>>,
+    /// Tickets filed at or after this time, or from the start of this day
+    /// (default 30 days before `to`).
+    #[serde(default, deserialize_with = "super::local_time::optional_bound")]
+    pub from: Option<TimeBound>,
+    /// Tickets filed before this time, or up to the end of this day
+    /// (default now).
+    #[serde(default, deserialize_with = "super::local_time::optional_bound")]
+    pub to: Option<TimeBound>,
+    /// A calendar month instead of `from` and `to`: `2026-11` is 1 to 30
+    /// November in the deployment's time zone. 按自然月统计。
+    #[serde(default, deserialize_with = "super::local_time::optional_month")]
+    pub month: Option<Month>,
 }
 
 /// One category's count.
@@ -233,18 +241,45 @@ impl Tally {
     }
 }
 
-/// The unit a statistics call names (`field` is required) and its period:
-/// `to` defaults to now, `from` to 30 days before `to`.
+/// The period a statistics call names: a calendar month, or `from` and
+/// `to` (dates read in `tz`; `to` defaults to now, `from` to 30 days before
+/// `to`).
+struct Period {
+    from: Option<TimeBound>,
+    to: Option<TimeBound>,
+    month: Option<Month>,
+}
+
+/// The unit a statistics call names (`field` is required) and its period.
 fn unit_and_period(
     (field, unit_id): (&str, Option<i64>),
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    period: Period,
+    tz: Tz,
     now: DateTime<Utc>,
     missing: Text,
 ) -> Result<(i64, DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or(now);
-    let from = from.unwrap_or(to - Duration::days(30));
     let mut v = Validator::default();
+    let (from, to) = match period {
+        Period {
+            month: Some(month),
+            from: None,
+            to: None,
+        } => month.bounds(tz),
+        Period { month, from, to } => {
+            if month.is_some() {
+                v.push(
+                    "month",
+                    Invalid::new(
+                        "with_from_to",
+                        "Give `month`, or `from` and `to`, not both.",
+                        "month 与 from、to 不能同时指定。",
+                    ),
+                );
+            }
+            let to = to.map_or(now, |t| t.end(tz));
+            (from.map_or(to - Duration::days(30), |f| f.start(tz)), to)
+        }
+    };
     if unit_id.is_none() {
         v.push(
             field,
@@ -302,8 +337,12 @@ async fn get_stats(
     let query = query.0;
     let (unit_id, from, to) = unit_and_period(
         ("unit_id", query.unit_id),
-        query.from,
-        query.to,
+        Period {
+            from: query.from,
+            to: query.to,
+            month: query.month,
+        },
+        state.time_zone,
         state.clock.now(),
         Text::new("Name the unit whose subtree to count.", "请指定统计的单元。"),
     )?;
@@ -375,12 +414,18 @@ pub struct UnitStatsQuery {
     /// The unit whose child units are compared (required; not a household).
     #[param(required = true)]
     pub parent_id: Option<i64>,
-    /// Tickets filed at or after (RFC 3339; default 30 days before `to`).
-    #[serde(default, deserialize_with = "super::rfc3339::optional")]
-    pub from: Option<DateTime<Utc>>,
-    /// Tickets filed before (RFC 3339; default now).
-    #[serde(default, deserialize_with = "super::rfc3339::optional")]
-    pub to: Option<DateTime<Utc>>,
+    /// Tickets filed at or after this time, or from the start of this day
+    /// (default 30 days before `to`).
+    #[serde(default, deserialize_with = "super::local_time::optional_bound")]
+    pub from: Option<TimeBound>,
+    /// Tickets filed before this time, or up to the end of this day
+    /// (default now).
+    #[serde(default, deserialize_with = "super::local_time::optional_bound")]
+    pub to: Option<TimeBound>,
+    /// A calendar month instead of `from` and `to`: `2026-11` is 1 to 30
+    /// November in the deployment's time zone. 按自然月统计。
+    #[serde(default, deserialize_with = "super::local_time::optional_month")]
+    pub month: Option<Month>,
 }
 
 /// One child unit's line in the league table: the metrics of `/stats` for
@@ -558,8 +603,12 @@ async fn get_unit_stats(
     let query = query.0;
     let (parent_id, from, to) = unit_and_period(
         ("parent_id", query.parent_id),
-        query.from,
-        query.to,
+        Period {
+            from: query.from,
+            to: query.to,
+            month: query.month,
+        },
+        state.time_zone,
         state.clock.now(),
         Text::new(
             "Name the unit whose child units to compare.",

@@ -419,7 +419,8 @@ fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
 pub struct TicketFilter {
     pub id: Option<i64>,
     pub kind: Option<String>,
-    pub status: Option<String>,
+    /// Tickets in any of these.
+    pub status: Option<Vec<String>>,
     pub category_id: Option<i64>,
     /// Path of a unit: tickets now at a unit in its subtree.
     pub unit_path: Option<String>,
@@ -450,8 +451,8 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
     if let Some(kind) = &f.kind {
         query = query.filter(tickets::kind.eq(kind.clone()));
     }
-    if let Some(status) = &f.status {
-        query = query.filter(tickets::status.eq(status.clone()));
+    if let Some(statuses) = &f.status {
+        query = query.filter(tickets::status.eq_any(statuses.clone()));
     }
     if let Some(category_id) = f.category_id {
         query = query.filter(tickets::category_id.eq(category_id));

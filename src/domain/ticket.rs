@@ -98,7 +98,18 @@ impl Status {
         Status::Merged,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// Every status's name, in the order of [`Status::ALL`].
+    pub const NAMES: [&'static str; 8] = {
+        let mut names = [""; 8];
+        let mut i = 0;
+        while i < 8 {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Assigned => "assigned",
             Self::Accepted => "accepted",

@@ -1,11 +1,11 @@
 //! Lists of tickets and one ticket.
 
 use actix_web::{HttpResponse, get, http::header, web};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::*;
+use crate::api::local_time::TimeBound;
 use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
@@ -21,7 +21,11 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TicketQuery {
-    pub status: Option<Status>,
+    /// One status or several, comma-separated: `status=assigned,accepted`
+    /// (tickets in any of them). 一个或多个状态，以逗号分隔。
+    #[serde(default, deserialize_with = "crate::api::statuses")]
+    #[param(style = Form, explode = false, value_type = Option<Vec<Status>>)]
+    pub status: Option<Vec<Status>>,
     /// `GET /api/v1/tickets` only.
     pub kind: Option<Kind>,
     /// A category `code`.
@@ -36,15 +40,18 @@ pub struct TicketQuery {
     pub reporter_id: Option<i64>,
     /// `true`: only tickets past a deadline; `false`: only tickets within them.
     pub overdue: Option<bool>,
-    /// Filed at or after this time (RFC 3339).
-    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
-    pub created_from: Option<DateTime<Utc>>,
-    /// Filed before this time (RFC 3339).
-    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
-    pub created_to: Option<DateTime<Utc>>,
-    /// Changed at or after this time (RFC 3339): for mobile sync.
-    #[serde(default, deserialize_with = "crate::api::rfc3339::optional")]
-    pub updated_since: Option<DateTime<Utc>>,
+    /// Filed at or after this time; a date alone (`2026-11-01`) means from
+    /// the start of that day in the deployment's time zone.
+    #[serde(default, deserialize_with = "crate::api::local_time::optional_bound")]
+    pub created_from: Option<TimeBound>,
+    /// Filed before this time; a date alone (`2026-11-30`) includes that
+    /// whole day in the deployment's time zone.
+    #[serde(default, deserialize_with = "crate::api::local_time::optional_bound")]
+    pub created_to: Option<TimeBound>,
+    /// Changed at or after this time: for mobile sync (send the time of
+    /// your last sync; a date alone means from the start of that day).
+    #[serde(default, deserialize_with = "crate::api::local_time::optional_bound")]
+    pub updated_since: Option<TimeBound>,
     /// Text in the title or description (Chinese included), up to 100 characters.
     #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
@@ -68,6 +75,7 @@ async fn list(
     v.finish()?;
     let page = page?;
     let now = state.clock.now_naive();
+    let tz = state.time_zone;
     let mut scope = policy::list_scope(&caller);
     let items = state
         .db
@@ -103,7 +111,9 @@ async fn list(
             let filter = TicketFilter {
                 id: None,
                 kind: kind.or(query.kind).map(|k| k.as_str().to_owned()),
-                status: query.status.map(|s| s.as_str().to_owned()),
+                status: query
+                    .status
+                    .map(|statuses| statuses.iter().map(|s| s.as_str().to_owned()).collect()),
                 category_id,
                 unit_path,
                 reporter: query.reporter_id.map(|reporter_id| ReporterFilter {
@@ -112,9 +122,9 @@ async fn list(
                     sight: policy::reporter_sight(&caller),
                 }),
                 overdue: query.overdue.map(|o| (o, now)),
-                created_from: query.created_from.map(|t| t.naive_utc()),
-                created_to: query.created_to.map(|t| t.naive_utc()),
-                updated_since: query.updated_since.map(|t| t.naive_utc()),
+                created_from: query.created_from.map(|t| t.start(tz).naive_utc()),
+                created_to: query.created_to.map(|t| t.end(tz).naive_utc()),
+                updated_since: query.updated_since.map(|t| t.start(tz).naive_utc()),
                 q,
                 before_id: page.after_id,
                 limit: page.fetch(),
