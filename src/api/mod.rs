@@ -411,6 +411,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
         if let Err(error) = no_nul_in_query(query) {
             return std::future::ready(Err(error));
         }
+        let joined = join_list_parameters(query);
+        let query = joined.as_deref().unwrap_or(query);
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         std::future::ready(
             serde_path_to_error::deserialize(deserializer)
@@ -422,6 +424,37 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
                 }),
         )
     }
+}
+
+/// Query parameters that take a list. The document names the comma form
+/// (`status=assigned,accepted`); the repeated form that many generated
+/// clients send by default (`status=assigned&status=accepted`) means the
+/// same. Any other parameter given twice is refused (`repeated`).
+const LIST_PARAMETERS: &[&str] = &["status"];
+
+/// The query with each list parameter's repeats joined into one
+/// comma-separated value, or `None` when nothing repeats.
+fn join_list_parameters(query: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let repeats = |name: &str| pairs.iter().filter(|(key, _)| key == name).count() > 1;
+    if !LIST_PARAMETERS.iter().any(|name| repeats(name)) {
+        return None;
+    }
+    let mut joined: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        match joined.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) if LIST_PARAMETERS.contains(&key.as_str()) => {
+                values.push(',');
+                values.push_str(&value);
+            }
+            _ => joined.push((key, value)),
+        }
+    }
+    Some(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(joined)
+            .finish(),
+    )
 }
 
 /// `deserialize_with` for a comma-separated list of statuses

@@ -63,7 +63,7 @@ admins and committee-level staff.",
         (name = "health", description = "存活与就绪检查 · Liveness and readiness probes."),
     ),
     components(
-        schemas(ProblemDetails, FieldProblem),
+        schemas(ProblemDetails, FieldProblem, crate::api::local_time::TimeBound, crate::api::local_time::Month),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, RequestTimeout, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, Unavailable, Busy, PreconditionFailed, TransitionConflict, TooManyRequests,
             WrongPassword, SignInFailed, RefreshRefused),

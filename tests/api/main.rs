@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod lifecycle;
 mod limits;
+mod local_days;
 mod logs;
 mod matrix;
 mod mediation;

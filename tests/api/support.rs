@@ -180,6 +180,12 @@ impl TestApp {
         Self::start(self.database.clone(), self.clock.clone(), Some(JWT_SECRET), |_| {}).await
     }
 
+    /// Another replica on this one's database and clock, with settings that
+    /// `configure` adjusts (e.g. another time zone).
+    pub async fn replica_with(&self, configure: impl FnOnce(&mut griddesk::state::AppState)) -> Self {
+        Self::start(self.database.clone(), self.clock.clone(), Some(JWT_SECRET), configure).await
+    }
+
     async fn start(
         database: Arc<TestDb>,
         clock: Clock,

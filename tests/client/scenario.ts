@@ -94,6 +94,22 @@ async function main(): Promise<void> {
   });
   check(accepted.data !== undefined, "sign for with If-Match", accepted.error);
   check(accepted.data.status === "accepted", "signed for", accepted.data.status);
+  // The admin's work list: open tickets in either status, the list typed
+  // as an array, sent both as the document says (comma form) and as
+  // openapi-fetch sends arrays by default (the parameter repeated).
+  for (const explode of [false, true]) {
+    const open = await client.GET("/api/v1/tickets", {
+      params: { query: { status: ["assigned", "accepted"], limit: 100 } },
+      querySerializer: { array: { style: "form", explode } },
+      headers: bearer(admin.access_token),
+    });
+    check(open.data !== undefined, `list open tickets (explode ${explode})`, open.error);
+    check(
+      open.data.items.some((t) => t.id === ticketId && t.status === "accepted"),
+      "the signed-for ticket is in the open list",
+      open.data.items.map((t) => [t.id, t.status]),
+    );
+  }
   const stale = await client.POST("/api/v1/tickets/{id}/accept", {
     params: { path: { id: ticketId }, header: { "If-Match": etag } },
     headers: bearer(admin.access_token),
@@ -109,7 +125,7 @@ async function main(): Promise<void> {
   });
   check(resolved.data !== undefined, "resolve", resolved.error);
   check(resolved.data.status === "resolved", "resolved", resolved.data.status);
-  steps.push("sign for 200 (stale If-Match 412), resolve 200");
+  steps.push("sign for 200 (stale If-Match 412), open list by two statuses, resolve 200");
 
   const closed = await client.POST("/api/v1/tickets/{id}/close", {
     params: { path: { id: ticketId } },

@@ -22,7 +22,8 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct TicketQuery {
     /// One status or several, comma-separated: `status=assigned,accepted`
-    /// (tickets in any of them). 一个或多个状态，以逗号分隔。
+    /// (tickets in any of them; `status=assigned&status=accepted`, as many
+    /// generated clients send a list, means the same). 一个或多个状态，以逗号分隔。
     #[serde(default, deserialize_with = "crate::api::statuses")]
     #[param(style = Form, explode = false, value_type = Option<Vec<Status>>)]
     pub status: Option<Vec<Status>>,
