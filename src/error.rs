@@ -79,6 +79,9 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+/// Seconds a client waits before trying again after `service_unavailable`.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
 impl ApiError {
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -339,6 +342,11 @@ impl ResponseError for ApiError {
             }
             Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            // A pool that gave no connection in time is usually busy, not
+            // gone: clients (and load balancers) back off for a moment.
+            Self::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS.to_string()));
             }
             // The rest of a body that came too slowly is not worth waiting
             // for: the connection ends with this answer.

@@ -177,10 +177,12 @@ pub struct UnsupportedMediaType(ProblemDetails);
 )]
 pub struct ValidationFailed(ProblemDetails);
 
-/// The database does not answer.
+/// The database does not answer. Wait the seconds in `Retry-After` and try
+/// again.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
     example = json!({"type": "urn:griddesk:problem:service_unavailable", "title": "Service Unavailable", "status": 503,
         "detail": "The database is not reachable. Please try again later.", "code": "service_unavailable"})
 )]
@@ -188,11 +190,11 @@ pub struct Unavailable(ProblemDetails);
 
 /// The server is busy: too many password checks are queued already
 /// (`server_busy`), or the database does not answer (`service_unavailable`).
-/// Wait the seconds in `Retry-After` (when present) and try again.
+/// Wait the seconds in `Retry-After` and try again.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
-    headers(("Retry-After" = u64, description = "Seconds to wait before trying again (with `server_busy`)")),
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
     example = json!({"type": "urn:griddesk:problem:server_busy", "title": "Service Unavailable", "status": 503,
         "detail": "The server is busy checking passwords; try again in a few seconds.", "code": "server_busy"})
 )]

@@ -15,9 +15,9 @@ async fn readyz_is_503_when_no_database_connection_can_be_had() {
     let held = actix_web::web::block(move || (0..4).map(|_| db.conn().unwrap()).collect::<Vec<_>>())
         .await
         .unwrap();
-    app.get("/readyz", None)
-        .await
-        .expect_problem(503, "service_unavailable");
+    let res = app.get("/readyz", None).await;
+    res.expect_problem(503, "service_unavailable");
+    assert_eq!(res.header("retry-after"), Some("5"));
     assert_eq!(app.get("/healthz", None).await.expect(200)["status"], "ok");
     drop(held);
     app.get("/readyz", None).await.expect(200);
