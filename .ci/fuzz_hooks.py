@@ -164,10 +164,30 @@ def parse_time(value):
         return None
 
 
+# The server reads a date alone as a whole day in its time zone (the
+# default, Asia/Shanghai, as `.ci/fuzz` starts it).
+DEPLOYMENT_ZONE = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def bound(value, end=False):
+    """A time filter's value as the instant the server reads: a date alone
+    is the start of that local day, or (as an `end`) of the next one."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            day = datetime.date.fromisoformat(value)
+        except ValueError:
+            return None
+        if end:
+            day += datetime.timedelta(days=1)
+        return datetime.datetime(day.year, day.month, day.day, tzinfo=DEPLOYMENT_ZONE)
+    time = parse_time(value)
+    return time if time and time.tzinfo else None
+
+
 def forwards(query, start, end):
     """Periods are half-open and run forwards: `start` before `end`."""
-    a, b = parse_time(query.get(start)), parse_time(query.get(end))
-    if a and b and a.tzinfo and b.tzinfo and a >= b:
+    a, b = bound(query.get(start)), bound(query.get(end), end=True)
+    if a and b and a >= b:
         query[start], query[end] = rfc3339(min(a, b)), rfc3339(max(a, b) + datetime.timedelta(days=1))
 
 
@@ -282,10 +302,14 @@ def real_data(case):
     if isinstance(query, dict):
         # Page cursors are opaque: only one the server handed out is valid.
         query.pop("cursor", None)
+        # A calendar month names the whole period: never with `from`/`to`.
+        if query.get("month") is not None:
+            query.pop("from", None)
+            query.pop("to", None)
         forwards(query, "from", "to")
         # Without `to` the period ends now, so it must start before now.
-        start = parse_time(query.get("from"))
-        if start and "to" not in query and start.tzinfo and start >= now:
+        start = bound(query.get("from"))
+        if start and "to" not in query and start >= now:
             query["from"] = rfc3339(now - datetime.timedelta(days=30))
         forwards(query, "created_from", "created_to")
         if query.get("category") is not None:
