@@ -28,8 +28,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// A resident's self-registration.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42", "display_name": "王芳",
-    "phone": "13812341234", "building_id": 9, "room": "3-502"}))]
+#[schema(example = json!({"username": "your-username", "password": "your-password", "display_name": "（姓名）",
+    "phone": "（手机号）", "building_id": 0, "room": "（房号）"}))]
 pub struct RegisterResident {
     /// 3–32 characters: letters, digits, `_`, `.`, `-`; case-insensitive.
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
@@ -60,7 +60,7 @@ pub struct RegisterResident {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42"}))]
+#[schema(example = json!({"username": "your-username", "password": "your-password"}))]
 pub struct LoginRequest {
     #[schema(pattern = r"^[^\u0000]*$")]
     pub username: String,
@@ -70,7 +70,7 @@ pub struct LoginRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+#[schema(example = json!({"refresh_token": "your-refresh-token"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Single use.
     #[schema(pattern = r"^[^\u0000]*$")]

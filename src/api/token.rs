@@ -24,7 +24,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// than these (`scope`, `client_id`) are ignored; an empty one counts as
 /// absent.
 #[derive(Debug, ToSchema)]
-#[schema(example = json!({"grant_type": "password", "username": "resident01", "password": "junmen-demo-2026"}))]
+#[schema(example = json!({"grant_type": "password", "username": "your-username", "password": "your-password"}))]
 #[allow(dead_code)] // read from the form by name; the struct is the document's
 pub struct TokenRequest {
     grant_type: GrantType,
