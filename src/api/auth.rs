@@ -22,7 +22,10 @@ use crate::limits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(register).service(login).service(refresh).service(logout);
+    cfg.service(register_resident)
+        .service(sign_in)
+        .service(refresh_session)
+        .service(sign_out);
 }
 
 /// A resident's self-registration.
@@ -154,14 +157,14 @@ pub struct LogoutQuery {
     extensions(("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})))
 )]
 #[post("/auth/register")]
-async fn register(
+async fn register_resident(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: QueryParams<RegisterQuery>,
     body: JsonBody<RegisterResident>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    let sign_in = query.0.sign_in.unwrap_or(false);
+    let also_sign_in = query.0.sign_in.unwrap_or(false);
     let mut v = Validator::default();
     let username = v.check("username", Username::parse(&input.username));
     let password = v.check("password", Password::parse(&input.password));
@@ -227,7 +230,7 @@ async fn register(
         })
         .await?;
     let id = row.id;
-    let tokens = match sign_in {
+    let tokens = match also_sign_in {
         true => Some(open_session(&state, &row).await?),
         false => None,
     };
@@ -318,19 +321,21 @@ fn tokens(
     extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/login")]
-async fn login(
+async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let LoginRequest { username, password } = body.0;
-    Ok(web::Json(sign_in(&state, &req, &username, password).await?))
+    Ok(web::Json(
+        sign_in_with_password(&state, &req, &username, password).await?,
+    ))
 }
 
 /// Signs in with a password: the one home of the sign-in limits, the hash
 /// gate and the same answer for unknown users (`/auth/login` and the
 /// OAuth2 password grant of `/auth/token`).
-pub(super) async fn sign_in(
+pub(super) async fn sign_in_with_password(
     state: &AppState,
     req: &HttpRequest,
     username: &str,
@@ -434,7 +439,7 @@ fn client_address(req: &HttpRequest) -> String {
     security(())
 )]
 #[post("/auth/refresh")]
-async fn refresh(
+async fn refresh_session(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
@@ -509,7 +514,7 @@ pub(super) async fn renew(state: &AppState, presented: &str) -> Result<TokenResp
     security(("bearer" = []))
 )]
 #[post("/auth/logout")]
-async fn logout(
+async fn sign_out(
     state: web::Data<AppState>,
     auth: Auth,
     query: QueryParams<LogoutQuery>,

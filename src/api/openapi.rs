@@ -121,11 +121,11 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("update_me", "修改我的资料"),
     ("change_password", "修改密码"),
     // auth
-    ("login", "登录"),
-    ("token", "OAuth 2.0 令牌（密码或刷新令牌）"),
-    ("refresh", "刷新令牌"),
-    ("logout", "退出登录"),
-    ("register", "居民注册"),
+    ("sign_in", "登录"),
+    ("issue_oauth_token", "OAuth 2.0 令牌（密码或刷新令牌）"),
+    ("refresh_session", "刷新令牌"),
+    ("sign_out", "退出登录"),
+    ("register_resident", "居民注册"),
     // units
     ("list_units", "网格单位列表"),
     ("get_unit", "查看单位"),

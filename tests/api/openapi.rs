@@ -373,7 +373,12 @@ fn request_examples_carry_no_state_and_no_real_looking_text() {
                 );
             }
             // JSON, or the token endpoint's form.
-            for content in op["requestBody"]["content"].as_object().into_iter().flatten().map(|(_, c)| c) {
+            for content in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, c)| c)
+            {
                 let component = content["schema"]["$ref"].as_str().unwrap_or_default();
                 let component = &doc["components"]["schemas"][component.rsplit('/').next().unwrap_or_default()];
                 let example = content.get("example").unwrap_or(&component["example"]);
@@ -441,6 +446,27 @@ fn summaries_are_bilingual_and_operations_come_in_the_order_of_the_work() {
     }
     let intro = doc["info"]["description"].as_str().unwrap();
     assert!(intro.contains("Authorize") && intro.contains("用户名和密码"), "{intro}");
+}
+
+/// A typed client's method names are the operationIds: each says what it
+/// acts on (`accept_ticket`, `sign_in`), never a bare verb (`login`,
+/// `token`) that reads as anything. The health probes keep their
+/// conventional names.
+#[test]
+fn operation_ids_say_what_they_act_on() {
+    let doc: serde_json::Value = serde_json::from_str(&griddesk::openapi_json()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            if ["healthz", "readyz"].contains(&id) {
+                continue;
+            }
+            assert!(
+                id.split('_').filter(|word| !word.is_empty()).count() >= 2,
+                "{method} {path}: operationId `{id}` does not say what it acts on"
+            );
+        }
+    }
 }
 
 /// Each ticket status is described with its Chinese name and whether it is
