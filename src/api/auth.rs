@@ -16,7 +16,7 @@ use crate::db::models::{NewUserRow, UserRow};
 use crate::db::queries::{self, RefreshOutcome, Successor};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
-use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
+use crate::domain::people::{PASSWORD_CODES, Password, Phone, Role, TEXT_CODES, Username, display_name, room};
 use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::limits;
 use crate::state::AppState;
@@ -154,7 +154,11 @@ pub struct LogoutQuery {
         (status = 503, response = Busy),
     ),
     security(()),
-    extensions(("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})),
+        ("x-field-codes" = json!({"username": ["invalid_username"], "password": PASSWORD_CODES, "display_name": TEXT_CODES,
+            "phone": ["invalid_phone"], "room": TEXT_CODES, "building_id": ["not_a_building"]}))
+    )
 )]
 #[post("/auth/register")]
 async fn register_resident(

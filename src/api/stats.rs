@@ -290,7 +290,8 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"from": ["after_to"]})))
 )]
 #[get("/stats")]
 async fn get_stats(
@@ -546,7 +547,8 @@ impl UnitStatsResponse {
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"from": ["after_to"], "parent_id": ["no_child_units"]})))
 )]
 #[get("/stats/units")]
 async fn get_unit_stats(
