@@ -350,12 +350,14 @@ fn document_field_codes(
         .filter(|e| fits(e))
         .cloned()
         .collect();
-    // Else one of the handler's own codes (the telling ones), or any.
+    // Else one of the handler's own codes (the telling ones), or a named
+    // field's.
     let handlers = declared
         .iter()
         .filter_map(|(f, codes)| Some((f, codes.as_array()?.first()?.as_str()?)));
-    let any = fields
-        .iter()
+    let named = fields.iter().filter(|(f, _)| *f != ANY_FIELD);
+    let any = named
+        .chain(fields.iter())
         .filter_map(|(f, codes)| Some((f, codes.first()?.as_str())));
     if errors.is_empty()
         && let Some((field, code)) = handlers.chain(any).next()
