@@ -18,7 +18,7 @@ use super::tickets::{TicketResponse, etag, load_ticket};
 use crate::auth::Auth;
 use crate::domain::ids::{TicketId, UnitId};
 use crate::domain::lifecycle::{Expected, Step};
-use crate::domain::people::{bounded_text, multiline_text};
+use crate::domain::people::{TEXT_CODES, bounded_text, multiline_text};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::service::lifecycle;
 use crate::state::AppState;
@@ -310,8 +310,7 @@ async fn act(
     params(("id" = i64, Path, description = "Ticket id"), ("If-Match" = Option<String>, Header, description = "The ETag you last saw, e.g. `\"3\"`; a stale one answers 412", pattern = r#"^(\*|(W/)?"[0-9]{1,18}")$"#)),
     request_body(content = Option<AcceptRequest>, description = "May be left out"),
     responses(ActionResponses),
-    security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    security(("bearer" = []))
 )]
 #[post("/tickets/{id}/accept")]
 async fn accept_ticket(
@@ -337,7 +336,10 @@ async fn accept_ticket(
     request_body = ResolveRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["agreement_required"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["agreement_required"]})),
+        ("x-field-codes" = json!({"note": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/resolve")]
 async fn resolve_ticket(
@@ -371,7 +373,10 @@ async fn resolve_ticket(
     request_body = EscalateRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["no_parent"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["no_parent"]})),
+        ("x-field-codes" = json!({"reason": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/escalate")]
 async fn escalate_ticket(
@@ -405,7 +410,10 @@ async fn escalate_ticket(
     request_body = DispatchRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["nothing_below"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["nothing_below"]})),
+        ("x-field-codes" = json!({"note": TEXT_CODES, "unit_id": ["not_found", "not_below_current"]}))
+    )
 )]
 #[post("/tickets/{id}/dispatch")]
 async fn dispatch_ticket(
@@ -435,7 +443,10 @@ async fn dispatch_ticket(
     request_body = ReturnRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["nothing_to_return"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["nothing_to_return"]})),
+        ("x-field-codes" = json!({"reason": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/return")]
 async fn return_ticket(
@@ -469,7 +480,10 @@ async fn return_ticket(
     request_body = ReopenRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"], "409": ["reopen_window_closed"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["reopen_window_closed"]})),
+        ("x-field-codes" = json!({"reason": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/reopen")]
 async fn reopen_ticket(
@@ -502,7 +516,7 @@ async fn reopen_ticket(
     request_body = CloseRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    extensions(("x-field-codes" = json!({"rating": ["out_of_range"], "feedback": TEXT_CODES})))
 )]
 #[post("/tickets/{id}/close")]
 async fn close_ticket(
@@ -537,7 +551,7 @@ async fn close_ticket(
     request_body = WithdrawRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    extensions(("x-field-codes" = json!({"reason": TEXT_CODES})))
 )]
 #[post("/tickets/{id}/withdraw")]
 async fn withdraw_ticket(
@@ -570,7 +584,7 @@ async fn withdraw_ticket(
     request_body = RejectRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    extensions(("x-field-codes" = json!({"reason": TEXT_CODES})))
 )]
 #[post("/tickets/{id}/reject")]
 async fn reject_ticket(
@@ -605,7 +619,7 @@ async fn reject_ticket(
     request_body = ReferRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    extensions(("x-field-codes" = json!({"target": TEXT_CODES, "note": TEXT_CODES})))
 )]
 #[post("/tickets/{id}/refer")]
 async fn refer_ticket(
@@ -640,7 +654,7 @@ async fn refer_ticket(
     request_body = MergeRequest,
     responses(ActionResponses),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"400": ["invalid_if_match"]})))
+    extensions(("x-field-codes" = json!({"note": TEXT_CODES, "into_ticket_id": ["itself", "not_found", "not_mergeable"]})))
 )]
 #[post("/tickets/{id}/merge")]
 async fn merge_ticket(

@@ -203,7 +203,8 @@ pub struct AuditQuery {
         (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"from": ["after_to"]})))
 )]
 #[get("/audit")]
 async fn list_audit_entries(

@@ -16,20 +16,23 @@ use crate::db::models::{NewUserRow, UserRow};
 use crate::db::queries::{self, RefreshOutcome, Successor};
 use crate::domain::grid::Level;
 use crate::domain::ids::UnitId;
-use crate::domain::people::{Password, Phone, Role, Username, display_name, room};
+use crate::domain::people::{PASSWORD_CODES, Password, Phone, Role, TEXT_CODES, Username, display_name, room};
 use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::limits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(register).service(login).service(refresh).service(logout);
+    cfg.service(register_resident)
+        .service(sign_in)
+        .service(refresh_session)
+        .service(sign_out);
 }
 
 /// A resident's self-registration.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42", "display_name": "王芳",
-    "phone": "13812341234", "building_id": 9, "room": "3-502"}))]
+#[schema(example = json!({"username": "your-username", "password": "your-password", "display_name": "（姓名）",
+    "phone": "（手机号）", "building_id": 0, "room": "（房号）"}))]
 pub struct RegisterResident {
     /// 3–32 characters: letters, digits, `_`, `.`, `-`; case-insensitive.
     #[schema(min_length = 3, max_length = 32, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
@@ -60,7 +63,7 @@ pub struct RegisterResident {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"username": "wangfang", "password": "correct-horse-42"}))]
+#[schema(example = json!({"username": "your-username", "password": "your-password"}))]
 pub struct LoginRequest {
     #[schema(pattern = r"^[^\u0000]*$")]
     pub username: String,
@@ -70,7 +73,7 @@ pub struct LoginRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"refresh_token": "Xq3v9TmB2pLk7wRz0cYd4A.q5n0J2m7l0t1m8b1QdNq2nqYg8xXo6g3m5l0VvQw2sA"}))]
+#[schema(example = json!({"refresh_token": "your-refresh-token"}))]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Single use.
     #[schema(pattern = r"^[^\u0000]*$")]
@@ -151,17 +154,21 @@ pub struct LogoutQuery {
         (status = 503, response = Busy),
     ),
     security(()),
-    extensions(("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["username_taken"], "429": ["too_many_registrations"]})),
+        ("x-field-codes" = json!({"username": ["invalid_username"], "password": PASSWORD_CODES, "display_name": TEXT_CODES,
+            "phone": ["invalid_phone"], "room": TEXT_CODES, "building_id": ["not_a_building"]}))
+    )
 )]
 #[post("/auth/register")]
-async fn register(
+async fn register_resident(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: QueryParams<RegisterQuery>,
     body: JsonBody<RegisterResident>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    let sign_in = query.0.sign_in.unwrap_or(false);
+    let also_sign_in = query.0.sign_in.unwrap_or(false);
     let mut v = Validator::default();
     let username = v.check("username", Username::parse(&input.username));
     let password = v.check("password", Password::parse(&input.password));
@@ -227,7 +234,7 @@ async fn register(
         })
         .await?;
     let id = row.id;
-    let tokens = match sign_in {
+    let tokens = match also_sign_in {
         true => Some(open_session(&state, &row).await?),
         false => None,
     };
@@ -318,19 +325,21 @@ fn tokens(
     extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/login")]
-async fn login(
+async fn sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let LoginRequest { username, password } = body.0;
-    Ok(web::Json(sign_in(&state, &req, &username, password).await?))
+    Ok(web::Json(
+        sign_in_with_password(&state, &req, &username, password).await?,
+    ))
 }
 
 /// Signs in with a password: the one home of the sign-in limits, the hash
 /// gate and the same answer for unknown users (`/auth/login` and the
 /// OAuth2 password grant of `/auth/token`).
-pub(super) async fn sign_in(
+pub(super) async fn sign_in_with_password(
     state: &AppState,
     req: &HttpRequest,
     username: &str,
@@ -434,7 +443,7 @@ fn client_address(req: &HttpRequest) -> String {
     security(())
 )]
 #[post("/auth/refresh")]
-async fn refresh(
+async fn refresh_session(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
@@ -509,7 +518,7 @@ pub(super) async fn renew(state: &AppState, presented: &str) -> Result<TokenResp
     security(("bearer" = []))
 )]
 #[post("/auth/logout")]
-async fn logout(
+async fn sign_out(
     state: web::Data<AppState>,
     auth: Auth,
     query: QueryParams<LogoutQuery>,

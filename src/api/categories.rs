@@ -15,7 +15,7 @@ use crate::clock::utc;
 use crate::db::models::{CategoryRow, NewCategoryRow};
 use crate::db::tickets::{self as db, CategoryChanges};
 use crate::domain::grid::Level;
-use crate::domain::people::bounded_text;
+use crate::domain::people::{TEXT_CODES, bounded_text};
 use crate::domain::ticket::Kind;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
@@ -244,7 +244,11 @@ fn check_deadlines(v: &mut Validator, kind: Kind, entry_level: Level, accept: i3
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["category_code_taken"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["category_code_taken"]})),
+        ("x-field-codes" = json!({"code": ["invalid_code"], "name_zh": TEXT_CODES, "name_en": TEXT_CODES, "accept_hours": ["out_of_range"],
+            "resolve_hours": ["out_of_range", "shorter_than_accept"], "entry_level": ["dispute_below_building"]}))
+    )
 )]
 #[post("/categories")]
 async fn create_category(
@@ -315,7 +319,9 @@ async fn create_category(
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"name_zh": TEXT_CODES, "name_en": TEXT_CODES, "accept_hours": ["out_of_range"],
+        "resolve_hours": ["out_of_range", "shorter_than_accept"], "entry_level": ["dispute_below_building"]})))
 )]
 #[patch("/categories/{id}")]
 async fn update_category(

@@ -19,7 +19,7 @@ use crate::db::AnyConnection;
 use crate::db::models::ExtensionRow;
 use crate::domain::extensions::{self as rules, Decision};
 use crate::domain::ids::UnitId;
-use crate::domain::people::multiline_text;
+use crate::domain::people::{TEXT_CODES, multiline_text};
 use crate::error::{ApiError, Validator};
 use crate::policy::Caller;
 use crate::service::extensions as service;
@@ -139,7 +139,10 @@ fn response(conn: &mut AnyConnection, row: ExtensionRow) -> Result<ExtensionResp
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open", "extension_pending"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["ticket_not_open", "extension_pending"]})),
+        ("x-field-codes" = json!({"hours": ["out_of_range"], "reason": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/extension-requests")]
 async fn create_extension_request(
@@ -255,7 +258,10 @@ fn decision_note(body: DecideExtension) -> Result<Option<String>, ApiError> {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})),
+        ("x-field-codes" = json!({"note": TEXT_CODES}))
+    )
 )]
 #[post("/extension-requests/{id}/approve")]
 async fn approve_extension_request(
@@ -291,7 +297,10 @@ async fn approve_extension_request(
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["own_request", "password_set_by_requester"], "409": ["extension_decided", "extension_stale"]})),
+        ("x-field-codes" = json!({"note": TEXT_CODES}))
+    )
 )]
 #[post("/extension-requests/{id}/deny")]
 async fn deny_extension_request(

@@ -12,7 +12,7 @@ use super::problems::{
 use super::users::{UserResponse, user_responses};
 use crate::auth::{Auth, password};
 use crate::db::queries::{self, UserChanges};
-use crate::domain::people::{Password, Phone, display_name};
+use crate::domain::people::{PASSWORD_CODES, Password, Phone, TEXT_CODES, display_name};
 use crate::error::{ApiError, Text, Validator};
 use crate::limits;
 use crate::state::AppState;
@@ -70,7 +70,8 @@ pub struct UpdateMe {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"display_name": TEXT_CODES, "phone": ["invalid_phone"]})))
 )]
 #[patch("/me")]
 async fn update_me(
@@ -142,7 +143,10 @@ pub struct ChangePassword {
         (status = 503, response = Busy),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"429": ["too_many_password_attempts"]})))
+    extensions(
+        ("x-problem-codes" = json!({"429": ["too_many_password_attempts"]})),
+        ("x-field-codes" = json!({"new_password": PASSWORD_CODES}))
+    )
 )]
 #[post("/me/password")]
 async fn change_password(

@@ -103,7 +103,10 @@ pub struct PostQuery {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["post_exists"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["post_exists"]})),
+        ("x-field-codes" = json!({"user_id": ["not_found", "cannot_hold_post_here"]}))
+    )
 )]
 #[post("/units/{id}/posts")]
 async fn create_post(

@@ -164,7 +164,21 @@ pub struct PayloadTooLarge(ProblemDetails);
 )]
 pub struct UnsupportedMediaType(ProblemDetails);
 
-/// Values that cannot be accepted, including unknown fields; `errors` names each field.
+/// Values that cannot be accepted, including unknown fields. `errors` lists
+/// every problem at once: `field` as sent (`title`, `respondents[0].name`, a
+/// query parameter, a header such as `Idempotency-Key`; `.` is the body
+/// itself), `message` in the caller's language (show it by the field), and
+/// a stable `code`. Each operation lists its codes by field below
+/// (`x-field-codes`; `[]` stands for any index). What the app can do:
+///
+/// | `code` | what the app should do |
+/// |---|---|
+/// | `required`, `too_long`, `too_short`, `out_of_range`, `invalid_phone`, `invalid_username`, `invalid_code`, `control_characters`, `after_to`, `count` | The user's input: show `message` by the field and let them correct it. |
+/// | `not_found` and the other codes of an id or code field | What the field names is not there for this caller, or not the right kind: reload the choices (units, categories, people) and pick again. |
+/// | `invalid_value`, `unknown_field`, `repeated` | The request does not fit the document (a wrong type, an unknown key, a parameter given twice): a bug in the app, not the user's input. |
+/// | `invalid_cursor` | The cursor is not one this list gave out: load the list again from the first page. |
+/// | `reused` (`Idempotency-Key`) | The key was used with a different body within 24 hours: a new request needs a new key. |
+/// | `disagrees_with_if_match` (`version`) | `version` and `If-Match` name different versions: send one of them. |
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",

@@ -121,7 +121,9 @@ async fn get_sla_policies(state: web::Data<AppState>, _auth: Auth) -> Result<web
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"rules": ["too_many"], "rules[]": ["no_key", "duplicate"], "rules[].category": ["not_found"],
+        "rules[].accept_hours": ["out_of_range"], "rules[].resolve_hours": ["out_of_range"]})))
 )]
 #[put("/sla-policies")]
 async fn put_sla_policies(

@@ -325,7 +325,8 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"from": ["after_to"]})))
 )]
 #[get("/stats")]
 async fn get_stats(
@@ -591,7 +592,8 @@ impl UnitStatsResponse {
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"from": ["after_to"], "parent_id": ["no_child_units"]})))
 )]
 #[get("/stats/units")]
 async fn get_unit_stats(

@@ -10,21 +10,21 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::auth::{TokenResponse, renew, sign_in};
+use super::auth::{TokenResponse, renew, sign_in_with_password};
 use super::problems::{Busy, PayloadTooLarge, TooManyRequests};
 use super::{content_type_is, read_body};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(token);
+    cfg.service(issue_oauth_token);
 }
 
 /// A token request, form-encoded (RFC 6749 §4.3.2, §6). Parameters other
 /// than these (`scope`, `client_id`) are ignored; an empty one counts as
 /// absent.
 #[derive(Debug, ToSchema)]
-#[schema(example = json!({"grant_type": "password", "username": "resident01", "password": "junmen-demo-2026"}))]
+#[schema(example = json!({"grant_type": "password", "username": "your-username", "password": "your-password"}))]
 #[allow(dead_code)] // read from the form by name; the struct is the document's
 pub struct TokenRequest {
     grant_type: GrantType,
@@ -190,7 +190,11 @@ fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResp
     extensions(("x-problem-codes" = json!({"429": ["too_many_login_attempts"]})))
 )]
 #[post("/auth/token")]
-async fn token(state: web::Data<AppState>, req: HttpRequest, form: TokenForm) -> Result<HttpResponse, ApiError> {
+async fn issue_oauth_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: TokenForm,
+) -> Result<HttpResponse, ApiError> {
     let granted = match form.0 {
         Ok(params) => grant(&state, &req, params).await?,
         Err(refused) => Err(refused),
@@ -221,7 +225,7 @@ async fn grant(
             let (Some(username), Some(password)) = (take("username"), take("password")) else {
                 return Ok(Err(missing("username or password")));
             };
-            sign_in(state, req, &username, password).await
+            sign_in_with_password(state, req, &username, password).await
         }
         Some("refresh_token") => {
             let Some(refresh_token) = take("refresh_token") else {

@@ -16,7 +16,7 @@ use crate::db::models::UnitRow;
 use crate::db::queries::{self, Households, NewUnit, UnitChanges, UnitFilter};
 use crate::domain::grid::{Level, check_parent, child_path, community_of};
 use crate::domain::ids::UnitId;
-use crate::domain::people::bounded_text;
+use crate::domain::people::{TEXT_CODES, bounded_text};
 use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::policy::Caller;
 use crate::state::AppState;
@@ -216,7 +216,11 @@ fn unit_in_use(usage: queries::UnitUsage) -> ApiError {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["unit_code_taken"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["unit_code_taken"]})),
+        ("x-field-codes" = json!({"name": TEXT_CODES, "code": ["invalid_code"],
+            "parent_id": ["required", "not_found", "committee_has_no_parent", "wrong_parent_level"]}))
+    )
 )]
 #[post("/units")]
 async fn create_unit(
@@ -296,7 +300,8 @@ async fn create_unit(
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
     ),
-    security((), ("bearer" = []))
+    security((), ("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"]})))
 )]
 #[get("/units")]
 async fn list_units(
@@ -505,7 +510,11 @@ fn build_tree(root_id: i64, rows: Vec<UnitRow>, full: bool) -> Result<web::Json<
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["unit_code_taken", "unit_in_use"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["unit_code_taken", "unit_in_use"]})),
+        ("x-field-codes" = json!({"name": TEXT_CODES, "code": ["invalid_code"],
+            "parent_id": ["not_found", "committee_has_no_parent", "wrong_parent_level"]}))
+    )
 )]
 #[patch("/units/{id}")]
 async fn update_unit(

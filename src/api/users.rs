@@ -18,7 +18,7 @@ use crate::db::models::{NewUserRow, UserRow};
 use crate::db::queries::{self, UserChanges, UserFilter, UserScope};
 use crate::domain::grid::Level;
 use crate::domain::ids::{PostId, UnitId, UserId};
-use crate::domain::people::{Password, Phone, Role, Username, display_name, mask_phone};
+use crate::domain::people::{PASSWORD_CODES, Password, Phone, Role, TEXT_CODES, Username, display_name, mask_phone};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::accounts::{self, AccountChange, AccountScope, AccountTies};
 use crate::policy::{self, Caller};
@@ -241,7 +241,11 @@ impl From<AccountRole> for Role {
         (status = 503, response = Busy),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["username_taken"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["username_taken"]})),
+        ("x-field-codes" = json!({"username": ["invalid_username"], "password": PASSWORD_CODES, "display_name": TEXT_CODES,
+            "phone": ["invalid_phone"]}))
+    )
 )]
 #[post("/users")]
 async fn create_user(
@@ -336,7 +340,8 @@ pub struct UserQuery {
         (status = 403, response = Forbidden),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"], "unit_id": ["not_found"]})))
 )]
 #[get("/users")]
 async fn list_users(
@@ -455,7 +460,10 @@ pub struct UpdateUser {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["cannot_deactivate_self"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["cannot_deactivate_self"]})),
+        ("x-field-codes" = json!({"display_name": TEXT_CODES, "phone": ["invalid_phone"], "household_id": ["not_a_resident", "not_in_building"]}))
+    )
 )]
 #[patch("/users/{id}")]
 async fn update_user(

@@ -190,6 +190,13 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}')
 }
 
+/// The field codes [`bounded_text`] and [`multiline_text`] answer, for the
+/// document (`x-field-codes` of each text field).
+pub const TEXT_CODES: &[&str] = &["required", "too_long", "control_characters"];
+
+/// The field codes [`Password::parse`] answers, for the document.
+pub const PASSWORD_CODES: &[&str] = &["too_short", "too_long"];
+
 /// One-line text with bounds on its length in characters, trimmed and in
 /// Unicode NFC ([`LINE_PATTERN`]).
 pub fn bounded_text(raw: &str, max_chars: usize) -> Result<String, Invalid> {
@@ -322,6 +329,29 @@ mod tests {
         assert_eq!(display_name(&"王".repeat(65)).unwrap_err().code, "too_long");
         assert!(display_name(&"王".repeat(64)).is_ok());
         assert_eq!(room("3-502\n1").unwrap_err().code, "control_characters");
+    }
+
+    #[test]
+    fn the_documented_codes_are_those_the_parsers_answer() {
+        let bad = ["", " \u{200b} ", &"x".repeat(5000), "a\u{1}b", "a\u{202e}b"];
+        for parse in [|raw: &str| bounded_text(raw, 64), |raw: &str| multiline_text(raw, 64)] {
+            let mut codes: Vec<&str> = bad.iter().filter_map(|raw| parse(raw).err()).map(|e| e.code).collect();
+            codes.dedup();
+            let mut documented = TEXT_CODES.to_vec();
+            documented.sort_unstable();
+            codes.sort_unstable();
+            codes.dedup();
+            assert_eq!(codes, documented);
+        }
+        let mut codes: Vec<&str> = ["short", &"x".repeat(129)]
+            .iter()
+            .filter_map(|raw| Password::parse(raw).err())
+            .map(|e| e.code)
+            .collect();
+        codes.sort_unstable();
+        let mut documented = PASSWORD_CODES.to_vec();
+        documented.sort_unstable();
+        assert_eq!(codes, documented);
     }
 
     #[test]

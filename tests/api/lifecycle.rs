@@ -380,6 +380,20 @@ async fn stale_versions_are_refused_412_by_if_match_and_409_by_the_body() {
         )
         .await;
     assert_eq!(res.expect_problem(412, "version_mismatch")["current_version"], 2);
+    // The header and the body's `version` must name the same version.
+    let both = json!({"note": "done", "version": 1}).to_string().into_bytes();
+    let res = app
+        .raw(
+            Method::POST,
+            &path,
+            Some(&worker),
+            &[("If-Match", "\"2\"")],
+            Some(("application/json", both)),
+        )
+        .await;
+    res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), ["version"]);
+    assert_eq!(res.body["errors"][0]["code"], "disagrees_with_if_match");
     let res = app
         .raw(
             Method::POST,

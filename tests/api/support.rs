@@ -513,9 +513,11 @@ impl Drop for TestApp {
 }
 
 /// Every problem any test receives must be one its operation documents: the
-/// status, and the `code` among that response's enum (`openapi::finish`).
-/// So every test of the suite, the authorization matrix first, holds the
-/// server to its document; schemathesis does the same with generated input.
+/// status, and the `code` among that response's enum (`openapi::finish`);
+/// in a 422, every field's code among those the document lists for that
+/// field (`x-field-codes`). So every test of the suite, the authorization
+/// matrix first, holds the server to its document; schemathesis does the
+/// same with generated input.
 pub mod problem_codes {
     use std::collections::BTreeMap;
     use std::sync::OnceLock;
@@ -524,8 +526,25 @@ pub mod problem_codes {
 
     use super::Res;
 
-    /// Method, path template split at `/`, and the codes per status.
-    type Operation = (String, Vec<String>, BTreeMap<u16, Vec<String>>);
+    /// One operation of the document, as the checks need it.
+    pub struct Operation {
+        pub method: String,
+        /// The path template split at `/`.
+        pub template: Vec<String>,
+        /// The problem codes per status.
+        pub statuses: BTreeMap<u16, Vec<String>>,
+        /// The 422's `errors[].code` enum.
+        pub field_enum: Vec<String>,
+        /// The 422's codes by field (`*`: any field).
+        pub fields: BTreeMap<String, Vec<String>>,
+    }
+
+    fn strings(value: &Value) -> Vec<String> {
+        value
+            .as_array()
+            .map(|codes| codes.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
 
     fn operations() -> &'static Vec<Operation> {
         static OPERATIONS: OnceLock<Vec<Operation>> = OnceLock::new();
@@ -538,14 +557,24 @@ pub mod problem_codes {
                     for (status, response) in op["responses"].as_object().into_iter().flatten() {
                         let Ok(status) = status.parse::<u16>() else { continue };
                         let schema = &response["content"]["application/problem+json"]["schema"];
-                        let codes = schema["allOf"][1]["properties"]["code"]["enum"]
-                            .as_array()
-                            .map(|codes| codes.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
-                            .unwrap_or_default();
-                        statuses.insert(status, codes);
+                        statuses.insert(status, strings(&schema["allOf"][1]["properties"]["code"]["enum"]));
                     }
-                    let segments = path.split('/').map(str::to_owned).collect();
-                    found.push((method.to_uppercase(), segments, statuses));
+                    let invalid = &op["responses"]["422"];
+                    let errors =
+                        &invalid["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]["errors"];
+                    let fields = invalid["x-field-codes"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(field, codes)| (field.clone(), strings(codes)))
+                        .collect();
+                    found.push(Operation {
+                        method: method.to_uppercase(),
+                        template: path.split('/').map(str::to_owned).collect(),
+                        statuses,
+                        field_enum: strings(&errors["items"]["allOf"][1]["properties"]["code"]["enum"]),
+                        fields,
+                    });
                 }
             }
             found
@@ -559,15 +588,38 @@ pub mod problem_codes {
         let segments: Vec<&str> = path.split('/').collect();
         operations()
             .iter()
-            .filter(|(m, template, _)| {
-                m == method
-                    && template.len() == segments.len()
-                    && template
+            .filter(|op| {
+                op.method == method
+                    && op.template.len() == segments.len()
+                    && op
+                        .template
                         .iter()
                         .zip(&segments)
                         .all(|(t, s)| t.starts_with('{') || t == s)
             })
-            .max_by_key(|(_, template, _)| template.iter().filter(|t| !t.starts_with('{')).count())
+            .max_by_key(|op| op.template.iter().filter(|t| !t.starts_with('{')).count())
+    }
+
+    /// A field as the document lists it: any index as `[]`
+    /// (`respondents[2].name` is `respondents[].name`).
+    pub fn field_key(field: &str) -> String {
+        let mut key = String::with_capacity(field.len());
+        let mut in_index = false;
+        for c in field.chars() {
+            match c {
+                '[' => {
+                    in_index = true;
+                    key.push('[');
+                }
+                ']' => {
+                    in_index = false;
+                    key.push(']');
+                }
+                _ if in_index => {}
+                c => key.push(c),
+            }
+        }
+        key
     }
 
     pub fn hold_to_the_document(method: &str, path: &str, res: &Res) {
@@ -577,13 +629,13 @@ pub mod problem_codes {
         if !is_problem {
             return;
         }
-        let Some((_, template, statuses)) = operation(method, path) else {
+        let Some(op) = operation(method, path) else {
             return; // no such operation: an unknown path, another method
         };
         let status = res.status.as_u16();
         let code = res.body["code"].as_str().unwrap_or_default();
-        let operation = format!("{method} {}", template.join("/"));
-        let Some(codes) = statuses.get(&status) else {
+        let operation = format!("{method} {}", op.template.join("/"));
+        let Some(codes) = op.statuses.get(&status) else {
             panic!("{operation} answered {status} `{code}`, a status its document does not list");
         };
         assert!(
@@ -591,5 +643,28 @@ pub mod problem_codes {
             "{operation} answered {status} `{code}`, which its document does not list (it lists {codes:?}); \
              declare it with `extensions((\"x-problem-codes\" = json!({{\"{status}\": [\"{code}\"]}})))`"
         );
+        if status != 422 {
+            return;
+        }
+        let errors = res.body["errors"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            !errors.is_empty(),
+            "{operation} answered 422 without `errors`: {}",
+            res.text
+        );
+        for error in errors {
+            let field = error["field"].as_str().unwrap_or_default();
+            let field_code = error["code"].as_str().unwrap_or_default();
+            let key = field_key(field);
+            let listed = |f: &str| op.fields.get(f).is_some_and(|c| c.iter().any(|c| c == field_code));
+            assert!(
+                op.field_enum.iter().any(|c| c == field_code) && (listed(&key) || listed("*")),
+                "{operation} answered 422 with `{field_code}` for `{field}`, which its document does not list for \
+                 that field (it lists {:?}); declare it next to the operation's responses with \
+                 `extensions((\"x-field-codes\" = json!({{\"{key}\": [\"{field_code}\"]}})))`, or, when a \
+                 shared extractor answers it, in `api::openapi::codes::field_codes`",
+                op.fields
+            );
+        }
     }
 }

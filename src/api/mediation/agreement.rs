@@ -17,7 +17,7 @@ use crate::db::AnyConnection;
 use crate::db::mediation as db;
 use crate::db::models::{AgreementRow, TicketRow};
 use crate::domain::mediation as rules;
-use crate::domain::people::multiline_text;
+use crate::domain::people::{TEXT_CODES, multiline_text};
 use crate::error::{ApiError, Validator};
 use crate::service::mediation as service;
 use crate::state::AppState;
@@ -137,7 +137,10 @@ pub(super) async fn get_agreement(
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["ticket_not_open"]})),
+        ("x-field-codes" = json!({"terms": TEXT_CODES, "performance_deadline": ["not_future"]}))
+    )
 )]
 #[put("/disputes/{id}/agreement")]
 pub(super) async fn put_agreement(

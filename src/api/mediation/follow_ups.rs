@@ -12,7 +12,7 @@ use crate::api::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
 use crate::db::mediation::FollowUpState;
 use crate::domain::mediation::{self as rules, FollowUpResult};
-use crate::domain::people::multiline_text;
+use crate::domain::people::{TEXT_CODES, multiline_text};
 use crate::error::{ApiError, Validator};
 use crate::policy::mediation::may_list_follow_ups;
 use crate::service::mediation::{self as service, FollowUpListing};
@@ -145,7 +145,10 @@ pub(super) async fn list_follow_ups(
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["follow_up_recorded", "dispute_not_settled"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["follow_up_recorded", "dispute_not_settled"]})),
+        ("x-field-codes" = json!({"note": TEXT_CODES}))
+    )
 )]
 #[post("/follow-ups/{id}/record")]
 pub(super) async fn record_follow_up(

@@ -13,6 +13,7 @@ use crate::auth::Auth;
 use crate::domain::filing::{PartyInput, parse_party};
 use crate::domain::ids::UserId;
 use crate::domain::mediation::PartyRole;
+use crate::domain::people::TEXT_CODES;
 use crate::error::{ApiError, Validator};
 use crate::service::mediation as service;
 use crate::state::AppState;
@@ -136,7 +137,10 @@ pub(super) async fn list_parties(
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open", "already_party", "too_many_parties"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["ticket_not_open", "already_party", "too_many_parties"]})),
+        ("x-field-codes" = json!({"user_id": ["account_or_name", "not_found"], "name": TEXT_CODES, "phone": ["invalid_phone"]}))
+    )
 )]
 #[post("/disputes/{id}/parties")]
 pub(super) async fn add_party(

@@ -16,7 +16,7 @@ use crate::db::AnyConnection;
 use crate::db::models::MediationRow;
 use crate::domain::ids::UserId;
 use crate::domain::mediation::{self as rules, MediationOutcome, NewSession};
-use crate::domain::people::multiline_text;
+use crate::domain::people::{TEXT_CODES, multiline_text};
 use crate::error::{ApiError, Validator};
 use crate::service::mediation as service;
 use crate::state::AppState;
@@ -139,7 +139,10 @@ pub(super) async fn list_mediation_sessions(
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"409": ["ticket_not_open"]})))
+    extensions(
+        ("x-problem-codes" = json!({"409": ["ticket_not_open"]})),
+        ("x-field-codes" = json!({"summary": TEXT_CODES, "held_at": ["in_future", "before_filing"], "mediator_id": ["not_found"]}))
+    )
 )]
 #[post("/disputes/{id}/mediations")]
 pub(super) async fn add_mediation_session(

@@ -15,6 +15,7 @@ use crate::auth::Auth;
 use crate::db::models::IdempotencyRow;
 use crate::domain::filing::{Filing, FilingInput, PartyInput};
 use crate::domain::ids::UserId;
+use crate::domain::people::TEXT_CODES;
 use crate::domain::ticket::{Kind, Priority};
 use crate::error::{ApiError, Invalid};
 use crate::service::filing::{self, Filed, Once};
@@ -334,7 +335,12 @@ fn request_hash<T: Serialize>(kind: Kind, input: &T) -> Result<String, ApiError>
         (status = 429, response = TooManyRequests),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})),
+        ("x-field-codes" = json!({"category": ["not_found", "wrong_kind"], "title": TEXT_CODES, "description": TEXT_CODES,
+            "location": TEXT_CODES, "latitude": ["out_of_range", "required"], "longitude": ["out_of_range", "required"],
+            "on_behalf_of": ["required", "not_found"], "Idempotency-Key": ["invalid", "reused"]}))
+    )
 )]
 #[post("/complaints")]
 async fn create_complaint(
@@ -377,7 +383,14 @@ async fn create_complaint(
         (status = 429, response = TooManyRequests),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["staff_only"], "429": ["too_many_filings"]})),
+        ("x-field-codes" = json!({"category": ["not_found", "wrong_kind"], "title": TEXT_CODES, "description": TEXT_CODES,
+            "location": TEXT_CODES, "latitude": ["out_of_range", "required"], "longitude": ["out_of_range", "required"],
+            "on_behalf_of": ["required", "not_found"], "Idempotency-Key": ["invalid", "reused"], "respondents": ["count"],
+            "respondents[]": ["account_or_name"], "respondents[].name": TEXT_CODES, "respondents[].phone": ["invalid_phone"],
+            "respondents[].user_id": ["not_found"]}))
+    )
 )]
 #[post("/disputes")]
 async fn create_dispute(

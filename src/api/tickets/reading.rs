@@ -160,7 +160,8 @@ async fn list(
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"], "category": ["not_found"], "unit_id": ["not_found"]})))
 )]
 #[get("/tickets")]
 async fn list_tickets(
@@ -182,7 +183,8 @@ async fn list_tickets(
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"], "category": ["not_found"], "unit_id": ["not_found"]})))
 )]
 #[get("/complaints")]
 async fn list_complaints(
@@ -204,7 +206,8 @@ async fn list_complaints(
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"], "category": ["not_found"], "unit_id": ["not_found"]})))
 )]
 #[get("/disputes")]
 async fn list_disputes(

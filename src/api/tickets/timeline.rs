@@ -17,7 +17,7 @@ use crate::db::models::{EventRow, NewEventRow, UserRow};
 use crate::db::queries;
 use crate::db::tickets::{self as db, EventFilter};
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::people::multiline_text;
+use crate::domain::people::{TEXT_CODES, multiline_text};
 use crate::domain::ticket::Status;
 use crate::error::{ApiError, Validator};
 use crate::policy::Caller;
@@ -193,7 +193,10 @@ pub struct CreateComment {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-problem-codes" = json!({"403": ["staff_only"]})))
+    extensions(
+        ("x-problem-codes" = json!({"403": ["staff_only"]})),
+        ("x-field-codes" = json!({"body": TEXT_CODES}))
+    )
 )]
 #[post("/tickets/{id}/comments")]
 async fn create_comment(

@@ -11,6 +11,9 @@ use utoipa::{Modify, OpenApi};
 use super::problems::*;
 use crate::error::{FieldProblem, ProblemDetails};
 
+mod codes;
+use codes::document_problem_codes;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -21,7 +24,8 @@ use crate::error::{FieldProblem, ProblemDetails};
 刷新页面后仍保持登录，令牌 15 分钟后过期，过期后重新登录。展开接口，点 *Try it out*，填写工单编号等参数再点 \
 *Execute*。预填的请求体只是占位示例：括号里的文字（如“（在此填写办结说明）”）请改成真实内容，编号 0 \
 请改成真实编号；可以不带请求体的操作预填 `{}`。\n\n\
-**错误** 为 RFC 9457 `application/problem+json`，带固定的 `code`；422 在 `errors` 中逐项列出字段。\
+**错误** 为 RFC 9457 `application/problem+json`，带固定的 `code`；422 在 `errors` 中逐项列出字段及其 `code`\
+（各接口 422 的说明列出每个字段可能的 `code`）。\
 发送 `Accept-Language: zh-CN` 得到中文提示。**列表** 用游标分页：把 `next_cursor` 作为 `cursor` 传回。\
 **隐私：** 无权查看的对象一律返回 404；手机号除本人、管理员和社区党委工作人员外均打码。\n\n\
 ---\n\n\
@@ -34,7 +38,8 @@ in with `POST /api/v1/auth/login` and send `Authorization: Bearer …`. Pre-fill
 placeholders: replace the bracketed texts and any id 0 before pressing *Execute*; an operation that \
 needs no body shows `{}`.\n\n\
 **Errors** are RFC 9457 `application/problem+json` with a stable `code`; validation errors (422) list \
-each field in `errors`. Send `Accept-Language: zh-CN` for Chinese messages.\n\n\
+each field in `errors`, with a `code` of those the operation's 422 lists for that field. Send \
+`Accept-Language: zh-CN` for Chinese messages.\n\n\
 **Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
 **Times** the API writes are RFC 3339 in UTC to the whole second, `2026-11-30T08:15:02Z`, \
 in every JSON field and CSV file: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
@@ -121,11 +126,11 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("update_me", "修改我的资料"),
     ("change_password", "修改密码"),
     // auth
-    ("login", "登录"),
-    ("token", "OAuth 2.0 令牌（密码或刷新令牌）"),
-    ("refresh", "刷新令牌"),
-    ("logout", "退出登录"),
-    ("register", "居民注册"),
+    ("sign_in", "登录"),
+    ("issue_oauth_token", "OAuth 2.0 令牌（密码或刷新令牌）"),
+    ("refresh_session", "刷新令牌"),
+    ("sign_out", "退出登录"),
+    ("register_resident", "居民注册"),
     // units
     ("list_units", "网格单位列表"),
     ("get_unit", "查看单位"),
@@ -305,107 +310,6 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             .unwrap_or(OPERATIONS.len())
     });
     doc
-}
-
-/// The `code`s a shared problem response stands for, whatever the
-/// operation. An operation adds its own per status with
-/// `extensions(("x-problem-codes" = json!({"409": ["username_taken"]})))`.
-const COMPONENT_CODES: &[(&str, &[&str])] = &[
-    ("BadRequest", &["malformed_json", "unreadable_body"]),
-    (
-        "Unauthorized",
-        &[
-            "missing_token",
-            "invalid_token",
-            "token_expired",
-            "session_ended",
-            "account_disabled",
-        ],
-    ),
-    ("SignInFailed", &["invalid_credentials", "account_disabled"]),
-    ("RefreshRefused", &["invalid_refresh_token", "refresh_token_reused"]),
-    ("Forbidden", &["forbidden"]),
-    ("WrongPassword", &["wrong_password"]),
-    ("NotFound", &["not_found"]),
-    ("Conflict", &[]),
-    ("TransitionConflict", &["invalid_transition", "version_mismatch"]),
-    ("PreconditionFailed", &["version_mismatch"]),
-    ("RequestTimeout", &["request_timeout"]),
-    ("PayloadTooLarge", &["payload_too_large"]),
-    ("UnsupportedMediaType", &["unsupported_media_type"]),
-    ("ValidationFailed", &["validation_failed"]),
-    ("TooManyRequests", &[]),
-    ("Unavailable", &["service_unavailable"]),
-    ("Busy", &["server_busy", "service_unavailable"]),
-];
-
-/// Every problem response of an operation names the `code`s it can carry:
-/// the shared response is copied into the operation with `code` narrowed to
-/// an enum (what a generated client can switch on, and what schemathesis
-/// and `tests/api/support.rs` hold every answer to). Codes an operation
-/// declares for a status it does not document stay in `x-problem-codes`,
-/// where a test finds them.
-fn document_problem_codes(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    use serde_json::{Value, json};
-    let Ok(mut value) = serde_json::to_value(&doc) else {
-        return doc;
-    };
-    let components = value["components"]["responses"].clone();
-    let Some(paths) = value["paths"].as_object_mut() else {
-        return doc;
-    };
-    for item in paths.values_mut().filter_map(Value::as_object_mut) {
-        for op in item.values_mut().filter_map(Value::as_object_mut) {
-            let mut extra = match op.remove("x-problem-codes") {
-                Some(Value::Object(extra)) => extra,
-                _ => Default::default(),
-            };
-            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
-                continue;
-            };
-            for (status, response) in responses.iter_mut() {
-                let Some(name) = response["$ref"]
-                    .as_str()
-                    .and_then(|r| r.strip_prefix("#/components/responses/"))
-                else {
-                    continue;
-                };
-                let Some((_, shared)) = COMPONENT_CODES.iter().find(|(n, _)| *n == name) else {
-                    continue;
-                };
-                let mut codes: Vec<Value> = shared.iter().map(|c| json!(c)).collect();
-                for code in extra
-                    .remove(status)
-                    .and_then(|v| v.as_array().cloned())
-                    .unwrap_or_default()
-                {
-                    if !codes.contains(&code) {
-                        codes.push(code);
-                    }
-                }
-                let mut inline = components[name].clone();
-                let content = &mut inline["content"]["application/problem+json"];
-                content["schema"] = json!({"allOf": [
-                    {"$ref": "#/components/schemas/ProblemDetails"},
-                    {"type": "object", "required": ["code"], "properties": {"code": {"type": "string", "enum": codes}}},
-                ]});
-                // The shared example, unless its code is not one of these.
-                let example_fits = content["example"]["code"]
-                    .as_str()
-                    .is_some_and(|c| codes.contains(&json!(c)));
-                if !example_fits && let Some(first) = codes.first().and_then(Value::as_str) {
-                    content["example"]["code"] = json!(first);
-                    content["example"]["type"] = json!(format!("urn:griddesk:problem:{first}"));
-                    content["example"]["detail"] = json!(format!("See `{first}` in the description."));
-                }
-                *response = inline;
-            }
-            if !extra.is_empty() {
-                op.insert("x-problem-codes".to_owned(), Value::Object(extra));
-            }
-        }
-    }
-    serde_json::from_value(value).unwrap_or(doc)
 }
 
 /// Keys of an answer that serde leaves out when empty (`skip_serializing_if`);
