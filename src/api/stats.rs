@@ -326,7 +326,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-field-codes" = json!({"from": ["after_to"]})))
+    extensions(("x-field-codes" = json!({"from": ["after_to"], "month": ["with_from_to"]})))
 )]
 #[get("/stats")]
 async fn get_stats(
@@ -593,7 +593,7 @@ impl UnitStatsResponse {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-field-codes" = json!({"from": ["after_to"], "parent_id": ["no_child_units"]})))
+    extensions(("x-field-codes" = json!({"from": ["after_to"], "month": ["with_from_to"], "parent_id": ["no_child_units"]})))
 )]
 #[get("/stats/units")]
 async fn get_unit_stats(

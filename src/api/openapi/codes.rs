@@ -204,8 +204,11 @@ fn field_codes(
             add(ANY_FIELD, &["control_characters"]);
         }
         let name = parameter["name"].as_str().unwrap_or_default();
-        add(name, &["repeated"]);
         let schema = &parameter["schema"];
+        // A list parameter given twice is one list (`api::LIST_PARAMETERS`).
+        if schema["type"] != "array" {
+            add(name, &["repeated"]);
+        }
         let free_text = schema["type"] == "string" && schema.get("format").is_none() && schema.get("enum").is_none();
         if !free_text {
             add(name, &["invalid_value"]);
