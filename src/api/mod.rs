@@ -5,6 +5,7 @@ pub mod actions;
 pub mod audit;
 pub mod auth;
 pub mod categories;
+pub mod csv;
 pub mod extensions;
 pub mod health;
 pub mod local_time;

@@ -37,10 +37,11 @@ needs no body shows `{}`.\n\n\
 each field in `errors`. Send `Accept-Language: zh-CN` for Chinese messages.\n\n\
 **Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
 **Times** the API writes are RFC 3339 in UTC to the whole second, `2026-11-30T08:15:02Z`, \
-in every JSON field and CSV file: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
+in every JSON field: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
 `.iso8601`), Kotlin's `Instant.parse` and JavaScript's `Date` all read with their defaults. Fractions are \
 cut, never rounded up, so a time sent back as a lower bound (`updated_since`) never skips a change. Times \
-you send may carry any offset and fractions.\n\n\
+you send may carry any offset and fractions. CSV files are read by people: \
+their times are local in the deployment's time zone, with the offset, `2026-11-30T16:15:02+08:00`.\n\n\
 **Privacy:** anything you may not see answers 404; phone numbers are masked except for the person, \
 admins and committee-level staff.",
         license(name = "MIT OR Apache-2.0"),
