@@ -80,6 +80,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("create_complaint", "提交投诉"),
     ("create_dispute", "提交矛盾纠纷"),
     ("list_tickets", "工单列表"),
+    ("export_tickets", "导出工单台账（CSV）"),
     ("get_ticket", "查看工单"),
     ("list_events", "工单时间线"),
     ("list_comments", "工单留言"),

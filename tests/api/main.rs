@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod errors;
+mod export;
 mod health;
 mod lifecycle;
 mod limits;

@@ -93,13 +93,29 @@ async fn every_time_is_whole_seconds_in_utc_in_json_and_local_in_csv() {
         )
         .await;
     assert_eq!(csv.status.as_u16(), 200);
-    let times: Vec<String> = csv
+    let mut times: Vec<String> = csv
         .text
         .lines()
         .filter(|line| line.starts_with("from,") || line.starts_with("to,"))
         .map(|line| line[line.find(',').unwrap() + 1..].to_owned())
         .collect();
     assert_eq!(times.len(), 2, "{}", csv.text);
+    let export = app
+        .raw(Method::GET, "/api/v1/tickets/export", Some(&admin), &[], None)
+        .await;
+    assert_eq!(export.status.as_u16(), 200);
+    let mut reader = csv::Reader::from_reader(export.text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    for line in reader.records() {
+        let line = line.unwrap();
+        for (name, cell) in header.iter().zip(line.iter()) {
+            if name.ends_with("_at") && !cell.is_empty() {
+                times.push(cell.to_owned());
+            }
+        }
+    }
+    // `from` and `to`; the ticket's filing, deadlines and last change.
+    assert_eq!(times.len(), 2 + 4, "{times:?}");
     let wrong: Vec<_> = times.iter().filter(|t| !is_local_to_shanghai(t)).collect();
     assert!(wrong.is_empty(), "{wrong:?}");
 }
