@@ -196,7 +196,10 @@ def real_data(case):
     demo = Demo.get()
     # Cases can share their dicts with the example they came from.
     case.body = copy.deepcopy(case.body)
-    case.query = copy.deepcopy(case.query)
+    # A shallow copy: the query's values are scalars, and a comma-joined
+    # list (`status=assigned,accepted`) is schemathesis's DelimitedValue,
+    # which deepcopy cannot rebuild.
+    case.query = dict(case.query) if isinstance(case.query, dict) else case.query
     case.headers = copy.deepcopy(case.headers)
     case.path_parameters = copy.deepcopy(case.path_parameters)
     pick = random.Random(repr(case.body) + repr(case.path_parameters) + repr(case.query)).choice
@@ -317,8 +320,8 @@ def real_data(case):
                 case.operation.path, ["complaint", "dispute"]
             )
             query["category"] = pick([c for k in kind for c in demo["categories"][k]])
-        if op in ("GET /api/v1/users", "GET /api/v1/tickets", "GET /api/v1/complaints", "GET /api/v1/disputes",
-                  "GET /api/v1/follow-ups", "GET /api/v1/units") and query.get("unit_id") is not None:
+        if op in ("GET /api/v1/users", "GET /api/v1/tickets", "GET /api/v1/tickets/export", "GET /api/v1/complaints",
+                  "GET /api/v1/disputes", "GET /api/v1/follow-ups", "GET /api/v1/units") and query.get("unit_id") is not None:
             query["unit_id"] = pick(list(demo["units"]))
         if op == "GET /api/v1/stats" and "unit_id" in query:
             query["unit_id"] = pick(demo["by_level"]["committee"] + demo["by_level"]["branch"])

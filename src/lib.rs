@@ -168,6 +168,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         ])
         .expose_headers([
             header::ETAG,
+            // The export's file name.
+            header::CONTENT_DISPOSITION,
             header::LOCATION,
             header::RETRY_AFTER,
             header::HeaderName::from_static("idempotent-replayed"),

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod audit;
 pub mod auth;
 pub mod categories;
+pub mod csv;
 pub mod extensions;
 pub mod health;
 pub mod local_time;
@@ -459,14 +460,17 @@ fn join_list_parameters(query: &str) -> Option<String> {
 
 /// `deserialize_with` for a comma-separated list of statuses
 /// (`status=assigned,accepted`), each named once or more; an empty item or
-/// an unknown status is refused, naming the parameter.
+/// an unknown status is refused, naming the parameter. An empty value is
+/// no filter.
 pub fn statuses<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<crate::domain::ticket::Status>>, D::Error> {
     use crate::domain::ticket::Status;
     use serde::Deserialize;
     use serde::de::Error;
-    let Some(text) = Option::<String>::deserialize(d)? else {
+    // `status=` is how a form (or a client with an empty array) says
+    // "whatever the status": no filter.
+    let Some(text) = Option::<String>::deserialize(d)?.filter(|t| !t.trim().is_empty()) else {
         return Ok(None);
     };
     let mut statuses = Vec::new();

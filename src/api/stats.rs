@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::QueryParams;
-use super::local_time::{Month, TimeBound};
+use super::csv::{self, Lines, Record};
+use super::local_time::{Month, TimeBound, local_rfc3339};
 use super::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::auth::Auth;
 use crate::db::stats::{self, Group, Populations, Timings};
@@ -106,48 +107,66 @@ pub struct StatsResponse {
 }
 
 impl StatsResponse {
-    fn csv(&self) -> String {
-        let mut rows: Vec<(String, String)> = vec![
-            ("unit_id".into(), self.unit_id.to_string()),
-            ("from".into(), super::rfc3339::format(&self.from)),
-            ("to".into(), super::rfc3339::format(&self.to)),
-            ("total".into(), self.total.to_string()),
+    /// `metric,value` lines; `from` and `to` in `tz` with their offset.
+    fn csv(&self, tz: Tz) -> Result<Vec<u8>, ApiError> {
+        let metric = |name: &str, value: String| {
+            let mut record = Record::default();
+            record.plain(name).plain(value);
+            record
+        };
+        let mut rows = vec![
+            metric("unit_id", self.unit_id.to_string()),
+            metric("from", local_rfc3339(&self.from, tz)),
+            metric("to", local_rfc3339(&self.to, tz)),
+            metric("total", self.total.to_string()),
         ];
         rows.extend(
             self.by_status
                 .iter()
-                .map(|(k, v)| (format!("status.{k}"), v.to_string())),
+                .map(|(k, v)| metric(&format!("status.{k}"), v.to_string())),
         );
-        rows.extend(self.by_kind.iter().map(|(k, v)| (format!("kind.{k}"), v.to_string())));
         rows.extend(
-            self.by_category
+            self.by_kind
                 .iter()
-                .map(|c| (csv_field(&format!("category.{}", c.code)), c.count.to_string())),
+                .map(|(k, v)| metric(&format!("kind.{k}"), v.to_string())),
         );
-        rows.push(("resolved".into(), self.resolved.to_string()));
+        // A category's code is typed by an admin.
+        rows.extend(self.by_category.iter().map(|c| {
+            let mut record = Record::default();
+            record.text(&format!("category.{}", c.code)).plain(c.count);
+            record
+        }));
+        rows.push(metric("resolved", self.resolved.to_string()));
         rows.extend(
             self.resolved_by_level
                 .iter()
-                .map(|(k, v)| (format!("resolved_at.{k}"), v.to_string())),
+                .map(|(k, v)| metric(&format!("resolved_at.{k}"), v.to_string())),
         );
-        let num = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
-        rows.push((
-            "resolved_within_building_rate".into(),
-            num(self.resolved_within_building_rate),
-        ));
-        rows.push(("accept_hours.median".into(), num(self.accept_hours.median)));
-        rows.push(("accept_hours.p90".into(), num(self.accept_hours.p90)));
-        rows.push(("resolve_hours.median".into(), num(self.resolve_hours.median)));
-        rows.push(("resolve_hours.p90".into(), num(self.resolve_hours.p90)));
-        rows.push(("breach_rate".into(), num(self.breach_rate)));
-        rows.push(("average_rating".into(), num(self.average_rating)));
-        rows.push(("reopen_rate".into(), num(self.reopen_rate)));
-        let mut out = String::from("metric,value\r\n");
-        for (metric, value) in rows {
-            out.push_str(&format!("{metric},{value}\r\n"));
+        rows.extend([
+            metric(
+                "resolved_within_building_rate",
+                number(self.resolved_within_building_rate),
+            ),
+            metric("accept_hours.median", number(self.accept_hours.median)),
+            metric("accept_hours.p90", number(self.accept_hours.p90)),
+            metric("resolve_hours.median", number(self.resolve_hours.median)),
+            metric("resolve_hours.p90", number(self.resolve_hours.p90)),
+            metric("breach_rate", number(self.breach_rate)),
+            metric("average_rating", number(self.average_rating)),
+            metric("reopen_rate", number(self.reopen_rate)),
+        ]);
+        let mut lines = Lines::file(&["metric", "value"])?;
+        for row in &rows {
+            lines.push(row)?;
         }
-        out
+        lines.into_bytes()
     }
+}
+
+/// A rate or a number of hours in a CSV cell: three decimals, empty when
+/// nothing was counted.
+fn number(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_default()
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -312,14 +331,17 @@ fn wants_csv(req: &HttpRequest) -> bool {
 /// and category; where tickets were resolved (the "小事不出楼栋" rate); median
 /// and 90th-percentile hours to sign for and to resolve; the deadline breach
 /// rate; the average rating; the reopen rate. For staff and admins whose
-/// posts cover the unit. Send `Accept: text/csv` for CSV (`metric,value`).
+/// posts cover the unit. Send `Accept: text/csv` for CSV (`metric,value`):
+/// UTF-8 with a byte-order mark (so Excel on Chinese Windows reads it), CRLF
+/// line ends, `from` and `to` as local times in the deployment's time zone
+/// with their offset (`2026-11-30T16:00:00+08:00`).
 #[utoipa::path(
     tag = "statistics",
     params(StatsQuery),
     responses(
         (status = 200, description = "The statistics.", content(
             (StatsResponse = "application/json"),
-            (String = "text/csv", example = "metric,value\r\ntotal,412\r\nstatus.closed,320\r\n")
+            (String = "text/csv", example = "metric,value\r\nunit_id,1\r\nfrom,2026-10-29T08:00:00+08:00\r\nto,2026-11-28T08:00:00+08:00\r\ntotal,412\r\nstatus.accepted,20\r\n")
         )),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
@@ -403,8 +425,8 @@ async fn get_stats(
         .await?;
     if wants_csv(&req) {
         return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .body(response.csv()));
+            .content_type(csv::CONTENT_TYPE)
+            .body(response.csv(state.time_zone)?));
     }
     Ok(HttpResponse::Ok().json(response))
 }
@@ -489,26 +511,9 @@ pub struct UnitStatsResponse {
     pub items: Vec<UnitStatsRow>,
 }
 
-/// A CSV field of text someone typed (a unit's name or code, a category
-/// code): a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in
-/// front, so no spreadsheet runs it as a formula (OWASP's CSV injection
-/// rule); then quoted as RFC 4180 asks when it holds a comma, quote or line
-/// break.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 impl UnitStatsResponse {
-    fn csv(&self) -> String {
+    /// A header, then one line per child unit.
+    fn csv(&self) -> Result<Vec<u8>, ApiError> {
         let zero = Tally::default();
         let mut header: Vec<String> = ["unit_id", "code", "name", "level", "total"].map(String::from).into();
         header.extend(zero.by_status.keys().map(|k| format!("status.{k}")));
@@ -528,40 +533,41 @@ impl UnitStatsResponse {
             ]
             .map(String::from),
         );
-        let mut out = header.join(",");
-        out.push_str("\r\n");
-        let num = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
-        let counts = |keys: &BTreeMap<String, i64>, values: &BTreeMap<String, i64>| {
-            keys.keys()
-                .map(|k| values.get(k).copied().unwrap_or(0).to_string())
-                .collect::<Vec<_>>()
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let mut lines = Lines::file(&header)?;
+        let counts = |record: &mut Record, keys: &BTreeMap<String, i64>, values: &BTreeMap<String, i64>| {
+            for k in keys.keys() {
+                record.plain(values.get(k).copied().unwrap_or(0));
+            }
         };
         for row in &self.items {
-            let mut line = vec![
-                row.unit_id.to_string(),
-                csv_field(row.code.as_deref().unwrap_or_default()),
-                csv_field(&row.name),
-                row.level.as_str().to_owned(),
-                row.total.to_string(),
-            ];
-            line.extend(counts(&zero.by_status, &row.by_status));
-            line.extend(counts(&zero.by_kind, &row.by_kind));
-            line.push(row.resolved.to_string());
-            line.extend(counts(&zero.resolved_by_level, &row.resolved_by_level));
-            line.extend([
-                num(row.resolved_within_building_rate),
-                num(row.accept_hours.median),
-                num(row.accept_hours.p90),
-                num(row.resolve_hours.median),
-                num(row.resolve_hours.p90),
-                num(row.breach_rate),
-                num(row.average_rating),
-                num(row.reopen_rate),
-            ]);
-            out.push_str(&line.join(","));
-            out.push_str("\r\n");
+            let mut record = Record::default();
+            // Names and codes are typed by admins.
+            record
+                .plain(row.unit_id)
+                .optional_text(row.code.as_deref())
+                .text(&row.name)
+                .plain(row.level.as_str())
+                .plain(row.total);
+            counts(&mut record, &zero.by_status, &row.by_status);
+            counts(&mut record, &zero.by_kind, &row.by_kind);
+            record.plain(row.resolved);
+            counts(&mut record, &zero.resolved_by_level, &row.resolved_by_level);
+            for value in [
+                row.resolved_within_building_rate,
+                row.accept_hours.median,
+                row.accept_hours.p90,
+                row.resolve_hours.median,
+                row.resolve_hours.p90,
+                row.breach_rate,
+                row.average_rating,
+                row.reopen_rate,
+            ] {
+                record.plain(number(value));
+            }
+            lines.push(&record)?;
         }
-        out
+        lines.into_bytes()
     }
 }
 
@@ -576,10 +582,11 @@ impl UnitStatsResponse {
 /// than the parent's total. Every child has a row, also without tickets.
 /// Rows are ordered by code (units without a code last), then name, then id.
 /// For staff and admins whose posts cover the parent unit; a household has
-/// no child units (422 naming `parent_id`). Send `Accept: text/csv` for CSV:
-/// a header row, then one line per child in the same order; a name or code
-/// that begins with `=`, `+`, `-` or `@` is written with a `'` in front, so a
-/// spreadsheet shows it instead of running it.
+/// no child units (422 naming `parent_id`). Send `Accept: text/csv` for CSV
+/// (UTF-8 with a byte-order mark, CRLF line ends): a header row, then one
+/// line per child in the same order; a name or code that begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return is written with a `'` in front,
+/// so a spreadsheet shows it instead of running it.
 #[utoipa::path(
     tag = "statistics",
     params(UnitStatsQuery),
@@ -688,27 +695,7 @@ async fn get_unit_stats(
         })
         .await?;
     if wants_csv(&req) {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .body(response.csv()));
+        return Ok(HttpResponse::Ok().content_type(csv::CONTENT_TYPE).body(response.csv()?));
     }
     Ok(HttpResponse::Ok().json(response))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_cells_never_start_a_formula() {
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("+1"), "'+1");
-        assert_eq!(csv_field("-1"), "'-1");
-        assert_eq!(csv_field("@A1"), "'@A1");
-        assert_eq!(csv_field("\tx"), "'\tx");
-        assert_eq!(csv_field("\r=x"), "\"'\r=x\"");
-        assert_eq!(csv_field("=A1,B1"), "\"'=A1,B1\"");
-        assert_eq!(csv_field("a-b"), "a-b");
-        assert_eq!(csv_field("军门\"小区\""), "\"军门\"\"小区\"\"\"");
-    }
 }

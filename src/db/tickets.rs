@@ -393,7 +393,7 @@ fn visited_under_sql(roots: &[String]) -> Option<String> {
 /// `reporter_id=N` as a caller may ask it: tickets whose reporter the
 /// caller may not see (`policy::tickets::sees_reporter`) match no reporter,
 /// so the filter cannot tell who filed them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReporterFilter {
     pub reporter_id: i64,
     pub caller_id: i64,
@@ -415,7 +415,7 @@ fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
     Some(format!("({})", parts.join(" OR ")))
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub id: Option<i64>,
     pub kind: Option<String>,

@@ -26,6 +26,14 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The Chinese name, as a secretary's case list (台账) says it.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Complaint => "投诉",
+            Self::Dispute => "矛盾纠纷",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
@@ -124,6 +132,20 @@ impl Status {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The Chinese name, as in the table above (待签收, 办理中, ...).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Assigned => "待签收",
+            Self::Accepted => "办理中",
+            Self::Resolved => "已办结",
+            Self::Closed => "已关闭",
+            Self::Withdrawn => "已撤回",
+            Self::Rejected => "不予受理",
+            Self::Referred => "已转出",
+            Self::Merged => "已合并",
+        }
     }
 
     /// Still being worked on at a grid unit.

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod errors;
+mod export;
 mod field_codes;
 mod health;
 mod lifecycle;

@@ -103,6 +103,10 @@ const MATRIX: &[(&str, [u16; 9])] = &[
     ("POST /api/v1/complaints", [401, 201, 201, 422, 422, 422, 422, 422, 422]),
     ("POST /api/v1/disputes", [401, 201, 201, 422, 422, 422, 422, 422, 422]),
     ("GET /api/v1/tickets", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "GET /api/v1/tickets/export",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
     ("GET /api/v1/complaints", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/disputes", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     (
@@ -763,6 +767,24 @@ const SIGHT: &[(&str, [&str; 9])] = &[
         ],
     ),
     (
+        "anonymous complaint: GET /tickets/export (its line)",
+        [
+            "401", "named", "absent", "hidden", "hidden", "named", "named", "absent", "named",
+        ],
+    ),
+    (
+        "anonymous complaint: GET /tickets/export?reporter_id=<reporter>",
+        [
+            "401", "listed", "absent", "absent", "absent", "listed", "listed", "absent", "listed",
+        ],
+    ),
+    (
+        "anonymous, filed by staff on behalf: GET /tickets/export (its line)",
+        [
+            "401", "named", "absent", "hidden", "hidden", "named", "named", "absent", "named",
+        ],
+    ),
+    (
         "anonymous complaint: GET /tickets/{id}/comments (the reporter commented)",
         [
             "401", "named", "404", "hidden", "hidden", "named", "named", "404", "named",
@@ -933,6 +955,15 @@ impl SightFixture {
                 format!("/api/v1/tickets?reporter_id={}&limit=100", f.resident01),
                 None,
             ),
+            "anonymous complaint: GET /tickets/export (its line)"
+            | "anonymous, filed by staff on behalf: GET /tickets/export (its line)" => {
+                (Method::GET, "/api/v1/tickets/export".to_owned(), None)
+            }
+            "anonymous complaint: GET /tickets/export?reporter_id=<reporter>" => (
+                Method::GET,
+                format!("/api/v1/tickets/export?reporter_id={}", f.resident01),
+                None,
+            ),
             "anonymous complaint: GET /tickets/{id}/comments (the reporter commented)" => (
                 Method::GET,
                 format!("/api/v1/tickets/{}/comments", self.anonymous),
@@ -986,7 +1017,27 @@ impl SightFixture {
                 .any(|t| t["id"] == id || t["object"] == format!("/api/v1/units/{id}"));
             if found { "listed" } else { "absent" }.to_owned()
         };
+        // An export: the ticket's line, if it has one.
+        let line = |id: i64| {
+            res.text
+                .split("\r\n")
+                .find(|line| line.starts_with(&format!("{id},")))
+                .map(str::to_owned)
+        };
+        let sight = |line: Option<String>| match line {
+            None => "absent".to_owned(),
+            Some(line) if line.contains(&self.reporter_name) => "named".to_owned(),
+            Some(_) => "hidden".to_owned(),
+        };
         match row {
+            "anonymous complaint: GET /tickets/export (its line)" => sight(line(self.anonymous)),
+            "anonymous, filed by staff on behalf: GET /tickets/export (its line)" => sight(line(self.on_behalf)),
+            "anonymous complaint: GET /tickets/export?reporter_id=<reporter>" => if line(self.anonymous).is_some() {
+                "listed"
+            } else {
+                "absent"
+            }
+            .to_owned(),
             "anonymous complaint: GET /tickets?reporter_id=<reporter>" => listed(self.anonymous),
             "GET /audit: a second-community admin reads what was done to their unit" => listed(self.renamed),
             "PATCH /users/{id} renaming staff who serve both communities" => status.to_string(),

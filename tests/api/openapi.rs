@@ -469,8 +469,8 @@ fn operation_ids_say_what_they_act_on() {
     }
 }
 
-/// Each ticket status is described with its Chinese name and whether it is
-/// final, as `domain::ticket::Status::is_final` says.
+/// Each ticket status is described with its Chinese name (`Status::name_zh`)
+/// and whether it is final, as `domain::ticket::Status::is_final` says.
 #[test]
 fn each_status_is_described_in_chinese_with_whether_it_is_final() {
     use griddesk::domain::ticket::Status;
@@ -483,6 +483,9 @@ fn each_status_is_described_in_chinese_with_whether_it_is_final() {
             .unwrap_or_else(|| panic!("no row for {}: {description}", status.as_str()));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
         assert!(!cells[2].is_ascii(), "{row}");
+        // The name CSV files write (`status_zh`) is the one the document gives.
+        let after_name = cells[2].strip_prefix(status.name_zh());
+        assert!(after_name.is_some_and(|rest| rest.starts_with(['：', ' '])), "{row}");
         let final_cell = if status.is_final() { "yes 是" } else { "no 否" };
         assert_eq!(cells[3], final_cell, "{row}");
     }

@@ -48,7 +48,7 @@ fn is_the_one_form(text: &str) -> bool {
 }
 
 #[actix_web::test]
-async fn every_time_is_whole_seconds_in_utc_in_json_and_csv() {
+async fn every_time_is_whole_seconds_in_utc_in_json_and_local_in_csv() {
     let app = TestApp::with_demo().await;
     // A moment with a fraction, so a form with fractions would show.
     app.clock
@@ -81,6 +81,8 @@ async fn every_time_is_whole_seconds_in_utc_in_json_and_csv() {
     let wrong: Vec<_> = found.iter().filter(|(_, text)| !is_the_one_form(text)).collect();
     assert!(wrong.is_empty(), "{wrong:?}");
 
+    // CSV files are read by people: local times (Asia/Shanghai by default)
+    // with their offset, whole seconds too.
     let csv = app
         .raw(
             Method::GET,
@@ -91,14 +93,36 @@ async fn every_time_is_whole_seconds_in_utc_in_json_and_csv() {
         )
         .await;
     assert_eq!(csv.status.as_u16(), 200);
-    let times: Vec<&str> = csv
+    let mut times: Vec<String> = csv
         .text
         .lines()
         .filter(|line| line.starts_with("from,") || line.starts_with("to,"))
-        .map(|line| &line[line.find(',').unwrap() + 1..])
+        .map(|line| line[line.find(',').unwrap() + 1..].to_owned())
         .collect();
     assert_eq!(times.len(), 2, "{}", csv.text);
-    assert!(times.iter().all(|t| is_the_one_form(t)), "{times:?}");
+    let export = app
+        .raw(Method::GET, "/api/v1/tickets/export", Some(&admin), &[], None)
+        .await;
+    assert_eq!(export.status.as_u16(), 200);
+    let mut reader = csv::Reader::from_reader(export.text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    for line in reader.records() {
+        let line = line.unwrap();
+        for (name, cell) in header.iter().zip(line.iter()) {
+            if name.ends_with("_at") && !cell.is_empty() {
+                times.push(cell.to_owned());
+            }
+        }
+    }
+    // `from` and `to`; the ticket's filing, deadlines and last change.
+    assert_eq!(times.len(), 2 + 4, "{times:?}");
+    let wrong: Vec<_> = times.iter().filter(|t| !is_local_to_shanghai(t)).collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+/// `2026-11-30T16:15:02+08:00`: whole seconds, China's offset.
+fn is_local_to_shanghai(text: &str) -> bool {
+    text.len() == 25 && text.ends_with("+08:00") && is_the_one_form(&format!("{}Z", &text[..19]))
 }
 
 #[test]

@@ -129,12 +129,30 @@ async fn statistics_count_where_and_how_fast_tickets_were_handled() {
         .raw(Method::GET, &path, Some(&admin), &[("Accept", "text/csv")], None)
         .await;
     assert_eq!(csv.status.as_u16(), 200);
-    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
-    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    // UTF-8 with a byte-order mark, CRLF line ends.
+    let text = csv.text.strip_prefix('\u{feff}').expect("a byte-order mark first");
+    let lines: Vec<&str> = text.strip_suffix("\r\n").unwrap().split("\r\n").collect();
+    assert!(lines.iter().all(|l| !l.contains('\n')), "{text:?}");
     assert_eq!(lines[0], "metric,value");
+    assert_eq!(lines[1], format!("unit_id,{committee}"));
     assert!(
         lines.contains(&"total,4") && lines.contains(&"resolved_at.household,1") && lines.contains(&"category.noise,2")
     );
+    // The period in the deployment's zone (Asia/Shanghai by default), with its offset.
+    let local = |t: &Value| {
+        chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    assert_eq!(lines[2], format!("from,{}", local(&stats["from"])));
+    assert!(lines[2].ends_with("+08:00"), "{}", lines[2]);
+    // `to` is now, a little later than the JSON's.
+    let to = chrono::DateTime::parse_from_rfc3339(lines[3].strip_prefix("to,").unwrap()).unwrap();
+    let json_to = chrono::DateTime::parse_from_rfc3339(stats["to"].as_str().unwrap()).unwrap();
+    assert!(to >= json_to && to - json_to < Duration::minutes(1), "{}", lines[3]);
+    assert!(lines[3].ends_with("+08:00"), "{}", lines[3]);
 
     assert_eq!(app.get("/api/v1/stats", Some(&admin)).await.error_fields(), ["unit_id"]);
     let res = app
@@ -344,24 +362,31 @@ async fn a_league_table_compares_the_child_units() {
         .raw(Method::GET, &path, Some(&admin), &[("Accept", "text/csv")], None)
         .await;
     assert_eq!(csv.status.as_u16(), 200);
-    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     assert!(csv.text.ends_with("\r\n"));
     let lines: Vec<&str> = csv.text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "unit_id,code,name,level,total,status.accepted,status.assigned,status.closed,status.merged,\
+        "\u{feff}unit_id,code,name,level,total,status.accepted,status.assigned,status.closed,status.merged,\
          status.referred,status.rejected,status.resolved,status.withdrawn,kind.complaint,kind.dispute,\
          resolved,resolved_at.branch,resolved_at.building,resolved_at.committee,resolved_at.household,\
          resolved_within_building_rate,accept_hours.median,accept_hours.p90,resolve_hours.median,\
          resolve_hours.p90,breach_rate,average_rating,reopen_rate"
     );
     assert_eq!(lines.len(), 4);
-    assert_eq!(
-        lines[1],
-        format!(
-            "{branch1},JM-B1,军门小区党支部,branch,3,0,1,1,0,0,0,1,0,3,0,2,0,0,0,2,1.000,3.000,3.800,9.000,11.400,0.000,4.000,0.333"
-        )
+    // Hours come from the test clock plus the real milliseconds between
+    // steps: a figure may round one thousandth up.
+    let expected = format!(
+        "{branch1},JM-B1,军门小区党支部,branch,3,0,1,1,0,0,0,1,0,3,0,2,0,0,0,2,1.000,3.000,3.800,9.000,11.400,0.000,4.000,0.333"
     );
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    let wanted: Vec<&str> = expected.split(',').collect();
+    assert_eq!(cells.len(), wanted.len(), "{}", lines[1]);
+    for (cell, want) in cells.iter().zip(&wanted) {
+        let close = want.contains('.')
+            && matches!((cell.parse::<f64>(), want.parse::<f64>()), (Ok(a), Ok(b)) if (a - b).abs() <= 0.0015);
+        assert!(cell == want || close, "{} is not {expected}", lines[1]);
+    }
     assert_eq!(
         lines[3],
         format!("{branch3},JM-B3,\"湖东,\"\"三\"\"支部\",branch,1,0,1,0,0,0,0,0,0,1,0,0,0,0,0,0,,,,,,0.000,,0.000")

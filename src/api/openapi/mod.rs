@@ -42,10 +42,11 @@ each field in `errors`, with a `code` of those the operation's 422 lists for tha
 `Accept-Language: zh-CN` for Chinese messages.\n\n\
 **Lists** use cursor pagination: pass `next_cursor` back as `cursor`.\n\n\
 **Times** the API writes are RFC 3339 in UTC to the whole second, `2026-11-30T08:15:02Z`, \
-in every JSON field and CSV file: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
+in every JSON field: the one form that Swift's `ISO8601DateFormatter` (`JSONDecoder`'s \
 `.iso8601`), Kotlin's `Instant.parse` and JavaScript's `Date` all read with their defaults. Fractions are \
 cut, never rounded up, so a time sent back as a lower bound (`updated_since`) never skips a change. Times \
-you send may carry any offset and fractions.\n\n\
+you send may carry any offset and fractions. CSV files are read by people: \
+their times are local in the deployment's time zone, with the offset, `2026-11-30T16:15:02+08:00`.\n\n\
 **Privacy:** anything you may not see answers 404; phone numbers are masked except for the person, \
 admins and committee-level staff.",
         license(name = "MIT OR Apache-2.0"),
@@ -84,6 +85,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("create_complaint", "提交投诉"),
     ("create_dispute", "提交矛盾纠纷"),
     ("list_tickets", "工单列表"),
+    ("export_tickets", "导出工单台账（CSV）"),
     ("get_ticket", "查看工单"),
     ("list_events", "工单时间线"),
     ("list_comments", "工单留言"),

@@ -1,7 +1,8 @@
 //! Complaints and disputes: filing (`filing`), reading and lists
-//! (`reading`), the timeline and comments (`timeline`), and how a ticket is
-//! shown to a caller (`view`).
+//! (`reading`), the CSV export (`export`), the timeline and comments
+//! (`timeline`), and how a ticket is shown to a caller (`view`).
 
+mod export;
 mod filing;
 mod reading;
 mod timeline;
@@ -29,6 +30,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     cfg.service(filing::create_complaint)
         .service(filing::create_dispute)
         .service(reading::list_tickets)
+        // Before `/tickets/{id}`, which would take `export` for an id.
+        .service(export::export_tickets)
         .service(reading::list_complaints)
         .service(reading::list_disputes)
         .service(reading::get_ticket)

@@ -1,6 +1,8 @@
 //! Lists of tickets and one ticket.
 
 use actix_web::{HttpResponse, get, http::header, web};
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -9,8 +11,8 @@ use crate::api::local_time::TimeBound;
 use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
-use crate::db::queries;
 use crate::db::tickets::{self as db, ReporterFilter, TicketFilter, TicketScope};
+use crate::db::{AnyConnection, queries};
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -18,16 +20,18 @@ use crate::policy::tickets as policy;
 use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
+/// What the ticket lists and the export select.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct TicketQuery {
+pub struct TicketFilters {
     /// One status or several, comma-separated: `status=assigned,accepted`
     /// (tickets in any of them; `status=assigned&status=accepted`, as many
-    /// generated clients send a list, means the same). 一个或多个状态，以逗号分隔。
+    /// generated clients send a list, means the same; an empty `status=` is
+    /// no filter). 一个或多个状态，以逗号分隔。
     #[serde(default, deserialize_with = "crate::api::statuses")]
     #[param(style = Form, explode = false, value_type = Option<Vec<Status>>)]
     pub status: Option<Vec<Status>>,
-    /// `GET /api/v1/tickets` only.
+    /// `GET /api/v1/tickets` and its export only.
     pub kind: Option<Kind>,
     /// A category `code`.
     #[param(pattern = r"^[^\u0000]*$")]
@@ -56,6 +60,12 @@ pub struct TicketQuery {
     /// Text in the title or description (Chinese included), up to 100 characters.
     #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
+}
+
+/// A page of a ticket list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketPage {
     /// Page size, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -64,71 +74,97 @@ pub struct TicketQuery {
     pub cursor: Option<String>,
 }
 
+/// The search text of `filters`, checked (before any database work).
+pub(super) fn search(filters: &TicketFilters) -> Result<Option<String>, ApiError> {
+    let mut v = Validator::default();
+    let q = search_text("q", filters.q.as_deref(), &mut v);
+    v.finish()?;
+    Ok(q)
+}
+
+/// The tickets `filters` select for `caller`, read against the database
+/// (a category's code, a unit's subtree, whether a resident is party to
+/// others' disputes): the scope and the filter for `db::list_tickets`,
+/// without a page (`before_id` none, `limit` 0).
+pub(super) fn selection(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    kind: Option<Kind>,
+    filters: TicketFilters,
+    q: Option<String>,
+    now: NaiveDateTime,
+    tz: Tz,
+) -> Result<(TicketScope, TicketFilter), ApiError> {
+    let mut scope = policy::list_scope(caller);
+    if let TicketScope::Resident { user_id, party } = &mut scope {
+        *party = db::is_other_party(conn, *user_id)?;
+    }
+    let category_id = match &filters.category {
+        Some(code) => Some(
+            db::find_category_by_code(conn, code)?
+                .ok_or_else(|| {
+                    not_found_field(
+                        "category",
+                        "not_found",
+                        "No category has this code.",
+                        "没有此编码的类别。",
+                    )
+                })?
+                .id,
+        ),
+        None => None,
+    };
+    let unit_path = match filters.unit_id {
+        Some(id) => Some(
+            queries::find_unit(conn, id)?
+                .ok_or_else(|| not_found_field("unit_id", "not_found", "No unit has this id.", "没有此编号的单元。"))?
+                .path,
+        ),
+        None => None,
+    };
+    let filter = TicketFilter {
+        id: None,
+        kind: kind.or(filters.kind).map(|k| k.as_str().to_owned()),
+        status: filters
+            .status
+            .map(|statuses| statuses.iter().map(|s| s.as_str().to_owned()).collect()),
+        category_id,
+        unit_path,
+        reporter: filters.reporter_id.map(|reporter_id| ReporterFilter {
+            reporter_id,
+            caller_id: caller.id.0,
+            sight: policy::reporter_sight(caller),
+        }),
+        overdue: filters.overdue.map(|o| (o, now)),
+        created_from: filters.created_from.map(|t| t.start(tz).naive_utc()),
+        created_to: filters.created_to.map(|t| t.end(tz).naive_utc()),
+        updated_since: filters.updated_since.map(|t| t.start(tz).naive_utc()),
+        q,
+        before_id: None,
+        limit: 0,
+    };
+    Ok((scope, filter))
+}
+
 async fn list(
     state: &AppState,
     caller: Caller,
     kind: Option<Kind>,
-    query: TicketQuery,
+    filters: TicketFilters,
+    page: TicketPage,
 ) -> Result<web::Json<TicketList>, ApiError> {
-    let mut v = Validator::default();
-    let q = search_text("q", query.q.as_deref(), &mut v);
-    let page = PageRequest::parse(Some(query.limit.unwrap_or(20)), query.cursor.as_deref());
-    v.finish()?;
-    let page = page?;
+    let q = search(&filters)?;
+    let page = PageRequest::parse(Some(page.limit.unwrap_or(20)), page.cursor.as_deref())?;
     let now = state.clock.now_naive();
     let tz = state.time_zone;
-    let mut scope = policy::list_scope(&caller);
     let items = state
         .db
         .run(move |conn| {
-            if let TicketScope::Resident { user_id, party } = &mut scope {
-                *party = db::is_other_party(conn, *user_id)?;
-            }
-            let category_id = match &query.category {
-                Some(code) => Some(
-                    db::find_category_by_code(conn, code)?
-                        .ok_or_else(|| {
-                            not_found_field(
-                                "category",
-                                "not_found",
-                                "No category has this code.",
-                                "没有此编码的类别。",
-                            )
-                        })?
-                        .id,
-                ),
-                None => None,
-            };
-            let unit_path = match query.unit_id {
-                Some(id) => Some(
-                    queries::find_unit(conn, id)?
-                        .ok_or_else(|| {
-                            not_found_field("unit_id", "not_found", "No unit has this id.", "没有此编号的单元。")
-                        })?
-                        .path,
-                ),
-                None => None,
-            };
+            let (scope, filter) = selection(conn, &caller, kind, filters, q, now, tz)?;
             let filter = TicketFilter {
-                id: None,
-                kind: kind.or(query.kind).map(|k| k.as_str().to_owned()),
-                status: query
-                    .status
-                    .map(|statuses| statuses.iter().map(|s| s.as_str().to_owned()).collect()),
-                category_id,
-                unit_path,
-                reporter: query.reporter_id.map(|reporter_id| ReporterFilter {
-                    reporter_id,
-                    caller_id: caller.id.0,
-                    sight: policy::reporter_sight(&caller),
-                }),
-                overdue: query.overdue.map(|o| (o, now)),
-                created_from: query.created_from.map(|t| t.start(tz).naive_utc()),
-                created_to: query.created_to.map(|t| t.end(tz).naive_utc()),
-                updated_since: query.updated_since.map(|t| t.start(tz).naive_utc()),
-                q,
                 before_id: page.after_id,
                 limit: page.fetch(),
+                ..filter
             };
             let rows = db::list_tickets(conn, &scope, &filter)?;
             let (rows, next_cursor) = page.finish(rows, |t| t.id);
@@ -151,10 +187,11 @@ async fn list(
 ///
 /// Anonymous tickets hide their reporter from household and building staff
 /// in every answer: `reporter` is null, and `reporter_id` does not match
-/// them for those callers.
+/// them for those callers. All of them as one CSV file:
+/// `GET /api/v1/tickets/export`.
 #[utoipa::path(
     tag = "tickets",
-    params(TicketQuery),
+    params(TicketFilters, TicketPage),
     responses(
         (status = 200, description = "A page of tickets.", body = TicketList),
         (status = 401, response = Unauthorized),
@@ -167,9 +204,10 @@ async fn list(
 async fn list_tickets(
     state: web::Data<AppState>,
     auth: Auth,
-    query: QueryParams<TicketQuery>,
+    filters: QueryParams<TicketFilters>,
+    page: QueryParams<TicketPage>,
 ) -> Result<web::Json<TicketList>, ApiError> {
-    list(&state, auth.caller, None, query.0).await
+    list(&state, auth.caller, None, filters.0, page.0).await
 }
 
 /// List complaints
@@ -177,7 +215,7 @@ async fn list_tickets(
 /// As `GET /api/v1/tickets`, complaints only.
 #[utoipa::path(
     tag = "tickets",
-    params(TicketQuery),
+    params(TicketFilters, TicketPage),
     responses(
         (status = 200, description = "A page of complaints.", body = TicketList),
         (status = 401, response = Unauthorized),
@@ -190,9 +228,10 @@ async fn list_tickets(
 async fn list_complaints(
     state: web::Data<AppState>,
     auth: Auth,
-    query: QueryParams<TicketQuery>,
+    filters: QueryParams<TicketFilters>,
+    page: QueryParams<TicketPage>,
 ) -> Result<web::Json<TicketList>, ApiError> {
-    list(&state, auth.caller, Some(Kind::Complaint), query.0).await
+    list(&state, auth.caller, Some(Kind::Complaint), filters.0, page.0).await
 }
 
 /// List disputes
@@ -200,7 +239,7 @@ async fn list_complaints(
 /// As `GET /api/v1/tickets`, disputes only.
 #[utoipa::path(
     tag = "tickets",
-    params(TicketQuery),
+    params(TicketFilters, TicketPage),
     responses(
         (status = 200, description = "A page of disputes.", body = TicketList),
         (status = 401, response = Unauthorized),
@@ -213,9 +252,10 @@ async fn list_complaints(
 async fn list_disputes(
     state: web::Data<AppState>,
     auth: Auth,
-    query: QueryParams<TicketQuery>,
+    filters: QueryParams<TicketFilters>,
+    page: QueryParams<TicketPage>,
 ) -> Result<web::Json<TicketList>, ApiError> {
-    list(&state, auth.caller, Some(Kind::Dispute), query.0).await
+    list(&state, auth.caller, Some(Kind::Dispute), filters.0, page.0).await
 }
 
 /// Get a ticket
