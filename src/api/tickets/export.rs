@@ -213,7 +213,8 @@ impl Export {
         (status = 401, response = Unauthorized),
         (status = 422, response = ValidationFailed),
     ),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    extensions(("x-field-codes" = json!({"q": ["too_long"], "category": ["not_found"], "unit_id": ["not_found"]})))
 )]
 #[get("/tickets/export")]
 async fn export_tickets(
