@@ -117,7 +117,8 @@ async fn create_admin_makes_a_super_admin_from_env_or_stdin() {
         .unwrap()
         .write_all(b"another-long-password\n")
         .unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     app.login_tokens("deputy", "another-long-password").await;
 
     let out = griddesk(&app.database)
