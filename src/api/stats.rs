@@ -269,6 +269,18 @@ struct Period {
     month: Option<Month>,
 }
 
+/// `time` moved into the years RFC 3339 can write (0000–9999).
+fn within_rfc3339(time: DateTime<Utc>) -> DateTime<Utc> {
+    let first = chrono::NaiveDate::from_ymd_opt(0, 1, 1).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let last = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc());
+    match (first, last) {
+        (Some(first), Some(last)) => time.clamp(first, last),
+        _ => time,
+    }
+}
+
 /// The unit a statistics call names (`field` is required) and its period.
 fn unit_and_period(
     (field, unit_id): (&str, Option<i64>),
@@ -299,6 +311,10 @@ fn unit_and_period(
             (from.map_or(to - Duration::days(30), |f| f.start(tz)), to)
         }
     };
+    // The answer names its period in RFC 3339, whose years run 0000–9999:
+    // a bound beyond (a month of year 0 read in a zone east of UTC, or the
+    // end of 9999-12-31) counts from or to the edge, which holds no tickets.
+    let (from, to) = (within_rfc3339(from), within_rfc3339(to));
     if unit_id.is_none() {
         v.push(
             field,

@@ -243,6 +243,17 @@ async fn statistics_count_a_calendar_month_in_the_deployment_time_zone() {
         .clone();
     assert_eq!(table["from"], started["from"]);
 
+    // The first and last months RFC 3339 can name: the period is named
+    // within its years (year 0's January starts before 0000-01-01 in UTC+8).
+    let first = stats("month=0000-01".to_owned()).await;
+    assert_eq!(first["from"], "0000-01-01T00:00:00Z");
+    let last = stats("month=9999-12".to_owned()).await;
+    assert_eq!(last["to"], "9999-12-31T16:00:00Z");
+    let far = stats("from=0000-01-01&to=9999-12-31".to_owned()).await;
+    assert_eq!(
+        (far["from"].as_str(), far["to"].as_str()),
+        (Some("0000-01-01T00:00:00Z"), Some("9999-12-31T16:00:00Z"))
+    );
     for (query, field) in [
         ("month=2026-13", "month"),
         ("month=2026-1", "month"),
