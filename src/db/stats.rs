@@ -107,7 +107,12 @@ const RESUMS: &str = "CAST(SUM(g.count) AS BIGINT) AS count, CAST(SUM(g.breached
     CAST(SUM(g.rating_sum) AS BIGINT) AS rating_sum, CAST(SUM(g.accepted) AS BIGINT) AS accepted, \
     CAST(SUM(g.resolved) AS BIGINT) AS resolved";
 
+/// `t` as an SQL timestamp literal. PostgreSQL's text form has no year 0
+/// (it counts 1 BC), so a bound before 0001-01-01, which no ticket can
+/// precede, is written as that day.
 fn stamp(t: NaiveDateTime) -> String {
+    let first = chrono::NaiveDate::from_ymd_opt(1, 1, 1).map(|d| d.and_time(chrono::NaiveTime::MIN));
+    let t = first.map_or(t, |first| t.max(first));
     t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
