@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::auth::jwt::JwtKeys;
 use crate::auth::secrets;
 use crate::clock::Clock;
+use crate::db::audit_queue::AuditQueue;
 use crate::db::{DatabaseUrl, Db, queries};
 use crate::state::AppState;
 
@@ -212,6 +213,8 @@ pub enum ConfigError {
     TwoSecrets,
     #[error("cannot read or store the JWT secret: {0}")]
     Secret(String),
+    #[error("cannot start a background thread: {0}")]
+    Thread(String),
 }
 
 /// The configured JWT secret: the `GRIDDESK_JWT_SECRET` value or the
@@ -256,9 +259,17 @@ pub fn build_state(
         Some(secret) if secret.len() < JWT_SECRET_MIN_BYTES => return Err(ConfigError::WeakSecret),
         Some(secret) => secret,
         None => {
-            let mut conn = db.conn().map_err(|e| ConfigError::Secret(e.to_string()))?;
             let generated = secrets::random_token(48);
-            let stored = queries::get_or_insert_setting(&mut conn, JWT_SECRET_SETTING, &generated, clock.now_naive())
+            let now = clock.now_naive();
+            let stored = db
+                .write_blocking(move |conn| {
+                    Ok(queries::get_or_insert_setting(
+                        conn,
+                        JWT_SECRET_SETTING,
+                        &generated,
+                        now,
+                    )?)
+                })
                 .map_err(|e| ConfigError::Secret(e.to_string()))?;
             tracing::warn!(
                 "{JWT_SECRET_ENV} is not set: access tokens are signed with a key generated into the \
@@ -271,7 +282,9 @@ pub fn build_state(
             stored
         }
     };
+    let audit = AuditQueue::start(db.clone()).map_err(|e| ConfigError::Thread(e.to_string()))?;
     Ok(AppState {
+        audit,
         db,
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
         clock,

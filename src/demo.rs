@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 use crate::auth::password;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
-use crate::db::{AnyConnection, Db, write_transaction};
+use crate::db::{AnyConnection, Db};
 use crate::domain::extensions::Decision;
 use crate::domain::filing::{Filing, FilingInput, PartyInput};
 use crate::domain::ids::{TicketId, UnitId, UserId};
@@ -49,8 +49,7 @@ pub struct DemoSummary {
 /// tickets in every status when `with_tickets`.
 pub fn load(db: &Db, now: NaiveDateTime, with_tickets: bool) -> Result<DemoSummary, ApiError> {
     let hash = password::hash(DEMO_PASSWORD)?;
-    let mut conn = db.conn()?;
-    let created = write_transaction(&mut conn, |conn| {
+    let created = db.write_blocking(move |conn| {
         let exists = queries::list_units(
             conn,
             &queries::UnitFilter {
@@ -73,7 +72,6 @@ pub fn load(db: &Db, now: NaiveDateTime, with_tickets: bool) -> Result<DemoSumma
         }
         Ok(true)
     })?;
-    drop(conn);
     if created && with_tickets {
         // The deadline worker's first pass: tickets left waiting too long climb the grid.
         crate::worker::run_once(db, now)?;

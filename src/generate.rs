@@ -390,11 +390,13 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
                 ));
             }
         }
-        let written = match conn {
-            AnyConnection::Sqlite(c) => write_batch!(c, rows, visits, events),
-            AnyConnection::Postgres(c) => write_batch!(c, rows, visits, events),
-        };
-        written?;
+        db.write_blocking(move |conn| {
+            match conn {
+                AnyConnection::Sqlite(c) => write_batch!(c, rows, visits, events),
+                AnyConnection::Postgres(c) => write_batch!(c, rows, visits, events),
+            }?;
+            Ok(())
+        })?;
         done += n;
         if done % 100_000 == 0 || done == wanted {
             eprintln!("  {done} / {wanted} tickets ({:.0} s)", started.elapsed().as_secs_f64());
@@ -402,12 +404,15 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
     }
     // Let the planners see the new data; PostgreSQL's id sequence must also
     // move past the ids written explicitly.
-    match conn {
-        AnyConnection::Postgres(c) => c.batch_execute(
-            "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets)); ANALYZE;",
-        )?,
-        AnyConnection::Sqlite(c) => c.batch_execute("ANALYZE;")?,
-    }
+    db.write_blocking(|conn| {
+        match conn {
+            AnyConnection::Postgres(c) => c.batch_execute(
+                "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets)); ANALYZE;",
+            )?,
+            AnyConnection::Sqlite(c) => c.batch_execute("ANALYZE;")?,
+        }
+        Ok(())
+    })?;
     Ok(u64::try_from(wanted).unwrap_or(0))
 }
 

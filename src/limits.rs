@@ -183,11 +183,10 @@ impl Reservation {
 /// cannot grow the table beyond what one window holds.
 pub fn prune(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
     let before = now - Duration::minutes(LONGEST_WINDOW_MINUTES);
-    let mut conn = db.conn()?;
     let mut pruned = 0;
     // Bounded: a pass deletes at most 100 batches; the rest waits for the next.
     for _ in 0..100 {
-        let deleted = crate::db::write_transaction(&mut conn, |conn| Ok(attempts::prune(conn, before, 1000)?))?;
+        let deleted = db.write_blocking(move |conn| Ok(attempts::prune(conn, before, 1000)?))?;
         pruned += deleted;
         if deleted < 1000 {
             break;

@@ -8,7 +8,7 @@ use griddesk::clock::Clock;
 use griddesk::config::{
     Cli, Command, ConfigError, JWT_SECRET_ENV, LogFormat, ServeArgs, build_state, configured_jwt_secret,
 };
-use griddesk::db::{DatabaseUrl, Db, models::NewUserRow, queries, write_transaction};
+use griddesk::db::{DatabaseUrl, Db, models::NewUserRow, queries};
 use griddesk::domain::people::{Password, Role, Username, display_name};
 use tracing_subscriber::EnvFilter;
 
@@ -80,9 +80,10 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     );
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
+    let audit = state.audit.clone();
     let state = web::Data::new(state);
     let system = actix_web::rt::System::new();
-    system.block_on(async move {
+    let served = system.block_on(async move {
         let mut server = HttpServer::new(move || griddesk::build_app(state.clone()))
             .shutdown_timeout(30)
             .client_request_timeout(std::time::Duration::from_secs(args.request_timeout))
@@ -102,7 +103,10 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         // actix-web stops gracefully on SIGTERM and SIGINT: it stops accepting,
         // lets requests in flight finish (up to the shutdown timeout), then exits.
         server.run().await.map_err(|e| format!("server error: {e}"))
-    })
+    });
+    // Audit rows of the last requests may still be queued: write them.
+    audit.drain_before_exit(std::time::Duration::from_secs(10));
+    served
 }
 
 fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Result<(), String> {
@@ -125,14 +129,14 @@ fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Re
     let hash = griddesk::auth::password::hash(password.expose()).map_err(|e| e.to_string())?;
     let db = open_db(database_url)?;
     let now = Clock::system().now_naive();
-    let mut conn = db.conn().map_err(|e| e.to_string())?;
-    let user = write_transaction(&mut conn, |conn| {
-        queries::insert_user(
-            conn,
-            &NewUserRow::new(username.as_str(), &display, &hash, Role::Superadmin.as_str(), now),
-        )
-    })
-    .map_err(|e| e.to_string())?;
+    let user = db
+        .write_blocking(move |conn| {
+            Ok(queries::insert_user(
+                conn,
+                &NewUserRow::new(username.as_str(), &display, &hash, Role::Superadmin.as_str(), now),
+            )?)
+        })
+        .map_err(|e| e.to_string())?;
     println!("created super-admin {} (id {})", user.username, user.id);
     Ok(())
 }

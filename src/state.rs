@@ -6,10 +6,13 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::HashGate;
 use crate::clock::Clock;
 use crate::db::Db;
+use crate::db::audit_queue::AuditQueue;
 use crate::limits::Limits;
 
 pub struct AppState {
     pub db: Db,
+    /// Audit rows written off the request path (admins' reads).
+    pub audit: AuditQueue,
     pub jwt: JwtKeys,
     pub clock: Clock,
     /// How long a refresh token (and so an idle session) lives.

@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::tickets;
-use crate::db::{AnyConnection, Db, queries, write_transaction};
+use crate::db::{AnyConnection, Db, queries};
 use crate::domain::ids::TicketId;
 use crate::domain::lifecycle::{DeadlineStep, auto_close_resolved_before};
 use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
@@ -37,6 +37,13 @@ pub struct Report {
 impl Report {
     pub fn total(&self) -> usize {
         self.escalated + self.accept_breaches + self.resolve_breaches + self.closed
+    }
+
+    fn add(&mut self, other: Self) {
+        self.escalated += other.escalated;
+        self.accept_breaches += other.accept_breaches;
+        self.resolve_breaches += other.resolve_breaches;
+        self.closed += other.closed;
     }
 }
 
@@ -110,20 +117,21 @@ fn handle(
 /// One pass over every job, in batches, until nothing is due.
 pub fn run_once(db: &Db, now: NaiveDateTime) -> Result<Report, ApiError> {
     let mut report = Report::default();
-    let mut conn = db.conn()?;
     for step in [
         DeadlineStep::SignForMissed,
         DeadlineStep::ResolveMissed,
         DeadlineStep::AutoClose,
     ] {
         loop {
-            let handled = write_transaction(&mut conn, |conn| {
+            let (handled, done) = db.write_blocking(move |conn| {
+                let mut done = Report::default();
                 let ids = claim(conn, step, now)?;
                 for id in &ids {
-                    handle(conn, step, *id, now, &mut report)?;
+                    handle(conn, step, *id, now, &mut done)?;
                 }
-                Ok(ids.len())
+                Ok((ids.len(), done))
             })?;
+            report.add(done);
             if handled < usize::try_from(BATCH).unwrap_or(usize::MAX) {
                 break;
             }
@@ -142,11 +150,10 @@ const PRUNE_EVERY_MINUTES: i64 = 60;
 /// Returns how many sessions went.
 pub fn prune_sessions(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
     let cutoff = now - chrono::Duration::days(SESSION_RETENTION_DAYS);
-    let mut conn = db.conn()?;
     let mut pruned = 0;
     // Bounded: a pass deletes at most 100 batches; the rest waits for the next.
     for _ in 0..100 {
-        let deleted = write_transaction(&mut conn, |conn| Ok(queries::delete_dead_sessions(conn, cutoff, 500)?))?;
+        let deleted = db.write_blocking(move |conn| Ok(queries::delete_dead_sessions(conn, cutoff, 500)?))?;
         pruned += deleted;
         if deleted < 500 {
             break;

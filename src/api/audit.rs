@@ -17,11 +17,12 @@ use crate::auth::Auth;
 use crate::auth::extractor::AuditActor;
 use crate::clock::utc;
 use crate::db::audit::{self as db, AuditFilter};
+use crate::db::audit_queue::PendingAudit;
 use crate::db::models::NewAuditRow;
 use crate::domain::people::Role;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy;
-use crate::policy::audit::{Access, AuditKind, TrailScope, filed_under, object_at};
+use crate::policy::audit::{Access, AuditKind, TrailScope, object_at};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -91,7 +92,7 @@ pub async fn record(
             .and_then(|l| l.to_str().ok())
             .and_then(object_at)
     });
-    let mut row = NewAuditRow {
+    let row = NewAuditRow {
         created_at: state.clock.now_naive(),
         request_id: request
             .extensions()
@@ -107,25 +108,13 @@ pub async fn record(
         path: request.path().to_owned(),
         status: i32::from(res.status().as_u16()),
     };
-    let written = state
-        .db
-        .run(move |conn| {
-            let communities = match (deleted.clone(), object) {
-                (Some(communities), _) if !communities.is_empty() => communities,
-                (_, Some(object)) => db::communities_of(conn, object)?,
-                (_, None) => Vec::new(),
-            };
-            row.community_id = filed_under(&communities, actor.community_id);
-            if deleted.is_some()
-                && let Some(community) = row.community_id
-                && !db::community_exists(conn, community)?
-            {
-                // The whole community was deleted: only super-admins read it.
-                row.community_id = None;
-            }
-            Ok(db::insert_audit(conn, &row)?)
-        })
-        .await;
+    let pending = PendingAudit { row, object, deleted };
+    if kind == AuditKind::Read.as_str() {
+        // A read changed nothing: its row is queued, never waited for.
+        state.audit.push(pending).await;
+        return Ok(res);
+    }
+    let written = state.db.write(move |conn| pending.write(conn)).await;
     if let Err(error) = written {
         tracing::error!(error = %error, "could not write the audit trail");
     }
@@ -229,6 +218,8 @@ async fn list_audit_entries(
         TrailScope::All => None,
         TrailScope::Communities(ids) => Some(ids),
     };
+    // This process's queued rows first, so the trail shows its own reads.
+    state.audit.drain().await;
     let (items, next_cursor) = state
         .db
         .run(move |conn| {

@@ -3,12 +3,14 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod audit_queue;
 pub mod mediation;
 pub mod models;
 pub mod queries;
 pub mod schema;
 pub mod stats;
 pub mod tickets;
+pub mod writer;
 
 use std::fmt;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::ApiError;
+pub use writer::Writer;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -103,8 +106,11 @@ impl DatabaseUrl {
 
 /// r2d2 manager that opens the variant the URL names and prepares SQLite
 /// connections (busy timeout first, then foreign keys and durable commits).
+/// A SQLite reader is opened read-only (`query_only`): every write goes to
+/// the one writer, and a write sent to a reader by mistake fails loudly.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    sqlite_reader: bool,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -120,6 +126,10 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
                     .map_err(r2d2::Error::QueryError)?;
+                if self.sqlite_reader {
+                    conn.batch_execute("PRAGMA query_only = ON;")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -153,14 +163,24 @@ fn one_line(error: &dyn fmt::Display) -> String {
 
 /// The database handle kept in the app state. Calls run on actix's blocking
 /// thread pool, never on the async workers.
+///
+/// PostgreSQL: one pool for reads and writes. SQLite, which lets one
+/// transaction write at a time: a pool of read-only connections sized to
+/// the cores, and one [`Writer`] that runs every write transaction.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
-    backend: &'static str,
+    writer: Option<Writer>,
+    url: DatabaseUrl,
 }
+
+/// SQLite readers per core: reads are short and CPU-bound, and a second one
+/// per core covers a reader waiting on the disk.
+const SQLITE_READERS_PER_CORE: u32 = 2;
 
 impl Db {
     /// Opens the pool, sets SQLite to WAL once, and applies pending migrations.
+    /// `max_size` bounds the pool (on SQLite, the readers: at most two a core).
     pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Self, StartupError> {
         let connect_error = |error: &dyn fmt::Display| StartupError::Connect {
             url: url.redacted(),
@@ -168,15 +188,32 @@ impl Db {
         };
         // Open one connection directly first: r2d2 retries until its timeout
         // and then reports only "timed out", hiding the real cause.
-        let manager = ConnectionManager { url: url.clone() };
-        let mut first = manager.connect().map_err(|e| connect_error(&e))?;
+        let writable = ConnectionManager {
+            url: url.clone(),
+            sqlite_reader: false,
+        };
+        let mut first = writable.connect().map_err(|e| connect_error(&e))?;
         if let AnyConnection::Sqlite(conn) = &mut first {
             conn.batch_execute("PRAGMA journal_mode = WAL;")
                 .map_err(|e| connect_error(&e))?;
         }
         run_migrations(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
-        drop(first);
 
+        let (writer, max_size) = match url {
+            DatabaseUrl::Postgres(_) => {
+                drop(first);
+                (None, max_size)
+            }
+            DatabaseUrl::Sqlite(_) => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1));
+                let writer = Writer::start(first).map_err(|e| connect_error(&e))?;
+                (Some(writer), max_size.min(SQLITE_READERS_PER_CORE * cores).max(1))
+            }
+        };
+        let manager = ConnectionManager {
+            url: url.clone(),
+            sqlite_reader: writer.is_some(),
+        };
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
@@ -185,15 +222,40 @@ impl Db {
             .map_err(|e| connect_error(&e))?;
         Ok(Self {
             pool,
-            backend: url.backend_name(),
+            writer,
+            url: url.clone(),
         })
     }
 
     pub fn backend(&self) -> &'static str {
-        self.backend
+        self.url.backend_name()
     }
 
-    /// A connection for synchronous code (CLI commands, the demo loader).
+    /// One writable connection outside the pool and the writer, prepared
+    /// like theirs, for maintenance (reverting a migration in a test). On
+    /// SQLite it takes the write lock in turn with the writer, through the
+    /// busy timeout; requests never use it.
+    pub fn maintenance_connection(&self) -> Result<AnyConnection, ApiError> {
+        ConnectionManager {
+            url: self.url.clone(),
+            sqlite_reader: false,
+        }
+        .connect()
+        .map_err(ApiError::unavailable)
+    }
+
+    /// Connections the (reading) pool holds at most.
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// Writes waiting for SQLite's writer (always 0 on PostgreSQL).
+    pub fn writer_queue_depth(&self) -> usize {
+        self.writer.as_ref().map_or(0, Writer::depth)
+    }
+
+    /// A connection for synchronous code that reads (on SQLite it cannot
+    /// write: use [`Db::write_blocking`]).
     pub fn conn(&self) -> Result<DbConn, ApiError> {
         self.pool.get().map_err(ApiError::unavailable)
     }
@@ -211,7 +273,8 @@ impl Db {
         .is_some()
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f`, which only reads, with a pooled connection on the blocking
+    /// thread pool.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
@@ -227,13 +290,29 @@ impl Db {
     }
 
     /// Runs `f` inside one write transaction: committed when it returns `Ok`,
-    /// rolled back otherwise.
+    /// rolled back otherwise. Answers once the commit is durable.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(move |conn| write_transaction(conn, f)).await
+        match &self.writer {
+            Some(writer) => writer.write(f).await,
+            None => self.run(move |conn| write_transaction(conn, f)).await,
+        }
+    }
+
+    /// [`Db::write`] for synchronous code (the worker, CLI commands, tests'
+    /// set-up): blocks the calling thread until the commit.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write_blocking(f),
+            None => write_transaction(&mut *self.conn()?, f),
+        }
     }
 }
 

@@ -12,7 +12,8 @@ async fn readyz_is_503_when_no_database_connection_can_be_had() {
     let app = TestApp::spawn().await;
     // Hold every connection of the server's pool: the database "does not answer".
     let db = app.db.clone();
-    let held = actix_web::web::block(move || (0..4).map(|_| db.conn().unwrap()).collect::<Vec<_>>())
+    let size = db.pool_size();
+    let held = actix_web::web::block(move || (0..size).map(|_| db.conn().unwrap()).collect::<Vec<_>>())
         .await
         .unwrap();
     let res = app.get("/readyz", None).await;

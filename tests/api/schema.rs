@@ -38,7 +38,7 @@ fn tables(conn: &mut AnyConnection) -> Vec<String> {
 fn migrations_run_down_and_up_again() {
     let test_db = TestDb::new();
     let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
-    let mut conn = db.conn().unwrap();
+    let mut conn = db.maintenance_connection().unwrap();
     let expected = [
         "audit_log",
         "categories",
@@ -63,7 +63,7 @@ fn migrations_run_down_and_up_again() {
         "users",
     ];
     assert_eq!(tables(&mut conn), expected);
-    match &mut *conn {
+    match &mut conn {
         AnyConnection::Sqlite(c) => {
             c.revert_all_migrations(SQLITE_MIGRATIONS).unwrap();
         }
@@ -111,10 +111,25 @@ fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
         "synchronous must be FULL"
     );
     assert_eq!(number(c, "SELECT timeout AS value FROM pragma_busy_timeout"), 10_000);
-    // And the foreign keys really bite.
-    let orphan = diesel::sql_query(
-        "INSERT INTO posts (user_id, unit_id, created_at) VALUES (424242, 424242, '2026-01-01 00:00:00')",
-    )
-    .execute(c);
-    assert!(orphan.is_err());
+    // The pool only reads: every write goes through the one writer.
+    assert_eq!(number(c, "SELECT query_only AS value FROM pragma_query_only"), 1);
+    let orphan = "INSERT INTO posts (user_id, unit_id, created_at) VALUES (424242, 424242, '2026-01-01 00:00:00')";
+    let refused = diesel::sql_query(orphan).execute(c).unwrap_err().to_string();
+    assert!(refused.contains("readonly"), "{refused}");
+    // The writer's connection is prepared the same way, and its foreign keys
+    // really bite (the savepoint's error leaves the other writes standing).
+    let writer = db.write_blocking(move |conn| {
+        let AnyConnection::Sqlite(c) = conn else {
+            panic!("expected SQLite")
+        };
+        let pragmas = (
+            number(c, "SELECT foreign_keys AS value FROM pragma_foreign_keys"),
+            number(c, "SELECT synchronous AS value FROM pragma_synchronous"),
+            number(c, "SELECT query_only AS value FROM pragma_query_only"),
+        );
+        Ok((pragmas, diesel::sql_query(orphan).execute(c).map_err(|e| e.to_string())))
+    });
+    let (pragmas, orphan) = writer.unwrap();
+    assert_eq!(pragmas, (1, 2, 0));
+    assert!(orphan.unwrap_err().contains("FOREIGN KEY"));
 }

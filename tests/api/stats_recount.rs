@@ -511,8 +511,8 @@ async fn generated_tickets_and_the_backfill_count_the_same() {
     // on an existing database.
     let db = app.db.clone();
     actix_web::web::block(move || {
-        let mut conn = db.conn().unwrap();
-        match &mut *conn {
+        let mut conn = db.maintenance_connection().unwrap();
+        match &mut conn {
             AnyConnection::Sqlite(c) => {
                 let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
                 let reach = all

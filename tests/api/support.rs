@@ -151,6 +151,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub db: Db,
+    /// The server's queue of audit rows written off the request path.
+    pub audit: griddesk::db::audit_queue::AuditQueue,
     /// Shared with the replicas started by [`TestApp::replica`].
     pub database: Arc<TestDb>,
     client: awc::Client,
@@ -211,6 +213,7 @@ impl TestApp {
         let mut state = state;
         configure(&mut state);
         let db = state.db.clone();
+        let audit = state.audit.clone();
         let state = web::Data::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -231,6 +234,7 @@ impl TestApp {
             base: format!("http://127.0.0.1:{port}"),
             clock,
             db,
+            audit,
             database,
             client,
             server: handle,
@@ -341,11 +345,12 @@ impl TestApp {
         let now = self.clock.now_naive();
         web::block(move || {
             let hash = griddesk::auth::password::hash(PASSWORD)?;
-            let mut conn = db.conn()?;
-            griddesk::db::queries::insert_user(
-                &mut conn,
-                &griddesk::db::models::NewUserRow::new("root", "Root", &hash, "superadmin", now),
-            )
+            db.write_blocking(move |conn| {
+                Ok(griddesk::db::queries::insert_user(
+                    conn,
+                    &griddesk::db::models::NewUserRow::new("root", "Root", &hash, "superadmin", now),
+                )?)
+            })
         })
         .await
         .unwrap()

@@ -1,0 +1,163 @@
+//! Audit rows written off the request path: admins' reads of personal data
+//! (and refused writes, which changed nothing) are queued in memory and
+//! written in batches by a thread of their own, so a read never waits for a
+//! write transaction.
+//!
+//! What a crash can lose: rows still queued when the process is killed (at
+//! most what arrived in the last moment before, since the thread writes
+//! whatever has queued as soon as its previous batch is committed). A
+//! graceful stop writes them all first ([`AuditQueue::drain`]). Rows for
+//! changes that committed are not queued: they are written in the change's
+//! own transaction (see `api::audit`).
+
+use diesel::Connection;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use super::audit::{communities_of, community_exists, insert_audit};
+use super::models::NewAuditRow;
+use super::{AnyConnection, Db};
+use crate::error::ApiError;
+use crate::policy::audit::{AuditObject, filed_under};
+
+/// Rows that may wait; past this, requests wait for room (nothing is dropped).
+const CAPACITY: usize = 4096;
+/// Rows written per transaction at most.
+const BATCH: usize = 512;
+
+/// A row whose community is decided when it is written: the community of
+/// the object it names (or, for a deletion, the communities looked up
+/// before the object went), else the actor's.
+#[derive(Debug, Clone)]
+pub struct PendingAudit {
+    pub row: NewAuditRow,
+    pub object: Option<AuditObject>,
+    pub deleted: Option<Vec<i64>>,
+}
+
+impl PendingAudit {
+    /// Files the row under its community and appends it.
+    pub fn write(mut self, conn: &mut AnyConnection) -> Result<(), ApiError> {
+        let communities = match (self.deleted.clone(), self.object) {
+            (Some(communities), _) if !communities.is_empty() => communities,
+            (_, Some(object)) => communities_of(conn, object)?,
+            (_, None) => Vec::new(),
+        };
+        self.row.community_id = filed_under(&communities, self.row.community_id);
+        if self.deleted.is_some()
+            && let Some(community) = self.row.community_id
+            && !community_exists(conn, community)?
+        {
+            // The whole community was deleted: only super-admins read it.
+            self.row.community_id = None;
+        }
+        Ok(insert_audit(conn, &self.row)?)
+    }
+}
+
+enum Message {
+    Row(Box<PendingAudit>),
+    /// Answered once every row sent before it is written (or given up on).
+    Drained(SyncSender<()>),
+}
+
+/// The queue's handle; clones share one writing thread, which stops after
+/// the last handle is dropped and what was queued is written.
+#[derive(Clone)]
+pub struct AuditQueue {
+    sender: SyncSender<Message>,
+}
+
+impl AuditQueue {
+    pub fn start(db: Db) -> std::io::Result<Self> {
+        let (sender, receiver) = sync_channel(CAPACITY);
+        std::thread::Builder::new()
+            .name("griddesk-audit".into())
+            .spawn(move || serve(&db, &receiver))?;
+        Ok(Self { sender })
+    }
+
+    /// Queues a row; waits (on a blocking thread) only when the queue is full.
+    pub async fn push(&self, row: PendingAudit) {
+        match self.sender.try_send(Message::Row(Box::new(row))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(message)) => {
+                let sender = self.sender.clone();
+                if !matches!(actix_web::web::block(move || sender.send(message)).await, Ok(Ok(()))) {
+                    tracing::error!("the audit queue has stopped; an audit row was not written");
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::error!("the audit queue has stopped; an audit row was not written");
+            }
+        }
+    }
+
+    /// Waits until every row queued before this call is written: the trail
+    /// reads what this process has recorded so far.
+    pub async fn drain(&self) {
+        let sender = self.sender.clone();
+        let _ = actix_web::web::block(move || Self::drain_blocking(&sender, Duration::from_secs(10))).await;
+    }
+
+    /// [`AuditQueue::drain`] for a stopping server: waits at most `timeout`.
+    pub fn drain_before_exit(&self, timeout: Duration) {
+        Self::drain_blocking(&self.sender, timeout);
+    }
+
+    fn drain_blocking(sender: &SyncSender<Message>, timeout: Duration) {
+        let (done, wait) = sync_channel(1);
+        if sender.send(Message::Drained(done)).is_ok() {
+            let _ = wait.recv_timeout(timeout);
+        }
+    }
+}
+
+fn serve(db: &Db, receiver: &Receiver<Message>) {
+    while let Ok(first) = receiver.recv() {
+        let mut rows = Vec::new();
+        let mut waiting = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Row(row) => rows.push(*row),
+                Message::Drained(done) => waiting.push(done),
+            }
+            if rows.len() < BATCH {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !rows.is_empty() {
+            write(db, rows);
+        }
+        for done in waiting {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes `rows` in one transaction; tries once more after a second (the
+/// database may be restarting), then logs what was lost.
+fn write(db: &Db, rows: Vec<PendingAudit>) {
+    let count = rows.len();
+    for attempt in 0..2 {
+        let batch = rows.clone();
+        let written = db.write_blocking(move |conn| {
+            for row in batch {
+                // One bad row (its actor deleted meanwhile) costs only itself.
+                if let Err(error) = conn.transaction::<_, ApiError, _>(|conn| row.write(conn)) {
+                    tracing::error!(%error, "an audit row could not be written and is lost");
+                }
+            }
+            Ok(())
+        });
+        match written {
+            Ok(()) => return,
+            Err(error) if attempt == 0 => {
+                tracing::warn!(%error, count, "writing queued audit rows failed; trying again");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(error) => tracing::error!(%error, count, "queued audit rows could not be written and are lost"),
+        }
+    }
+}
