@@ -7,6 +7,7 @@ use crate::auth::password::HashGate;
 use crate::clock::Clock;
 use crate::db::Db;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub db: Db,
@@ -29,4 +30,6 @@ pub struct AppState {
     /// Where the deployment's people live: date-only filters, calendar
     /// months and CSV times are read in it (`--time-zone`).
     pub time_zone: chrono_tz::Tz,
+    /// This server's Prometheus metrics (served only on `--metrics-bind`).
+    pub metrics: Metrics,
 }

@@ -235,6 +235,12 @@ impl Db {
     {
         self.run(move |conn| write_transaction(conn, f)).await
     }
+
+    /// Each pool's connections and idle connections, by name, for the
+    /// metrics (read at scrape time). One pool, `main`, for now.
+    pub fn pool_status(&self) -> Vec<(&'static str, r2d2::State)> {
+        vec![("main", self.pool.state())]
+    }
 }
 
 /// A write transaction. SQLite starts it with `BEGIN IMMEDIATE`, taking the

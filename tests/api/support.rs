@@ -151,6 +151,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub db: Db,
+    /// This server's metrics (`metrics::MetricsListener` serves them).
+    pub metrics: griddesk::metrics::Metrics,
     /// Shared with the replicas started by [`TestApp::replica`].
     pub database: Arc<TestDb>,
     client: awc::Client,
@@ -211,6 +213,7 @@ impl TestApp {
         let mut state = state;
         configure(&mut state);
         let db = state.db.clone();
+        let metrics = state.metrics.clone();
         let state = web::Data::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -231,6 +234,7 @@ impl TestApp {
             base: format!("http://127.0.0.1:{port}"),
             clock,
             db,
+            metrics,
             database,
             client,
             server: handle,
