@@ -160,6 +160,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_TIME_ZONE", default_value = "Asia/Shanghai",
         value_parser = parse_time_zone)]
     pub time_zone: chrono_tz::Tz,
+
+    /// Serve Prometheus metrics at /metrics on this address (e.g.
+    /// `127.0.0.1:9090`), a listener of its own: never on the API's. Off
+    /// when unset.
+    #[arg(long, global = true, env = "GRIDDESK_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
 }
 
 fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, String> {
@@ -215,6 +221,8 @@ pub enum ConfigError {
     Secret(String),
     #[error("cannot start a background thread: {0}")]
     Thread(String),
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// The configured JWT secret: the `GRIDDESK_JWT_SECRET` value or the
@@ -283,18 +291,20 @@ pub fn build_state(
         }
     };
     let audit = AuditQueue::start(db.clone()).map_err(|e| ConfigError::Thread(e.to_string()))?;
+    let metrics = crate::metrics::Metrics::new()?;
     Ok(AppState {
         audit,
         db,
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
         clock,
         refresh_ttl,
-        limits: crate::limits::Limits::new(secret.as_bytes()),
+        limits: crate::limits::Limits::new(secret.as_bytes(), &metrics),
         hash_gate: crate::auth::password::HashGate::per_core(),
         swagger: true,
         cors_origins: Vec::new(),
         body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
         time_zone: crate::api::local_time::DEFAULT_TIME_ZONE,
+        metrics,
     })
 }
 
@@ -412,5 +422,8 @@ mod tests {
         assert_eq!(urumqi.serve.time_zone, chrono_tz::Asia::Urumqi);
         assert!(Cli::try_parse_from(["griddesk", "--time-zone", "Beijing"]).is_err());
         assert!(Cli::try_parse_from(["griddesk", "--login-failures-per-address", "0"]).is_err());
+        assert_eq!(defaults.serve.metrics_bind, None, "metrics are off by default");
+        let metrics = Cli::try_parse_from(["griddesk", "serve", "--metrics-bind", "127.0.0.1:9090"]).unwrap();
+        assert_eq!(metrics.serve.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
     }
 }

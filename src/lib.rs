@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod generate;
 pub mod limits;
+pub mod metrics;
 pub mod policy;
 pub mod service;
 pub mod state;
@@ -242,6 +243,29 @@ pub fn build_app(
         )
         .wrap(tracing_actix_web::TracingLogger::<PathOnlySpans>::new())
         .wrap(from_fn(api::unread_body::close_on_unread_body))
+        // Outermost: counts every answer as the client gets it.
+        .wrap(from_fn(metrics::track_requests))
+}
+
+/// The metrics listener's application (`--metrics-bind`): `GET /metrics`
+/// in the Prometheus text format and nothing else. It reaches the metrics
+/// and the database pool's counts, none of the API's state.
+pub fn build_metrics_app(
+    metrics: metrics::Metrics,
+    db: db::Db,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(metrics::Scrape { metrics, db }))
+        .route("/metrics", web::get().to(metrics::scrape))
+        .default_service(web::to(HttpResponse::NotFound))
 }
 
 /// Request spans as tracing-actix-web builds them, but naming the path

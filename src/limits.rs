@@ -13,6 +13,7 @@
 //! addresses.
 
 use chrono::{Duration, NaiveDateTime};
+use prometheus::{IntCounter, IntCounterVec};
 use sha2::{Digest, Sha256};
 
 use crate::db::{AnyConnection, Db, attempts};
@@ -46,6 +47,8 @@ pub struct Limit {
 pub struct Key {
     limit: Limit,
     hash: String,
+    /// Counts this limit's refusals (`griddesk_limit_rejections_total`).
+    refused: IntCounter,
 }
 
 /// The limits of this process. The allowances are settings (each replica
@@ -63,17 +66,19 @@ pub struct Limits {
     /// Keys the hashes, so a stored hash of an address or a username cannot
     /// be reversed by trying every address or a list of names.
     pepper: [u8; 32],
+    /// Refusals by limit (the scope), for the metrics.
+    refusals: IntCounterVec,
 }
 
 impl Limits {
     /// The default allowances, with key hashes derived from `secret` (the
-    /// JWT secret: the same on every replica).
-    pub fn new(secret: &[u8]) -> Self {
+    /// JWT secret: the same on every replica), counting refusals in `metrics`.
+    pub fn new(secret: &[u8], metrics: &crate::metrics::Metrics) -> Self {
         let mut pepper = Sha256::new();
         pepper.update(b"griddesk limit keys\0");
         pepper.update(secret);
         let login_window = Duration::minutes(LOGIN_WINDOW_MINUTES);
-        Self {
+        let limits = Self {
             sign_in_account: Limit {
                 scope: "sign_in_account",
                 allowed: LOGIN_FAILURES_PER_ACCOUNT,
@@ -95,7 +100,18 @@ impl Limits {
                 window: Duration::minutes(REGISTRATION_WINDOW_MINUTES),
             },
             pepper: pepper.finalize().into(),
+            refusals: metrics.limit_rejections().clone(),
+        };
+        // Every limit's count shows from the start, at 0.
+        for limit in [
+            limits.sign_in_account,
+            limits.sign_in_address,
+            limits.password_change,
+            limits.registration_address,
+        ] {
+            limits.refusals.with_label_values(&[limit.scope]);
         }
+        limits
     }
 
     /// `raw` as a key of `limit`.
@@ -108,6 +124,7 @@ impl Limits {
         Key {
             limit,
             hash: hex::encode(hash.finalize()),
+            refused: self.refusals.with_label_values(&[limit.scope]),
         }
     }
 }
@@ -139,6 +156,8 @@ pub fn reserve(
         let Limit { scope, allowed, window } = key.limit;
         attempts::delete_key(conn, scope, &key.hash, Some(now - window))?;
         if let Some(at) = attempts::limit_reached_by(conn, scope, &key.hash, allowed, now - window)? {
+            // Refused: counted under the limit reached (never the key).
+            key.refused.inc();
             let wait = (at + window - now).num_seconds().max(1);
             return Ok(Err(u64::try_from(wait).unwrap_or(1)));
         }
@@ -201,14 +220,15 @@ mod tests {
 
     #[test]
     fn keys_are_hashed_apart_by_scope_and_secret() {
-        let limits = Limits::new(b"secret one");
+        let metrics = crate::metrics::Metrics::new().unwrap();
+        let limits = Limits::new(b"secret one", &metrics);
         let account = limits.key(limits.sign_in_account, "resident01");
         assert_eq!(account.hash.len(), 64);
         assert!(!account.hash.contains("resident01"));
         assert_eq!(account.hash, limits.key(limits.sign_in_account, "resident01").hash);
         assert_ne!(account.hash, limits.key(limits.password_change, "resident01").hash);
         assert_ne!(account.hash, limits.key(limits.sign_in_account, "resident02").hash);
-        let other = Limits::new(b"secret two");
+        let other = Limits::new(b"secret two", &metrics);
         assert_ne!(account.hash, other.key(other.sign_in_account, "resident01").hash);
     }
 }

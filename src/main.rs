@@ -53,6 +53,9 @@ fn open_db(database_url: &str) -> Result<Db, String> {
 }
 
 fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    if args.metrics_bind.as_deref() == Some(args.bind.as_str()) {
+        return Err(format!("--metrics-bind must differ from --bind ({})", args.bind));
+    }
     let secret = configured_jwt_secret(std::env::var(JWT_SECRET_ENV).ok(), args.jwt_secret_file.as_deref())
         .map_err(|e| e.to_string())?;
     let state = build_state(
@@ -81,6 +84,8 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
     let audit = state.audit.clone();
+    let (metrics, metrics_db) = (state.metrics.clone(), state.db.clone());
+    let worker_metrics = state.metrics.clone();
     let state = web::Data::new(state);
     let system = actix_web::rt::System::new();
     let served = system.block_on(async move {
@@ -93,16 +98,42 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         if let Some(workers) = args.workers {
             server = server.workers(workers);
         }
+        // Metrics get a listener of their own, so /metrics is never reachable
+        // on the API's address (typically kept to a private network).
+        let metrics_server = match &args.metrics_bind {
+            None => None,
+            Some(addr) => {
+                let server = HttpServer::new(move || griddesk::build_metrics_app(metrics.clone(), metrics_db.clone()))
+                    .workers(1)
+                    .shutdown_timeout(1)
+                    .client_request_timeout(std::time::Duration::from_secs(args.request_timeout))
+                    .bind(addr)
+                    .map_err(|e| format!("cannot listen on {addr} (--metrics-bind): {e}"))?;
+                tracing::info!(metrics_bind = %addr, "Prometheus metrics at /metrics on their own listener");
+                Some(server.run())
+            }
+        };
         if args.no_worker {
             tracing::info!("the deadline worker is off in this process (--no-worker)");
         } else {
             let interval = std::time::Duration::from_secs(args.worker_interval);
-            actix_web::rt::spawn(griddesk::worker::run_forever(worker_db, worker_clock, interval));
+            actix_web::rt::spawn(griddesk::worker::run_forever(
+                worker_db,
+                worker_clock,
+                interval,
+                worker_metrics,
+            ));
         }
         tracing::info!(bind = %args.bind, database = backend, "griddesk is serving; Swagger UI at /swagger-ui/");
         // actix-web stops gracefully on SIGTERM and SIGINT: it stops accepting,
         // lets requests in flight finish (up to the shutdown timeout), then exits.
-        server.run().await.map_err(|e| format!("server error: {e}"))
+        let served = match metrics_server {
+            None => server.run().await,
+            Some(metrics_server) => futures_util::future::try_join(server.run(), metrics_server)
+                .await
+                .map(|_| ()),
+        };
+        served.map_err(|e| format!("server error: {e}"))
     });
     // Audit rows of the last requests may still be queued: write them.
     audit.drain_before_exit(std::time::Duration::from_secs(10));

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::db::Db;
 use crate::db::audit_queue::AuditQueue;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub db: Db,
@@ -32,4 +33,6 @@ pub struct AppState {
     /// Where the deployment's people live: date-only filters, calendar
     /// months and CSV times are read in it (`--time-zone`).
     pub time_zone: chrono_tz::Tz,
+    /// This server's Prometheus metrics (served only on `--metrics-bind`).
+    pub metrics: Metrics,
 }

@@ -10,6 +10,8 @@
 //! handled ticket no longer matches the worker's query. On SQLite the write
 //! transaction serializes workers.
 
+use std::time::Instant;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -20,6 +22,7 @@ use crate::domain::lifecycle::{DeadlineStep, auto_close_resolved_before};
 use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
 use crate::domain::ticket::Status;
 use crate::error::ApiError;
+use crate::metrics::WorkerPass::{Deadlines, PruneAttempts, PruneSessions};
 use crate::service::lifecycle::apply_deadline_step;
 
 /// Tickets handled per transaction.
@@ -163,8 +166,15 @@ pub fn prune_sessions(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
 }
 
 /// Runs the worker every `interval` until the server stops; prunes ended
-/// sessions once an hour and expired limit attempts every pass.
-pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time::Duration) {
+/// sessions once an hour and expired limit attempts every pass. Each pass
+/// is timed and, when it succeeds, stamped in `metrics`.
+pub async fn run_forever(
+    db: Db,
+    clock: crate::clock::Clock,
+    interval: std::time::Duration,
+    metrics: crate::metrics::Metrics,
+) {
+    metrics.worker_started();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_prune: Option<NaiveDateTime> = None;
@@ -174,7 +184,15 @@ pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time
         if last_prune.is_none_or(|at| now - at >= chrono::Duration::minutes(PRUNE_EVERY_MINUTES)) {
             last_prune = Some(now);
             let db = db.clone();
-            match actix_web::web::block(move || prune_sessions(&db, now)).await {
+            let started = Instant::now();
+            let outcome = actix_web::web::block(move || prune_sessions(&db, now)).await;
+            metrics.observe_pass(
+                PruneSessions,
+                started.elapsed(),
+                matches!(outcome, Ok(Ok(_))),
+                clock.now(),
+            );
+            match outcome {
                 Ok(Ok(0)) => {}
                 Ok(Ok(pruned)) => tracing::info!(pruned, "ended sessions deleted"),
                 Ok(Err(error)) => tracing::error!(%error, "pruning sessions failed"),
@@ -185,20 +203,34 @@ pub async fn run_forever(db: Db, clock: crate::clock::Clock, interval: std::time
         // hour: delete them every pass, so a flood of distinct keys cannot
         // grow the table beyond what one window holds.
         let limits_db = db.clone();
-        match actix_web::web::block(move || crate::limits::prune(&limits_db, now)).await {
+        let started = Instant::now();
+        let outcome = actix_web::web::block(move || crate::limits::prune(&limits_db, now)).await;
+        metrics.observe_pass(
+            PruneAttempts,
+            started.elapsed(),
+            matches!(outcome, Ok(Ok(_))),
+            clock.now(),
+        );
+        match outcome {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::error!(%error, "pruning counted attempts failed"),
             Err(error) => tracing::error!(%error, "pruning counted attempts could not run"),
         }
         let db = db.clone();
-        match actix_web::web::block(move || run_once(&db, now)).await {
-            Ok(Ok(report)) if report.total() > 0 => tracing::info!(
-                escalated = report.escalated,
-                accept_breaches = report.accept_breaches,
-                resolve_breaches = report.resolve_breaches,
-                closed = report.closed,
-                "deadline worker pass"
-            ),
+        let started = Instant::now();
+        let outcome = actix_web::web::block(move || run_once(&db, now)).await;
+        metrics.observe_pass(Deadlines, started.elapsed(), matches!(outcome, Ok(Ok(_))), clock.now());
+        match outcome {
+            Ok(Ok(report)) if report.total() > 0 => {
+                metrics.count_deadline_actions(&report);
+                tracing::info!(
+                    escalated = report.escalated,
+                    accept_breaches = report.accept_breaches,
+                    resolve_breaches = report.resolve_breaches,
+                    closed = report.closed,
+                    "deadline worker pass"
+                );
+            }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::error!(%error, "deadline worker pass failed"),
             Err(error) => tracing::error!(%error, "deadline worker could not run"),

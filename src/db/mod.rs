@@ -314,6 +314,15 @@ impl Db {
             None => write_transaction(&mut *self.conn()?, f),
         }
     }
+
+    /// Each pool's connections and idle connections, by name, for the
+    /// metrics (read at scrape time): `main` on PostgreSQL; on SQLite
+    /// `readers` (the writer's one connection is not pooled: its queue
+    /// depth is [`Db::writer_queue_depth`]).
+    pub fn pool_status(&self) -> Vec<(&'static str, r2d2::State)> {
+        let name = if self.writer.is_some() { "readers" } else { "main" };
+        vec![(name, self.pool.state())]
+    }
 }
 
 /// A write transaction. SQLite starts it with `BEGIN IMMEDIATE`, taking the

@@ -17,6 +17,7 @@ mod local_days;
 mod logs;
 mod matrix;
 mod mediation;
+mod metrics;
 mod openapi;
 mod posts;
 mod schema;

@@ -153,6 +153,8 @@ pub struct TestApp {
     pub db: Db,
     /// The server's queue of audit rows written off the request path.
     pub audit: griddesk::db::audit_queue::AuditQueue,
+    /// This server's metrics (`metrics::MetricsListener` serves them).
+    pub metrics: griddesk::metrics::Metrics,
     /// Shared with the replicas started by [`TestApp::replica`].
     pub database: Arc<TestDb>,
     client: awc::Client,
@@ -214,6 +216,7 @@ impl TestApp {
         configure(&mut state);
         let db = state.db.clone();
         let audit = state.audit.clone();
+        let metrics = state.metrics.clone();
         let state = web::Data::new(state);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -235,6 +238,7 @@ impl TestApp {
             clock,
             db,
             audit,
+            metrics,
             database,
             client,
             server: handle,
