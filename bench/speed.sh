@@ -13,6 +13,8 @@
 #   SIZES="10000 1000000" bench/speed.sh    # also at a million tickets (generation takes a while)
 #   DURATION=20 CONNECTIONS=32 bench/speed.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1:55450/bench bench/speed.sh
+#   BIN=/tmp/griddesk-before bench/speed.sh   # another build, for a side-by-side
+#   SYNCHRONOUS=normal bench/speed.sh         # SQLite with synchronous=NORMAL (default FULL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-10000}
@@ -21,8 +23,10 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/griddesk-target}
 command -v wrk >/dev/null || { echo "bench: needs wrk (apt-get install -y wrk)" >&2; exit 1; }
-cargo build --release --quiet
-BIN=$CARGO_TARGET_DIR/release/griddesk
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=$CARGO_TARGET_DIR/release/griddesk
+fi
 WORK=$(mktemp -d /tmp/griddesk-speed.XXXXXX)
 PORT=18498
 SERVER=""
@@ -79,7 +83,8 @@ for N in $SIZES; do
     fi
     echo "== $N tickets on ${DB%%://*}"
     /usr/bin/time -f "   generated in %e s" "$BIN" --database-url "$DB" demo --tickets "$N" 2>&1 >/dev/null | tail -n 1
-    "$BIN" --database-url "$DB" --bind "127.0.0.1:$PORT" --no-worker >"$WORK/server.log" 2>&1 &
+    "$BIN" --database-url "$DB" --bind "127.0.0.1:$PORT" --no-worker ${SYNCHRONOUS:+--sqlite-synchronous "$SYNCHRONOUS"} \
+        >"$WORK/server.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
     ADMIN=$(token jm.admin)

@@ -103,6 +103,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
 
+    /// SQLite only: `full` syncs every commit before answering it (an
+    /// acknowledged change survives a power cut); `normal` syncs at
+    /// checkpoints (faster; a power cut can lose the last acknowledged commits).
+    #[arg(long, global = true, env = "GRIDDESK_SQLITE_SYNCHRONOUS", value_enum, default_value_t = crate::db::Synchronous::Full)]
+    pub sqlite_synchronous: crate::db::Synchronous,
+
     /// Do not serve Swagger UI (the OpenAPI document stays at /api-docs/openapi.json).
     #[arg(long, global = true, env = "GRIDDESK_NO_SWAGGER")]
     pub no_swagger: bool,
@@ -258,11 +264,11 @@ pub fn build_state(
     jwt_secret: Option<String>,
     access_ttl: Duration,
     refresh_ttl: Duration,
-    pool_size: u32,
+    db_settings: impl Into<crate::db::DbSettings>,
     clock: Clock,
 ) -> Result<AppState, ConfigError> {
     let url = DatabaseUrl::parse(database_url)?;
-    let db = Db::connect(&url, pool_size)?;
+    let db = Db::connect(&url, db_settings)?;
     let secret = match jwt_secret.filter(|s| !s.is_empty()) {
         Some(secret) if secret.len() < JWT_SECRET_MIN_BYTES => return Err(ConfigError::WeakSecret),
         Some(secret) => secret,
@@ -296,6 +302,7 @@ pub fn build_state(
         audit,
         db,
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
+        sessions: crate::auth::session_cache::SessionCache::default(),
         clock,
         refresh_ttl,
         limits: crate::limits::Limits::new(secret.as_bytes(), &metrics),

@@ -231,6 +231,7 @@ pub fn build_app(
             }
         })
         .wrap(from_fn(api::audit::record))
+        .wrap(from_fn(auth::session_cache::forget_after_account_writes))
         .wrap(from_fn(api_headers))
         .wrap(cors)
         .wrap(from_fn(cors_problems))

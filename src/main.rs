@@ -63,7 +63,10 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         secret,
         Duration::seconds(args.access_token_ttl),
         Duration::days(args.refresh_token_days),
-        args.db_pool_size,
+        griddesk::db::DbSettings {
+            pool_size: args.db_pool_size,
+            sqlite_synchronous: args.sqlite_synchronous,
+        },
         Clock::system(),
     )
     .map_err(|e: ConfigError| e.to_string())?;

@@ -15,6 +15,8 @@ pub struct AppState {
     /// Audit rows written off the request path (admins' reads).
     pub audit: AuditQueue,
     pub jwt: JwtKeys,
+    /// Signed-in callers remembered for a moment (see `auth::session_cache`).
+    pub sessions: crate::auth::session_cache::SessionCache,
     pub clock: Clock,
     /// How long a refresh token (and so an idle session) lives.
     pub refresh_ttl: Duration,

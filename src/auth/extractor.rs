@@ -103,23 +103,35 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
     // The token carries the session's secret; the database only its hash.
     let session_id = secrets::session_id(&claims.sid);
     let stored_id = session_id.clone();
-    let (user, posts) = state
-        .db
-        .run(move |conn| {
-            let Some(user) = queries::active_session_user(conn, &session_id, user_id)? else {
-                return Ok(None);
-            };
-            let posts = queries::posts_with_units(conn, user.id)?;
-            Ok(Some((user, posts)))
-        })
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "session_ended",
-                "This session has ended; sign in again.",
-                "会话已结束，请重新登录。",
-            )
-        })?;
+    let remembered = state.sessions.get(&session_id, user_id);
+    let found = match remembered {
+        Some(signed) => Some(signed),
+        None => {
+            let generation = state.sessions.generation();
+            let lookup = session_id.clone();
+            let found = state
+                .db
+                .run(move |conn| {
+                    let Some(user) = queries::active_session_user(conn, &lookup, user_id)? else {
+                        return Ok(None);
+                    };
+                    let posts = queries::posts_with_units(conn, user.id)?;
+                    Ok(Some((user, posts)))
+                })
+                .await?;
+            if let Some(signed) = &found {
+                state.sessions.put(generation, session_id, user_id, signed.clone());
+            }
+            found
+        }
+    };
+    let (user, posts) = found.ok_or_else(|| {
+        ApiError::unauthorized(
+            "session_ended",
+            "This session has ended; sign in again.",
+            "会话已结束，请重新登录。",
+        )
+    })?;
     if !user.active {
         return Err(ApiError::unauthorized(
             "account_disabled",

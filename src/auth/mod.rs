@@ -5,5 +5,6 @@ pub mod extractor;
 pub mod jwt;
 pub mod password;
 pub mod secrets;
+pub mod session_cache;
 
 pub use extractor::{Auth, MaybeAuth};

@@ -104,6 +104,44 @@ impl DatabaseUrl {
     }
 }
 
+/// How SQLite makes a commit durable (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Synchronous {
+    /// Every commit is synced to the disk before it is answered: an
+    /// acknowledged change survives a power cut. The default.
+    #[default]
+    Full,
+    /// The write-ahead log is synced at checkpoints only: a power cut (not
+    /// a crash of the process) can lose the last commits acknowledged.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "PRAGMA synchronous = FULL;",
+            Self::Normal => "PRAGMA synchronous = NORMAL;",
+        }
+    }
+}
+
+/// How the database is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct DbSettings {
+    /// Largest pool (on SQLite, of readers: at most two a core).
+    pub pool_size: u32,
+    pub sqlite_synchronous: Synchronous,
+}
+
+impl From<u32> for DbSettings {
+    fn from(pool_size: u32) -> Self {
+        Self {
+            pool_size,
+            sqlite_synchronous: Synchronous::Full,
+        }
+    }
+}
+
 /// r2d2 manager that opens the variant the URL names and prepares SQLite
 /// connections (busy timeout first, then foreign keys and durable commits).
 /// A SQLite reader is opened read-only (`query_only`): every write goes to
@@ -111,6 +149,7 @@ impl DatabaseUrl {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     sqlite_reader: bool,
+    synchronous: Synchronous,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -124,7 +163,9 @@ impl ManageConnection for ConnectionManager {
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(self.synchronous.pragma())
                     .map_err(r2d2::Error::QueryError)?;
                 if self.sqlite_reader {
                     conn.batch_execute("PRAGMA query_only = ON;")
@@ -172,6 +213,7 @@ pub struct Db {
     pool: DbPool,
     writer: Option<Writer>,
     url: DatabaseUrl,
+    synchronous: Synchronous,
 }
 
 /// SQLite readers per core: reads are short and CPU-bound, and a second one
@@ -181,7 +223,11 @@ const SQLITE_READERS_PER_CORE: u32 = 2;
 impl Db {
     /// Opens the pool, sets SQLite to WAL once, and applies pending migrations.
     /// `max_size` bounds the pool (on SQLite, the readers: at most two a core).
-    pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Self, StartupError> {
+    pub fn connect(url: &DatabaseUrl, settings: impl Into<DbSettings>) -> Result<Self, StartupError> {
+        let DbSettings {
+            pool_size: max_size,
+            sqlite_synchronous: synchronous,
+        } = settings.into();
         let connect_error = |error: &dyn fmt::Display| StartupError::Connect {
             url: url.redacted(),
             reason: one_line(error),
@@ -191,6 +237,7 @@ impl Db {
         let writable = ConnectionManager {
             url: url.clone(),
             sqlite_reader: false,
+            synchronous,
         };
         let mut first = writable.connect().map_err(|e| connect_error(&e))?;
         if let AnyConnection::Sqlite(conn) = &mut first {
@@ -213,6 +260,7 @@ impl Db {
         let manager = ConnectionManager {
             url: url.clone(),
             sqlite_reader: writer.is_some(),
+            synchronous,
         };
         let pool = Pool::builder()
             .max_size(max_size)
@@ -224,6 +272,7 @@ impl Db {
             pool,
             writer,
             url: url.clone(),
+            synchronous,
         })
     }
 
@@ -239,6 +288,7 @@ impl Db {
         ConnectionManager {
             url: self.url.clone(),
             sqlite_reader: false,
+            synchronous: self.synchronous,
         }
         .connect()
         .map_err(ApiError::unavailable)

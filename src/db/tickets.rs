@@ -27,6 +27,15 @@ pub fn list_categories(conn: &mut AnyConnection, include_inactive: bool) -> Quer
     query.load(conn)
 }
 
+/// The categories with these ids (those of a page of tickets: never the
+/// whole catalogue per request).
+pub fn categories_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<CategoryRow>> {
+    categories::table
+        .filter(categories::id.eq_any(ids))
+        .select(CategoryRow::as_select())
+        .load(conn)
+}
+
 pub fn find_category(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<CategoryRow>> {
     categories::table
         .find(id)

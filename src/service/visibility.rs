@@ -24,7 +24,10 @@ pub struct TicketContext {
 impl TicketContext {
     pub fn load(conn: &mut AnyConnection, rows: &[TicketRow]) -> Result<Self, ApiError> {
         let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-        let categories = db::list_categories(conn, true)?
+        let mut category_ids: Vec<i64> = rows.iter().map(|t| t.category_id).collect();
+        category_ids.sort_unstable();
+        category_ids.dedup();
+        let categories = db::categories_by_ids(conn, &category_ids)?
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
