@@ -165,10 +165,10 @@ fn create_admin(database_url: &str, username: &str, display: Option<&str>) -> Re
     let now = Clock::system().now_naive();
     let user = db
         .write_blocking(move |conn| {
-            Ok(queries::insert_user(
+            queries::insert_user(
                 conn,
                 &NewUserRow::new(username.as_str(), &display, &hash, Role::Superadmin.as_str(), now),
-            )?)
+            )
         })
         .map_err(|e| e.to_string())?;
     println!("created super-admin {} (id {})", user.username, user.id);

@@ -350,10 +350,10 @@ impl TestApp {
         web::block(move || {
             let hash = griddesk::auth::password::hash(PASSWORD)?;
             db.write_blocking(move |conn| {
-                Ok(griddesk::db::queries::insert_user(
+                griddesk::db::queries::insert_user(
                     conn,
                     &griddesk::db::models::NewUserRow::new("root", "Root", &hash, "superadmin", now),
-                )?)
+                )
             })
         })
         .await
