@@ -87,12 +87,16 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
     let audit = state.audit.clone();
+    let blocking_threads = usize::try_from(state.db.pool_size()).unwrap_or(16) + hash_concurrency + 2;
     let (metrics, metrics_db) = (state.metrics.clone(), state.db.clone());
     let worker_metrics = state.metrics.clone();
     let state = web::Data::new(state);
     let system = actix_web::rt::System::new();
     let served = system.block_on(async move {
         let mut server = HttpServer::new(move || griddesk::build_app(state.clone()))
+            // Blocking threads wait for a pooled connection or hash a
+            // password: more than those can use only queue and cost memory.
+            .worker_max_blocking_threads(blocking_threads)
             .shutdown_timeout(30)
             .client_request_timeout(std::time::Duration::from_secs(args.request_timeout))
             .client_disconnect_timeout(std::time::Duration::from_secs(1))
