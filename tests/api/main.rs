@@ -23,6 +23,7 @@ mod posts;
 mod schema;
 mod schema_parity;
 mod secrets;
+mod session_cache;
 mod shapes;
 mod startup;
 mod stats;
