@@ -77,7 +77,7 @@ echo "== griddesk $(git describe --always --dirty 2>/dev/null || echo '?'), $(np
 for N in $SIZES; do
     if [ -n "${DATABASE_URL:-}" ]; then
         DB=$DATABASE_URL
-        psql "$DB" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
+        PGOPTIONS='--client-min-messages=warning' psql "$DB" -qc 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
     else
         DB=$WORK/speed-$N.db
     fi
