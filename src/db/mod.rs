@@ -175,6 +175,7 @@ impl Db {
                 .map_err(|e| connect_error(&e))?;
         }
         run_migrations(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
+        tickets::search::backfill(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
         drop(first);
 
         let pool = Pool::builder()

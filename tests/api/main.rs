@@ -21,6 +21,7 @@ mod openapi;
 mod posts;
 mod schema;
 mod schema_parity;
+mod search;
 mod secrets;
 mod shapes;
 mod startup;
