@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::models::{CategoryRow, NewEventRow, UserRow};
 use crate::db::schema::{categories, ticket_events, ticket_visits, tickets, units, users};
+use crate::db::tickets::search;
 use crate::db::{AnyConnection, Db};
 use crate::domain::ticket::{Kind, ServingChain, Status, route};
 use crate::error::ApiError;
@@ -186,11 +187,12 @@ fn later(start: NaiveDateTime, hours: i64, rng: &mut StdRng) -> NaiveDateTime {
     start + Duration::minutes(hours * 60 + rng.random_range(0..60))
 }
 
-/// Writes batches of rows with the backend's own connection.
+/// Writes batches of rows with the backend's own connection (inside the
+/// caller's transaction).
 macro_rules! write_batch {
     ($conn:expr, $tickets:expr, $visits:expr, $events:expr) => {{
         let conn = $conn;
-        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        (|| -> QueryResult<()> {
             for chunk in $tickets.chunks(500) {
                 diesel::insert_into(tickets::table).values(chunk).execute(conn)?;
             }
@@ -201,7 +203,7 @@ macro_rules! write_batch {
                 diesel::insert_into(ticket_events::table).values(chunk).execute(conn)?;
             }
             Ok(())
-        })
+        })()
     }};
 }
 
@@ -395,7 +397,8 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
                 AnyConnection::Sqlite(c) => write_batch!(c, rows, visits, events),
                 AnyConnection::Postgres(c) => write_batch!(c, rows, visits, events),
             }?;
-            Ok(())
+            let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+            Ok(search::reindex(conn, &ids)?)
         })?;
         done += n;
         if done % 100_000 == 0 || done == wanted {

@@ -245,6 +245,7 @@ impl Db {
                 .map_err(|e| connect_error(&e))?;
         }
         run_migrations(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
+        tickets::search::backfill(&mut first).map_err(|e| StartupError::Migrate(one_line(&e)))?;
 
         let (writer, max_size) = match url {
             DatabaseUrl::Postgres(_) => {

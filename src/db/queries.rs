@@ -495,11 +495,26 @@ pub struct UserChanges {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// Changes an account. A new name is also what the search index finds the
+/// tickets they reported by, in the same transaction.
 pub fn update_user(conn: &mut AnyConnection, id: i64, changes: &UserChanges) -> QueryResult<UserRow> {
-    diesel::update(users::table.find(id))
+    let row: UserRow = diesel::update(users::table.find(id))
         .set(changes)
         .returning(users::all_columns)
-        .get_result(conn)
+        .get_result(conn)?;
+    // Spelled out so that a new field (a room, say) has to be decided on here.
+    let UserChanges {
+        display_name,
+        phone: _,
+        password_hash: _,
+        active: _,
+        household_id: _,
+        updated_at: _,
+    } = changes;
+    if display_name.is_some() {
+        super::tickets::search::reindex_reporter(conn, id)?;
+    }
+    Ok(row)
 }
 
 /// Ends every session of a user at once: access tokens carry the version.

@@ -1,12 +1,14 @@
 //! The SQL of tickets: categories, filing, lists, the timeline, idempotency.
 
+pub mod search;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Text};
 
 use super::AnyConnection;
 use super::models::*;
-use super::queries::{contains_pattern, lower};
+use super::queries::contains_pattern;
 use super::schema::{
     categories, dispute_parties, extension_requests, idempotency_keys, sla_rules, ticket_events, ticket_visits,
     tickets, units,
@@ -262,6 +264,8 @@ pub fn record_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> Q
                 ticket_visits::unit_id.eq(unit_id),
             ))
             .execute(conn)?;
+        // Staff there may now find it by search too.
+        search::reindex(conn, &[ticket_id])?;
     }
     Ok(())
 }
@@ -282,7 +286,10 @@ pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> Quer
             .values(party)
             .execute(conn)?;
     }
-    Ok(())
+    // A resident party may now find the dispute by search too.
+    let mut tickets: Vec<i64> = parties.iter().map(|p| p.ticket_id).collect();
+    tickets.dedup();
+    search::reindex(conn, &tickets)
 }
 
 /// Tickets a person filed themselves since `since`: how many, and the first.
@@ -424,6 +431,18 @@ fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
     Some(format!("({})", parts.join(" OR ")))
 }
 
+/// `q=` as a caller may ask it: every part of the text in the title,
+/// description or location, or in the reporter's name or room where the
+/// caller may see the reporter (as for [`ReporterFilter`], so a name is no
+/// oracle for who filed an anonymous ticket). `search` is `None` for a text
+/// without a letter, digit or character: it matches nothing.
+#[derive(Debug, Clone)]
+pub struct TextFilter {
+    pub search: Option<crate::domain::search::Search>,
+    pub caller_id: i64,
+    pub sight: ReporterSight,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub id: Option<i64>,
@@ -439,81 +458,212 @@ pub struct TicketFilter {
     pub created_from: Option<NaiveDateTime>,
     pub created_to: Option<NaiveDateTime>,
     pub updated_since: Option<NaiveDateTime>,
-    pub q: Option<String>,
+    pub q: Option<TextFilter>,
     pub before_id: Option<i64>,
     pub limit: i64,
 }
 
+/// Every filter of `$f` (and the caller's `$scope`) on a boxed ticket
+/// query; `$index` is the search index's condition, when the query does not
+/// read the index itself. A macro: the plain and the joined query are of
+/// different types.
+macro_rules! filtered {
+    ($query:ident, $scope:expr, $f:expr, $index:expr) => {
+        if let Some(sql) = scope_sql($scope) {
+            $query = $query.filter(diesel::dsl::sql::<Bool>(&sql));
+        }
+        if let Some(id) = $f.id {
+            $query = $query.filter(tickets::id.eq(id));
+        }
+        if let Some(kind) = &$f.kind {
+            $query = $query.filter(tickets::kind.eq(kind.clone()));
+        }
+        if let Some(statuses) = &$f.status {
+            $query = $query.filter(tickets::status.eq_any(statuses.clone()));
+        }
+        if let Some(category_id) = $f.category_id {
+            $query = $query.filter(tickets::category_id.eq(category_id));
+        }
+        if let Some(path) = $f.unit_path.as_deref().filter(|p| is_server_path(p)) {
+            $query = $query.filter(diesel::dsl::sql::<Bool>(&format!(
+                "tickets.current_unit_id IN (SELECT units.id FROM units WHERE units.path LIKE '{path}%')"
+            )));
+        }
+        if let Some(reporter) = &$f.reporter {
+            $query = $query.filter(tickets::reporter_id.eq(reporter.reporter_id));
+            if let Some(sql) = reporter_sight_sql(reporter.caller_id, &reporter.sight) {
+                $query = $query.filter(diesel::dsl::sql::<Bool>(&sql));
+            }
+        }
+        if let Some((overdue, now)) = $f.overdue {
+            // `domain::sla::is_overdue` in SQL.
+            use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
+            let late_to_accept = tickets::status
+                .eq_any(SIGN_FOR_CLOCK_RUNS.map(|s| s.as_str()))
+                .and(tickets::accept_due_at.lt(now));
+            let late_to_resolve = tickets::status
+                .eq_any(RESOLVE_CLOCK_RUNS.map(|s| s.as_str()))
+                .and(tickets::resolve_due_at.lt(now));
+            if overdue {
+                $query = $query.filter(late_to_accept.or(late_to_resolve));
+            } else {
+                $query = $query.filter(diesel::dsl::not(late_to_accept.or(late_to_resolve)));
+            }
+        }
+        if let Some(from) = $f.created_from {
+            $query = $query.filter(tickets::created_at.ge(from));
+        }
+        if let Some(to) = $f.created_to {
+            $query = $query.filter(tickets::created_at.lt(to));
+        }
+        if let Some(since) = $f.updated_since {
+            $query = $query.filter(tickets::updated_at.ge(since));
+        }
+        if let Some(text) = &$f.q {
+            if let Some(sql) = &$index {
+                $query = $query.filter(diesel::dsl::sql::<Bool>(sql));
+            }
+            if let Some(search) = &text.search {
+                // Only this substring test reads names, and only where the
+                // caller may see the reporter.
+                let sight = reporter_sight_sql(text.caller_id, &text.sight);
+                let [a, b, c, d, e, end] = search::confirm_sql(sight.as_deref());
+                for part in search.parts() {
+                    let pattern = contains_pattern(&part.text);
+                    $query = $query.filter(
+                        diesel::dsl::sql::<Bool>(&a)
+                            .bind::<Text, _>(pattern.clone())
+                            .sql(&b)
+                            .bind::<Text, _>(pattern.clone())
+                            .sql(&c)
+                            .bind::<Text, _>(pattern.clone())
+                            .sql(&d)
+                            .bind::<Text, _>(pattern.clone())
+                            .sql(&e)
+                            .bind::<Text, _>(pattern)
+                            .sql(&end),
+                    );
+                }
+            }
+        }
+        if let Some(before) = $f.before_id {
+            $query = $query.filter(tickets::id.lt(before));
+        }
+    };
+}
+
 /// Tickets newest first (by id), one page.
 pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFilter) -> QueryResult<Vec<TicketRow>> {
+    let search = f.q.as_ref().map(|text| text.search.as_ref());
+    // Who may list what, as the index's tokens: a narrow scope (a household,
+    // a resident) is intersected inside the index.
+    let scope_tokens = match search {
+        Some(Some(_)) => search::scope_tokens(conn, scope)?,
+        _ => None,
+    };
+    match (search, &*conn) {
+        // SQLite: walk the FTS5 index newest first and join each hit, so a
+        // page is done after its first rows whether a token is in a few
+        // tickets or in all (`id IN (SELECT rowid ...)` would first read
+        // every hit into a temporary table).
+        (Some(Some(search)), AnyConnection::Sqlite(_)) => {
+            let mut query = tickets::table
+                .inner_join(search::ticket_search::table.on(search::ticket_search::rowid.eq(tickets::id)))
+                .select(TicketRow::as_select())
+                .filter(
+                    diesel::dsl::sql::<Bool>("ticket_search MATCH ")
+                        .bind::<Text, _>(search::fts5_match(search, scope_tokens.as_deref())),
+                )
+                .order(search::ticket_search::rowid.desc())
+                .limit(f.limit)
+                .into_boxed();
+            if let Some(before) = f.before_id {
+                // Said of the index's rowid, so that FTS5 seeks to it.
+                query = query.filter(search::ticket_search::rowid.lt(before));
+            }
+            filtered!(query, scope, f, None::<String>);
+            query.load(conn)
+        }
+        (Some(Some(search)), AnyConnection::Postgres(_)) => {
+            let tsquery = search::postgres_tsquery(search, scope_tokens.as_deref());
+            list_by_postgres_index(conn, scope, f, &tsquery)
+        }
+        // No letter, digit or character: nothing matches.
+        (Some(None), _) => page(conn, scope, f, Some("1 = 0".to_owned()), None),
+        (None, _) => page(conn, scope, f, None, None),
+    }
+}
+
+/// One page of tickets at or above `floor` that `index` (SQL) holds.
+fn page(
+    conn: &mut AnyConnection,
+    scope: &TicketScope,
+    f: &TicketFilter,
+    index: Option<String>,
+    floor: Option<i64>,
+) -> QueryResult<Vec<TicketRow>> {
     let mut query = tickets::table
         .select(TicketRow::as_select())
         .order(tickets::id.desc())
         .limit(f.limit)
         .into_boxed();
-    if let Some(sql) = scope_sql(scope) {
-        query = query.filter(diesel::dsl::sql::<Bool>(&sql));
+    if let Some(floor) = floor {
+        query = query.filter(tickets::id.ge(floor));
     }
-    if let Some(id) = f.id {
-        query = query.filter(tickets::id.eq(id));
-    }
-    if let Some(kind) = &f.kind {
-        query = query.filter(tickets::kind.eq(kind.clone()));
-    }
-    if let Some(statuses) = &f.status {
-        query = query.filter(tickets::status.eq_any(statuses.clone()));
-    }
-    if let Some(category_id) = f.category_id {
-        query = query.filter(tickets::category_id.eq(category_id));
-    }
-    if let Some(path) = f.unit_path.as_deref().filter(|p| is_server_path(p)) {
-        query = query.filter(diesel::dsl::sql::<Bool>(&format!(
-            "tickets.current_unit_id IN (SELECT units.id FROM units WHERE units.path LIKE '{path}%')"
-        )));
-    }
-    if let Some(reporter) = &f.reporter {
-        query = query.filter(tickets::reporter_id.eq(reporter.reporter_id));
-        if let Some(sql) = reporter_sight_sql(reporter.caller_id, &reporter.sight) {
-            query = query.filter(diesel::dsl::sql::<Bool>(&sql));
-        }
-    }
-    if let Some((overdue, now)) = f.overdue {
-        // `domain::sla::is_overdue` in SQL.
-        use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
-        let late_to_accept = tickets::status
-            .eq_any(SIGN_FOR_CLOCK_RUNS.map(|s| s.as_str()))
-            .and(tickets::accept_due_at.lt(now));
-        let late_to_resolve = tickets::status
-            .eq_any(RESOLVE_CLOCK_RUNS.map(|s| s.as_str()))
-            .and(tickets::resolve_due_at.lt(now));
-        if overdue {
-            query = query.filter(late_to_accept.or(late_to_resolve));
-        } else {
-            query = query.filter(diesel::dsl::not(late_to_accept.or(late_to_resolve)));
-        }
-    }
-    if let Some(from) = f.created_from {
-        query = query.filter(tickets::created_at.ge(from));
-    }
-    if let Some(to) = f.created_to {
-        query = query.filter(tickets::created_at.lt(to));
-    }
-    if let Some(since) = f.updated_since {
-        query = query.filter(tickets::updated_at.ge(since));
-    }
-    if let Some(q) = &f.q {
-        let pattern = contains_pattern(q);
-        query = query.filter(
-            lower(tickets::title)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(tickets::description).like(pattern).escape('\\')),
-        );
-    }
-    if let Some(before) = f.before_id {
-        query = query.filter(tickets::id.lt(before));
-    }
+    filtered!(query, scope, f, index);
     query.load(conn)
+}
+
+/// A search on PostgreSQL. GIN finds tokens fast but in no order, and the
+/// planner cannot tell a search with ten hits from one with half the
+/// tickets. So: the newest [`search::WALKED`] ids are walked first, each
+/// looked up in the index (a common word fills its page there); below
+/// them, the index is asked for its hits (the caller's scope is in the
+/// query, so a household's or a resident's are few), and fewer than
+/// [`search::CANDIDATES`] are read by id, more walked on.
+fn list_by_postgres_index(
+    conn: &mut AnyConnection,
+    scope: &TicketScope,
+    f: &TicketFilter,
+    tsquery: &str,
+) -> QueryResult<Vec<TicketRow>> {
+    let walk = search::postgres_walk_sql(tsquery);
+    let top = match f.before_id {
+        Some(before) => before,
+        None => {
+            tickets::table
+                .select(diesel::dsl::max(tickets::id))
+                .first::<Option<i64>>(conn)?
+                .unwrap_or(0)
+                + 1
+        }
+    };
+    let floor = top - search::WALKED;
+    let mut rows = page(conn, scope, f, Some(walk.clone()), Some(floor))?;
+    let missing = f.limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if missing <= 0 || floor <= 1 {
+        return Ok(rows);
+    }
+    let AnyConnection::Postgres(pg) = conn else {
+        return Ok(rows);
+    };
+    let index = match search::postgres_candidates(pg, tsquery)? {
+        Some(ids) => {
+            let below: Vec<String> = ids.iter().filter(|id| **id < floor).map(i64::to_string).collect();
+            if below.is_empty() {
+                return Ok(rows);
+            }
+            format!("tickets.id IN ({})", below.join(", "))
+        }
+        None => walk,
+    };
+    let rest = TicketFilter {
+        before_id: Some(floor),
+        limit: missing,
+        ..f.clone()
+    };
+    rows.extend(page(conn, scope, &rest, Some(index), None)?);
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------- idempotency

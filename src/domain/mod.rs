@@ -7,6 +7,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod mediation;
 pub mod people;
+pub mod search;
 pub mod sla;
 pub mod stored;
 pub mod text;

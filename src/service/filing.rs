@@ -165,6 +165,7 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
             updated_at: now,
         },
     )?;
+    // Also gives the ticket its search tokens (`db::tickets::search`).
     db::record_visit(conn, ticket.id, unit_id)?;
     db::insert_event(
         conn,

@@ -22,6 +22,7 @@ mod openapi;
 mod posts;
 mod schema;
 mod schema_parity;
+mod search;
 mod secrets;
 mod session_cache;
 mod shapes;

@@ -11,8 +11,9 @@ use crate::api::local_time::TimeBound;
 use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
-use crate::db::tickets::{self as db, ReporterFilter, TicketFilter, TicketScope};
+use crate::db::tickets::{self as db, ReporterFilter, TextFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, queries};
+use crate::domain::search::Search;
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
@@ -57,7 +58,22 @@ pub struct TicketFilters {
     /// your last sync; a date alone means from the start of that day).
     #[serde(default, deserialize_with = "crate::api::local_time::optional_bound")]
     pub updated_since: Option<TimeBound>,
-    /// Text in the title or description (Chinese included), up to 100 characters.
+    /// Text search, up to 100 characters, answered from an index. Each
+    /// part (parts are separated by spaces) must occur, in any order, in the
+    /// title, description or location, or in the reporter's name or room,
+    /// the last two only on tickets whose reporter you may see (for
+    /// household and building staff an anonymous reporter's name or room
+    /// finds nothing). Chinese matches as typed: one character (`漏`), a
+    /// word (`漏水`, `噪音`) or a phrase (`楼上漏水`). Letters and digits
+    /// match whole words from their start, in any case; the last word may
+    /// be unfinished (`wat` finds `Water`). A room number matches whole
+    /// (`1-602` finds 1-602, not 11-602) or by its numbers (`602`). A text
+    /// without a letter, digit or character (`%`, `_`, `，`) matches
+    /// nothing. 文本搜索，最多 100 个字符，由索引作答。以空格分隔的每一部分都须出现（顺序不限）在标题、描述或地点中，
+    /// 或在报告人的姓名、房号中；后两者仅限可以看到报告人的工单（党员中心户和楼栋人员搜索匿名报告人的姓名或房号，
+    /// 不会找到其匿名工单）。中文按输入匹配：单字（漏）、词（漏水、噪音）或短语（楼上漏水）。字母和数字从词首匹配，
+    /// 不区分大小写，最后一个词可以未写完（wat 可找到 Water）。房号整体匹配（1-602 找到 1-602，不含 11-602），
+    /// 也可只搜号码（602）。不含字母、数字或汉字的文本（如 %、_、，）不匹配任何工单。
     #[param(pattern = r"^[^\u0000]*$")]
     pub q: Option<String>,
 }
@@ -139,7 +155,11 @@ pub(super) fn selection(
         created_from: filters.created_from.map(|t| t.start(tz).naive_utc()),
         created_to: filters.created_to.map(|t| t.end(tz).naive_utc()),
         updated_since: filters.updated_since.map(|t| t.start(tz).naive_utc()),
-        q,
+        q: q.map(|q| TextFilter {
+            search: Search::parse(&q),
+            caller_id: caller.id.0,
+            sight: policy::reporter_sight(caller),
+        }),
         before_id: None,
         limit: 0,
     };

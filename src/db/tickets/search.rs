@@ -1,0 +1,496 @@
+//! The search index of tickets (`ticket_search`, migration 000015): the
+//! tokens of `domain::search` stored with every write that changes the
+//! texts they come from, the start-up backfill of tickets filed before the
+//! index existed, and the `q` condition of the lists.
+//!
+//! SQLite keeps the tokens in a contentless FTS5 table whose rowid is the
+//! ticket id; PostgreSQL in a table with one `tsvector` and a GIN index.
+//! Both keep three kinds apart: `body` (title, description, location),
+//! `reporter` (the reporter's name and room), kept apart so that a name
+//! matches only where the caller may see the reporter, and `scope`: who
+//! may list the ticket, as tokens (`c<community>`, `u<unit>` for every
+//! unit it has been at, `r<reporter>`, `p<party>`), so that a search by a
+//! household worker or a resident intersects in the index with the few
+//! tickets they may read instead of walking everyone's hits. The lists'
+//! SQL still decides visibility; these only narrow.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::schema::{dispute_parties, settings, ticket_visits, tickets, units, users};
+use crate::db::{AnyConnection, write_transaction};
+use crate::domain::grid::is_server_path;
+use crate::domain::search::{Search, SearchQuery, index_tokens};
+use crate::error::ApiError;
+use crate::policy::tickets::TicketScope;
+
+/// Where the start-up backfill goes on: tickets with a smaller id may have
+/// no tokens yet. Set by the migration, removed when the walk is done.
+pub const BACKFILL_SETTING: &str = "ticket_search_backfill_below";
+const BACKFILL_BATCH: i64 = 2_000;
+
+/// A ticket's tokens, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SearchEntry {
+    ticket_id: i64,
+    body: String,
+    reporter: String,
+    scope: String,
+}
+
+/// Reporter and scope tokens in PostgreSQL's one list: after `@` and `#`,
+/// with which no token of a text begins (they hold letters, digits and
+/// ideographs only).
+const PG_REPORTER: &str = "@";
+const PG_SCOPE: &str = "#";
+
+impl SearchEntry {
+    fn postgres_tokens(&self) -> String {
+        let mut tokens: Vec<String> = self.body.split_whitespace().map(str::to_owned).collect();
+        tokens.extend(self.reporter.split_whitespace().map(|t| format!("{PG_REPORTER}{t}")));
+        tokens.extend(self.scope.split_whitespace().map(|t| format!("{PG_SCOPE}{t}")));
+        tokens.join(" ")
+    }
+}
+
+/// What a ticket's tokens are made from, as read.
+#[derive(Queryable)]
+struct TicketTexts {
+    id: i64,
+    title: String,
+    description: String,
+    location: Option<String>,
+    community_id: i64,
+    reporter_id: i64,
+    reporter_name: String,
+    reporter_room: Option<String>,
+}
+
+impl TicketTexts {
+    /// With the units it has been at and the residents party to it.
+    fn entry(&self, units: &[i64], parties: &[i64]) -> SearchEntry {
+        let mut scope = vec![format!("c{}", self.community_id), format!("r{}", self.reporter_id)];
+        scope.extend(units.iter().map(|u| format!("u{u}")));
+        scope.extend(parties.iter().map(|p| format!("p{p}")));
+        scope.sort();
+        scope.dedup();
+        SearchEntry {
+            ticket_id: self.id,
+            body: index_tokens([
+                self.title.as_str(),
+                self.description.as_str(),
+                self.location.as_deref().unwrap_or_default(),
+            ]),
+            reporter: index_tokens([
+                self.reporter_name.as_str(),
+                self.reporter_room.as_deref().unwrap_or_default(),
+            ]),
+            scope: scope.join(" "),
+        }
+    }
+}
+
+/// Makes the tokens of these tickets again from what the database holds
+/// now, in the caller's transaction: after filing, a visit, a new party,
+/// or a change of the reporter's name. Any number of ids.
+pub fn reindex(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<()> {
+    for ids in ticket_ids.chunks(1_000) {
+        let rows: Vec<TicketTexts> = tickets::table
+            .inner_join(users::table.on(users::id.eq(tickets::reporter_id)))
+            .filter(tickets::id.eq_any(ids))
+            .select((
+                tickets::id,
+                tickets::title,
+                tickets::description,
+                tickets::location,
+                tickets::community_id,
+                tickets::reporter_id,
+                users::display_name,
+                users::room,
+            ))
+            .load(conn)?;
+        let mut units: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (ticket, unit) in ticket_visits::table
+            .filter(ticket_visits::ticket_id.eq_any(ids))
+            .select((ticket_visits::ticket_id, ticket_visits::unit_id))
+            .load::<(i64, i64)>(conn)?
+        {
+            units.entry(ticket).or_default().push(unit);
+        }
+        let mut parties: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (ticket, user) in dispute_parties::table
+            .filter(dispute_parties::ticket_id.eq_any(ids))
+            .filter(dispute_parties::user_id.is_not_null())
+            .select((dispute_parties::ticket_id, dispute_parties::user_id))
+            .load::<(i64, Option<i64>)>(conn)?
+        {
+            parties.entry(ticket).or_default().extend(user);
+        }
+        let entries: Vec<SearchEntry> = rows
+            .iter()
+            .map(|t| {
+                t.entry(
+                    units.get(&t.id).map_or(&[], Vec::as_slice),
+                    parties.get(&t.id).map_or(&[], Vec::as_slice),
+                )
+            })
+            .collect();
+        store(conn, &entries)?;
+    }
+    Ok(())
+}
+
+/// Stores the tokens of these tickets, replacing any they had.
+fn store(conn: &mut AnyConnection, entries: &[SearchEntry]) -> QueryResult<()> {
+    // Placeholders are written out (`?` for SQLite, `$n` for PostgreSQL);
+    // at most 4 binds a row, well within both databases' limits.
+    for chunk in entries.chunks(500) {
+        match conn {
+            AnyConnection::Sqlite(c) => {
+                // Contentless FTS5 has no upsert: delete what is there first.
+                let ids: Vec<String> = chunk.iter().map(|e| e.ticket_id.to_string()).collect();
+                diesel::sql_query(format!("DELETE FROM ticket_search WHERE rowid IN ({})", ids.join(", ")))
+                    .execute(c)?;
+                let mut insert = diesel::sql_query("INSERT INTO ticket_search (rowid, body, reporter, scope) VALUES ")
+                    .into_boxed::<diesel::sqlite::Sqlite>();
+                for (i, e) in chunk.iter().enumerate() {
+                    insert = insert
+                        .sql(if i == 0 { "(?, ?, ?, ?)" } else { ", (?, ?, ?, ?)" })
+                        .bind::<BigInt, _>(e.ticket_id)
+                        .bind::<Text, _>(e.body.clone())
+                        .bind::<Text, _>(e.reporter.clone())
+                        .bind::<Text, _>(e.scope.clone());
+                }
+                insert.execute(c)?;
+            }
+            AnyConnection::Postgres(c) => {
+                let mut insert = diesel::sql_query("INSERT INTO ticket_search (ticket_id, tokens) VALUES ")
+                    .into_boxed::<diesel::pg::Pg>();
+                for (i, e) in chunk.iter().enumerate() {
+                    let comma = if i == 0 { "" } else { ", " };
+                    insert = insert
+                        .sql(format!(
+                            "{comma}(${}, array_to_tsvector(string_to_array(${}, ' ')))",
+                            2 * i + 1,
+                            2 * i + 2
+                        ))
+                        .bind::<BigInt, _>(e.ticket_id)
+                        .bind::<Text, _>(e.postgres_tokens());
+                }
+                insert
+                    .sql(" ON CONFLICT (ticket_id) DO UPDATE SET tokens = excluded.tokens")
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tokens again for every ticket `user_id` reported, in the caller's
+/// transaction: after their name or room changed, so that the index finds
+/// them by the name they have now.
+pub fn reindex_reporter(conn: &mut AnyConnection, user_id: i64) -> QueryResult<()> {
+    let mut after = 0;
+    loop {
+        let ids: Vec<i64> = tickets::table
+            .filter(tickets::reporter_id.eq(user_id))
+            .filter(tickets::id.gt(after))
+            .order(tickets::id.asc())
+            .limit(BACKFILL_BATCH)
+            .select(tickets::id)
+            .load(conn)?;
+        let Some(last) = ids.last().copied() else {
+            return Ok(());
+        };
+        reindex(conn, &ids)?;
+        after = last;
+    }
+}
+
+/// Gives tickets filed before the index existed their tokens, newest first,
+/// one batch a transaction (so a restart goes on where it stopped, and
+/// replicas starting together take turns instead of repeating each other).
+/// Returns how many tickets it indexed; nothing to do costs one read.
+pub fn backfill(conn: &mut AnyConnection) -> Result<u64, ApiError> {
+    let started = std::time::Instant::now();
+    let mut done = 0u64;
+    while let Some(n) = write_transaction(conn, backfill_batch)? {
+        if done == 0 {
+            tracing::info!("indexing existing tickets for search");
+        }
+        done += n;
+        if done % 100_000 < n {
+            tracing::info!(tickets = done, "indexed for search");
+        }
+    }
+    if done > 0 {
+        tracing::info!(
+            tickets = done,
+            seconds = started.elapsed().as_secs_f64(),
+            "search index complete"
+        );
+    }
+    Ok(done)
+}
+
+/// One batch below the mark; `None` when there is no mark (left).
+fn backfill_batch(conn: &mut AnyConnection) -> Result<Option<u64>, ApiError> {
+    let mark = match conn {
+        // Another replica's batch waits on this row until it commits.
+        AnyConnection::Postgres(c) => settings::table
+            .find(BACKFILL_SETTING)
+            .select(settings::value)
+            .for_update()
+            .first::<String>(c)
+            .optional()?,
+        AnyConnection::Sqlite(c) => settings::table
+            .find(BACKFILL_SETTING)
+            .select(settings::value)
+            .first::<String>(c)
+            .optional()?,
+    };
+    let Some(mark) = mark else { return Ok(None) };
+    let below: i64 = mark
+        .parse()
+        .map_err(|_| ApiError::internal(format!("{BACKFILL_SETTING} holds {mark:?}, not a ticket id")))?;
+    let ids: Vec<i64> = tickets::table
+        .filter(tickets::id.lt(below))
+        .order(tickets::id.desc())
+        .limit(BACKFILL_BATCH)
+        .select(tickets::id)
+        .load(conn)?;
+    reindex(conn, &ids)?;
+    let setting = settings::table.find(BACKFILL_SETTING);
+    match ids.last() {
+        Some(last) if ids.len() as i64 == BACKFILL_BATCH => {
+            diesel::update(setting)
+                .set(settings::value.eq(last.to_string()))
+                .execute(conn)?;
+        }
+        _ => {
+            diesel::delete(setting).execute(conn)?;
+        }
+    }
+    Ok(Some(ids.len() as u64))
+}
+
+// ---------------------------------------------------------------- the query
+
+/// A token as a quoted string of FTS5's or PostgreSQL's query syntax.
+/// Tokens hold only letters, digits and ideographs (`domain::search`);
+/// quotes are doubled all the same, so no token can leave its string.
+fn quoted(token: &str, quote: char) -> String {
+    let doubled: String = [quote, quote].iter().collect();
+    format!("{quote}{}{quote}", token.replace(quote, &doubled))
+}
+
+/// One part as FTS5 asks it: every term (a prefix term with `*`).
+fn fts5_terms(query: &SearchQuery) -> String {
+    let terms: Vec<String> = query
+        .terms()
+        .iter()
+        .map(|t| format!("{}{}", quoted(&t.token, '"'), if t.prefix { "*" } else { "" }))
+        .collect();
+    terms.join(" AND ")
+}
+
+diesel::table! {
+    /// SQLite's index as diesel joins it: the FTS5 table's rowid is the
+    /// ticket's id. (PostgreSQL's `ticket_search` is read through SQL text.)
+    ticket_search (rowid) {
+        rowid -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(ticket_search, tickets);
+
+/// More units than this in a caller's subtrees, and the index is not
+/// asked to narrow by them (the lists' SQL still does).
+const MAX_SCOPE_TOKENS: usize = 500;
+
+/// The `scope` tokens of the tickets `scope` may list (any one of them),
+/// or `None` to leave the column out: everyone's tickets, too many units,
+/// or none at all (the lists' SQL then finds nothing anyway).
+pub fn scope_tokens(conn: &mut AnyConnection, scope: &TicketScope) -> QueryResult<Option<Vec<String>>> {
+    let mut tokens = Vec::new();
+    match scope {
+        TicketScope::All => return Ok(None),
+        TicketScope::Resident { user_id, party } => {
+            tokens.push(format!("r{user_id}"));
+            if *party {
+                tokens.push(format!("p{user_id}"));
+            }
+        }
+        TicketScope::Staff { communities, prefixes } => {
+            tokens.extend(communities.iter().map(|c| format!("c{c}")));
+            for prefix in prefixes.iter().filter(|p| is_server_path(p)) {
+                let units: Vec<i64> = units::table
+                    .filter(units::path.like(format!("{prefix}%")))
+                    .select(units::id)
+                    .load(conn)?;
+                tokens.extend(units.into_iter().map(|u| format!("u{u}")));
+                if tokens.len() > MAX_SCOPE_TOKENS {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    Ok((!tokens.is_empty()).then_some(tokens))
+}
+
+/// What FTS5 is asked (`ticket_search MATCH`): every part's terms, all in
+/// the body column or all in the reporter column; and one of the scope
+/// tokens, if any.
+pub fn fts5_match(search: &Search, scope: Option<&[String]>) -> String {
+    let mut parts: Vec<String> = search
+        .parts()
+        .iter()
+        .map(|p| {
+            let terms = fts5_terms(&p.query);
+            format!("((body : ({terms})) OR (reporter : ({terms})))")
+        })
+        .collect();
+    if let Some(scope) = scope {
+        let any: Vec<String> = scope.iter().map(|t| quoted(t, '"')).collect();
+        parts.push(format!("(scope : ({}))", any.join(" OR ")));
+    }
+    parts.join(" AND ")
+}
+
+/// PostgreSQL: the newest this many ids (below the cursor) are walked
+/// first, each looked up in `ticket_search`; a word in more than about
+/// `limit / WALKED` of the tickets a caller may list fills a page there.
+pub const WALKED: i64 = 2_000;
+
+/// PostgreSQL: at most this many candidates are read from the index and
+/// listed by id; a search with more walks on, and then finds a page within
+/// about `limit × tickets / CANDIDATES` rows.
+pub const CANDIDATES: usize = 2_000;
+
+/// One part's terms in `tsquery` syntax, each after `prefix`.
+fn tsquery_terms(query: &SearchQuery, prefix: &str) -> String {
+    let terms: Vec<String> = query
+        .terms()
+        .iter()
+        .map(|t| {
+            let token = quoted(&format!("{prefix}{}", t.token), '\'');
+            format!("{token}{}", if t.prefix { ":*" } else { "" })
+        })
+        .collect();
+    terms.join(" & ")
+}
+
+/// What PostgreSQL's index is asked (a `tsquery`): every part's terms, all
+/// in the texts or all in the reporter's; and one of the scope tokens, if
+/// any. One GIN scan answers it, driven by its rarest token.
+pub fn postgres_tsquery(search: &Search, scope: Option<&[String]>) -> String {
+    let mut parts: Vec<String> = search
+        .parts()
+        .iter()
+        .map(|p| {
+            format!(
+                "(({}) | ({}))",
+                tsquery_terms(&p.query, ""),
+                tsquery_terms(&p.query, PG_REPORTER)
+            )
+        })
+        .collect();
+    if let Some(scope) = scope {
+        let any: Vec<String> = scope.iter().map(|t| quoted(&format!("{PG_SCOPE}{t}"), '\'')).collect();
+        parts.push(format!("({})", any.join(" | ")));
+    }
+    parts.join(" & ")
+}
+
+/// "The index holds the ticket" over `tickets`, looked up ticket by ticket:
+/// a scalar subquery, which PostgreSQL never turns into a join, so the
+/// tickets are walked newest first and cheaper conditions go first.
+pub fn postgres_walk_sql(tsquery: &str) -> String {
+    format!(
+        "(SELECT s.tokens @@ CAST({} AS tsquery) FROM ticket_search s WHERE s.ticket_id = tickets.id)",
+        quoted(tsquery, '\'')
+    )
+}
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    ticket_id: i64,
+}
+
+/// The tickets PostgreSQL's index holds for `tsquery`, if fewer than
+/// [`CANDIDATES`]: read in one bitmap scan of the GIN index, never a scan
+/// of the table (the planner guesses a token it has no statistics for at
+/// 0.5% of the rows, and a miss then read all of them).
+pub fn postgres_candidates(conn: &mut diesel::PgConnection, tsquery: &str) -> QueryResult<Option<Vec<i64>>> {
+    let found: Vec<Candidate> = conn.transaction(|conn| {
+        // For this statement only: restored before the transaction ends
+        // (also when it is a caller's).
+        diesel::sql_query("SELECT set_config('enable_seqscan', 'off', true)").execute(conn)?;
+        let found = diesel::sql_query(format!(
+            "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) LIMIT {CANDIDATES}",
+            quoted(tsquery, '\'')
+        ))
+        .load(conn);
+        diesel::sql_query("SELECT set_config('enable_seqscan', 'on', true)").execute(conn)?;
+        found
+    })?;
+    Ok((found.len() < CANDIDATES).then(|| found.into_iter().map(|c| c.ticket_id).collect()))
+}
+
+/// "A text field holds the pattern, or the reporter's name or room does
+/// and the caller may see the reporter" as SQL over `tickets`: the six
+/// pieces around the five places the (same) pattern is bound. `sight` is
+/// the SQL of where the caller sees reporters, `None` for everywhere.
+pub fn confirm_sql(sight: Option<&str>) -> [String; 6] {
+    let like = " ESCAPE '\\' OR ";
+    let (open, close) = match sight {
+        Some(sight) => (format!("({sight} AND "), ")"),
+        None => (String::new(), ""),
+    };
+    [
+        "(lower(tickets.title) LIKE ".to_owned(),
+        format!("{like}lower(tickets.description) LIKE "),
+        format!("{like}lower(tickets.location) LIKE "),
+        format!(
+            "{like}{open}EXISTS (SELECT 1 FROM users WHERE users.id = tickets.reporter_id \
+             AND (lower(users.display_name) LIKE "
+        ),
+        format!("{like}lower(users.room) LIKE "),
+        format!(" ESCAPE '\\')){close})"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_quote_every_token() {
+        let q = SearchQuery::parse("楼道漏水 1-60").unwrap();
+        assert_eq!(fts5_terms(&q), r#""1" AND "60"* AND "楼道" AND "漏水" AND "道漏""#);
+        assert_eq!(tsquery_terms(&q, "@"), "'@1' & '@60':* & '@楼道' & '@漏水' & '@道漏'");
+        assert_eq!(quoted("a\"b", '"'), r#""a""b""#);
+        assert_eq!(quoted("it's", '\''), "'it''s'");
+        let search = Search::parse("漏水 1-60").unwrap();
+        assert_eq!(
+            fts5_match(&search, None),
+            r#"((body : ("漏水")) OR (reporter : ("漏水"))) AND ((body : ("1" AND "60"*)) OR (reporter : ("1" AND "60"*)))"#
+        );
+        let scope = ["c1".to_owned(), "u9".to_owned()];
+        assert_eq!(
+            fts5_match(&Search::parse("漏水").unwrap(), Some(&scope)),
+            r#"((body : ("漏水")) OR (reporter : ("漏水"))) AND (scope : ("c1" OR "u9"))"#
+        );
+        assert_eq!(
+            postgres_tsquery(&Search::parse("漏水 1-60").unwrap(), Some(&scope)),
+            "(('漏水') | ('@漏水')) & (('1' & '60':*) | ('@1' & '@60':*)) & ('#c1' | '#u9')"
+        );
+        assert_eq!(
+            postgres_walk_sql("'a'"),
+            "(SELECT s.tokens @@ CAST('''a''' AS tsquery) FROM ticket_search s WHERE s.ticket_id = tickets.id)"
+        );
+    }
+}
