@@ -6,8 +6,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY src src
 COPY migrations migrations
+# The OpenAPI document is built into the binary and served as committed.
+COPY openapi openapi
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim

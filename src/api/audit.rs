@@ -222,7 +222,7 @@ async fn list_audit_entries(
     state.audit.drain().await;
     let (items, next_cursor) = state
         .db
-        .run(move |conn| {
+        .run_long(move |conn| {
             let rows = db::list_audit(
                 conn,
                 &AuditFilter {

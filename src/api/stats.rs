@@ -388,7 +388,7 @@ async fn get_stats(
     let caller = auth.caller;
     let response = state
         .db
-        .run(move |conn| {
+        .run_long(move |conn| {
             let unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::NotFound)?;
             if !caller.works_in(&unit.path) {
                 return Err(ApiError::NotFound);
@@ -643,7 +643,7 @@ async fn get_unit_stats(
     let caller = auth.caller;
     let response = state
         .db
-        .run(move |conn| {
+        .run_long(move |conn| {
             let parent = queries::find_unit(conn, parent_id)?.ok_or(ApiError::NotFound)?;
             if !caller.works_in(&parent.path) {
                 return Err(ApiError::NotFound);

@@ -1,6 +1,7 @@
 //! Argon2id password hashes (OWASP minimum parameters: m=19 MiB, t=2, p=1),
 //! and the gate every hash made for a request goes through.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -11,15 +12,29 @@ use tokio::sync::Semaphore;
 use crate::error::ApiError;
 
 /// Argon2's working memory (19 MiB with the default parameters). The gate
-/// keeps one per permit and lends it to each hash in turn: allocating it per
-/// hash from many blocking threads left glibc holding hundreds of MiB in
-/// per-thread arenas long after a flood (see `bench/hash-flood.sh`).
+/// lends one to each hash in turn while hashes keep coming, and lets them
+/// all go when none is running or waiting.
+///
+/// It is reserved larger than glibc ever serves from its heaps (32 MiB, the
+/// most its adaptive mmap threshold reaches), so it is always a mapping of
+/// its own: only the pages the hash touches are resident, and freeing it
+/// gives them back to the system at once. Allocated at its real size, a
+/// freed one raised glibc's threshold and the next ones were carved from
+/// per-thread heaps that glibc kept: hundreds of MiB after a flood of
+/// sign-ins (see `bench/hash-flood.sh`), 19–38 MiB after a single one.
 #[derive(Default)]
 pub struct Memory(Vec<Block>);
+
+/// Blocks reserved at least (33 MiB of 1 KiB blocks): above glibc's largest
+/// mmap threshold, see [`Memory`].
+const RESERVED_BLOCKS: usize = 33 * 1024;
 
 impl Memory {
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.0.len() < count {
+            if self.0.capacity() < count {
+                self.0 = Vec::with_capacity(count.max(RESERVED_BLOCKS));
+            }
             self.0.resize(count, Block::new());
         }
         &mut self.0[..count]
@@ -111,6 +126,8 @@ pub struct HashGate {
     permits: Arc<Semaphore>,
     /// Working memory lent to the hashes running, at most one per permit.
     memory: Arc<Mutex<Vec<Memory>>>,
+    /// Hashes running or waiting for a permit: at none, the memory goes.
+    demand: Arc<AtomicUsize>,
     wait: Duration,
 }
 
@@ -121,6 +138,7 @@ impl HashGate {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             memory: Arc::new(Mutex::new(Vec::new())),
+            demand: Arc::new(AtomicUsize::new(0)),
             wait,
         }
     }
@@ -139,6 +157,7 @@ impl HashGate {
         F: FnOnce(&mut Memory) -> T + Send + 'static,
         T: Send + 'static,
     {
+        let demand = Demand::enter(&self.demand);
         let permit = match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(closed)) => return Err(ApiError::internal(closed)),
@@ -156,7 +175,14 @@ impl HashGate {
                 .pop()
                 .unwrap_or_default();
             let out = work(&mut memory);
-            pool.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+            let mut pooled = pool.lock().unwrap_or_else(PoisonError::into_inner);
+            if demand.leave() {
+                // Nothing running or waiting: give the memory back.
+                pooled.clear();
+            } else {
+                pooled.push(memory);
+            }
+            drop(pooled);
             drop(permit);
             out
         })
@@ -164,9 +190,44 @@ impl HashGate {
         .map_err(ApiError::internal)
     }
 
+    /// Working memories kept for the next hashes (tests).
+    pub fn pooled(&self) -> usize {
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
     /// [`hash`] through the gate.
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         self.run(move |memory| hash_with(&password, memory)).await?
+    }
+}
+
+/// One hash wanted (running or waiting) while it lives.
+struct Demand {
+    count: Arc<AtomicUsize>,
+    left: bool,
+}
+
+impl Demand {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self {
+            count: count.clone(),
+            left: false,
+        }
+    }
+
+    /// Ends this demand; whether it was the last.
+    fn leave(mut self) -> bool {
+        self.left = true;
+        self.count.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        if !self.left {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -230,5 +291,46 @@ mod tests {
         release.send(()).unwrap();
         holder.await.unwrap().unwrap();
         assert!(gate.run(|_| 7).await.is_ok_and(|n| n == 7), "the permit came back");
+    }
+
+    #[actix_web::test]
+    async fn working_memory_is_kept_while_hashes_queue_and_freed_when_none_is_left() {
+        let gate = Arc::new(HashGate::new(1, Duration::from_secs(5)));
+        let (started, wait_started) = tokio::sync::oneshot::channel();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let gate = gate.clone();
+            actix_web::rt::spawn(async move {
+                gate.run(move |memory| {
+                    memory.blocks(8);
+                    let _ = started.send(());
+                    let _ = held.recv();
+                })
+                .await
+            })
+        };
+        wait_started.await.unwrap();
+        let (second_ran, second_done) = tokio::sync::oneshot::channel();
+        let second = {
+            let gate = gate.clone();
+            actix_web::rt::spawn(async move {
+                gate.run(move |memory| {
+                    // The first hash's memory, lent on: no new mapping.
+                    let _ = second_ran.send(memory.0.capacity());
+                })
+                .await
+            })
+        };
+        // The second waits for the permit: the first's memory stays pooled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(
+            second_done.await.unwrap(),
+            RESERVED_BLOCKS,
+            "reused while hashes queued"
+        );
+        second.await.unwrap().unwrap();
+        assert_eq!(gate.pooled(), 0, "nothing running or waiting: the memory is given back");
     }
 }

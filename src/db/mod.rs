@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod audit_queue;
+pub mod in_ids;
 pub mod mediation;
 pub mod models;
 pub mod queries;
@@ -12,7 +13,10 @@ pub mod stats;
 pub mod tickets;
 pub mod writer;
 
+use std::cell::RefCell;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -214,6 +218,20 @@ pub struct Db {
     writer: Option<Writer>,
     url: DatabaseUrl,
     synchronous: Synchronous,
+    /// Names this database among the thread's own readers ([`Db::run`]).
+    id: u64,
+}
+
+/// Numbers the databases a process opens (tests open many), so a thread's
+/// own readers are kept apart.
+static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Databases a thread keeps its own reader for; the oldest is closed first.
+const THREAD_READERS: usize = 4;
+
+thread_local! {
+    /// This thread's own SQLite readers, by database ([`Db::run`]).
+    static THREAD_READER: RefCell<Vec<(u64, AnyConnection)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// SQLite readers per core: reads are short and CPU-bound, and a second one
@@ -274,6 +292,7 @@ impl Db {
             writer,
             url: url.clone(),
             synchronous,
+            id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -324,9 +343,29 @@ impl Db {
         .is_some()
     }
 
+    /// Runs `f`, a short read (one page, one object: what an index
+    /// answers). On SQLite it runs right here, on the async worker that got
+    /// the request, with the thread's own read-only connection: handing a
+    /// read of a few hundred microseconds to the blocking pool and back (two
+    /// thread switches) cost more than the read. On PostgreSQL, where a
+    /// query waits on the network, it runs on the blocking pool. Reads that
+    /// may take long (statistics, exports, the audit trail) use
+    /// [`Db::run_long`], so one of them never holds up a worker's other
+    /// requests.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.writer.is_some() {
+            return self.read_here(f);
+        }
+        self.run_long(f).await
+    }
+
     /// Runs `f`, which only reads, with a pooled connection on the blocking
     /// thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn run_long<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
@@ -338,6 +377,58 @@ impl Db {
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` on this thread's own reader of this database, opening it
+    /// the first time, in one read transaction. A panic is an error, as on the blocking pool, and
+    /// closes the reader; so does an error that is not the query's answer
+    /// (a connection that may be broken is not kept).
+    fn read_here<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+    {
+        THREAD_READER.with(|readers| {
+            let Ok(mut readers) = readers.try_borrow_mut() else {
+                // A read inside a read on this thread (not done today): a
+                // pooled connection keeps it correct.
+                return f(&mut *self.conn()?);
+            };
+            let at = match readers.iter().position(|(id, _)| *id == self.id) {
+                Some(at) => at,
+                None => {
+                    let conn = self.reader_manager().connect().map_err(ApiError::unavailable)?;
+                    if readers.len() >= THREAD_READERS {
+                        readers.remove(0);
+                    }
+                    readers.push((self.id, conn));
+                    readers.len() - 1
+                }
+            };
+            // One read transaction for the whole request: its queries see one
+            // snapshot, and SQLite takes its shared lock once, not per query.
+            let outcome = catch_unwind(AssertUnwindSafe(|| readers[at].1.transaction(f)));
+            match outcome {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(error)) => {
+                    if matches!(error, ApiError::Internal | ApiError::Unavailable) {
+                        readers.remove(at);
+                    }
+                    Err(error)
+                }
+                Err(_) => {
+                    readers.remove(at);
+                    Err(ApiError::internal("a read panicked"))
+                }
+            }
+        })
+    }
+
+    fn reader_manager(&self) -> ConnectionManager {
+        ConnectionManager {
+            url: self.url.clone(),
+            sqlite_reader: true,
+            synchronous: self.synchronous,
+        }
     }
 
     /// Runs `f` inside one write transaction: committed when it returns `Ok`,

@@ -5,6 +5,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::AnyConnection;
+use super::in_ids::by_ids;
 use super::models::*;
 use super::schema::{
     audit_log, password_witnesses, posts, refresh_tokens, sessions, settings, ticket_visits, units, users,
@@ -355,10 +356,7 @@ pub fn password_known_to(conn: &mut AnyConnection, user_id: i64, witness: i64) -
 }
 
 pub fn users_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select(UserRow::as_select())
-        .load(conn)
+    by_ids!(conn, users::id, ids, users::table.select(UserRow::as_select()))
 }
 
 pub fn find_user_by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
 use super::AnyConnection;
+use super::in_ids::by_ids;
 use super::models::*;
 use super::queries::contains_pattern;
 use super::schema::{
@@ -32,10 +33,12 @@ pub fn list_categories(conn: &mut AnyConnection, include_inactive: bool) -> Quer
 /// The categories with these ids (those of a page of tickets: never the
 /// whole catalogue per request).
 pub fn categories_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<CategoryRow>> {
-    categories::table
-        .filter(categories::id.eq_any(ids))
-        .select(CategoryRow::as_select())
-        .load(conn)
+    by_ids!(
+        conn,
+        categories::id,
+        ids,
+        categories::table.select(CategoryRow::as_select())
+    )
 }
 
 pub fn find_category(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<CategoryRow>> {
@@ -272,11 +275,14 @@ pub fn record_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> Q
 
 /// The units each ticket has been at (its current one included).
 pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<(i64, UnitRow)>> {
-    ticket_visits::table
-        .inner_join(units::table.on(units::id.eq(ticket_visits::unit_id)))
-        .filter(ticket_visits::ticket_id.eq_any(ticket_ids))
-        .select((ticket_visits::ticket_id, UnitRow::as_select()))
-        .load(conn)
+    by_ids!(
+        conn,
+        ticket_visits::ticket_id,
+        ticket_ids,
+        ticket_visits::table
+            .inner_join(units::table.on(units::id.eq(ticket_visits::unit_id)))
+            .select((ticket_visits::ticket_id, UnitRow::as_select()))
+    )
 }
 
 pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> QueryResult<()> {
@@ -318,11 +324,14 @@ pub fn is_other_party(conn: &mut AnyConnection, user_id: i64) -> QueryResult<boo
 }
 
 pub fn parties_of(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<PartyRow>> {
-    dispute_parties::table
-        .filter(dispute_parties::ticket_id.eq_any(ticket_ids))
-        .order(dispute_parties::id.asc())
-        .select(PartyRow::as_select())
-        .load(conn)
+    by_ids!(
+        conn,
+        dispute_parties::ticket_id,
+        ticket_ids,
+        dispute_parties::table
+            .order(dispute_parties::id.asc())
+            .select(PartyRow::as_select())
+    )
 }
 
 pub fn insert_event(conn: &mut AnyConnection, event: &NewEventRow) -> QueryResult<EventRow> {

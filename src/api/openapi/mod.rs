@@ -225,8 +225,8 @@ sign in again."
 /// Swagger UI's settings: nothing leaves the deployment (no validator
 /// badge, which would send the document's address to validator.swagger.io),
 /// and the token survives a reload (kept in the browser's localStorage).
-pub fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
-    utoipa_swagger_ui::Config::default()
+pub fn swagger_ui_config(document: &'static str) -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::from(document)
         .validator_url("none")
         .persist_authorization(true)
 }

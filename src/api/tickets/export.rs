@@ -231,7 +231,7 @@ async fn export_tickets(
     // starts: a bad filter or an unreachable database is still a problem.
     let (export, first) = state
         .db
-        .run(move |conn| {
+        .run_long(move |conn| {
             let (scope, filter) = selection(conn, &caller, None, filters, q, now.naive_utc(), tz)?;
             let export = Export {
                 caller,
@@ -319,7 +319,7 @@ fn body(db: Db, export: Arc<Export>, first: Page) -> Result<impl Stream<Item = R
                         // The request's span, so what the read logs names the request.
                         let span = outcome.span.clone();
                         let page = db
-                            .run(move |conn| {
+                            .run_long(move |conn| {
                                 let _in = span.enter();
                                 let page = export.page(conn, Some(before_id), Lines::more())?;
                                 Ok((page.lines.into_bytes()?, page.rows, page.next))
