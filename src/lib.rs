@@ -204,10 +204,12 @@ pub fn build_app(
     let (app, doc) = routes(App::new().into_utoipa_app()).split_for_parts();
     let doc = api::openapi::finish(doc);
     let route_table = web::Data::new(RouteTable::from_openapi(&doc));
+    let success_statuses = web::Data::new(api::audit::SuccessStatuses::from_openapi(&doc));
     let swagger = state.swagger;
     let cors = cors(&state.cors_origins);
     app.app_data(state)
         .app_data(route_table)
+        .app_data(success_statuses)
         .app_data(web::PayloadConfig::new(api::BODY_LIMIT))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .default_service(web::to(fallback))
