@@ -8,7 +8,11 @@ database gets `pg_ctl -m immediate stop` first). Then the database (if
 stopped) and griddesk are started again, filings whose outcome is unknown are
 retried with their key, and EVERY ticket acknowledged so far (201, all rounds)
 is checked over HTTP (ticket readable, first timeline event `filed`) and in
-SQL; then the database's consistency and integrity are checked.
+SQL, with the audit trail (a filing by staff is a change the trail records in
+the change's own transaction: the answer that acknowledged each ticket has
+exactly one entry, filed under the ticket's community, and no ticket was
+committed without the entry of its filing); then the database's consistency
+and integrity are checked.
 
 Python standard library only; PostgreSQL is reached through `psql`.
 """
@@ -56,6 +60,7 @@ class Http:
         self.token = token
         self.conn = None
         self.replayed = False  # the last answer carried Idempotent-Replayed: true
+        self.request_id = None  # the last answer's X-Request-Id
 
     def request(self, method, path, body=None, headers=None):
         if self.conn is None:
@@ -75,6 +80,7 @@ class Http:
             self.close()
             raise
         self.replayed = resp.getheader("Idempotent-Replayed", "") == "true"
+        self.request_id = resp.getheader("X-Request-Id")
         if resp.getheader("Connection", "").lower() == "close":
             self.close()
         try:
@@ -319,10 +325,12 @@ class Ledger:
     def __init__(self):
         self.lock = threading.Lock()
         self.acked = {}  # key -> ticket id
+        self.answers = {}  # key -> X-Request-Id of the answer that acknowledged it
+        self.replays = 0  # acknowledgements that replayed an earlier answer
         self.pending = {}  # key -> body
         self.errors = []
 
-    def outcome(self, key, body, status, data):
+    def outcome(self, key, body, status, data, request_id=None, replayed=False):
         with self.lock:
             if status == 201:
                 tid = data.get("id") if isinstance(data, dict) else None
@@ -332,8 +340,13 @@ class Ledger:
                     self.errors.append(f"{key}: 201 for another filing: {data.get('title')!r}")
                 elif key in self.acked and self.acked[key] != tid:
                     self.errors.append(f"{key}: acknowledged as {self.acked[key]}, now as {tid}")
+                elif not request_id:
+                    self.errors.append(f"{key}: 201 without an X-Request-Id")
                 else:
+                    if key not in self.acked:
+                        self.replays += replayed
                     self.acked[key] = tid
+                    self.answers.setdefault(key, request_id)
                     self.pending.pop(key, None)
                     return True
             elif status >= 500 or status == 408:
@@ -362,7 +375,7 @@ def filer(idx, seed, port, token, residents, prefix, ledger, stop, hard_deadline
             if stop.wait(0.05):
                 break
             continue
-        ledger.outcome(key, body, status, data)
+        ledger.outcome(key, body, status, data, http_.request_id, http_.replayed)
         if ledger.errors or stop.wait(rng.uniform(0, PAUSE)):
             break
     http_.close()
@@ -414,10 +427,20 @@ def verify_http(port, token, items, workers=8):
     return lost
 
 
-def verify_sql(db, acked):
-    """Returns (lost, problems, summary): lost as in verify_http, problems: consistency failures."""
+def verify_sql(db, acked, answers, replays):
+    """Returns (lost, problems, summary): lost as in verify_http, problems: consistency failures.
+
+    answers: key -> X-Request-Id of the acknowledging answer; replays: how
+    many acknowledgements replayed an earlier answer."""
     lost, problems = [], []
     tickets = {int(r[0]): r[1] for r in db.query("SELECT id, title FROM tickets")}
+    communities = {int(r[0]): r[1] for r in db.query("SELECT id, community_id FROM tickets")}
+    # The audit entries of filings (jm.admin's, all on behalf of residents).
+    entries = {}
+    for request_id, status, community in db.query(
+            "SELECT request_id, status, community_id FROM audit_log "
+            "WHERE kind = 'write' AND method = 'POST' AND route = '/api/v1/complaints'"):
+        entries.setdefault(request_id, []).append((status, community))
     first_kind, filed = {}, {}
     for tid, kind in db.query("SELECT ticket_id, kind FROM ticket_events ORDER BY ticket_id, id"):
         tid = int(tid)
@@ -427,12 +450,21 @@ def verify_sql(db, acked):
     visited = {int(r[0]) for r in db.query("SELECT DISTINCT ticket_id FROM ticket_visits")}
     keys = {r[0]: r[1] for r in db.query("SELECT key, location FROM idempotency_keys WHERE key LIKE 'crash-%'")}
 
+    unaudited = []
     for key, tid in acked.items():
         if tickets.get(tid) != f"crash {key}":
             lost.append((key, tid, "not in the tickets table" if tid not in tickets else
                          f"row holds {tickets[tid]!r}"))
         elif keys.get(key) != f"/api/v1/tickets/{tid}":
             problems.append(f"acknowledged {key} -> {tid}, but its idempotency record says {keys.get(key)!r}")
+        # The answer that acknowledged the ticket has one entry: 201, filed
+        # under the ticket's community.
+        found = entries.get(answers.get(key), [])
+        if found != [("201", communities.get(tid))]:
+            unaudited.append((key, tid, answers.get(key), found))
+    if unaudited:
+        problems.append(f"acknowledged filings whose answer has not exactly one audit entry (201, the ticket's "
+                        f"community): {len(unaudited)}, e.g. {unaudited[:3]}")
 
     def sample(xs):
         xs = sorted(xs)
@@ -467,8 +499,16 @@ def verify_sql(db, acked):
         if by_title.get(f"crash {key}") is None or location not in {f"/api/v1/tickets/{i}" for i in by_title[f"crash {key}"]}:
             problems.append(f"idempotency record {key} -> {location} without its ticket")
             break
+    # Each filing's entry commits with its ticket, and each replayed answer
+    # has one of its own: at least as many 201 entries as both (more only if
+    # a replay committed but its answer was lost on the way to the client).
+    crash_tickets = sum(len(ids) for ids in by_title.values())
+    created = sum(1 for found in entries.values() for status, _ in found if status == "201")
+    if created < crash_tickets + replays:
+        problems.append(f"{crash_tickets} crash-test tickets and {replays} replayed answers, but only {created} "
+                        f"audit entries of filings answered 201: a filing was committed without its entry")
     summary = (f"{len(tickets)} tickets, {sum(1 for t in tickets if filed.get(t) == 1)} with one `filed` event, "
-               f"{len(by_title)} crash-test tickets, {len(keys)} keys")
+               f"{len(by_title)} crash-test tickets, {len(keys)} keys, {created} audit entries of filings")
     return lost, problems, summary
 
 
@@ -565,7 +605,7 @@ def main():
                 except (OSError, http.client.HTTPException) as e:
                     log(f"  retry of {key} failed: {e}")
                     continue
-                if ledger.outcome(key, body, status, data):
+                if ledger.outcome(key, body, status, data, http_.request_id, http_.replayed):
                     retried += 1
                     replayed += http_.replayed
             http_.close()
@@ -576,7 +616,7 @@ def main():
 
             acked = dict(ledger.acked)
             lost = verify_http(server.port, token, sorted(acked.items(), key=lambda kv: kv[1]))
-            sql_lost, problems, sql_summary = verify_sql(db, acked)
+            sql_lost, problems, sql_summary = verify_sql(db, acked, dict(ledger.answers), ledger.replays)
             integ_problems, integ_summary = db.integrity()
             problems += integ_problems
             lost_keys = {k for k, _, _ in lost} | {k for k, _, _ in sql_lost}

@@ -53,10 +53,69 @@ pub fn openapi_json() -> String {
 /// worker's heap.)
 const DOCUMENT: &str = include_str!("../openapi/openapi.json");
 
-/// The document's paths and their methods, read once per process.
-fn known_routes() -> &'static RouteTable {
-    static ROUTES: std::sync::OnceLock<RouteTable> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| RouteTable::from_document(DOCUMENT))
+/// What the server reads from the document, once per process: the known
+/// routes (405 or 404) and each write's success status (the audit trail).
+struct KnownRoutes {
+    table: RouteTable,
+    success_statuses: web::Data<api::audit::SuccessStatuses>,
+}
+
+/// The parts of the document read at run time.
+#[derive(serde::Deserialize)]
+struct DocumentPaths {
+    paths: std::collections::BTreeMap<String, PathItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct PathItem {
+    get: Option<Operation>,
+    post: Option<Operation>,
+    put: Option<Operation>,
+    patch: Option<Operation>,
+    delete: Option<Operation>,
+}
+
+#[derive(serde::Deserialize)]
+struct Operation {
+    responses: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+impl PathItem {
+    fn operations(&self) -> [(actix_web::http::Method, Option<&Operation>); 5] {
+        use actix_web::http::Method;
+        [
+            (Method::GET, self.get.as_ref()),
+            (Method::POST, self.post.as_ref()),
+            (Method::PUT, self.put.as_ref()),
+            (Method::PATCH, self.patch.as_ref()),
+            (Method::DELETE, self.delete.as_ref()),
+        ]
+    }
+}
+
+fn known_routes() -> &'static KnownRoutes {
+    static ROUTES: std::sync::OnceLock<KnownRoutes> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let paths = serde_json::from_str::<DocumentPaths>(DOCUMENT)
+            .map(|d| d.paths)
+            .unwrap_or_default();
+        let mut table = Vec::new();
+        let mut statuses = Vec::new();
+        for (path, item) in &paths {
+            let mut methods = Vec::new();
+            for (method, operation) in item.operations() {
+                let Some(operation) = operation else { continue };
+                methods.push(method.to_string());
+                let statuses_of = operation.responses.keys().filter_map(|s| s.parse::<u16>().ok());
+                statuses.push((path.clone(), method, statuses_of.collect::<Vec<_>>()));
+            }
+            table.push((ResourceDef::new(path.as_str()), methods));
+        }
+        KnownRoutes {
+            table: RouteTable(table),
+            success_statuses: web::Data::new(api::audit::SuccessStatuses::new(statuses)),
+        }
+    })
 }
 
 /// Registers every route on `app`, gathering their operations into `base`.
@@ -75,29 +134,6 @@ where
 struct RouteTable(Vec<(ResourceDef, Vec<String>)>);
 
 impl RouteTable {
-    /// From the document's text: its paths and, of each, the methods named.
-    fn from_document(document: &str) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Paths {
-            paths: std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde::de::IgnoredAny>>,
-        }
-        let paths = serde_json::from_str::<Paths>(document)
-            .map(|d| d.paths)
-            .unwrap_or_default();
-        let routes = paths
-            .into_iter()
-            .map(|(path, item)| {
-                let methods = ["get", "post", "put", "patch", "delete"]
-                    .into_iter()
-                    .filter(|m| item.contains_key(*m))
-                    .map(str::to_uppercase)
-                    .collect();
-                (ResourceDef::new(path.as_str()), methods)
-            })
-            .collect();
-        Self(routes)
-    }
-
     fn allowed(&self, path: &str) -> Option<&[String]> {
         self.0
             .iter()
@@ -107,7 +143,7 @@ impl RouteTable {
 }
 
 async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    match known_routes().allowed(req.path()) {
+    match known_routes().table.allowed(req.path()) {
         Some(methods) => Err(ApiError::MethodNotAllowed {
             allow: methods.to_vec(),
         }),
@@ -224,6 +260,7 @@ pub fn build_app(
     let swagger = state.swagger;
     let cors = cors(&state.cors_origins);
     app.app_data(state)
+        .app_data(known_routes().success_statuses.clone())
         .app_data(web::PayloadConfig::new(api::BODY_LIMIT))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .default_service(web::to(fallback))

@@ -169,9 +169,10 @@ pub fn reserve(
     Ok(Ok(Reservation { ids }))
 }
 
-/// [`reserve`] in a write transaction of its own.
+/// [`reserve`] in a write transaction of its own. Counting is bookkeeping,
+/// not the request's change: these writes never carry its audit row.
 pub async fn reserve_in(db: &Db, keys: Vec<Key>, now: NaiveDateTime) -> Result<Result<Reservation, u64>, ApiError> {
-    db.write(move |conn| reserve(conn, &keys, now)).await
+    db.write_unaudited(move |conn| reserve(conn, &keys, now)).await
 }
 
 impl Reservation {
@@ -181,14 +182,15 @@ impl Reservation {
     /// The attempt was never judged (the server was too busy): its places
     /// go back.
     pub async fn give_back(self, db: &Db) -> Result<(), ApiError> {
-        db.write(move |conn| Ok(attempts::delete_ids(conn, &self.ids)?)).await?;
+        db.write_unaudited(move |conn| Ok(attempts::delete_ids(conn, &self.ids)?))
+            .await?;
         Ok(())
     }
 
     /// The attempt succeeded: its places go back, and `clear`'s earlier
     /// failures are forgotten (a successful sign-in clears its account's).
     pub async fn succeeded(self, db: &Db, clear: Key) -> Result<(), ApiError> {
-        db.write(move |conn| {
+        db.write_unaudited(move |conn| {
             attempts::delete_ids(conn, &self.ids)?;
             attempts::delete_key(conn, clear.limit.scope, &clear.hash, None)?;
             Ok(())

@@ -1,13 +1,16 @@
 //! The audit trail: every write by staff and admins, and every admin read of
-//! personal data, with who, what, when and the request id. Written by a
-//! middleware once the answer is known; read by admins for their communities.
+//! personal data, with who, what, when and the request id. A change's entry
+//! is committed in the change's own transaction; other entries are written
+//! by a middleware once the answer is known. Read by admins for their
+//! communities.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
-use actix_web::{HttpMessage, get, web};
-use chrono::{DateTime, Utc};
+use actix_web::{HttpMessage, HttpRequest, get, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
 use super::problems::{Forbidden, Unauthorized, ValidationFailed};
@@ -19,6 +22,7 @@ use crate::clock::utc;
 use crate::db::audit::{self as db, AuditFilter};
 use crate::db::audit_queue::PendingAudit;
 use crate::db::models::NewAuditRow;
+use crate::db::write_audit::RequestAudit;
 use crate::domain::people::Role;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy;
@@ -43,38 +47,36 @@ const PERSONAL_ROUTES: [&str; 6] = [
 /// decides): `write` for any staff or admin change, `read` for an admin
 /// reading personal data. Other methods (HEAD, OPTIONS) are neither.
 pub fn audit_kind(method: &Method, route: &str, role: Role) -> Option<&'static str> {
-    let access = match *method {
-        Method::GET => Access::Read,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE => Access::Write,
-        _ => return None,
-    };
+    let access = access(method)?;
     let personal = PERSONAL_ROUTES.iter().any(|r| route.starts_with(r)) || route.ends_with("/posts");
     policy::audit::audit_kind(role, access, personal).map(AuditKind::as_str)
 }
 
-/// Middleware: after the handler answered, appends the request to the
-/// trail, filed under the community of the object it acted on (the path's,
-/// or the new object's `Location`; a deleted object's is looked up before
-/// the handler runs). A failure to write it is logged; the answer stands
-/// (the change it describes is committed already).
+/// Middleware: puts staff and admin changes, and admins' reads of personal
+/// data, on the trail, each filed under the community of the object it
+/// acted on (the path's, or the one the request created).
+///
+/// A change's row commits with the change, in one transaction: around the
+/// handler of a signed-in write request this opens the request's slot
+/// (`db::write_audit`), the `Auth` extractor fills it when the caller is
+/// audited ([`prepare_change_row`]), and the handler's first successful
+/// `Db::write` inserts the row in its own transaction. Written before the
+/// answer exists, the row holds the status the operation documents for
+/// success; when the answer's differs, it is appended to the row once
+/// known. A write request that changed nothing (refused, invalid, failed) is
+/// recorded after the answer, with its status; a failure to record that is
+/// logged and the answer stands. A read's row is queued.
 pub async fn record(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    // Only signed-in requests are audited: an anonymous one costs no lookup.
+    // Only signed-in requests are audited: an anonymous one costs nothing.
     let signed_in = req.headers().contains_key(header::AUTHORIZATION);
-    let deleted = match (req.method() == Method::DELETE && signed_in, object_at(req.path())) {
-        (true, Some(object)) => match req.app_data::<web::Data<AppState>>() {
-            Some(state) => state
-                .db
-                .run(move |conn| Ok(db::communities_of(conn, object)?))
-                .await
-                .ok(),
-            None => None,
-        },
-        _ => None,
+    let slot = (signed_in && access(req.method()) == Some(Access::Write)).then(RequestAudit::new);
+    let res = match slot.clone() {
+        Some(slot) => slot.scope(async move { next.call(req).await }).await?,
+        None => next.call(req).await?,
     };
-    let res = next.call(req).await?;
     let request = res.request();
     let Some(actor) = request.extensions().get::<AuditActor>().copied() else {
         return Ok(res);
@@ -86,14 +88,63 @@ pub async fn record(
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(res);
     };
+    let status = i32::from(res.status().as_u16());
+    if let Some((id, recorded)) = slot.as_ref().and_then(RequestAudit::written) {
+        if status != recorded {
+            let now = state.clock.now_naive();
+            let appended = state
+                .db
+                .write_unaudited(move |conn| Ok(db::insert_answer(conn, id, status, now)?))
+                .await;
+            if let Err(error) = appended {
+                tracing::error!(error = %error, audit_id = id, status, "could not append the answer's status to the audit trail");
+            }
+        }
+        return Ok(res);
+    }
     let object = object_at(request.path()).or_else(|| {
         res.headers()
             .get(header::LOCATION)
             .and_then(|l| l.to_str().ok())
             .and_then(object_at)
     });
-    let row = NewAuditRow {
-        created_at: state.clock.now_naive(),
+    let pending = PendingAudit {
+        row: audit_row(request, actor, kind, route, status, state.clock.now_naive()),
+        object,
+        deleted: None,
+    };
+    if kind == AuditKind::Read.as_str() {
+        // A read changed nothing: its row is queued, never waited for.
+        state.audit.push(pending).await;
+        return Ok(res);
+    }
+    // Nothing was committed (a change would have carried this row): the row
+    // has a transaction of its own.
+    let written = state.db.write_unaudited(move |conn| pending.write(conn)).await;
+    if let Err(error) = written {
+        tracing::error!(error = %error, "could not write the audit trail");
+    }
+    Ok(res)
+}
+
+fn access(method: &Method) -> Option<Access> {
+    match *method {
+        Method::GET => Some(Access::Read),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE => Some(Access::Write),
+        _ => None,
+    }
+}
+
+fn audit_row(
+    request: &HttpRequest,
+    actor: AuditActor,
+    kind: &str,
+    route: String,
+    status: i32,
+    now: NaiveDateTime,
+) -> NewAuditRow {
+    NewAuditRow {
+        created_at: now,
         request_id: request
             .extensions()
             .get::<tracing_actix_web::RequestId>()
@@ -106,19 +157,64 @@ pub async fn record(
         method: request.method().to_string(),
         route,
         path: request.path().to_owned(),
-        status: i32::from(res.status().as_u16()),
-    };
-    let pending = PendingAudit { row, object, deleted };
-    if kind == AuditKind::Read.as_str() {
-        // A read changed nothing: its row is queued, never waited for.
-        state.audit.push(pending).await;
-        return Ok(res);
+        status,
     }
-    let written = state.db.write(move |conn| pending.write(conn)).await;
-    if let Err(error) = written {
-        tracing::error!(error = %error, "could not write the audit trail");
+}
+
+/// Called by the `Auth` extractor once it knows the caller: when the
+/// request is a change the trail records (every change by staff and
+/// admins), its row is made ready for the change's transaction, with the
+/// status the operation documents for success.
+pub fn prepare_change_row(req: &HttpRequest, actor: AuditActor) {
+    RequestAudit::prepare(|| {
+        // Staff and admins' changes are recorded, personal data or not.
+        if policy::audit::audit_kind(actor.role, Access::Write, false) != Some(AuditKind::Write) {
+            return None;
+        }
+        let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        let status = req
+            .app_data::<web::Data<SuccessStatuses>>()
+            .and_then(|statuses| statuses.of(req.method(), &route))
+            .unwrap_or(200);
+        let now = req.app_data::<web::Data<AppState>>()?.clock.now_naive();
+        Some(PendingAudit {
+            row: audit_row(req, actor, AuditKind::Write.as_str(), route, i32::from(status), now),
+            object: object_at(req.path()),
+            deleted: None,
+        })
+    });
+}
+
+/// The status each write operation answers on success, as the OpenAPI
+/// document says (the lowest, where it names two: `PUT
+/// /api/v1/disputes/{id}/agreement` answers 201 or 200). A change's audit
+/// row is written with it before the answer exists.
+pub struct SuccessStatuses(HashMap<String, Vec<(Method, u16)>>);
+
+impl SuccessStatuses {
+    /// From each operation's path, method and the statuses it documents.
+    pub fn new(operations: impl IntoIterator<Item = (String, Method, Vec<u16>)>) -> Self {
+        let mut routes: HashMap<String, Vec<(Method, u16)>> = HashMap::new();
+        for (path, method, statuses) in operations {
+            if method == Method::GET {
+                continue;
+            }
+            if let Some(success) = statuses.into_iter().filter(|s| (200..300).contains(s)).min() {
+                routes.entry(path).or_default().push((method, success));
+            }
+        }
+        Self(routes)
     }
-    Ok(res)
+
+    /// The success status of `method` on `route` (a pattern such as
+    /// `/api/v1/tickets/{id}/accept`), if the document has the operation.
+    pub fn of(&self, method: &Method, route: &str) -> Option<u16> {
+        self.0
+            .get(route)?
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, status)| *status)
+    }
 }
 
 /// One entry of the audit trail.
@@ -182,7 +278,8 @@ pub struct AuditQuery {
 /// request that names none is filed under the actor's community. Admins
 /// read the entries filed under their communities, whoever the actor (a
 /// super-admin or staff from another community included); super-admins read
-/// all. Append-only.
+/// all. A change and its entry are committed together: no change is kept
+/// without its entry. Append-only.
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery),
@@ -234,11 +331,11 @@ async fn list_audit_entries(
                     limit: page.fetch(),
                 },
             )?;
-            let (rows, next) = page.finish(rows, |r| r.id);
-            let people = Actors::load(conn, rows.iter().map(|r| r.actor_id))?;
+            let (rows, next) = page.finish(rows, |(r, _)| r.id);
+            let people = Actors::load(conn, rows.iter().map(|(r, _)| r.actor_id))?;
             let items = rows
                 .into_iter()
-                .map(|r| {
+                .map(|(r, answered)| {
                     Ok(AuditEntry {
                         id: r.id,
                         created_at: utc(r.created_at),
@@ -249,7 +346,7 @@ async fn list_audit_entries(
                             .ok_or_else(|| ApiError::internal(format!("unknown audit kind {:?}", r.kind)))?,
                         action: format!("{} {}", r.method, r.route),
                         object: r.path,
-                        status: r.status,
+                        status: answered.unwrap_or(r.status),
                     })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;

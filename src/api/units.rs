@@ -11,14 +11,15 @@ use super::problems::{
 use super::{JsonBody, PageRequest, QueryParams, search_text};
 use crate::auth::{Auth, MaybeAuth};
 use crate::clock::utc;
-use crate::db::AnyConnection;
 use crate::db::models::UnitRow;
 use crate::db::queries::{self, Households, NewUnit, UnitChanges, UnitFilter};
+use crate::db::{AnyConnection, write_audit};
 use crate::domain::grid::{Level, check_parent, child_path, community_of};
 use crate::domain::ids::UnitId;
 use crate::domain::people::{TEXT_CODES, bounded_text};
 use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::policy::Caller;
+use crate::policy::audit::AuditObject;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
@@ -269,7 +270,7 @@ async fn create_unit(
                 }
                 None => None,
             };
-            queries::insert_unit(
+            let row = queries::insert_unit(
                 conn,
                 NewUnit {
                     parent: parent.as_ref(),
@@ -278,7 +279,9 @@ async fn create_unit(
                     code: code.as_deref(),
                 },
                 now,
-            )
+            )?;
+            write_audit::created(AuditObject::Unit(row.id));
+            Ok(row)
         })
         .await?;
     let location = format!("/api/v1/units/{}", row.id);

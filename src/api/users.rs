@@ -16,11 +16,13 @@ use crate::auth::Auth;
 use crate::clock::utc;
 use crate::db::models::{NewUserRow, UserRow};
 use crate::db::queries::{self, UserChanges, UserFilter, UserScope};
+use crate::db::write_audit;
 use crate::domain::grid::Level;
 use crate::domain::ids::{PostId, UnitId, UserId};
 use crate::domain::people::{PASSWORD_CODES, Password, Phone, Role, TEXT_CODES, Username, display_name, mask_phone};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::accounts::{self, AccountChange, AccountScope, AccountTies};
+use crate::policy::audit::AuditObject;
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 
@@ -293,6 +295,7 @@ async fn create_user(
             // The creator chose the password: until the holder changes it,
             // the creator can sign in as the account.
             queries::add_password_witnesses(conn, row.id, creator)?;
+            write_audit::created(AuditObject::User(row.id));
             Ok(row)
         })
         .await?;

@@ -172,8 +172,12 @@ impl FromRequest for MaybeAuth {
                 None => Ok(MaybeAuth(None)),
                 Some(token) => {
                     let auth = authenticate(state, token).await?;
-                    // For the audit trail, written once the answer is known.
-                    req.extensions_mut().insert(AuditActor::of(&auth.caller));
+                    // For the audit trail: a change's row is made ready for
+                    // the change's transaction; other rows are written once
+                    // the answer is known.
+                    let actor = AuditActor::of(&auth.caller);
+                    req.extensions_mut().insert(actor);
+                    crate::api::audit::prepare_change_row(&req, actor);
                     Ok(MaybeAuth(Some(auth)))
                 }
             }

@@ -1,17 +1,33 @@
-//! The audit trail (append-only: the database refuses updates and deletes).
+//! The audit trail (append-only: the database refuses updates and deletes,
+//! of its rows and of the statuses appended to them).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::AnyConnection;
 use super::models::{AuditRow, NewAuditRow};
-use super::schema::{audit_log, extension_requests, follow_ups, posts, tickets, units, users};
+use super::schema::{audit_answers, audit_log, extension_requests, follow_ups, posts, tickets, units, users};
 use crate::domain::grid::community_of;
 use crate::policy::audit::AuditObject;
 
-pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<()> {
+/// Appends `row`; returns its id.
+pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<i64> {
     diesel::insert_into(audit_log::table)
         .values(row)
+        .returning(audit_log::id)
+        .get_result(conn)
+}
+
+/// Appends the status a request answered to its row, which was written in
+/// the change's transaction before the answer was known, with the status
+/// the operation documents for success.
+pub fn insert_answer(conn: &mut AnyConnection, audit_id: i64, status: i32, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(audit_answers::table)
+        .values((
+            audit_answers::audit_id.eq(audit_id),
+            audit_answers::status.eq(status),
+            audit_answers::created_at.eq(at),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -109,10 +125,12 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// Newest first.
-pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter) -> QueryResult<Vec<AuditRow>> {
+/// Newest first, each with the status its request answered when that
+/// differs from the one written with the row.
+pub fn list_audit(conn: &mut AnyConnection, f: &AuditFilter) -> QueryResult<Vec<(AuditRow, Option<i32>)>> {
     let mut query = audit_log::table
-        .select(AuditRow::as_select())
+        .left_join(audit_answers::table)
+        .select((AuditRow::as_select(), audit_answers::status.nullable()))
         .order(audit_log::id.desc())
         .limit(f.limit)
         .into_boxed();

@@ -1,14 +1,14 @@
 //! Audit rows written off the request path: admins' reads of personal data
-//! (and refused writes, which changed nothing) are queued in memory and
-//! written in batches by a thread of their own, so a read never waits for a
-//! write transaction.
+//! are queued in memory and written in batches by a thread of their own, so
+//! a read never waits for a write transaction.
 //!
 //! What a crash can lose: rows still queued when the process is killed (at
 //! most what arrived in the last moment before, since the thread writes
 //! whatever has queued as soon as its previous batch is committed). A
-//! graceful stop writes them all first ([`AuditQueue::drain`]). Rows for
-//! changes that committed are not queued: they are written in the change's
-//! own transaction (see `api::audit`).
+//! graceful stop writes them all first ([`AuditQueue::drain`]). Rows of
+//! writes are not queued: a change's row is committed in the change's own
+//! transaction (`db::write_audit`), and a refused write's once the answer
+//! is known (`api::audit::record`).
 
 use diesel::Connection;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -36,8 +36,8 @@ pub struct PendingAudit {
 }
 
 impl PendingAudit {
-    /// Files the row under its community and appends it.
-    pub fn write(mut self, conn: &mut AnyConnection) -> Result<(), ApiError> {
+    /// Files the row under its community and appends it; returns its id.
+    pub fn write(mut self, conn: &mut AnyConnection) -> Result<i64, ApiError> {
         let communities = match (self.deleted.clone(), self.object) {
             (Some(communities), _) if !communities.is_empty() => communities,
             (_, Some(object)) => communities_of(conn, object)?,
@@ -145,7 +145,7 @@ fn write(db: &Db, rows: Vec<PendingAudit>) {
         let written = db.write_blocking(move |conn| {
             for row in batch {
                 // One bad row (its actor deleted meanwhile) costs only itself.
-                if let Err(error) = conn.transaction::<_, ApiError, _>(|conn| row.write(conn)) {
+                if let Err(error) = conn.transaction::<_, ApiError, _>(|conn| row.write(conn).map(drop)) {
                     tracing::error!(%error, "an audit row could not be written and is lost");
                 }
             }

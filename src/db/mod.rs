@@ -11,6 +11,7 @@ pub mod queries;
 pub mod schema;
 pub mod stats;
 pub mod tickets;
+pub mod write_audit;
 pub mod writer;
 
 use std::cell::RefCell;
@@ -433,7 +434,28 @@ impl Db {
 
     /// Runs `f` inside one write transaction: committed when it returns `Ok`,
     /// rolled back otherwise. Answers once the commit is durable.
+    ///
+    /// In a request whose change the audit trail records, the first write
+    /// that succeeds also appends the request's audit row, in the same
+    /// transaction (`write_audit`): both commit, or neither.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match write_audit::claim() {
+            None => self.write_unaudited(f).await,
+            Some(row) => {
+                let written = self.write_unaudited(move |conn| write_audit::carry(conn, row, f)).await;
+                write_audit::settle(written)
+            }
+        }
+    }
+
+    /// [`Db::write`] for a write that is not the request's change and never
+    /// carries its audit row: bookkeeping such as the attempts counted by
+    /// `limits`, and the audit trail's own rows.
+    pub async fn write_unaudited<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
@@ -445,7 +467,8 @@ impl Db {
     }
 
     /// [`Db::write`] for synchronous code (the worker, CLI commands, tests'
-    /// set-up): blocks the calling thread until the commit.
+    /// set-up): blocks the calling thread until the commit. Runs outside any
+    /// request, so it carries no audit row.
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,

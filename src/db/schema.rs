@@ -287,6 +287,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The status a request answered, where it differs from the one its
+    /// audit row was written with (see the migration).
+    audit_answers (audit_id) {
+        audit_id -> BigInt,
+        status -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Who besides its holder can sign in as an account (see the migration).
     password_witnesses (user_id, witness_id) {
         user_id -> BigInt,
@@ -304,6 +314,7 @@ diesel::joinable!(ticket_visits -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(dispute_parties -> tickets (ticket_id));
 diesel::joinable!(follow_ups -> tickets (ticket_id));
+diesel::joinable!(audit_answers -> audit_log (audit_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -325,5 +336,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispute_agreements,
     follow_ups,
     audit_log,
+    audit_answers,
     password_witnesses,
 );

@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UserRow};
 use crate::db::tickets as db;
-use crate::db::{AnyConnection, queries};
+use crate::db::{AnyConnection, queries, write_audit};
 use crate::domain::filing::{Filing, Respondent, may_name_resident, serving_chain};
 use crate::domain::grid::community_of;
 use crate::domain::ids::UserId;
@@ -16,6 +16,7 @@ use crate::domain::ticket::{Kind, Status, route};
 use crate::error::ApiError;
 use crate::limits::FILINGS_PER_HOUR;
 use crate::policy::Caller;
+use crate::policy::audit::{AuditObject, object_at};
 use crate::policy::tickets::{self as policy, FilingFor, FilingRefused};
 
 /// How long a stored response answers a repeated `Idempotency-Key`.
@@ -270,7 +271,11 @@ pub fn file_once(
     if let Some(key) = &once.key
         && let Some(stored) = stored_filing(conn, caller.id.0, key, now)?
     {
-        return Ok(Filed::Replayed(replayable(stored, &once.request_hash)?));
+        let stored = replayable(stored, &once.request_hash)?;
+        if let Some(ticket) = stored.location.as_deref().and_then(object_at) {
+            write_audit::created(ticket);
+        }
+        return Ok(Filed::Replayed(stored));
     }
     if policy::filings_are_limited(caller) {
         // Count and file under the resident's row lock, so a burst of
@@ -293,6 +298,8 @@ pub fn file_once(
     }
     let ticket = file(conn, caller, filing, now)?;
     let (ticket_id, version) = (ticket.id, ticket.version);
+    // Staff filing for a resident: their audit row goes to the ticket's community.
+    write_audit::created(AuditObject::Ticket(ticket_id));
     let body = render(conn, ticket)?;
     if let Some(key) = &once.key {
         db::store_idempotent(

@@ -184,6 +184,16 @@ async fn entries_are_filed_under_the_community_of_the_object_acted_on() {
     app.get(&format!("/api/v1/users/{resident01}"), Some(&admin))
         .await
         .expect(200);
+    // They file for the second community's resident: the path names no
+    // object, the new ticket's community files the entry.
+    app.post(
+        "/api/v1/complaints",
+        Some(&admin),
+        json!({"category": "noise", "title": "电话反映噪音", "description": "居民来电反映夜间噪音。",
+            "on_behalf_of": other.resident_id}),
+    )
+    .await
+    .expect(201);
     // A super-admin's work in the second community: a unit made there, then
     // removed, and a post ended there.
     let building = app
@@ -212,6 +222,7 @@ async fn entries_are_filed_under_the_community_of_the_object_acted_on() {
     );
     for expected in [
         format!("admin PATCH /api/v1/units/{{id}} /api/v1/units/{household}"),
+        "admin POST /api/v1/complaints /api/v1/complaints".to_owned(),
         "superadmin POST /api/v1/units /api/v1/units".to_owned(),
         format!("superadmin DELETE /api/v1/units/{{id}} /api/v1/units/{building}"),
         format!("superadmin DELETE /api/v1/posts/{{id}} /api/v1/posts/{jm_admin_post}"),
@@ -233,6 +244,7 @@ async fn entries_are_filed_under_the_community_of_the_object_acted_on() {
             .clone(),
     );
     assert!(ours.contains(&format!("admin GET /api/v1/users/{{id}} /api/v1/users/{resident01}")));
+    assert!(!ours.contains(&"admin POST /api/v1/complaints /api/v1/complaints".to_owned()));
 
     // A community whose trail has entries is not deleted; one without can be.
     let empty = app
@@ -284,4 +296,263 @@ async fn the_trail_cannot_be_changed_or_erased() {
     assert!(delete.unwrap_err().contains("append-only"));
     let trail = app.get("/api/v1/audit", Some(&admin)).await.expect(200).clone();
     assert_eq!(trail["items"].as_array().unwrap().len(), 2);
+}
+
+/// Makes the database refuse the trail's rows of changes that succeed (as a
+/// full disk or a broken constraint would), or, with `false`, accept them
+/// again. Rows of requests that failed still go in.
+async fn refuse_rows_of_changes(app: &TestApp, refuse: bool) {
+    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
+        ("sqlite", true) => &["CREATE TRIGGER refuse_rows_of_changes BEFORE INSERT ON audit_log \
+             WHEN NEW.kind = 'write' AND NEW.status < 300 \
+             BEGIN SELECT RAISE(ABORT, 'no room for the trail'); END"],
+        ("sqlite", false) => &["DROP TRIGGER refuse_rows_of_changes"],
+        (_, true) => &[
+            "CREATE FUNCTION refuse_rows_of_changes() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'no room for the trail'; END; $$",
+            "CREATE TRIGGER refuse_rows_of_changes BEFORE INSERT ON audit_log FOR EACH ROW \
+             WHEN (NEW.kind = 'write' AND NEW.status < 300) EXECUTE FUNCTION refuse_rows_of_changes()",
+        ],
+        (_, false) => &[
+            "DROP TRIGGER refuse_rows_of_changes ON audit_log",
+            "DROP FUNCTION refuse_rows_of_changes()",
+        ],
+    };
+    let db = app.db.clone();
+    actix_web::web::block(move || {
+        db.write_blocking(move |conn| {
+            for statement in statements {
+                diesel::sql_query(*statement).execute(conn)?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+/// The write entries of a page as "action object status", newest first.
+fn writes(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "write")
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["action"].as_str().unwrap(),
+                e["object"].as_str().unwrap(),
+                e["status"]
+            )
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_change_commits_with_its_audit_entry_or_not_at_all() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let worker = app.token("jm.b1.bldg1.h1").await;
+    let id = crate::tickets::file(&app, &resident, "noise", "夜间噪音").await["id"]
+        .as_i64()
+        .unwrap();
+    let accept = format!("/api/v1/tickets/{id}/accept");
+    let resident02 = app.user_id(&admin, "resident02").await;
+    let filing = json!({"category": "noise", "title": "电话反映噪音", "description": "居民来电反映夜间噪音。",
+        "on_behalf_of": resident02})
+    .to_string()
+    .into_bytes();
+    let json_body = |bytes: Vec<u8>| Some(("application/json", bytes));
+
+    refuse_rows_of_changes(&app, true).await;
+    // The sign-for cannot be recorded, so it is not made.
+    let res = app
+        .raw_faulted(
+            awc::http::Method::POST,
+            &accept,
+            Some(&worker),
+            &[],
+            json_body(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(res.status, 500, "{}", res.text);
+    let seen = app
+        .get(&format!("/api/v1/tickets/{id}"), Some(&worker))
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(
+        (seen["status"].as_str(), seen["version"].as_i64()),
+        (Some("assigned"), Some(1))
+    );
+    // Nor is a filing by staff for a resident: its key stays unused.
+    let res = app
+        .raw_faulted(
+            awc::http::Method::POST,
+            "/api/v1/complaints",
+            Some(&admin),
+            &[("Idempotency-Key", "phoned-in-1")],
+            json_body(filing.clone()),
+        )
+        .await;
+    assert_eq!(res.status, 500, "{}", res.text);
+    // A resident's own filing is not audited: the fault does not touch it.
+    crate::tickets::file(&app, &resident, "leak", "楼上漏水").await;
+
+    refuse_rows_of_changes(&app, false).await;
+    let res = app
+        .raw(
+            awc::http::Method::POST,
+            "/api/v1/complaints",
+            Some(&admin),
+            &[("Idempotency-Key", "phoned-in-1")],
+            json_body(filing),
+        )
+        .await;
+    res.expect(201);
+    assert_eq!(
+        res.header("idempotent-replayed"),
+        None,
+        "the first attempt filed nothing: {}",
+        res.text
+    );
+    app.post(&accept, Some(&worker), json!({})).await.expect(200);
+
+    let trail = app.get("/api/v1/audit", Some(&admin)).await.expect(200).clone();
+    assert_eq!(
+        writes(&trail),
+        [
+            format!("POST /api/v1/tickets/{{id}}/accept /api/v1/tickets/{id}/accept 200"),
+            "POST /api/v1/complaints /api/v1/complaints 201".to_owned(),
+            "POST /api/v1/complaints /api/v1/complaints 500".to_owned(),
+            format!("POST /api/v1/tickets/{{id}}/accept /api/v1/tickets/{id}/accept 500"),
+        ],
+        "the attempts that changed nothing are on the trail with what they answered"
+    );
+}
+
+#[actix_web::test]
+async fn each_write_request_is_one_entry_with_the_status_it_answered() {
+    use crate::mediation::{accepted_dispute, stamp};
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let admin = app.token("jm.admin").await;
+    let id = accepted_dispute(&app).await;
+    let leader = app.token("jm.b1.bldg1").await;
+    let mut answered = Vec::new();
+    let mut note = |res: &crate::support::Res| {
+        let request_id = res.header("x-request-id").unwrap().to_owned();
+        answered.push((request_id, res.status.as_u16()));
+    };
+
+    // The agreement answers 201 when first recorded, 200 when revised; the
+    // entry is written before the answer, and says what was answered.
+    let agreement = format!("/api/v1/disputes/{id}/agreement");
+    let deadline = stamp(app.clock.now() + chrono::Duration::days(20));
+    for terms in [
+        "楼上住户于月底前修复防水层。",
+        "楼上住户于月底前修复防水层，并赔偿修缮费800元。",
+    ] {
+        let res = app
+            .request(
+                awc::http::Method::PUT,
+                &agreement,
+                Some(&leader),
+                Some(json!({"terms": terms, "performance_deadline": deadline})),
+            )
+            .await;
+        note(&res);
+    }
+    // A filing by staff, answered again for its key: each answer is an entry.
+    let resident02 = app.user_id(&admin, "resident02").await;
+    let filing = json!({"category": "noise", "title": "电话反映噪音", "description": "居民来电反映夜间噪音。",
+        "on_behalf_of": resident02})
+    .to_string()
+    .into_bytes();
+    for _ in 0..2 {
+        let res = app
+            .raw(
+                awc::http::Method::POST,
+                "/api/v1/complaints",
+                Some(&admin),
+                &[("Idempotency-Key", "phoned-in-2")],
+                Some(("application/json", filing.clone())),
+            )
+            .await;
+        note(&res);
+    }
+    // Invalid, and refused: nothing written, still recorded.
+    let res = app
+        .patch(
+            &format!("/api/v1/users/{resident02}"),
+            Some(&admin),
+            json!({"phone": "12"}),
+        )
+        .await;
+    note(&res);
+    // A password change also writes the attempts counted against guessing
+    // (those writes are not the change): one entry each.
+    let wrong = json!({"current_password": "not-the-password", "new_password": "a-new-password-2026"});
+    let res = app.post("/api/v1/me/password", Some(&leader), wrong).await;
+    note(&res);
+    let right = json!({"current_password": crate::support::PASSWORD, "new_password": "a-new-password-2026"});
+    let res = app.post("/api/v1/me/password", Some(&leader), right).await;
+    note(&res);
+    let statuses: Vec<u16> = answered.iter().map(|(_, status)| *status).collect();
+    assert_eq!(statuses, [201, 200, 201, 201, 422, 403, 204]);
+
+    let trail = app
+        .get("/api/v1/audit?limit=100", Some(&root))
+        .await
+        .expect(200)
+        .clone();
+    let entries = trail["items"].as_array().unwrap();
+    for (request_id, status) in &answered {
+        let found: Vec<&Value> = entries
+            .iter()
+            .filter(|e| e["request_id"] == request_id.as_str())
+            .collect();
+        assert_eq!(found.len(), 1, "one entry for request {request_id}: {trail:#}");
+        assert_eq!(found[0]["status"], *status, "{:#}", found[0]);
+        assert_eq!(found[0]["kind"], "write");
+    }
+    let mut ids: Vec<&str> = entries.iter().map(|e| e["request_id"].as_str().unwrap()).collect();
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "no request has two entries: {trail:#}");
+
+    // The answered status is appended, never written over the entry: only
+    // the agreement's 201 differed from what its operation documents first
+    // (every other entry was written with the status its answer had).
+    let db = app.db.clone();
+    let (appended, update, delete) = actix_web::web::block(move || {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let appended = db
+            .write_blocking(|conn| {
+                Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM audit_answers").get_result::<Count>(conn)?)
+            })
+            .unwrap()
+            .n;
+        let update =
+            db.write_blocking(|conn| Ok(diesel::sql_query("UPDATE audit_answers SET status = 200").execute(conn)));
+        let delete = db.write_blocking(|conn| Ok(diesel::sql_query("DELETE FROM audit_answers").execute(conn)));
+        (
+            appended,
+            update.unwrap().map_err(|e| e.to_string()),
+            delete.unwrap().map_err(|e| e.to_string()),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(appended, 1);
+    assert!(update.unwrap_err().contains("append-only"));
+    assert!(delete.unwrap_err().contains("append-only"));
 }

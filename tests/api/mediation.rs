@@ -6,12 +6,12 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 
-fn stamp(t: DateTime<Utc>) -> String {
+pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// resident01 files a dispute against resident02; the building leader signs for it.
-async fn accepted_dispute(app: &TestApp) -> i64 {
+pub async fn accepted_dispute(app: &TestApp) -> i64 {
     let admin = app.token("jm.admin").await;
     let neighbour = app.user_id(&admin, "resident02").await;
     let applicant = app.token("resident01").await;

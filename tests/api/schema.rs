@@ -45,6 +45,7 @@ fn migrations_run_down_and_up_again() {
     let db = Db::connect(&DatabaseUrl::parse(&test_db.url).unwrap(), 1).unwrap();
     let mut conn = db.maintenance_connection().unwrap();
     let expected = [
+        "audit_answers",
         "audit_log",
         "categories",
         "dispute_agreements",

@@ -282,6 +282,21 @@ impl TestApp {
         body: Option<(&str, Vec<u8>)>,
     ) -> Res {
         let method_name = method.as_str().to_owned();
+        let res = self.raw_faulted(method, path, token, headers, body).await;
+        problem_codes::hold_to_the_document(&method_name, path, &res);
+        res
+    }
+
+    /// [`TestApp::raw`] for a test that breaks the database on purpose: the
+    /// 500s it provokes are not held to the document.
+    pub async fn raw_faulted(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Res {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             req = req.insert_header(("Authorization", format!("Bearer {token}")));
@@ -297,14 +312,12 @@ impl TestApp {
         let bytes = res.body().limit(16 * 1024 * 1024).await.expect("read body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let res = Res {
+        Res {
             status: res.status(),
             headers: res.headers().clone(),
             text,
             body,
-        };
-        problem_codes::hold_to_the_document(&method_name, path, &res);
-        res
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
