@@ -381,9 +381,9 @@ impl Db {
     }
 
     /// Runs `f` on this thread's own reader of this database, opening it
-    /// the first time, in one read transaction. A panic is an error, as on the blocking pool, and
-    /// closes the reader; so does an error that is not the query's answer
-    /// (a connection that may be broken is not kept).
+    /// the first time, in one read transaction. A panic is an error, as on
+    /// the blocking pool, and closes the reader; so does an internal or
+    /// unavailable error (a connection that may be broken is not kept).
     fn read_here<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
