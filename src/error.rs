@@ -381,6 +381,12 @@ impl From<diesel::result::Error> for ApiError {
                 "Another request changed the same data at the same time. Please retry.",
                 "数据正被其他请求同时修改，请重试。",
             ),
+            // The server restarted or the network dropped: worth a retry,
+            // and the pool replaces the connection (`db::Liveness`).
+            error @ Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::unavailable(error),
             other => Self::internal(other),
         }
     }

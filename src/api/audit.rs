@@ -111,6 +111,7 @@ pub async fn record(
     let pending = PendingAudit {
         row: audit_row(request, actor, kind, route, status, state.clock.now_naive()),
         object,
+        object_community: None,
         deleted: None,
     };
     if kind == AuditKind::Read.as_str() {
@@ -180,6 +181,7 @@ pub fn prepare_change_row(req: &HttpRequest, actor: AuditActor) {
         Some(PendingAudit {
             row: audit_row(req, actor, AuditKind::Write.as_str(), route, i32::from(status), now),
             object: object_at(req.path()),
+            object_community: None,
             deleted: None,
         })
     });

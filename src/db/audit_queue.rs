@@ -32,16 +32,19 @@ const BATCH: usize = 512;
 pub struct PendingAudit {
     pub row: NewAuditRow,
     pub object: Option<AuditObject>,
+    /// The object's community, when the write that created it knew it.
+    pub object_community: Option<i64>,
     pub deleted: Option<Vec<i64>>,
 }
 
 impl PendingAudit {
     /// Files the row under its community and appends it; returns its id.
     pub fn write(mut self, conn: &mut AnyConnection) -> Result<i64, ApiError> {
-        let communities = match (self.deleted.clone(), self.object) {
-            (Some(communities), _) if !communities.is_empty() => communities,
-            (_, Some(object)) => communities_of(conn, object)?,
-            (_, None) => Vec::new(),
+        let communities = match (self.deleted.clone(), self.object_community, self.object) {
+            (Some(communities), _, _) if !communities.is_empty() => communities,
+            (_, Some(community), _) => vec![community],
+            (_, None, Some(object)) => communities_of(conn, object)?,
+            (_, None, None) => Vec::new(),
         };
         self.row.community_id = filed_under(&communities, self.row.community_id);
         if self.deleted.is_some()

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::ApiError;
@@ -162,6 +162,67 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        let mut conn = self.open()?;
+        conn.set_instrumentation(Liveness::default());
+        Ok(conn)
+    }
+
+    /// Asks the database only about a connection that has been idle: one
+    /// that answered a moment ago is taken as it is (a round trip per
+    /// checkout was a twentieth of a filing's statements on PostgreSQL).
+    /// One that the database closed since is dropped when it comes back
+    /// ([`ManageConnection::has_broken`]).
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        let recent = conn
+            .instrumentation()
+            .downcast_ref::<Liveness>()
+            .and_then(|l| l.last_answer)
+            .is_some_and(|at| at.elapsed() < TRUSTED_FOR);
+        if recent {
+            return Ok(());
+        }
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.instrumentation()
+            .downcast_ref::<Liveness>()
+            .is_some_and(|l| l.lost)
+            || conn.is_broken()
+    }
+}
+
+/// How long a connection that answered is trusted without asking again.
+const TRUSTED_FOR: Duration = Duration::from_secs(2);
+
+/// What the pool needs to know of a connection's last queries: when it last
+/// answered, and whether a query found it closed (the server restarted, the
+/// network dropped). Kept by diesel's instrumentation hook, which sees
+/// every query's outcome.
+#[derive(Default)]
+struct Liveness {
+    last_answer: Option<std::time::Instant>,
+    lost: bool,
+}
+
+impl diesel::connection::Instrumentation for Liveness {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if let diesel::connection::InstrumentationEvent::FinishQuery { error, .. } = event {
+            match error {
+                None => self.last_answer = Some(std::time::Instant::now()),
+                Some(Error::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                )) => self.lost = true,
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+impl ConnectionManager {
+    fn open(&self) -> Result<AnyConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgres)
@@ -179,14 +240,6 @@ impl ManageConnection for ConnectionManager {
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
     }
 }
 

@@ -253,6 +253,19 @@ pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges)
         .get_result(conn)
 }
 
+/// A new ticket's first visit, at the unit it was filed to. Its search
+/// tokens are given by the filing ([`search::index_new`]), once its parties
+/// are in.
+pub fn record_first_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> QueryResult<()> {
+    diesel::insert_into(ticket_visits::table)
+        .values((
+            ticket_visits::ticket_id.eq(ticket_id),
+            ticket_visits::unit_id.eq(unit_id),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Records that a ticket is (or was) at a unit; staff there may read it.
 pub fn record_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> QueryResult<()> {
     let known: i64 = ticket_visits::table
@@ -286,16 +299,23 @@ pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResul
 }
 
 pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> QueryResult<()> {
+    insert_parties_unindexed(conn, parties)?;
+    // A resident party may now find the dispute by search too.
+    let mut tickets: Vec<i64> = parties.iter().map(|p| p.ticket_id).collect();
+    tickets.dedup();
+    search::reindex(conn, &tickets)
+}
+
+/// [`insert_parties`] without giving the tickets their search tokens again:
+/// for a filing, which gives them once all its rows are in.
+pub fn insert_parties_unindexed(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> QueryResult<()> {
     // One row at a time: batch inserts do not compile for `MultiConnection`.
     for party in parties {
         diesel::insert_into(dispute_parties::table)
             .values(party)
             .execute(conn)?;
     }
-    // A resident party may now find the dispute by search too.
-    let mut tickets: Vec<i64> = parties.iter().map(|p| p.ticket_id).collect();
-    tickets.dedup();
-    search::reindex(conn, &tickets)
+    Ok(())
 }
 
 /// Tickets a person filed themselves since `since`: how many, and the first.

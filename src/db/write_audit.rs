@@ -31,7 +31,14 @@ tokio::task_local! {
 thread_local! {
     /// While a write that carries a row runs on this thread: the object it
     /// created, if it said so ([`created`]). `None` at all other times.
-    static CREATED: Cell<Option<Option<AuditObject>>> = const { Cell::new(None) };
+    static CREATED: Cell<Option<Option<Created>>> = const { Cell::new(None) };
+}
+
+/// What a write told it created, and the object's community when it knew it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Created {
+    object: AuditObject,
+    community: Option<i64>,
 }
 
 /// The slot of one request's write-audit row. Lives in a task-local, so it
@@ -142,7 +149,12 @@ where
     }
     let (value, created) = watching_creations(|| f(conn));
     let value = value?;
-    row.object = row.object.or(created);
+    if row.object.is_none()
+        && let Some(created) = created
+    {
+        row.object = Some(created.object);
+        row.object_community = created.community;
+    }
     let id = row.write(conn)?;
     Ok((value, id))
 }
@@ -153,16 +165,32 @@ where
 /// request's path names no object (`POST /api/v1/complaints`). The first
 /// object told counts. Costs nothing when no row is carried.
 pub fn created(object: AuditObject) {
+    tell(Created {
+        object,
+        community: None,
+    });
+}
+
+/// [`created`], when the write knows the object's community already (a
+/// filing): the row is filed under it without looking it up.
+pub fn created_in(object: AuditObject, community: i64) {
+    tell(Created {
+        object,
+        community: Some(community),
+    });
+}
+
+fn tell(created: Created) {
     CREATED.with(|cell| {
         if cell.get() == Some(None) {
-            cell.set(Some(Some(object)));
+            cell.set(Some(Some(created)));
         }
     });
 }
 
-fn watching_creations<T>(f: impl FnOnce() -> T) -> (T, Option<AuditObject>) {
+fn watching_creations<T>(f: impl FnOnce() -> T) -> (T, Option<Created>) {
     /// Resets the cell even when `f` panics (the writer catches panics).
-    struct Reset(Option<Option<AuditObject>>);
+    struct Reset(Option<Option<Created>>);
     impl Drop for Reset {
         fn drop(&mut self) {
             CREATED.with(|cell| cell.set(self.0));

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UserRow};
+use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UnitRow, UserRow};
 use crate::db::tickets as db;
 use crate::db::{AnyConnection, queries, write_audit};
 use crate::domain::filing::{Filing, Respondent, may_name_resident, serving_chain};
@@ -18,6 +18,7 @@ use crate::limits::FILINGS_PER_HOUR;
 use crate::policy::Caller;
 use crate::policy::audit::{AuditObject, object_at};
 use crate::policy::tickets::{self as policy, FilingFor, FilingRefused};
+use crate::service::visibility::TicketContext;
 
 /// How long a stored response answers a repeated `Idempotency-Key`.
 pub const IDEMPOTENCY_HOURS: i64 = 24;
@@ -60,10 +61,15 @@ pub fn resolve_party(
     }
 }
 
-/// Who the ticket is for: the caller, or the resident staff file for.
-fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> Result<UserRow, ApiError> {
+/// Who the ticket is for: the caller, or the resident staff file for; with
+/// the resident's home building when it was read to decide that.
+fn reporter_for(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    filing: &Filing,
+) -> Result<(UserRow, Option<UnitRow>), ApiError> {
     match policy::filing_for(caller, filing.on_behalf_of) {
-        Ok(FilingFor::Themselves) => queries::find_user(conn, caller.id.0)?.ok_or(ApiError::NotFound),
+        Ok(FilingFor::Themselves) => Ok((queries::find_user(conn, caller.id.0)?.ok_or(ApiError::NotFound)?, None)),
         Err(FilingRefused::StaffOnly) => Err(ApiError::Refused {
             code: "staff_only",
             detail: Text::new("Only staff file for someone else.", "只有工作人员可以代为提交。"),
@@ -81,7 +87,7 @@ fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> R
                 None => None,
             };
             match (resident, home) {
-                (Some(resident), Some(home)) if policy::may_file_for(caller, &home.path) => Ok(resident),
+                (Some(resident), Some(home)) if policy::may_file_for(caller, &home.path) => Ok((resident, Some(home))),
                 _ => Err(field_error(
                     "on_behalf_of",
                     "not_found",
@@ -95,8 +101,14 @@ fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> R
 
 /// Files a ticket inside the caller's write transaction: it lands at the
 /// lowest unit that serves the reporter at or above the category's entry
-/// level, waiting to be signed for.
-pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDateTime) -> Result<TicketRow, ApiError> {
+/// level, waiting to be signed for. Returns it with what showing it takes,
+/// from the rows filing read and wrote (not read again).
+pub fn file(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    f: Filing,
+    now: NaiveDateTime,
+) -> Result<(TicketRow, TicketContext), ApiError> {
     let category = db::find_category_by_code(conn, &f.category)?
         .filter(|c| c.active)
         .ok_or_else(|| {
@@ -115,11 +127,16 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
             "该类别不属于此类工单。",
         ));
     }
-    let reporter = reporter_for(conn, caller, &f)?;
-    let building_id = reporter
-        .building_id
-        .ok_or_else(|| ApiError::internal("resident without a building"))?;
-    let building = queries::find_unit(conn, building_id)?.ok_or_else(|| ApiError::internal("home building missing"))?;
+    let (reporter, home) = reporter_for(conn, caller, &f)?;
+    let building = match home {
+        Some(home) => home,
+        None => {
+            let building_id = reporter
+                .building_id
+                .ok_or_else(|| ApiError::internal("resident without a building"))?;
+            queries::find_unit(conn, building_id)?.ok_or_else(|| ApiError::internal("home building missing"))?
+        }
+    };
     let chain = serving_chain(&building.path, reporter.household_id)
         .ok_or_else(|| ApiError::internal(format!("building {} has a malformed path", building.id)))?;
     let mut respondents = Vec::new();
@@ -133,7 +150,11 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
         )?);
     }
     let unit_id = route(f.kind, category.entry_level, &chain);
-    let entry_unit = queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?;
+    let entry_unit = if unit_id == building.id {
+        building
+    } else {
+        queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?
+    };
     let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, f.priority, entry_unit.level, now)?;
     let status = Status::Assigned;
     let ticket = db::insert_ticket(
@@ -166,8 +187,7 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
             updated_at: now,
         },
     )?;
-    // Also gives the ticket its search tokens (`db::tickets::search`).
-    db::record_visit(conn, ticket.id, unit_id)?;
+    db::record_first_visit(conn, ticket.id, unit_id)?;
     db::insert_event(
         conn,
         &NewEventRow {
@@ -200,9 +220,16 @@ pub fn file(conn: &mut AnyConnection, caller: &Caller, f: Filing, now: NaiveDate
             phone,
             created_at: now,
         }));
-        db::insert_parties(conn, &parties)?;
+        db::insert_parties_unindexed(conn, &parties)?;
     }
-    Ok(ticket)
+    let parties = match f.kind {
+        Kind::Dispute => db::parties_of(conn, &[ticket.id])?,
+        Kind::Complaint => Vec::new(),
+    };
+    let party_users: Vec<i64> = parties.iter().filter_map(|p| p.user_id).collect();
+    db::search::index_new(conn, &ticket, &reporter, &[unit_id], &party_users)?;
+    let context = TicketContext::of_new(&ticket, category, entry_unit, reporter, parties);
+    Ok((ticket, context))
 }
 
 /// A retry-safe filing request: the client's key and a hash of its body.
@@ -266,7 +293,7 @@ pub fn file_once(
     filing: Filing,
     once: &Once,
     now: NaiveDateTime,
-    render: impl FnOnce(&mut AnyConnection, TicketRow) -> Result<String, ApiError>,
+    render: impl FnOnce(&mut AnyConnection, TicketRow, TicketContext) -> Result<String, ApiError>,
 ) -> Result<Filed, ApiError> {
     if let Some(key) = &once.key
         && let Some(stored) = stored_filing(conn, caller.id.0, key, now)?
@@ -296,11 +323,11 @@ pub fn file_once(
             });
         }
     }
-    let ticket = file(conn, caller, filing, now)?;
+    let (ticket, context) = file(conn, caller, filing, now)?;
     let (ticket_id, version) = (ticket.id, ticket.version);
     // Staff filing for a resident: their audit row goes to the ticket's community.
-    write_audit::created(AuditObject::Ticket(ticket_id));
-    let body = render(conn, ticket)?;
+    write_audit::created_in(AuditObject::Ticket(ticket_id), ticket.community_id);
+    let body = render(conn, ticket, context)?;
     if let Some(key) = &once.key {
         db::store_idempotent(
             conn,

@@ -57,6 +57,28 @@ impl TicketContext {
         })
     }
 
+    /// The context of a ticket just filed, from the rows filing read and
+    /// wrote: its category, the unit it landed at (its only visit), its
+    /// reporter and (a dispute) its parties.
+    pub fn of_new(
+        ticket: &TicketRow,
+        category: CategoryRow,
+        unit: UnitRow,
+        reporter: UserRow,
+        parties: Vec<PartyRow>,
+    ) -> Self {
+        let mut context = Self {
+            categories: HashMap::from([(category.id, category)]),
+            visits: HashMap::from([(ticket.id, vec![unit])]),
+            users: HashMap::from([(reporter.id, reporter)]),
+            parties: HashMap::new(),
+        };
+        if !parties.is_empty() {
+            context.parties.insert(ticket.id, parties);
+        }
+        context
+    }
+
     pub(crate) fn current_unit<'a>(&'a self, t: &TicketRow) -> Result<&'a UnitRow, ApiError> {
         self.visits
             .get(&t.id)

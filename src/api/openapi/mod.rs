@@ -235,7 +235,8 @@ pub fn swagger_ui_config(document: &'static str) -> utoipa_swagger_ui::Config<'s
 /// (`Option<T>` in a handler) is optional, not `null`: utoipa writes it as
 /// `oneOf: [T, null]`, and the server reads only an object or nothing.
 /// Every operation that takes a body may answer 408: `JsonBody` reads all
-/// bodies under one deadline, so the document says it once, here.
+/// bodies under one deadline, so the document says it once, here; so does
+/// every operation that uses the database, 503.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     // Wherever a bearer token is accepted, the one Swagger UI fetched
     // through the password flow is too: it is the same token.
@@ -272,6 +273,22 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 .responses
                 .entry("408".to_owned())
                 .or_insert_with(|| RefOr::Ref(utoipa::openapi::Ref::from_response_name("RequestTimeout")));
+        }
+    }
+    // Every operation but `/healthz` uses the database. When it does not
+    // answer (no connection within the pool's wait, or the connection lost
+    // under the request) the answer is 503 `service_unavailable`: retry.
+    for (_, item) in doc
+        .paths
+        .paths
+        .iter_mut()
+        .filter(|(path, _)| path.as_str() != "/healthz")
+    {
+        for op in operations_of(item) {
+            op.responses
+                .responses
+                .entry("503".to_owned())
+                .or_insert_with(|| RefOr::Ref(utoipa::openapi::Ref::from_response_name("Unavailable")));
         }
     }
     for item in doc.paths.paths.values_mut() {

@@ -19,7 +19,6 @@ use crate::domain::people::TEXT_CODES;
 use crate::domain::ticket::{Kind, Priority};
 use crate::error::{ApiError, Invalid};
 use crate::service::filing::{self, Filed, Once};
-use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
 /// A complaint (投诉/诉求).
@@ -261,8 +260,7 @@ async fn file_and_respond(
     let attempt = {
         let (caller, once) = (caller.clone(), once.clone());
         state.db.write(move |conn| {
-            filing::file_once(conn, &caller, filing, &once, now, |conn, ticket| {
-                let context = TicketContext::load(conn, std::slice::from_ref(&ticket))?;
+            filing::file_once(conn, &caller, filing, &once, now, |_, ticket, context| {
                 serde_json::to_string(&context.response(&caller, ticket, now)?).map_err(ApiError::internal)
             })
         })

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::db::models::{TicketRow, UserRow};
 use crate::db::schema::{dispute_parties, settings, ticket_visits, tickets, units, users};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::grid::is_server_path;
@@ -140,6 +141,29 @@ pub fn reindex(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<()> 
         store(conn, &entries)?;
     }
     Ok(())
+}
+
+/// The tokens of a ticket just filed, from the rows the filing holds (the
+/// same entry [`reindex`] makes from what the database holds), in the
+/// filing's transaction.
+pub fn index_new(
+    conn: &mut AnyConnection,
+    ticket: &TicketRow,
+    reporter: &UserRow,
+    units: &[i64],
+    parties: &[i64],
+) -> QueryResult<()> {
+    let texts = TicketTexts {
+        id: ticket.id,
+        title: ticket.title.clone(),
+        description: ticket.description.clone(),
+        location: ticket.location.clone(),
+        community_id: ticket.community_id,
+        reporter_id: reporter.id,
+        reporter_name: reporter.display_name.clone(),
+        reporter_room: reporter.room.clone(),
+    };
+    store(conn, &[texts.entry(units, parties)])
 }
 
 /// Stores the tokens of these tickets, replacing any they had.
