@@ -305,6 +305,30 @@ pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRo
         .optional()
 }
 
+/// A user with the units of their home: building and household (a
+/// resident's), in one query.
+pub fn find_user_at_home(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> QueryResult<Option<(UserRow, Option<UnitRow>, Option<UnitRow>)>> {
+    let (building, household) = diesel::alias!(units as building, units as household);
+    users::table
+        .left_join(building.on(building.field(units::id).nullable().eq(users::building_id)))
+        .left_join(household.on(household.field(units::id).nullable().eq(users::household_id)))
+        .filter(users::id.eq(id))
+        .select((
+            UserRow::as_select(),
+            building
+                .fields(<UnitRow as Selectable<<AnyConnection as Connection>::Backend>>::construct_selection())
+                .nullable(),
+            household
+                .fields(<UnitRow as Selectable<<AnyConnection as Connection>::Backend>>::construct_selection())
+                .nullable(),
+        ))
+        .first(conn)
+        .optional()
+}
+
 /// Locks a user's row (`FOR UPDATE` on PostgreSQL; SQLite's write
 /// transaction holds the whole database), so a check over their posts holds
 /// until the transaction ends.

@@ -61,15 +61,26 @@ pub fn resolve_party(
     }
 }
 
-/// Who the ticket is for: the caller, or the resident staff file for; with
-/// the resident's home building when it was read to decide that.
-fn reporter_for(
-    conn: &mut AnyConnection,
-    caller: &Caller,
-    filing: &Filing,
-) -> Result<(UserRow, Option<UnitRow>), ApiError> {
+/// The person a ticket is for, with their home's units.
+struct Reporter {
+    user: UserRow,
+    building: UnitRow,
+    household: Option<UnitRow>,
+}
+
+/// Who the ticket is for: the caller, or the resident staff file for.
+fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> Result<Reporter, ApiError> {
     match policy::filing_for(caller, filing.on_behalf_of) {
-        Ok(FilingFor::Themselves) => Ok((queries::find_user(conn, caller.id.0)?.ok_or(ApiError::NotFound)?, None)),
+        Ok(FilingFor::Themselves) => {
+            let (user, building, household) =
+                queries::find_user_at_home(conn, caller.id.0)?.ok_or(ApiError::NotFound)?;
+            let building = building.ok_or_else(|| ApiError::internal("resident without a building"))?;
+            Ok(Reporter {
+                user,
+                building,
+                household,
+            })
+        }
         Err(FilingRefused::StaffOnly) => Err(ApiError::Refused {
             code: "staff_only",
             detail: Text::new("Only staff file for someone else.", "只有工作人员可以代为提交。"),
@@ -80,22 +91,23 @@ fn reporter_for(
             "Staff file for a resident: name them in `on_behalf_of`.",
             "工作人员代为提交时须在 on_behalf_of 中指定居民。",
         )),
-        Ok(FilingFor::Resident(resident_id)) => {
-            let resident = queries::find_user(conn, resident_id.0)?.filter(|u| u.role == Role::Resident);
-            let home = match resident.as_ref().and_then(|r| r.building_id) {
-                Some(building) => queries::find_unit(conn, building)?,
-                None => None,
-            };
-            match (resident, home) {
-                (Some(resident), Some(home)) if policy::may_file_for(caller, &home.path) => Ok((resident, Some(home))),
-                _ => Err(field_error(
-                    "on_behalf_of",
-                    "not_found",
-                    "No resident with this id lives in your area.",
-                    "您的辖区内没有此编号的居民。",
-                )),
+        Ok(FilingFor::Resident(resident_id)) => match queries::find_user_at_home(conn, resident_id.0)? {
+            Some((user, Some(building), household))
+                if user.role == Role::Resident && policy::may_file_for(caller, &building.path) =>
+            {
+                Ok(Reporter {
+                    user,
+                    building,
+                    household,
+                })
             }
-        }
+            _ => Err(field_error(
+                "on_behalf_of",
+                "not_found",
+                "No resident with this id lives in your area.",
+                "您的辖区内没有此编号的居民。",
+            )),
+        },
     }
 }
 
@@ -127,16 +139,11 @@ pub fn file(
             "该类别不属于此类工单。",
         ));
     }
-    let (reporter, home) = reporter_for(conn, caller, &f)?;
-    let building = match home {
-        Some(home) => home,
-        None => {
-            let building_id = reporter
-                .building_id
-                .ok_or_else(|| ApiError::internal("resident without a building"))?;
-            queries::find_unit(conn, building_id)?.ok_or_else(|| ApiError::internal("home building missing"))?
-        }
-    };
+    let Reporter {
+        user: reporter,
+        building,
+        household,
+    } = reporter_for(conn, caller, &f)?;
     let chain = serving_chain(&building.path, reporter.household_id)
         .ok_or_else(|| ApiError::internal(format!("building {} has a malformed path", building.id)))?;
     let mut respondents = Vec::new();
@@ -150,10 +157,10 @@ pub fn file(
         )?);
     }
     let unit_id = route(f.kind, category.entry_level, &chain);
-    let entry_unit = if unit_id == building.id {
-        building
-    } else {
-        queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?
+    let entry_unit = match household {
+        _ if unit_id == building.id => building,
+        Some(household) if unit_id == household.id => household,
+        _ => queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?,
     };
     let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, f.priority, entry_unit.level, now)?;
     let status = Status::Assigned;

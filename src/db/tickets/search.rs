@@ -163,7 +163,26 @@ pub fn index_new(
         reporter_name: reporter.display_name.clone(),
         reporter_room: reporter.room.clone(),
     };
-    store(conn, &[texts.entry(units, parties)])
+    let entry = texts.entry(units, parties);
+    // A new id has no tokens yet (ids are never reused): a plain insert,
+    // written with diesel's DSL so that it is prepared once per connection.
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::insert_into(ticket_search::table)
+            .values((
+                ticket_search::rowid.eq(entry.ticket_id),
+                ticket_search::body.eq(&entry.body),
+                ticket_search::reporter.eq(&entry.reporter),
+                ticket_search::scope.eq(&entry.scope),
+            ))
+            .execute(c),
+        AnyConnection::Postgres(c) => diesel::insert_into(pg::ticket_search::table)
+            .values((
+                pg::ticket_search::ticket_id.eq(entry.ticket_id),
+                pg::ticket_search::tokens.eq(pg::array_to_tsvector(pg::string_to_array(entry.postgres_tokens(), " "))),
+            ))
+            .execute(c),
+    }
+    .map(drop)
 }
 
 /// Stores the tokens of these tickets, replacing any they had.
@@ -321,10 +340,42 @@ fn fts5_terms(query: &SearchQuery) -> String {
 }
 
 diesel::table! {
-    /// SQLite's index as diesel joins it: the FTS5 table's rowid is the
-    /// ticket's id. (PostgreSQL's `ticket_search` is read through SQL text.)
+    /// SQLite's index as diesel joins it (and inserts a new ticket's
+    /// tokens): the FTS5 table's rowid is the ticket's id. Its columns read
+    /// as NULL (the table is contentless); only `rowid` is ever selected.
+    /// (PostgreSQL's `ticket_search` is read through SQL text.)
     ticket_search (rowid) {
         rowid -> BigInt,
+        body -> Text,
+        reporter -> Text,
+        scope -> Text,
+    }
+}
+
+/// PostgreSQL's `ticket_search`, as a new ticket's tokens are inserted.
+mod pg {
+    use diesel::sql_types::{Array, Text};
+
+    /// PostgreSQL's `tsvector`.
+    #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(name = "tsvector"))]
+    pub struct Tsvector;
+
+    diesel::table! {
+        use diesel::sql_types::BigInt;
+        use super::Tsvector;
+
+        ticket_search (ticket_id) {
+            ticket_id -> BigInt,
+            tokens -> Tsvector,
+        }
+    }
+
+    diesel::define_sql_function! {
+        fn string_to_array(text: Text, separator: Text) -> Array<Text>;
+    }
+    diesel::define_sql_function! {
+        fn array_to_tsvector(words: Array<Text>) -> Tsvector;
     }
 }
 
