@@ -9,6 +9,7 @@ pub mod mediation;
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod stamp;
 pub mod stats;
 pub mod tickets;
 pub mod write_audit;

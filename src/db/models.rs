@@ -20,6 +20,7 @@ use super::schema::{
     audit_log, categories, dispute_agreements, dispute_parties, extension_requests, follow_ups, idempotency_keys,
     mediation_sessions, posts, refresh_tokens, sessions, settings, sla_rules, ticket_events, tickets, units, users,
 };
+use super::stamp::{MaybeStamp, Stamp};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = units)]
@@ -31,7 +32,9 @@ pub struct UnitRow {
     pub name: String,
     pub code: Option<String>,
     pub path: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -63,7 +66,9 @@ pub struct UserRow {
     pub room: Option<String>,
     pub household_id: Option<i64>,
     pub created_by: Option<i64>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     /// The community a staff or admin account last held a post in, kept
     /// once it holds none.
@@ -121,6 +126,7 @@ pub struct PostRow {
     pub id: i64,
     pub user_id: i64,
     pub unit_id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -137,7 +143,9 @@ pub struct NewPostRow {
 pub struct SessionRow {
     pub id: String,
     pub user_id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub revoked_at: Option<NaiveDateTime>,
 }
 
@@ -147,8 +155,11 @@ pub struct RefreshTokenRow {
     pub id: i64,
     pub session_id: String,
     pub token_hash: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub used_at: Option<NaiveDateTime>,
     /// Set when the token was spent: its successor, sealed with the spent
     /// token (`secrets::seal_successor`), for the grace window.
@@ -186,7 +197,9 @@ pub struct CategoryRow {
     pub accept_hours: i32,
     pub resolve_hours: i32,
     pub active: bool,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -226,10 +239,15 @@ pub struct TicketRow {
     pub current_unit_id: i64,
     #[diesel(deserialize_as = String)]
     pub status: Status,
+    #[diesel(deserialize_as = Stamp)]
     pub accept_due_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub resolve_due_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub accepted_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub resolved_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub closed_at: Option<NaiveDateTime>,
     pub resolution: Option<String>,
     pub resolved_unit_id: Option<i64>,
@@ -242,11 +260,15 @@ pub struct TicketRow {
     pub merged_into_id: Option<i64>,
     pub referred_to: Option<String>,
     pub version: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     /// When the worker found the sign-for deadline missed with nowhere to escalate.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub accept_breached_at: Option<NaiveDateTime>,
     /// When the worker found the resolve deadline missed.
+    #[diesel(deserialize_as = MaybeStamp)]
     pub resolve_breached_at: Option<NaiveDateTime>,
     /// Disputes: `settled` or `not_settled` once resolved or referred.
     pub outcome: Option<String>,
@@ -299,6 +321,7 @@ pub struct EventRow {
     pub to_unit_id: Option<i64>,
     pub note: Option<String>,
     pub internal: bool,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -345,6 +368,7 @@ pub struct PartyRow {
     pub user_id: Option<i64>,
     pub name: String,
     pub phone: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -368,6 +392,7 @@ pub struct IdempotencyRow {
     pub status_code: i32,
     pub response_body: String,
     pub location: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -380,6 +405,7 @@ pub struct SlaRuleRow {
     pub priority: Option<String>,
     pub accept_hours: i32,
     pub resolve_hours: i32,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -406,8 +432,10 @@ pub struct ExtensionRow {
     #[diesel(deserialize_as = String)]
     pub status: ExtensionStatus,
     pub decided_by: Option<i64>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub decided_at: Option<NaiveDateTime>,
     pub decision_note: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -428,11 +456,13 @@ pub struct NewExtensionRow {
 pub struct MediationRow {
     pub id: i64,
     pub ticket_id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub held_at: NaiveDateTime,
     pub mediator_id: i64,
     pub summary: String,
     pub outcome: Option<String>,
     pub recorded_by: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -453,9 +483,12 @@ pub struct NewMediationRow {
 pub struct AgreementRow {
     pub ticket_id: i64,
     pub terms: String,
+    #[diesel(deserialize_as = Stamp)]
     pub performance_deadline: NaiveDateTime,
     pub recorded_by: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -464,11 +497,14 @@ pub struct AgreementRow {
 pub struct FollowUpRow {
     pub id: i64,
     pub ticket_id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub due_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub recorded_at: Option<NaiveDateTime>,
     pub recorded_by: Option<i64>,
     pub result: Option<String>,
     pub note: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -476,6 +512,7 @@ pub struct FollowUpRow {
 #[diesel(table_name = audit_log)]
 pub struct AuditRow {
     pub id: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
     pub request_id: String,
     pub actor_id: i64,

@@ -305,12 +305,11 @@ pub fn find_user(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRo
         .optional()
 }
 
-/// A user with the units of their home: building and household (a
-/// resident's), in one query.
-pub fn find_user_at_home(
-    conn: &mut AnyConnection,
-    id: i64,
-) -> QueryResult<Option<(UserRow, Option<UnitRow>, Option<UnitRow>)>> {
+/// A user with the units of their home: building and household.
+pub type UserAtHome = (UserRow, Option<UnitRow>, Option<UnitRow>);
+
+/// A user with the units of their home (a resident's), in one query.
+pub fn find_user_at_home(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserAtHome>> {
     let (building, household) = diesel::alias!(units as building, units as household);
     users::table
         .left_join(building.on(building.field(units::id).nullable().eq(users::building_id)))
