@@ -87,9 +87,20 @@ rss() { awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$SERVER/status";
 echo "== griddesk $(git describe --always --dirty 2>/dev/null || echo '?'), $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
 FIRST_SIZE=${SIZES%% *}
 start_server() { # [extra arguments]
+    # A server left over from another run would answer in this one's place.
+    if curl -s -o /dev/null "$BASE/healthz"; then
+        echo "bench: something already answers on port $PORT; stop it first" >&2
+        exit 1
+    fi
     "$BIN" --database-url "$DB" --bind "127.0.0.1:$PORT" --no-worker "$@" >"$WORK/server.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+    if ! kill -0 "$SERVER" 2>/dev/null; then
+        echo "bench: the server did not start:" >&2
+        tail -n 5 "$WORK/server.log" >&2
+        SERVER=""
+        exit 1
+    fi
 }
 stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
 for N in $SIZES; do
