@@ -39,6 +39,22 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs `$body` with `$c` bound to the backend's own connection: the query
+/// in it is built, bound and cached by that backend directly. Through
+/// [`AnyConnection`] diesel writes a query's whole SQL text twice on every
+/// execution (once to learn whether it may be cached, once to bind it), even
+/// when its statement is cached: 11% of the CPU of reading one ticket. For
+/// the queries on every request's path; the others stay written once.
+macro_rules! each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use each_backend;
+
 /// Which database a `DATABASE_URL` names; chosen by scheme, never by trial.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {

@@ -197,11 +197,11 @@ pub fn insert_ticket(conn: &mut AnyConnection, new: NewTicketRow) -> QueryResult
 }
 
 pub fn find_ticket(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TicketRow>> {
-    tickets::table
+    crate::db::each_backend!(conn, |c| tickets::table
         .find(id)
         .select(TicketRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Reads a ticket for a change and keeps others from changing it until the
