@@ -20,7 +20,7 @@ use crate::auth::Auth;
 use crate::auth::extractor::AuditActor;
 use crate::clock::utc;
 use crate::db::audit::{self as db, AuditFilter};
-use crate::db::audit_queue::PendingAudit;
+use crate::db::audit_queue::{ObjectCommunity, PendingAudit};
 use crate::db::models::NewAuditRow;
 use crate::db::write_audit::RequestAudit;
 use crate::domain::people::Role;
@@ -108,10 +108,11 @@ pub async fn record(
             .and_then(|l| l.to_str().ok())
             .and_then(object_at)
     });
+    let object_community = res.response().extensions().get::<ObjectCommunity>().map(|c| c.0);
     let pending = PendingAudit {
         row: audit_row(request, actor, kind, route, status, state.clock.now_naive()),
         object,
-        object_community: None,
+        object_community,
         deleted: None,
     };
     if kind == AuditKind::Read.as_str() {

@@ -12,10 +12,10 @@ use crate::policy::audit::AuditObject;
 
 /// Appends `row`; returns its id.
 pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<i64> {
-    diesel::insert_into(audit_log::table)
+    super::each_backend!(conn, |c| diesel::insert_into(audit_log::table)
         .values(row)
         .returning(audit_log::id)
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// Appends the status a request answered to its row, which was written in

@@ -25,6 +25,11 @@ const CAPACITY: usize = 4096;
 /// Rows written per transaction at most.
 const BATCH: usize = 512;
 
+/// The community of the object a read answered about, left on the answer
+/// by a handler that loaded it, so its queued row need not look it up again.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectCommunity(pub i64);
+
 /// A row whose community is decided when it is written: the community of
 /// the object it names (or, for a deletion, the communities looked up
 /// before the object went), else the actor's.

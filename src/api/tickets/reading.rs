@@ -11,6 +11,7 @@ use crate::api::local_time::TimeBound;
 use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
+use crate::db::audit_queue::ObjectCommunity;
 use crate::db::tickets::{self as db, ReporterFilter, TextFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, queries};
 use crate::domain::search::Search;
@@ -307,15 +308,19 @@ async fn get_ticket(
     let caller = auth.caller;
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
-    let ticket = state.db.run(move |conn| load_ticket(conn, &caller, id, now)).await?;
-    if none_match(&req, ticket.version) {
-        return Ok(HttpResponse::NotModified()
+    let (ticket, community) = state.db.run(move |conn| load_ticket_in(conn, &caller, id, now)).await?;
+    let mut res = if none_match(&req, ticket.version) {
+        HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(ticket.version)))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(ticket.version)))
-        .json(ticket))
+            .finish()
+    } else {
+        HttpResponse::Ok()
+            .insert_header((header::ETAG, etag(ticket.version)))
+            .json(ticket)
+    };
+    // The read's audit row is filed under it without looking it up again.
+    res.extensions_mut().insert(ObjectCommunity(community));
+    Ok(res)
 }
 
 /// `If-None-Match` names this version (weak comparison, as RFC 9110 says

@@ -146,9 +146,20 @@ pub fn load_ticket(
     id: i64,
     now: NaiveDateTime,
 ) -> Result<TicketResponse, ApiError> {
+    load_ticket_in(conn, caller, id, now).map(|(ticket, _)| ticket)
+}
+
+/// [`load_ticket`], with the ticket's community.
+pub fn load_ticket_in(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<(TicketResponse, i64), ApiError> {
     let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
+    let community = row.community_id;
     let context = TicketContext::load(conn, std::slice::from_ref(&row))?;
-    context.response(caller, row, now)
+    Ok((context.response(caller, row, now)?, community))
 }
 
 pub fn etag(version: i64) -> String {
