@@ -146,15 +146,18 @@ mod tests {
         let token = keys().issue(7, "staff", 0, "sid", now).unwrap();
         assert!(keys().verify(&token, now + Duration::minutes(16)).is_err());
         assert!(keys().verify(&token, now - Duration::minutes(1)).is_err());
-        // Once verified, a token is still refused outside its times.
-        let keys = keys();
-        assert!(keys.verify(&token, now).is_ok());
-        assert!(keys.verify(&token, now + Duration::minutes(16)).is_err());
-        assert!(keys.verify(&token, now - Duration::minutes(1)).is_err());
         let other = JwtKeys::new(b"another secret of thirty-two bytes", Duration::minutes(15));
         assert!(other.verify(&token, now).is_err());
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         parts[1] = parts[1].chars().rev().collect();
         assert!(keys().verify(&parts.join("."), now).is_err());
+        // Once verified (and remembered), a token is still refused outside
+        // its times, and a changed one is checked afresh.
+        let remembering = keys();
+        assert!(remembering.verify(&token, now).is_ok());
+        assert!(remembering.verify(&token, now + Duration::minutes(16)).is_err());
+        assert!(remembering.verify(&token, now - Duration::minutes(1)).is_err());
+        assert!(remembering.verify(&parts.join("."), now).is_err());
+        assert!(remembering.verify(&token, now).is_ok());
     }
 }

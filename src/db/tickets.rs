@@ -590,12 +590,12 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
         Some(Some(_)) => search::scope_tokens(conn, scope)?,
         _ => None,
     };
-    match (search, &*conn) {
+    match (search, &mut *conn) {
         // SQLite: walk the FTS5 index newest first and join each hit, so a
         // page is done after its first rows whether a token is in a few
         // tickets or in all (`id IN (SELECT rowid ...)` would first read
         // every hit into a temporary table).
-        (Some(Some(search)), AnyConnection::Sqlite(_)) => {
+        (Some(Some(search)), AnyConnection::Sqlite(c)) => {
             let mut query = tickets::table
                 .inner_join(search::ticket_search::table.on(search::ticket_search::rowid.eq(tickets::id)))
                 .select(TicketRow::as_select())
@@ -611,7 +611,7 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
                 query = query.filter(search::ticket_search::rowid.lt(before));
             }
             filtered!(query, scope, f, None::<String>);
-            query.load(conn)
+            query.load(c)
         }
         (Some(Some(search)), AnyConnection::Postgres(_)) => {
             let tsquery = search::postgres_tsquery(search, scope_tokens.as_deref());
@@ -631,16 +631,18 @@ fn page(
     index: Option<String>,
     floor: Option<i64>,
 ) -> QueryResult<Vec<TicketRow>> {
-    let mut query = tickets::table
-        .select(TicketRow::as_select())
-        .order(tickets::id.desc())
-        .limit(f.limit)
-        .into_boxed();
-    if let Some(floor) = floor {
-        query = query.filter(tickets::id.ge(floor));
-    }
-    filtered!(query, scope, f, index);
-    query.load(conn)
+    crate::db::each_backend!(conn, |c| {
+        let mut query = tickets::table
+            .select(TicketRow::as_select())
+            .order(tickets::id.desc())
+            .limit(f.limit)
+            .into_boxed();
+        if let Some(floor) = floor {
+            query = query.filter(tickets::id.ge(floor));
+        }
+        filtered!(query, scope, f, index);
+        query.load(c)
+    })
 }
 
 /// A search on PostgreSQL. GIN finds tokens fast but in no order, and the
