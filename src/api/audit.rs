@@ -73,6 +73,13 @@ pub async fn record(
     // Only signed-in requests are audited: an anonymous one costs nothing.
     let signed_in = req.headers().contains_key(header::AUTHORIZATION);
     let slot = (signed_in && access(req.method()) == Some(Access::Write)).then(RequestAudit::new);
+    if slot.is_some()
+        && let Some(state) = req.app_data::<web::Data<AppState>>()
+    {
+        // The trail's order is the order things happened in: the reads
+        // queued before this write go in before its row.
+        state.audit.settle().await;
+    }
     let res = match slot.clone() {
         Some(slot) => slot.scope(async move { next.call(req).await }).await?,
         None => next.call(req).await?,

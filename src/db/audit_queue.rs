@@ -2,17 +2,26 @@
 //! are queued in memory and written in batches by a thread of their own, so
 //! a read never waits for a write transaction.
 //!
+//! A batch is what arrives within [`GATHER`] of its first row (at most
+//! [`BATCH`] rows): each commit costs the writer a sync and a write of the
+//! log, so under a burst of reads the trail costs a commit per many rows,
+//! not per row.
+//!
 //! What a crash can lose: rows still queued when the process is killed (at
-//! most what arrived in the last moment before, since the thread writes
-//! whatever has queued as soon as its previous batch is committed). A
-//! graceful stop writes them all first ([`AuditQueue::drain`]). Rows of
-//! writes are not queued: a change's row is committed in the change's own
-//! transaction (`db::write_audit`), and a refused write's once the answer
-//! is known (`api::audit::record`).
+//! most what arrived in the last [`GATHER`] before, plus a batch being
+//! committed). A graceful stop writes them all first
+//! ([`AuditQueue::drain`]). Rows of writes are not queued: a change's row
+//! is committed in the change's own transaction (`db::write_audit`), and a
+//! refused write's once the answer is known (`api::audit::record`). So that
+//! the trail (ordered by id) keeps the order things happened in, a write
+//! whose row the trail records first has the reads queued before it written
+//! ([`AuditQueue::settle`]).
 
 use diesel::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::audit::{communities_of, community_exists, insert_audit};
 use super::models::NewAuditRow;
@@ -24,6 +33,8 @@ use crate::policy::audit::{AuditObject, filed_under};
 const CAPACITY: usize = 4096;
 /// Rows written per transaction at most.
 const BATCH: usize = 512;
+/// How long a batch waits for more rows after its first.
+pub const GATHER: Duration = Duration::from_millis(10);
 
 /// The community of the object a read answered about, left on the answer
 /// by a handler that loaded it, so its queued row need not look it up again.
@@ -74,30 +85,44 @@ enum Message {
 #[derive(Clone)]
 pub struct AuditQueue {
     sender: SyncSender<Message>,
+    /// Rows queued and not yet written (or given up on).
+    unwritten: Arc<AtomicUsize>,
 }
 
 impl AuditQueue {
     pub fn start(db: Db) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(CAPACITY);
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        let counted = unwritten.clone();
         std::thread::Builder::new()
             .name("griddesk-audit".into())
-            .spawn(move || serve(&db, &receiver))?;
-        Ok(Self { sender })
+            .spawn(move || serve(&db, &receiver, &counted))?;
+        Ok(Self { sender, unwritten })
     }
 
     /// Queues a row; waits (on a blocking thread) only when the queue is full.
     pub async fn push(&self, row: PendingAudit) {
-        match self.sender.try_send(Message::Row(Box::new(row))) {
-            Ok(()) => {}
+        self.unwritten.fetch_add(1, Ordering::AcqRel);
+        let sent = match self.sender.try_send(Message::Row(Box::new(row))) {
+            Ok(()) => true,
             Err(TrySendError::Full(message)) => {
                 let sender = self.sender.clone();
-                if !matches!(actix_web::web::block(move || sender.send(message)).await, Ok(Ok(()))) {
-                    tracing::error!("the audit queue has stopped; an audit row was not written");
-                }
+                matches!(actix_web::web::block(move || sender.send(message)).await, Ok(Ok(())))
             }
-            Err(TrySendError::Disconnected(_)) => {
-                tracing::error!("the audit queue has stopped; an audit row was not written");
-            }
+            Err(TrySendError::Disconnected(_)) => false,
+        };
+        if !sent {
+            self.unwritten.fetch_sub(1, Ordering::AcqRel);
+            tracing::error!("the audit queue has stopped; an audit row was not written");
+        }
+    }
+
+    /// Before a write the trail records: the reads queued before it are
+    /// written first, so that the trail's order (by id) is the order they
+    /// happened in. Costs nothing when none is waiting.
+    pub async fn settle(&self) {
+        if self.unwritten.load(Ordering::Acquire) > 0 {
+            self.drain().await;
         }
     }
 
@@ -121,8 +146,9 @@ impl AuditQueue {
     }
 }
 
-fn serve(db: &Db, receiver: &Receiver<Message>) {
+fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
     while let Ok(first) = receiver.recv() {
+        let until = Instant::now() + GATHER;
         let mut rows = Vec::new();
         let mut waiting = Vec::new();
         let mut next = Some(first);
@@ -131,13 +157,23 @@ fn serve(db: &Db, receiver: &Receiver<Message>) {
                 Message::Row(row) => rows.push(*row),
                 Message::Drained(done) => waiting.push(done),
             }
-            if rows.len() < BATCH {
-                next = receiver.try_recv().ok();
+            if rows.len() >= BATCH {
+                break;
             }
+            // Someone waits for the rows: whatever has arrived goes now.
+            next = if waiting.is_empty() {
+                receiver
+                    .recv_timeout(until.saturating_duration_since(Instant::now()))
+                    .ok()
+            } else {
+                receiver.try_recv().ok()
+            };
         }
+        let count = rows.len();
         if !rows.is_empty() {
             write(db, rows);
         }
+        unwritten.fetch_sub(count, Ordering::AcqRel);
         for done in waiting {
             let _ = done.send(());
         }

@@ -556,3 +556,35 @@ async fn each_write_request_is_one_entry_with_the_status_it_answered() {
     assert!(update.unwrap_err().contains("append-only"));
     assert!(delete.unwrap_err().contains("append-only"));
 }
+
+#[actix_web::test]
+async fn a_read_queued_before_a_write_stays_before_it_on_the_trail() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let ticket = crate::tickets::file(&app, &resident, "noise", "楼上夜间噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+    let building = app.unit_id(&admin, "JM-B1-01").await;
+    // Read rows are gathered for a moment before they are written; the
+    // change right after the read is committed at once with its own row.
+    for round in 0..3 {
+        app.get(&format!("/api/v1/tickets/{id}"), Some(&admin))
+            .await
+            .expect(200);
+        app.patch(
+            &format!("/api/v1/units/{building}"),
+            Some(&admin),
+            json!({"name": format!("一号楼·第{round}次改名")}),
+        )
+        .await
+        .expect(200);
+    }
+    let trail = app.get("/api/v1/audit", Some(&admin)).await.expect(200).clone();
+    let read = format!("GET /api/v1/tickets/{{id}} /api/v1/tickets/{id} 200");
+    let write = format!("PATCH /api/v1/units/{{id}} /api/v1/units/{building} 200");
+    assert_eq!(
+        actions(&trail),
+        [write.clone(), read.clone(), write, read],
+        "newest first, in the order the requests were made"
+    );
+}
