@@ -50,11 +50,13 @@ pub fn find_category(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Ca
 }
 
 pub fn find_category_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<CategoryRow>> {
-    categories::table
-        .filter(categories::code.eq(code))
-        .select(CategoryRow::as_select())
-        .first(conn)
-        .optional()
+    crate::db::each_backend!(conn, |c| {
+        categories::table
+            .filter(categories::code.eq(code))
+            .select(CategoryRow::as_select())
+            .first(c)
+            .optional()
+    })
 }
 
 pub fn insert_category(conn: &mut AnyConnection, new: &NewCategoryRow<'_>) -> Result<CategoryRow, ApiError> {
@@ -96,10 +98,12 @@ pub fn update_category(conn: &mut AnyConnection, id: i64, changes: &CategoryChan
 // ---------------------------------------------------------------- deadlines
 
 pub fn sla_rules(conn: &mut AnyConnection) -> QueryResult<Vec<SlaRuleRow>> {
-    sla_rules::table
-        .order(sla_rules::id.asc())
-        .select(SlaRuleRow::as_select())
-        .load(conn)
+    crate::db::each_backend!(conn, |c| {
+        sla_rules::table
+            .order(sla_rules::id.asc())
+            .select(SlaRuleRow::as_select())
+            .load(c)
+    })
 }
 
 /// Replaces every deadline rule at once.
@@ -190,10 +194,12 @@ pub fn decide_extension(
 // ---------------------------------------------------------------- tickets
 
 pub fn insert_ticket(conn: &mut AnyConnection, new: NewTicketRow) -> QueryResult<TicketRow> {
-    diesel::insert_into(tickets::table)
-        .values(new)
-        .returning(tickets::all_columns)
-        .get_result(conn)
+    crate::db::each_backend!(conn, |c| {
+        diesel::insert_into(tickets::table)
+            .values(new)
+            .returning(tickets::all_columns)
+            .get_result(c)
+    })
 }
 
 pub fn find_ticket(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TicketRow>> {
@@ -257,13 +263,15 @@ pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges)
 /// tokens are given by the filing ([`search::index_new`]), once its parties
 /// are in.
 pub fn record_first_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> QueryResult<()> {
-    diesel::insert_into(ticket_visits::table)
-        .values((
-            ticket_visits::ticket_id.eq(ticket_id),
-            ticket_visits::unit_id.eq(unit_id),
-        ))
-        .execute(conn)
-        .map(drop)
+    crate::db::each_backend!(conn, |c| {
+        diesel::insert_into(ticket_visits::table)
+            .values((
+                ticket_visits::ticket_id.eq(ticket_id),
+                ticket_visits::unit_id.eq(unit_id),
+            ))
+            .execute(c)
+            .map(drop)
+    })
 }
 
 /// Records that a ticket is (or was) at a unit; staff there may read it.
@@ -355,10 +363,12 @@ pub fn parties_of(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<V
 }
 
 pub fn insert_event(conn: &mut AnyConnection, event: &NewEventRow) -> QueryResult<EventRow> {
-    diesel::insert_into(ticket_events::table)
-        .values(event)
-        .returning(ticket_events::all_columns)
-        .get_result(conn)
+    crate::db::each_backend!(conn, |c| {
+        diesel::insert_into(ticket_events::table)
+            .values(event)
+            .returning(ticket_events::all_columns)
+            .get_result(c)
+    })
 }
 
 pub struct EventFilter {
