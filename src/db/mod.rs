@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod audit_queue;
+pub mod fragment;
 pub mod in_ids;
 pub mod mediation;
 pub mod models;

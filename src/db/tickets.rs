@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
 use super::AnyConnection;
+use super::fragment::{Fragment, Shapes};
 use super::in_ids::by_ids;
 use super::models::*;
 use super::queries::contains_pattern;
@@ -399,66 +400,121 @@ pub fn events_of(conn: &mut AnyConnection, ticket_id: i64, filter: &EventFilter)
 
 pub use crate::policy::tickets::{ReporterSight, TicketScope};
 
-/// SQL for a scope. Ids and server-made paths (digits and `/` only) are
-/// written into it; boxed sub-selects with binds do not compile for
-/// `MultiConnection`.
 /// `tickets.status IN ('assigned', 'accepted')`: the statuses whose clock
 /// runs, as the partial index `tickets_open_idx` is defined (a bound value
 /// would not let SQLite use it).
 fn open_tickets_sql() -> String {
     use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
     debug_assert!(SIGN_FOR_CLOCK_RUNS.iter().all(|s| RESOLVE_CLOCK_RUNS.contains(s)));
-    let statuses: Vec<String> = RESOLVE_CLOCK_RUNS.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    statuses_sql(&RESOLVE_CLOCK_RUNS)
+}
+
+/// `tickets.status IN ('a', 'b')` for statuses of the code's own (never a
+/// caller's).
+fn statuses_sql(statuses: &[crate::domain::ticket::Status]) -> String {
+    let statuses: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
     format!("tickets.status IN ({})", statuses.join(", "))
 }
 
-/// Who may list what, as SQL. `open_walk`: the page is of open tickets
-/// (`overdue=true`), found fastest by walking `tickets_open_idx`; the
-/// community index, which SQLite's planner would rather take, is then kept
-/// out of the choice (`+`), since a community's tickets are nearly all of
-/// them on most deployments.
-fn scope_sql(scope: &TicketScope, open_walk: bool) -> Option<String> {
+/// Who may list what, as a condition with bound values. `open_walk`: the
+/// page is of open tickets (`overdue=true`), found fastest by walking
+/// `tickets_open_idx`; the community index, which SQLite's planner would
+/// rather take, is then kept out of the choice (`+`), since a community's
+/// tickets are nearly all of them on most deployments.
+fn scope_condition(scope: &TicketScope, open_walk: bool, cache: bool) -> Option<Fragment> {
+    let condition = Fragment::new(cache);
     match scope {
         TicketScope::All => None,
-        TicketScope::Resident { user_id, party: false } => Some(format!("tickets.reporter_id = {user_id}")),
-        TicketScope::Resident { user_id, party: true } => Some(format!(
-            "(tickets.reporter_id = {user_id} OR tickets.id IN (SELECT dispute_parties.ticket_id FROM dispute_parties \
-             WHERE dispute_parties.user_id = {user_id}))"
-        )),
+        TicketScope::Resident { user_id, party: false } => Some(condition.sql("tickets.reporter_id = ").int(*user_id)),
+        TicketScope::Resident { user_id, party: true } => Some(
+            condition
+                .sql("(tickets.reporter_id = ")
+                .int(*user_id)
+                .sql(
+                    " OR tickets.id IN (SELECT dispute_parties.ticket_id FROM dispute_parties \
+                     WHERE dispute_parties.user_id = ",
+                )
+                .int(*user_id)
+                .sql("))"),
+        ),
         TicketScope::Staff { communities, prefixes } => {
             let mut parts = Vec::new();
             if !communities.is_empty() {
-                let ids: Vec<String> = communities.iter().map(i64::to_string).collect();
-                let plus = if open_walk { "+" } else { "" };
-                parts.push(format!("{plus}tickets.community_id IN ({})", ids.join(", ")));
+                let column = if open_walk {
+                    "(+tickets.community_id IN ("
+                } else {
+                    "(tickets.community_id IN ("
+                };
+                parts.push(Fragment::new(cache).sql(column).ints(communities).sql("))"));
             }
-            parts.extend(visited_under_sql(prefixes));
+            parts.extend(visited_under(prefixes, cache));
             if parts.is_empty() {
-                Some("1 = 0".to_owned())
-            } else {
-                Some(format!("({})", parts.join(" OR ")))
+                return Some(condition.sql("1 = 0"));
             }
+            let mut condition = condition.sql("(");
+            for (i, part) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    condition.push_sql(" OR ");
+                }
+                condition = condition.append(part);
+            }
+            Some(condition.sql(")"))
         }
     }
+}
+
+/// `units.path LIKE ?` patterns for the server-made paths among `roots`
+/// (digits and `/` only: no `%` or `_` to escape).
+fn subtree_patterns(roots: &[String]) -> Vec<String> {
+    roots
+        .iter()
+        .filter(|p| is_server_path(p))
+        .map(|p| format!("{p}%"))
+        .collect()
+}
+
+/// "The ticket is now at a unit in the subtree at `path`" (a server-made
+/// path). SQLite cannot take a bound `LIKE` pattern through `units_path_idx`;
+/// the same prefix as a range it can (digits and `/` sort as bytes there).
+fn subtree_units(path: &str, sqlite: bool, cache: bool) -> Fragment {
+    let units = Fragment::new(cache).sql("tickets.current_unit_id IN (SELECT units.id FROM units WHERE ");
+    let units = match path.as_bytes().split_last() {
+        Some((last, head)) if sqlite && *last < 0x7f => {
+            let mut end = head.to_vec();
+            end.push(last + 1);
+            let end = String::from_utf8_lossy(&end).into_owned();
+            units
+                .sql("units.path >= ")
+                .text(path)
+                .sql(" AND units.path < ")
+                .text(end)
+        }
+        _ => units.sql("units.path LIKE ").text(format!("{path}%")),
+    };
+    units.sql(")")
 }
 
 /// "The ticket is, or once was, at a unit in one of these subtrees", or
 /// `None` for no (server-made) path. Correlated, so that walking tickets
 /// newest first stops after one page whether the subtree holds few tickets
 /// or most.
-fn visited_under_sql(roots: &[String]) -> Option<String> {
-    let likes: Vec<String> = roots
-        .iter()
-        .filter(|p| is_server_path(p))
-        .map(|p| format!("units.path LIKE '{p}%'"))
-        .collect();
-    (!likes.is_empty()).then(|| {
-        format!(
-            "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
-             WHERE ticket_visits.ticket_id = tickets.id AND ({}))",
-            likes.join(" OR ")
-        )
-    })
+fn visited_under(roots: &[String], cache: bool) -> Option<Fragment> {
+    let patterns = subtree_patterns(roots);
+    if patterns.is_empty() {
+        return None;
+    }
+    let mut condition = Fragment::new(cache).sql(
+        "EXISTS (SELECT 1 FROM ticket_visits JOIN units ON units.id = ticket_visits.unit_id \
+         WHERE ticket_visits.ticket_id = tickets.id AND (",
+    );
+    for (i, pattern) in patterns.into_iter().enumerate() {
+        if i > 0 {
+            condition.push_sql(" OR ");
+        }
+        condition.push_sql("units.path LIKE ");
+        condition.push_text(pattern);
+    }
+    Some(condition.sql("))"))
 }
 
 /// `reporter_id=N` as a caller may ask it: tickets whose reporter the
@@ -473,17 +529,18 @@ pub struct ReporterFilter {
 
 /// `policy::tickets::sees_reporter` in SQL: not anonymous, filed by the
 /// caller, or (now or once) inside a subtree where the caller sees reporters.
-fn reporter_sight_sql(caller_id: i64, sight: &ReporterSight) -> Option<String> {
+fn reporter_sight(caller_id: i64, sight: &ReporterSight, cache: bool) -> Option<Fragment> {
     let roots = match sight {
         ReporterSight::Everywhere => return None,
         ReporterSight::Below(roots) => roots,
     };
-    let mut parts = vec![
-        "NOT tickets.anonymous".to_owned(),
-        format!("tickets.reporter_id = {caller_id}"),
-    ];
-    parts.extend(visited_under_sql(roots));
-    Some(format!("({})", parts.join(" OR ")))
+    let mut condition = Fragment::new(cache)
+        .sql("(NOT tickets.anonymous OR tickets.reporter_id = ")
+        .int(caller_id);
+    if let Some(visited) = visited_under(roots, cache) {
+        condition = condition.sql(" OR ").append(visited);
+    }
+    Some(condition.sql(")"))
 }
 
 /// `q=` as a caller may ask it: every part of the text in the title,
@@ -520,15 +577,17 @@ pub struct TicketFilter {
 
 /// Every filter of `$f` (and the caller's `$scope`) on a boxed ticket
 /// query; `$index` is the search index's condition, when the query does not
-/// read the index itself; `$sqlite`: the query goes to SQLite. A macro: the
-/// plain and the joined query are of different types.
+/// read the index itself; `$sqlite`: the query goes to SQLite; `$cache`:
+/// its statement may stay prepared ([`Shapes::admit`]). A macro:
+/// the plain and the joined query are of different types.
 macro_rules! filtered {
-    ($query:ident, $scope:expr, $f:expr, $index:expr, $sqlite:expr) => {
+    ($query:ident, $scope:expr, $f:expr, $index:expr, $sqlite:expr, $cache:expr) => {
+        let cache: bool = $cache;
         // SQLite only: PostgreSQL's planner, told less of the community
         // term, collects every overdue ticket and sorts them instead.
         let open_walk = $sqlite && matches!($f.overdue, Some((true, _)));
-        if let Some(sql) = scope_sql($scope, open_walk) {
-            $query = $query.filter(diesel::dsl::sql::<Bool>(&sql));
+        if let Some(condition) = scope_condition($scope, open_walk, cache) {
+            $query = $query.filter(condition);
         }
         if let Some(id) = $f.id {
             $query = $query.filter(tickets::id.eq(id));
@@ -537,38 +596,42 @@ macro_rules! filtered {
             $query = $query.filter(tickets::kind.eq(kind.clone()));
         }
         if let Some(statuses) = &$f.status {
-            $query = $query.filter(tickets::status.eq_any(statuses.clone()));
+            $query = $query.filter(Fragment::new(cache).sql("tickets.status IN (").texts(statuses).sql(")"));
         }
         if let Some(category_id) = $f.category_id {
             $query = $query.filter(tickets::category_id.eq(category_id));
         }
         if let Some(path) = $f.unit_path.as_deref().filter(|p| is_server_path(p)) {
-            $query = $query.filter(diesel::dsl::sql::<Bool>(&format!(
-                "tickets.current_unit_id IN (SELECT units.id FROM units WHERE units.path LIKE '{path}%')"
-            )));
+            $query = $query.filter(subtree_units(path, $sqlite, cache));
         }
         if let Some(reporter) = &$f.reporter {
             $query = $query.filter(tickets::reporter_id.eq(reporter.reporter_id));
-            if let Some(sql) = reporter_sight_sql(reporter.caller_id, &reporter.sight) {
-                $query = $query.filter(diesel::dsl::sql::<Bool>(&sql));
+            if let Some(condition) = reporter_sight(reporter.caller_id, &reporter.sight, cache) {
+                $query = $query.filter(condition);
             }
         }
         if let Some((overdue, now)) = $f.overdue {
-            // `domain::sla::is_overdue` in SQL.
+            // `domain::sla::is_overdue` in SQL, the statuses written out (the
+            // code's own) as `tickets_open_idx` says them.
             use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
-            let late_to_accept = tickets::status
-                .eq_any(SIGN_FOR_CLOCK_RUNS.map(|s| s.as_str()))
-                .and(tickets::accept_due_at.lt(now));
-            let late_to_resolve = tickets::status
-                .eq_any(RESOLVE_CLOCK_RUNS.map(|s| s.as_str()))
-                .and(tickets::resolve_due_at.lt(now));
+            let late = Fragment::new(cache)
+                .sql(format!(
+                    "(({}) AND (tickets.accept_due_at < ",
+                    statuses_sql(&SIGN_FOR_CLOCK_RUNS)
+                ))
+                .time(now)
+                .sql(format!(
+                    ")) OR (({}) AND (tickets.resolve_due_at < ",
+                    statuses_sql(&RESOLVE_CLOCK_RUNS)
+                ))
+                .time(now)
+                .sql("))");
             if overdue {
-                // Said as `tickets_open_idx` says it, so that the walk goes
-                // over that index (migration 000017).
-                $query = $query.filter(diesel::dsl::sql::<Bool>(&open_tickets_sql()));
-                $query = $query.filter(late_to_accept.or(late_to_resolve));
+                // So that the walk goes over that index (migration 000017).
+                $query = $query.filter(Fragment::new(cache).sql(open_tickets_sql()));
+                $query = $query.filter(Fragment::new(cache).sql("(").append(late).sql(")"));
             } else {
-                $query = $query.filter(diesel::dsl::not(late_to_accept.or(late_to_resolve)));
+                $query = $query.filter(Fragment::new(cache).sql("NOT (").append(late).sql(")"));
             }
         }
         if let Some(from) = $f.created_from {
@@ -587,23 +650,10 @@ macro_rules! filtered {
             if let Some(search) = &text.search {
                 // Only this substring test reads names, and only where the
                 // caller may see the reporter.
-                let sight = reporter_sight_sql(text.caller_id, &text.sight);
-                let [a, b, c, d, e, end] = search::confirm_sql(sight.as_deref());
                 for part in search.parts() {
+                    let sight = reporter_sight(text.caller_id, &text.sight, cache);
                     let pattern = contains_pattern(&part.text);
-                    $query = $query.filter(
-                        diesel::dsl::sql::<Bool>(&a)
-                            .bind::<Text, _>(pattern.clone())
-                            .sql(&b)
-                            .bind::<Text, _>(pattern.clone())
-                            .sql(&c)
-                            .bind::<Text, _>(pattern.clone())
-                            .sql(&d)
-                            .bind::<Text, _>(pattern.clone())
-                            .sql(&e)
-                            .bind::<Text, _>(pattern)
-                            .sql(&end),
-                    );
+                    $query = $query.filter(search::confirm(&pattern, sight, cache));
                 }
             }
         }
@@ -642,7 +692,7 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
                 // Said of the index's rowid, so that FTS5 seeks to it.
                 query = query.filter(search::ticket_search::rowid.lt(before));
             }
-            filtered!(query, scope, f, None::<String>, true);
+            filtered!(query, scope, f, None::<String>, true, false);
             query.load(c)
         }
         (Some(Some(search)), AnyConnection::Postgres(_)) => {
@@ -664,6 +714,9 @@ fn page(
     floor: Option<i64>,
 ) -> QueryResult<Vec<TicketRow>> {
     let sqlite = matches!(conn, AnyConnection::Sqlite(_));
+    // PostgreSQL plans a kept statement once for any values after a few
+    // uses; its lists stay planned for their values.
+    let cache = sqlite && LIST_SHAPES.admit(&list_shape(scope, f, floor));
     crate::db::each_backend!(conn, |c| {
         let mut query = tickets::table
             .select(TicketRow::as_select())
@@ -673,9 +726,58 @@ fn page(
         if let Some(floor) = floor {
             query = query.filter(tickets::id.ge(floor));
         }
-        filtered!(query, scope, f, index, sqlite);
+        filtered!(query, scope, f, index, sqlite, cache);
         query.load(c)
     })
+}
+
+/// The list statements kept prepared, by shape.
+static LIST_SHAPES: std::sync::LazyLock<Shapes> = std::sync::LazyLock::new(Shapes::new);
+
+/// What the text of a list's statement depends on: which filters, and how
+/// many values each holds (never the values).
+fn list_shape(scope: &TicketScope, f: &TicketFilter, floor: Option<i64>) -> impl std::hash::Hash {
+    // Every field named, so that a new filter cannot be left out.
+    let TicketFilter {
+        id,
+        kind,
+        status,
+        category_id,
+        unit_path,
+        reporter,
+        overdue,
+        created_from,
+        created_to,
+        updated_since,
+        q,
+        before_id,
+        limit: _,
+    } = f;
+    let sight = |sight: &ReporterSight| match sight {
+        ReporterSight::Everywhere => None,
+        ReporterSight::Below(roots) => Some(subtree_patterns(roots).len()),
+    };
+    let scope = match scope {
+        TicketScope::All => (0, 0, 0),
+        TicketScope::Resident { party, .. } => (1, usize::from(*party), 0),
+        TicketScope::Staff { communities, prefixes } => (2, communities.len(), subtree_patterns(prefixes).len()),
+    };
+    (
+        scope,
+        (
+            id.is_some(),
+            kind.is_some(),
+            status.as_ref().map(Vec::len),
+            category_id.is_some(),
+        ),
+        unit_path.as_deref().is_some_and(is_server_path),
+        reporter.as_ref().map(|r| sight(&r.sight)),
+        overdue.map(|(overdue, _)| overdue),
+        (created_from.is_some(), created_to.is_some(), updated_since.is_some()),
+        q.as_ref()
+            .map(|q| (q.search.as_ref().map(|s| s.parts().len()), sight(&q.sight))),
+        (before_id.is_some(), floor.is_some()),
+    )
 }
 
 /// A search on PostgreSQL. GIN finds tokens fast but in no order, and the
@@ -780,22 +882,89 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_only_write_ids_and_server_paths_into_sql() {
-        assert_eq!(scope_sql(&TicketScope::All, false), None);
+    fn scopes_bind_their_values_and_take_only_server_paths() {
+        let sql = |scope: &TicketScope| {
+            scope_condition(scope, false, true).map(|c| {
+                diesel::debug_query::<diesel::sqlite::Sqlite, _>(&tickets::table.select(tickets::id).filter(c))
+                    .to_string()
+            })
+        };
+        assert_eq!(sql(&TicketScope::All), None);
         let staff = TicketScope::Staff {
-            communities: vec![1],
+            communities: vec![7],
             prefixes: vec!["/2/5/".into(), "/2/' OR 1=1".into()],
         };
-        let sql = scope_sql(&staff, false).unwrap();
+        let text = sql(&staff).unwrap();
         assert!(
-            sql.contains("tickets.community_id IN (1)") && sql.contains("units.path LIKE '/2/5/%'"),
-            "{sql}"
+            text.contains("(tickets.community_id IN (?)) OR EXISTS") && text.contains("(units.path LIKE ?))"),
+            "{text}"
         );
-        assert!(!sql.contains("OR 1=1"));
+        assert!(text.contains(r#"binds: [7, "/2/5/%"]"#), "{text}");
+        assert!(!text.contains("OR 1=1"), "{text}");
         let nothing = TicketScope::Staff {
             communities: vec![],
             prefixes: vec![],
         };
-        assert_eq!(scope_sql(&nothing, false).as_deref(), Some("1 = 0"));
+        assert!(sql(&nothing).unwrap().contains("WHERE 1 = 0"));
+    }
+
+    #[test]
+    fn a_subtree_is_a_byte_range_on_sqlite_and_a_pattern_on_postgres() {
+        let sql = |sqlite: bool| {
+            let units = subtree_units("/1/2/", sqlite, true);
+            diesel::debug_query::<diesel::sqlite::Sqlite, _>(&tickets::table.select(tickets::id).filter(units))
+                .to_string()
+        };
+        assert!(
+            sql(true).contains(r#"units.path >= ? AND units.path < ?) -- binds: ["/1/2/", "/1/20"]"#),
+            "{}",
+            sql(true)
+        );
+        assert!(
+            sql(false).contains(r#"units.path LIKE ?) -- binds: ["/1/2/%"]"#),
+            "{}",
+            sql(false)
+        );
+    }
+
+    /// A list's statement is prepared once and used again with other values
+    /// (a community's or another's).
+    #[test]
+    fn a_list_statement_is_prepared_once_for_any_scope_values() {
+        use diesel::connection::InstrumentationEvent;
+        use diesel_migrations::MigrationHarness;
+        use std::sync::{Arc, Mutex};
+        let mut sqlite = SqliteConnection::establish(":memory:").unwrap();
+        sqlite.run_pending_migrations(crate::db::SQLITE_MIGRATIONS).unwrap();
+        let seen = Arc::new(Mutex::new((0, 0)));
+        let counter = Arc::clone(&seen);
+        sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            let mut seen = counter.lock().unwrap();
+            match event {
+                InstrumentationEvent::StartQuery { query, .. } if query.to_string().contains("FROM `tickets`") => {
+                    seen.0 += 1
+                }
+                InstrumentationEvent::CacheQuery { sql, .. } if sql.contains("FROM `tickets`") => seen.1 += 1,
+                _ => {}
+            }
+        });
+        let mut conn = AnyConnection::Sqlite(sqlite);
+        let filter = TicketFilter {
+            status: Some(vec!["submitted".into()]),
+            limit: 25,
+            ..TicketFilter::default()
+        };
+        for community in [1, 2, 3] {
+            let scope = TicketScope::Staff {
+                communities: vec![community],
+                prefixes: vec![format!("/{community}/4/")],
+            };
+            list_tickets(&mut conn, &scope, &filter).unwrap();
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            (3, 1),
+            "(lists run, statements prepared for the cache)"
+        );
     }
 }

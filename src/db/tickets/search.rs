@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::db::fragment::Fragment;
 use crate::db::models::{TicketRow, UserRow};
 use crate::db::schema::{dispute_parties, settings, ticket_visits, tickets, units, users};
 use crate::db::{AnyConnection, write_transaction};
@@ -516,26 +517,37 @@ pub fn postgres_candidates(conn: &mut diesel::PgConnection, tsquery: &str) -> Qu
 }
 
 /// "A text field holds the pattern, or the reporter's name or room does
-/// and the caller may see the reporter" as SQL over `tickets`: the six
-/// pieces around the five places the (same) pattern is bound. `sight` is
-/// the SQL of where the caller sees reporters, `None` for everywhere.
-pub fn confirm_sql(sight: Option<&str>) -> [String; 6] {
-    let like = " ESCAPE '\\' OR ";
-    let (open, close) = match sight {
-        Some(sight) => (format!("({sight} AND "), ")"),
-        None => (String::new(), ""),
+/// and the caller may see the reporter" over `tickets`, the pattern bound
+/// at each place. `sight` is where the caller sees reporters, `None` for
+/// everywhere.
+pub fn confirm(pattern: &str, sight: Option<Fragment>, cache: bool) -> Fragment {
+    const LIKE: &str = " ESCAPE '\\' OR ";
+    let mut condition = Fragment::new(cache)
+        .sql("(lower(tickets.title) LIKE ")
+        .text(pattern)
+        .sql(LIKE)
+        .sql("lower(tickets.description) LIKE ")
+        .text(pattern)
+        .sql(LIKE)
+        .sql("lower(tickets.location) LIKE ")
+        .text(pattern)
+        .sql(LIKE);
+    let close = match sight {
+        Some(sight) => {
+            condition = condition.sql("(").append(sight).sql(" AND ");
+            ")"
+        }
+        None => "",
     };
-    [
-        "(lower(tickets.title) LIKE ".to_owned(),
-        format!("{like}lower(tickets.description) LIKE "),
-        format!("{like}lower(tickets.location) LIKE "),
-        format!(
-            "{like}{open}EXISTS (SELECT 1 FROM users WHERE users.id = tickets.reporter_id \
-             AND (lower(users.display_name) LIKE "
-        ),
-        format!("{like}lower(users.room) LIKE "),
-        format!(" ESCAPE '\\')){close})"),
-    ]
+    condition
+        .sql("EXISTS (SELECT 1 FROM users WHERE users.id = tickets.reporter_id AND (lower(users.display_name) LIKE ")
+        .text(pattern)
+        .sql(LIKE)
+        .sql("lower(users.room) LIKE ")
+        .text(pattern)
+        .sql(" ESCAPE '\\'))")
+        .sql(close)
+        .sql(")")
 }
 
 #[cfg(test)]
