@@ -17,6 +17,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Signed-in callers remembered for a moment (see `auth::session_cache`).
     pub sessions: crate::auth::session_cache::SessionCache,
+    /// The category catalogue readers share for a moment (see `db::category_cache`).
+    pub categories: std::sync::Arc<crate::db::category_cache::CategoryCache>,
     pub clock: Clock,
     /// How long a refresh token (and so an idle session) lives.
     pub refresh_ttl: Duration,

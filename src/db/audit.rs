@@ -18,6 +18,14 @@ pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<
         .get_result(c))
 }
 
+/// Appends several rows in one statement (a batch of queued reads).
+pub fn insert_audits(conn: &mut AnyConnection, rows: &[NewAuditRow]) -> QueryResult<()> {
+    super::each_backend!(conn, |c| diesel::insert_into(audit_log::table)
+        .values(rows)
+        .execute(c)
+        .map(drop))
+}
+
 /// Appends the status a request answered to its row, which was written in
 /// the change's transaction before the answer was known, with the status
 /// the operation documents for success.

@@ -21,9 +21,10 @@ use diesel::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use super::audit::{communities_of, community_exists, insert_audit};
+use super::audit::{communities_of, community_exists, insert_audit, insert_audits};
 use super::models::NewAuditRow;
 use super::{AnyConnection, Db};
 use crate::error::ApiError;
@@ -55,7 +56,13 @@ pub struct PendingAudit {
 
 impl PendingAudit {
     /// Files the row under its community and appends it; returns its id.
-    pub fn write(mut self, conn: &mut AnyConnection) -> Result<i64, ApiError> {
+    pub fn write(self, conn: &mut AnyConnection) -> Result<i64, ApiError> {
+        let row = self.filed(conn)?;
+        Ok(insert_audit(conn, &row)?)
+    }
+
+    /// The row, filed under its community.
+    fn filed(mut self, conn: &mut AnyConnection) -> Result<NewAuditRow, ApiError> {
         let communities = match (self.deleted.clone(), self.object_community, self.object) {
             (Some(communities), _, _) if !communities.is_empty() => communities,
             (_, Some(community), _) => vec![community],
@@ -70,7 +77,7 @@ impl PendingAudit {
             // The whole community was deleted: only super-admins read it.
             self.row.community_id = None;
         }
-        Ok(insert_audit(conn, &self.row)?)
+        Ok(self.row)
     }
 }
 
@@ -85,6 +92,9 @@ enum Message {
 #[derive(Clone)]
 pub struct AuditQueue {
     sender: SyncSender<Message>,
+    /// The writing thread, woken early by a drain (rows never wake it
+    /// while it gathers: that would cost a wake-up per read).
+    gatherer: Thread,
     /// Rows queued and not yet written (or given up on).
     unwritten: Arc<AtomicUsize>,
 }
@@ -94,10 +104,16 @@ impl AuditQueue {
         let (sender, receiver) = sync_channel(CAPACITY);
         let unwritten = Arc::new(AtomicUsize::new(0));
         let counted = unwritten.clone();
-        std::thread::Builder::new()
+        let gatherer = std::thread::Builder::new()
             .name("griddesk-audit".into())
-            .spawn(move || serve(&db, &receiver, &counted))?;
-        Ok(Self { sender, unwritten })
+            .spawn(move || serve(&db, &receiver, &counted))?
+            .thread()
+            .clone();
+        Ok(Self {
+            sender,
+            gatherer,
+            unwritten,
+        })
     }
 
     /// Queues a row; waits (on a blocking thread) only when the queue is full.
@@ -129,45 +145,45 @@ impl AuditQueue {
     /// Waits until every row queued before this call is written: the trail
     /// reads what this process has recorded so far.
     pub async fn drain(&self) {
-        let sender = self.sender.clone();
-        let _ = actix_web::web::block(move || Self::drain_blocking(&sender, Duration::from_secs(10))).await;
+        let queue = self.clone();
+        let _ = actix_web::web::block(move || queue.drain_before_exit(Duration::from_secs(10))).await;
     }
 
     /// [`AuditQueue::drain`] for a stopping server: waits at most `timeout`.
     pub fn drain_before_exit(&self, timeout: Duration) {
-        Self::drain_blocking(&self.sender, timeout);
-    }
-
-    fn drain_blocking(sender: &SyncSender<Message>, timeout: Duration) {
         let (done, wait) = sync_channel(1);
-        if sender.send(Message::Drained(done)).is_ok() {
+        if self.sender.send(Message::Drained(done)).is_ok() {
+            self.gatherer.unpark();
             let _ = wait.recv_timeout(timeout);
         }
     }
 }
 
 fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
+    // Idle, the thread waits for a first row; then it sleeps out the
+    // gathering time (a drain wakes it early) and takes what has queued.
     while let Ok(first) = receiver.recv() {
         let until = Instant::now() + GATHER;
         let mut rows = Vec::new();
         let mut waiting = Vec::new();
         let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Row(row) => rows.push(*row),
-                Message::Drained(done) => waiting.push(done),
+        loop {
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Row(row) => rows.push(*row),
+                    Message::Drained(done) => waiting.push(done),
+                }
+                if rows.len() < BATCH {
+                    next = receiver.try_recv().ok();
+                }
             }
-            if rows.len() >= BATCH {
+            let now = Instant::now();
+            // Someone waits for the rows: whatever has arrived goes now.
+            if rows.len() >= BATCH || !waiting.is_empty() || now >= until {
                 break;
             }
-            // Someone waits for the rows: whatever has arrived goes now.
-            next = if waiting.is_empty() {
-                receiver
-                    .recv_timeout(until.saturating_duration_since(Instant::now()))
-                    .ok()
-            } else {
-                receiver.try_recv().ok()
-            };
+            std::thread::park_timeout(until - now);
+            next = receiver.try_recv().ok();
         }
         let count = rows.len();
         if !rows.is_empty() {
@@ -183,18 +199,19 @@ fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
 /// Writes `rows` in one transaction; tries once more after a second (the
 /// database may be restarting), then logs what was lost.
 ///
-/// The rows go in one after another in the batch's transaction; only if
-/// one fails is the batch written again with each row in a savepoint of
-/// its own, so one bad row (its actor deleted meanwhile) costs only itself.
-/// The usual batch thus costs an insert a row, not three statements.
+/// The batch goes in as one multi-row insert; only if it fails is it
+/// written again with each row in a savepoint of its own, so one bad row
+/// (its actor deleted meanwhile) costs only itself. The usual batch thus
+/// costs one statement, not one a row.
 fn write(db: &Db, rows: Vec<PendingAudit>) {
     let count = rows.len();
     let all = rows.clone();
     let written = db.write_blocking(move |conn| {
-        for row in all {
-            row.write(conn)?;
-        }
-        Ok(())
+        let filed = all
+            .into_iter()
+            .map(|row| row.filed(conn))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(insert_audits(conn, &filed)?)
     });
     if written.is_ok() {
         return;

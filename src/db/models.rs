@@ -38,6 +38,32 @@ pub struct UnitRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// A unit as a ticket's context needs it: where it sits in the grid and
+/// what it is called (a page of tickets reads dozens; code and times are
+/// left unread).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = units)]
+pub struct UnitPlaceRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    #[diesel(deserialize_as = String)]
+    pub level: Level,
+    pub name: String,
+    pub path: String,
+}
+
+impl From<UnitRow> for UnitPlaceRow {
+    fn from(unit: UnitRow) -> Self {
+        Self {
+            id: unit.id,
+            parent_id: unit.parent_id,
+            level: unit.level,
+            name: unit.name,
+            path: unit.path,
+        }
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = units)]
 pub struct NewUnitRow<'a> {
@@ -73,6 +99,27 @@ pub struct UserRow {
     /// The community a staff or admin account last held a post in, kept
     /// once it holds none.
     pub last_community_id: Option<i64>,
+}
+
+/// A ticket's reporter as tickets show them (not their credentials).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct ReporterRow {
+    pub id: i64,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub room: Option<String>,
+}
+
+impl From<UserRow> for ReporterRow {
+    fn from(user: UserRow) -> Self {
+        Self {
+            id: user.id,
+            display_name: user.display_name,
+            phone: user.phone,
+            room: user.room,
+        }
+    }
 }
 
 #[derive(Debug, Insertable)]

@@ -13,7 +13,7 @@ use super::models::*;
 use super::queries::contains_pattern;
 use super::schema::{
     categories, dispute_parties, extension_requests, idempotency_keys, sla_rules, ticket_events, ticket_visits,
-    tickets, units,
+    tickets, units, users,
 };
 use crate::domain::grid::is_server_path;
 use crate::error::ApiError;
@@ -296,15 +296,20 @@ pub fn record_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> Q
 }
 
 /// The units each ticket has been at (its current one included).
-pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<(i64, UnitRow)>> {
+pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<(i64, UnitPlaceRow)>> {
     by_ids!(
         conn,
         ticket_visits::ticket_id,
         ticket_ids,
         ticket_visits::table
             .inner_join(units::table.on(units::id.eq(ticket_visits::unit_id)))
-            .select((ticket_visits::ticket_id, UnitRow::as_select()))
+            .select((ticket_visits::ticket_id, UnitPlaceRow::as_select()))
     )
+}
+
+/// The reporters with these ids, as tickets show them.
+pub fn reporters_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<ReporterRow>> {
+    by_ids!(conn, users::id, ids, users::table.select(ReporterRow::as_select()))
 }
 
 pub fn insert_parties(conn: &mut AnyConnection, parties: &[NewPartyRow]) -> QueryResult<()> {

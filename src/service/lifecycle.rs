@@ -5,7 +5,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::models::{NewEventRow, TicketRow, UnitRow};
+use crate::db::models::{NewEventRow, TicketRow, UnitPlaceRow};
 use crate::db::tickets::{self as db, TicketChanges};
 use crate::db::{AnyConnection, mediation, queries};
 use crate::domain::ids::{TicketId, UnitId};
@@ -55,7 +55,7 @@ pub fn apply_step(
             facts.current_has_children = queries::has_children(conn, current.id)?;
             facts.dispatch_target = queries::find_unit(conn, unit_id.0)?.map(|unit| DispatchTarget {
                 caller_works_there: caller.works_in(&unit.path),
-                unit: unit_facts(&unit),
+                unit: unit_facts(&unit.into()),
             });
         }
         Step::Merge { into, .. } if *into != id => {
@@ -93,7 +93,7 @@ pub fn apply_deadline_step(
         return Ok(None);
     };
     let current = queries::find_unit(conn, ticket.current_unit_id)?.ok_or(ApiError::Internal)?;
-    let plan = plan_deadline(&state_of(&ticket, &current), step, now);
+    let plan = plan_deadline(&state_of(&ticket, &current.into()), step, now);
     carry_out(conn, &ticket, plan.clone(), None, now)?;
     Ok(Some(plan))
 }
@@ -167,7 +167,7 @@ fn carry_out(
     Ok(())
 }
 
-fn unit_facts(unit: &UnitRow) -> UnitFacts {
+fn unit_facts(unit: &UnitPlaceRow) -> UnitFacts {
     UnitFacts {
         id: UnitId(unit.id),
         parent_id: unit.parent_id.map(UnitId),
@@ -176,7 +176,7 @@ fn unit_facts(unit: &UnitRow) -> UnitFacts {
     }
 }
 
-fn state_of(ticket: &TicketRow, current: &UnitRow) -> TicketState {
+fn state_of(ticket: &TicketRow, current: &UnitPlaceRow) -> TicketState {
     TicketState {
         id: TicketId(ticket.id),
         kind: ticket.kind,

@@ -4,9 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::db::models::{CategoryRow, PartyRow, TicketRow, UnitRow, UserRow};
+use std::sync::Arc;
+
+use crate::db::AnyConnection;
+use crate::db::category_cache::{Catalogue, CategoryCache};
+use crate::db::models::{CategoryRow, PartyRow, ReporterRow, TicketRow, UnitPlaceRow, UnitRow, UserRow};
 use crate::db::tickets as db;
-use crate::db::{AnyConnection, queries};
 use crate::domain::ticket::Kind;
 use crate::error::ApiError;
 use crate::policy::Caller;
@@ -15,23 +18,45 @@ use crate::policy::tickets::{self as policy, HiddenReporter, TicketFacts};
 /// What it takes to show tickets to a caller, loaded in a few queries for a
 /// whole page (never one query per ticket).
 pub struct TicketContext {
-    pub(crate) categories: HashMap<i64, CategoryRow>,
-    pub(crate) visits: HashMap<i64, Vec<UnitRow>>,
-    pub(crate) users: HashMap<i64, UserRow>,
+    pub(crate) categories: Catalogue,
+    pub(crate) visits: HashMap<i64, Vec<UnitPlaceRow>>,
+    pub(crate) users: HashMap<i64, ReporterRow>,
     pub(crate) parties: HashMap<i64, Vec<PartyRow>>,
 }
 
+fn category_ids(rows: &[TicketRow]) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows.iter().map(|t| t.category_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 impl TicketContext {
+    /// For a write: everything read in the caller's transaction.
     pub fn load(conn: &mut AnyConnection, rows: &[TicketRow]) -> Result<Self, ApiError> {
-        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-        let mut category_ids: Vec<i64> = rows.iter().map(|t| t.category_id).collect();
-        category_ids.sort_unstable();
-        category_ids.dedup();
+        let category_ids = category_ids(rows);
         let categories = db::categories_by_ids(conn, &category_ids)?
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        let mut visits: HashMap<i64, Vec<UnitRow>> = HashMap::new();
+        Self::load_around(conn, rows, Arc::new(categories))
+    }
+
+    /// For showing tickets: the categories come from the catalogue readers
+    /// share (`db::category_cache`, at most its TTL behind another
+    /// replica's change), the rest from the database.
+    pub fn load_to_show(
+        conn: &mut AnyConnection,
+        rows: &[TicketRow],
+        catalogue: &CategoryCache,
+    ) -> Result<Self, ApiError> {
+        let categories = catalogue.with(conn, &category_ids(rows))?;
+        Self::load_around(conn, rows, categories)
+    }
+
+    fn load_around(conn: &mut AnyConnection, rows: &[TicketRow], categories: Catalogue) -> Result<Self, ApiError> {
+        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+        let mut visits: HashMap<i64, Vec<UnitPlaceRow>> = HashMap::new();
         for (ticket_id, unit) in db::visited_units(conn, &ids)? {
             visits.entry(ticket_id).or_default().push(unit);
         }
@@ -45,7 +70,7 @@ impl TicketContext {
         let mut user_ids: Vec<i64> = rows.iter().map(|t| t.reporter_id).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
-        let users = queries::users_by_ids(conn, &user_ids)?
+        let users = db::reporters_by_ids(conn, &user_ids)?
             .into_iter()
             .map(|u| (u.id, u))
             .collect();
@@ -68,9 +93,9 @@ impl TicketContext {
         parties: Vec<PartyRow>,
     ) -> Self {
         let mut context = Self {
-            categories: HashMap::from([(category.id, category)]),
-            visits: HashMap::from([(ticket.id, vec![unit])]),
-            users: HashMap::from([(reporter.id, reporter)]),
+            categories: Arc::new(HashMap::from([(category.id, category)])),
+            visits: HashMap::from([(ticket.id, vec![unit.into()])]),
+            users: HashMap::from([(reporter.id, reporter.into())]),
             parties: HashMap::new(),
         };
         if !parties.is_empty() {
@@ -79,7 +104,7 @@ impl TicketContext {
         context
     }
 
-    pub(crate) fn current_unit<'a>(&'a self, t: &TicketRow) -> Result<&'a UnitRow, ApiError> {
+    pub(crate) fn current_unit<'a>(&'a self, t: &TicketRow) -> Result<&'a UnitPlaceRow, ApiError> {
         self.visits
             .get(&t.id)
             .and_then(|units| units.iter().find(|u| u.id == t.current_unit_id))

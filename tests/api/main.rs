@@ -6,6 +6,7 @@
 mod anonymity;
 mod audit;
 mod auth;
+mod category_cache;
 mod cli;
 mod errors;
 mod export;

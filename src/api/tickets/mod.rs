@@ -24,7 +24,7 @@ use crate::error::ApiError;
 
 pub use filing::{CreateComplaint, CreateDispute, RespondentInput};
 pub use timeline::event_response;
-pub use view::{etag, load_ticket, load_ticket_in};
+pub use view::{etag, load_ticket, show_ticket};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(filing::create_complaint)

@@ -12,6 +12,7 @@ use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, search_text};
 use crate::auth::Auth;
 use crate::db::audit_queue::ObjectCommunity;
+use crate::db::category_cache::CategoryCache;
 use crate::db::tickets::{self as db, ReporterFilter, TextFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, queries};
 use crate::domain::search::Search;
@@ -106,11 +107,11 @@ pub(super) fn search(filters: &TicketFilters) -> Result<Option<String>, ApiError
 pub(super) fn selection(
     conn: &mut AnyConnection,
     caller: &Caller,
-    kind: Option<Kind>,
     filters: TicketFilters,
     q: Option<String>,
     now: NaiveDateTime,
     tz: Tz,
+    catalogue: &CategoryCache,
 ) -> Result<(TicketScope, TicketFilter), ApiError> {
     let mut scope = policy::list_scope(caller);
     if let TicketScope::Resident { user_id, party } = &mut scope {
@@ -118,7 +119,8 @@ pub(super) fn selection(
     }
     let category_id = match &filters.category {
         Some(code) => Some(
-            db::find_category_by_code(conn, code)?
+            catalogue
+                .by_code(conn, code)?
                 .ok_or_else(|| {
                     not_found_field(
                         "category",
@@ -141,7 +143,7 @@ pub(super) fn selection(
     };
     let filter = TicketFilter {
         id: None,
-        kind: kind.or(filters.kind).map(|k| k.as_str().to_owned()),
+        kind: filters.kind.map(|k| k.as_str().to_owned()),
         status: filters
             .status
             .map(|statuses| statuses.iter().map(|s| s.as_str().to_owned()).collect()),
@@ -178,10 +180,16 @@ async fn list(
     let page = PageRequest::parse(Some(page.limit.unwrap_or(20)), page.cursor.as_deref())?;
     let now = state.clock.now_naive();
     let tz = state.time_zone;
+    let catalogue = state.categories.clone();
     let items = state
         .db
         .run(move |conn| {
-            let (scope, filter) = selection(conn, &caller, kind, filters, q, now, tz)?;
+            // `/complaints` and `/disputes` list one kind whatever `kind` says.
+            let filters = TicketFilters {
+                kind: kind.or(filters.kind),
+                ..filters
+            };
+            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &catalogue)?;
             let filter = TicketFilter {
                 before_id: page.after_id,
                 limit: page.fetch(),
@@ -189,7 +197,7 @@ async fn list(
             };
             let rows = db::list_tickets(conn, &scope, &filter)?;
             let (rows, next_cursor) = page.finish(rows, |t| t.id);
-            let context = TicketContext::load(conn, &rows)?;
+            let context = TicketContext::load_to_show(conn, &rows, &catalogue)?;
             let items = rows
                 .into_iter()
                 .map(|t| context.response(&caller, t, now))
@@ -308,7 +316,11 @@ async fn get_ticket(
     let caller = auth.caller;
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
-    let (ticket, community) = state.db.run(move |conn| load_ticket_in(conn, &caller, id, now)).await?;
+    let catalogue = state.categories.clone();
+    let (ticket, community) = state
+        .db
+        .run(move |conn| show_ticket(conn, &caller, id, now, &catalogue))
+        .await?;
     let mut res = if none_match(&req, ticket.version) {
         HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(ticket.version)))

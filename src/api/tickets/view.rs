@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use super::*;
 use crate::clock::utc;
 use crate::db::AnyConnection;
+use crate::db::category_cache::CategoryCache;
 use crate::db::models::TicketRow;
 use crate::db::tickets::{self as db};
 use crate::domain::ids::{UnitId, UserId};
@@ -139,26 +140,31 @@ impl TicketContext {
     }
 }
 
-/// Loads one ticket as the caller may see it (404 otherwise).
+/// Loads one ticket as the caller may see it (404 otherwise), all of it
+/// read in the caller's transaction: for the answer to a write.
 pub fn load_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
     now: NaiveDateTime,
 ) -> Result<TicketResponse, ApiError> {
-    load_ticket_in(conn, caller, id, now).map(|(ticket, _)| ticket)
+    let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
+    let context = TicketContext::load(conn, std::slice::from_ref(&row))?;
+    context.response(caller, row, now)
 }
 
-/// [`load_ticket`], with the ticket's community.
-pub fn load_ticket_in(
+/// One ticket to show as the caller may see it (404 otherwise), with its
+/// community; its category comes from the readers' catalogue.
+pub fn show_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
     now: NaiveDateTime,
+    catalogue: &CategoryCache,
 ) -> Result<(TicketResponse, i64), ApiError> {
     let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
     let community = row.community_id;
-    let context = TicketContext::load(conn, std::slice::from_ref(&row))?;
+    let context = TicketContext::load_to_show(conn, std::slice::from_ref(&row), catalogue)?;
     Ok((context.response(caller, row, now)?, community))
 }
 
