@@ -296,6 +296,18 @@ async fn serve_logs_json_keeps_a_generated_secret_and_stops_gracefully_on_sigter
 
     let first = start(&db);
     wait_until_up().await;
+    // The server bounds glibc's malloc arenas by starting itself again (see
+    // `bound_malloc_arenas` in main.rs), keeping its process id.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let environ = std::fs::read(format!("/proc/{}/environ", first.id())).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(
+            environ
+                .split('\0')
+                .any(|v| v.starts_with("GLIBC_TUNABLES=glibc.malloc.arena_max=")),
+            "{environ}"
+        );
+    }
     // Register and sign in against the real binary.
     let register = json_post(&client, &format!("{base}/api/v1/auth/register"), serde_json::json!({})).await;
     assert_eq!(register.0, 422);
@@ -386,4 +398,39 @@ async fn a_client_slow_to_send_its_request_is_cut_off_and_swagger_can_be_off() {
     // The request never completed, so only the request timeout answers 408.
     assert!(closed, "the connection was not closed within 10 s");
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[actix_web::test]
+async fn an_operators_own_glibc_tunables_are_left_as_they_are() {
+    let db = TestDb::new();
+    let port = free_port();
+    let mut server = griddesk(&db)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = awc::Client::default();
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(res) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await
+            && res.status().is_success()
+        {
+            up = true;
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let environ = std::fs::read(format!("/proc/{}/environ", server.id())).unwrap_or_default();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(up, "the server did not come up within 10 s");
+    let tunables: Vec<String> = String::from_utf8_lossy(&environ)
+        .split('\0')
+        .filter(|v| v.starts_with("GLIBC_TUNABLES="))
+        .map(String::from)
+        .collect();
+    assert_eq!(tunables, ["GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072"]);
 }
