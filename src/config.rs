@@ -303,7 +303,7 @@ pub fn build_state(
         db,
         jwt: JwtKeys::new(secret.as_bytes(), access_ttl),
         sessions: crate::auth::session_cache::SessionCache::default(),
-        categories: std::sync::Arc::default(),
+        caches: std::sync::Arc::default(),
         clock,
         refresh_ttl,
         limits: crate::limits::Limits::new(secret.as_bytes(), &metrics),

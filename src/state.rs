@@ -17,8 +17,9 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Signed-in callers remembered for a moment (see `auth::session_cache`).
     pub sessions: crate::auth::session_cache::SessionCache,
-    /// The category catalogue readers share for a moment (see `db::category_cache`).
-    pub categories: std::sync::Arc<crate::db::category_cache::CategoryCache>,
+    /// Categories and units readers share for a moment (see
+    /// `db::category_cache` and `db::unit_cache`).
+    pub caches: std::sync::Arc<crate::db::ReadCaches>,
     pub clock: Clock,
     /// How long a refresh token (and so an idle session) lives.
     pub refresh_ttl: Duration,

@@ -297,7 +297,7 @@ async fn create_category(
         })
         .await?;
     // Readers here see it at once; other replicas within the catalogue's TTL.
-    state.categories.forget();
+    state.caches.categories.forget();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/v1/categories"))
         .json(CategoryResponse::new(row)?))
@@ -377,6 +377,6 @@ async fn update_category(
             Ok(db::update_category(conn, id, &changes)?)
         })
         .await?;
-    state.categories.forget();
+    state.caches.categories.forget();
     Ok(web::Json(CategoryResponse::new(row)?))
 }

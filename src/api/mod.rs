@@ -47,17 +47,49 @@ use crate::error::{ApiError, FieldError, Invalid, Text};
 /// rounds up, so a time sent back as a lower bound (`updated_since`) can
 /// only bring a row again, never skip one.
 pub mod rfc3339 {
-    use chrono::{DateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
     use serde::de::Error;
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// A date-time as the API writes it: whole seconds (truncated), UTC, `Z`.
     pub fn format(time: &DateTime<Utc>) -> String {
-        time.to_rfc3339_opts(SecondsFormat::Secs, true)
+        let mut buffer = [0; 20];
+        match write(time, &mut buffer) {
+            Some(text) => text.to_owned(),
+            None => time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+
+    /// `format` into `buffer`, without allocating (a page of tickets writes
+    /// hundreds of these): `None` for a year outside 0–9999, which chrono's
+    /// own formatting writes with a sign.
+    fn write<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; 20]) -> Option<&'b str> {
+        let year = u32::try_from(time.year()).ok().filter(|y| *y <= 9999)?;
+        let mut put = |at: usize, value: u32, digits: u32| {
+            for i in 0..digits {
+                let digit = (value / 10u32.pow(digits - 1 - i)) % 10;
+                buffer[at + i as usize] = b'0' + digit as u8;
+            }
+        };
+        put(0, year, 4);
+        put(5, time.month(), 2);
+        put(8, time.day(), 2);
+        put(11, time.hour(), 2);
+        put(14, time.minute(), 2);
+        // A leap second (`nanosecond` past 1e9) is written as chrono writes it: `:60`.
+        put(17, time.second() + time.nanosecond() / 1_000_000_000, 2);
+        for (at, byte) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')] {
+            buffer[at] = byte;
+        }
+        std::str::from_utf8(buffer).ok()
     }
 
     pub fn to_json<S: Serializer>(time: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(time))
+        let mut buffer = [0; 20];
+        match write(time, &mut buffer) {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&format(time)),
+        }
     }
 
     #[allow(clippy::ref_option)] // serde's `serialize_with` hands over `&Option<T>`
@@ -66,6 +98,49 @@ pub mod rfc3339 {
             Some(time) => to_json(time, s),
             None => s.serialize_none(),
         }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
+
+        #[test]
+        fn writes_what_chrono_writes() {
+            let mut times = vec![
+                Utc.with_ymd_and_hms(2026, 12, 1, 23, 59, 59).unwrap(),
+                Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+                Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(-1, 6, 15, 8, 5, 3).unwrap(),
+                // A leap second, and a time with a fraction (truncated).
+                NaiveDate::from_ymd_opt(2016, 12, 31)
+                    .unwrap()
+                    .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+                    .unwrap()
+                    .and_utc(),
+                NaiveDate::from_ymd_opt(2026, 2, 28)
+                    .unwrap()
+                    .and_hms_nano_opt(7, 8, 9, 999_999_999)
+                    .unwrap()
+                    .and_utc(),
+            ];
+            let mut t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+            for _ in 0..2_000 {
+                times.push(t);
+                t += chrono::Duration::seconds(86_399 * 7 + 3_601);
+            }
+            for time in times {
+                let expected = time.to_rfc3339_opts(SecondsFormat::Secs, true);
+                assert_eq!(super::format(&time), expected);
+                assert_eq!(
+                    serde_json::to_value(Wrapped(time)).unwrap(),
+                    serde_json::json!(expected)
+                );
+            }
+        }
+
+        #[derive(serde::Serialize)]
+        struct Wrapped(#[serde(serialize_with = "super::to_json")] chrono::DateTime<Utc>);
     }
 
     pub(crate) fn parse(text: &str) -> Result<DateTime<Utc>, String> {

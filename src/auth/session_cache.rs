@@ -80,7 +80,8 @@ const ACCOUNT_PATHS: [&str; 5] = [
 ];
 
 /// Middleware: after a write to accounts, posts, units or sessions (and
-/// before its answer leaves), every remembered caller is forgotten.
+/// before its answer leaves), every remembered caller is forgotten, and so
+/// are the units and reporters readers remember (`db::row_cache`).
 pub async fn forget_after_account_writes(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
@@ -93,6 +94,8 @@ pub async fn forget_after_account_writes(
     let res = next.call(req).await;
     if let Some(state) = state {
         state.sessions.forget_all();
+        state.caches.units.forget();
+        state.caches.reporters.forget();
     }
     res
 }

@@ -52,6 +52,12 @@ pub struct UnitPlaceRow {
     pub path: String,
 }
 
+impl crate::db::row_cache::Keyed for UnitPlaceRow {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
 impl From<UnitRow> for UnitPlaceRow {
     fn from(unit: UnitRow) -> Self {
         Self {
@@ -109,6 +115,12 @@ pub struct ReporterRow {
     pub display_name: String,
     pub phone: Option<String>,
     pub room: Option<String>,
+}
+
+impl crate::db::row_cache::Keyed for ReporterRow {
+    fn key(&self) -> i64 {
+        self.id
+    }
 }
 
 impl From<UserRow> for ReporterRow {

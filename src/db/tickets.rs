@@ -307,6 +307,21 @@ pub fn visited_units(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResul
     )
 }
 
+/// The units each ticket has been at (its current one included), by id.
+pub fn visited_unit_ids(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    by_ids!(
+        conn,
+        ticket_visits::ticket_id,
+        ticket_ids,
+        ticket_visits::table.select((ticket_visits::ticket_id, ticket_visits::unit_id))
+    )
+}
+
+/// The units with these ids, as tickets show them.
+pub fn units_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<UnitPlaceRow>> {
+    by_ids!(conn, units::id, ids, units::table.select(UnitPlaceRow::as_select()))
+}
+
 /// The reporters with these ids, as tickets show them.
 pub fn reporters_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<ReporterRow>> {
     by_ids!(conn, users::id, ids, users::table.select(ReporterRow::as_select()))

@@ -7,7 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::AnyConnection;
-use crate::db::category_cache::{Catalogue, CategoryCache};
+use crate::db::ReadCaches;
+use crate::db::category_cache::Catalogue;
+use crate::db::models::UnitPlaceRow as UnitPlace;
+
+/// A unit a ticket has been at, shared with the readers' cache.
+type Place = Arc<UnitPlace>;
 use crate::db::models::{CategoryRow, PartyRow, ReporterRow, TicketRow, UnitPlaceRow, UnitRow, UserRow};
 use crate::db::tickets as db;
 use crate::domain::ticket::Kind;
@@ -19,13 +24,24 @@ use crate::policy::tickets::{self as policy, HiddenReporter, TicketFacts};
 /// whole page (never one query per ticket).
 pub struct TicketContext {
     pub(crate) categories: Catalogue,
-    pub(crate) visits: HashMap<i64, Vec<UnitPlaceRow>>,
-    pub(crate) users: HashMap<i64, ReporterRow>,
+    pub(crate) visits: HashMap<i64, Vec<Place>>,
+    pub(crate) users: HashMap<i64, Arc<ReporterRow>>,
     pub(crate) parties: HashMap<i64, Vec<PartyRow>>,
 }
 
 fn category_ids(rows: &[TicketRow]) -> Vec<i64> {
     let mut ids: Vec<i64> = rows.iter().map(|t| t.category_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+fn ticket_ids(rows: &[TicketRow]) -> Vec<i64> {
+    rows.iter().map(|t| t.id).collect()
+}
+
+fn reporter_ids(rows: &[TicketRow]) -> Vec<i64> {
+    let mut ids: Vec<i64> = rows.iter().map(|t| t.reporter_id).collect();
     ids.sort_unstable();
     ids.dedup();
     ids
@@ -39,27 +55,48 @@ impl TicketContext {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        Self::load_around(conn, rows, Arc::new(categories))
+        let mut visits: HashMap<i64, Vec<Place>> = HashMap::new();
+        for (ticket_id, unit) in db::visited_units(conn, &ticket_ids(rows))? {
+            visits.entry(ticket_id).or_default().push(Arc::new(unit));
+        }
+        let users = db::reporters_by_ids(conn, &reporter_ids(rows))?
+            .into_iter()
+            .map(|u| (u.id, Arc::new(u)))
+            .collect();
+        Self::load_around(conn, rows, Arc::new(categories), visits, users)
     }
 
-    /// For showing tickets: the categories come from the catalogue readers
-    /// share (`db::category_cache`, at most its TTL behind another
-    /// replica's change), the rest from the database.
-    pub fn load_to_show(
+    /// For showing tickets: the categories, units and reporters come from
+    /// what readers share (`db::category_cache`, `db::row_cache`: a name,
+    /// phone or room at most their TTL behind another replica's change, a
+    /// unit's place in the grid never), which tickets were where from the
+    /// database.
+    pub fn load_to_show(conn: &mut AnyConnection, rows: &[TicketRow], caches: &ReadCaches) -> Result<Self, ApiError> {
+        let categories = caches.categories.with(conn, &category_ids(rows))?;
+        let visited = db::visited_unit_ids(conn, &ticket_ids(rows))?;
+        let mut unit_ids: Vec<i64> = visited.iter().map(|(_, unit)| *unit).collect();
+        unit_ids.sort_unstable();
+        unit_ids.dedup();
+        let places = caches.units.rows(conn, &unit_ids, db::units_by_ids)?;
+        let mut visits: HashMap<i64, Vec<Place>> = HashMap::with_capacity(rows.len());
+        for (ticket_id, unit_id) in visited {
+            // A unit is never deleted while a ticket has been at it.
+            let place = places.get(&unit_id).ok_or_else(|| {
+                ApiError::internal(format!("ticket {ticket_id} was at unit {unit_id}, which is gone"))
+            })?;
+            visits.entry(ticket_id).or_default().push(place.clone());
+        }
+        let users = caches.reporters.rows(conn, &reporter_ids(rows), db::reporters_by_ids)?;
+        Self::load_around(conn, rows, categories, visits, users)
+    }
+
+    fn load_around(
         conn: &mut AnyConnection,
         rows: &[TicketRow],
-        catalogue: &CategoryCache,
+        categories: Catalogue,
+        visits: HashMap<i64, Vec<Place>>,
+        users: HashMap<i64, Arc<ReporterRow>>,
     ) -> Result<Self, ApiError> {
-        let categories = catalogue.with(conn, &category_ids(rows))?;
-        Self::load_around(conn, rows, categories)
-    }
-
-    fn load_around(conn: &mut AnyConnection, rows: &[TicketRow], categories: Catalogue) -> Result<Self, ApiError> {
-        let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
-        let mut visits: HashMap<i64, Vec<UnitPlaceRow>> = HashMap::new();
-        for (ticket_id, unit) in db::visited_units(conn, &ids)? {
-            visits.entry(ticket_id).or_default().push(unit);
-        }
         let dispute_ids: Vec<i64> = rows.iter().filter(|t| t.kind == Kind::Dispute).map(|t| t.id).collect();
         let mut parties: HashMap<i64, Vec<PartyRow>> = HashMap::new();
         if !dispute_ids.is_empty() {
@@ -67,13 +104,6 @@ impl TicketContext {
                 parties.entry(party.ticket_id).or_default().push(party);
             }
         }
-        let mut user_ids: Vec<i64> = rows.iter().map(|t| t.reporter_id).collect();
-        user_ids.sort_unstable();
-        user_ids.dedup();
-        let users = db::reporters_by_ids(conn, &user_ids)?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
         Ok(Self {
             categories,
             visits,
@@ -94,8 +124,8 @@ impl TicketContext {
     ) -> Self {
         let mut context = Self {
             categories: Arc::new(HashMap::from([(category.id, category)])),
-            visits: HashMap::from([(ticket.id, vec![unit.into()])]),
-            users: HashMap::from([(reporter.id, reporter.into())]),
+            visits: HashMap::from([(ticket.id, vec![Arc::new(unit.into())])]),
+            users: HashMap::from([(reporter.id, Arc::new(reporter.into()))]),
             parties: HashMap::new(),
         };
         if !parties.is_empty() {
@@ -108,6 +138,7 @@ impl TicketContext {
         self.visits
             .get(&t.id)
             .and_then(|units| units.iter().find(|u| u.id == t.current_unit_id))
+            .map(|unit| &**unit)
             .ok_or_else(|| ApiError::internal(format!("ticket {} has no visit at its current unit", t.id)))
     }
 

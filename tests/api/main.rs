@@ -21,6 +21,7 @@ mod mediation;
 mod metrics;
 mod openapi;
 mod posts;
+mod row_cache;
 mod schema;
 mod schema_parity;
 mod search;

@@ -180,7 +180,7 @@ async fn list(
     let page = PageRequest::parse(Some(page.limit.unwrap_or(20)), page.cursor.as_deref())?;
     let now = state.clock.now_naive();
     let tz = state.time_zone;
-    let catalogue = state.categories.clone();
+    let caches = state.caches.clone();
     let items = state
         .db
         .run(move |conn| {
@@ -189,7 +189,7 @@ async fn list(
                 kind: kind.or(filters.kind),
                 ..filters
             };
-            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &catalogue)?;
+            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &caches.categories)?;
             let filter = TicketFilter {
                 before_id: page.after_id,
                 limit: page.fetch(),
@@ -197,7 +197,7 @@ async fn list(
             };
             let rows = db::list_tickets(conn, &scope, &filter)?;
             let (rows, next_cursor) = page.finish(rows, |t| t.id);
-            let context = TicketContext::load_to_show(conn, &rows, &catalogue)?;
+            let context = TicketContext::load_to_show(conn, &rows, &caches)?;
             let items = rows
                 .into_iter()
                 .map(|t| context.response(&caller, t, now))
@@ -316,10 +316,10 @@ async fn get_ticket(
     let caller = auth.caller;
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
-    let catalogue = state.categories.clone();
+    let caches = state.caches.clone();
     let (ticket, community) = state
         .db
-        .run(move |conn| show_ticket(conn, &caller, id, now, &catalogue))
+        .run(move |conn| show_ticket(conn, &caller, id, now, &caches))
         .await?;
     let mut res = if none_match(&req, ticket.version) {
         HttpResponse::NotModified()

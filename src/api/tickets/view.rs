@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::*;
 use crate::clock::utc;
 use crate::db::AnyConnection;
-use crate::db::category_cache::CategoryCache;
+use crate::db::ReadCaches;
 use crate::db::models::TicketRow;
 use crate::db::tickets::{self as db};
 use crate::domain::ids::{UnitId, UserId};
@@ -154,17 +154,18 @@ pub fn load_ticket(
 }
 
 /// One ticket to show as the caller may see it (404 otherwise), with its
-/// community; its category comes from the readers' catalogue.
+/// community; its category and units come from what readers share
+/// (`db::ReadCaches`).
 pub fn show_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
     now: NaiveDateTime,
-    catalogue: &CategoryCache,
+    caches: &ReadCaches,
 ) -> Result<(TicketResponse, i64), ApiError> {
     let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
     let community = row.community_id;
-    let context = TicketContext::load_to_show(conn, std::slice::from_ref(&row), catalogue)?;
+    let context = TicketContext::load_to_show(conn, std::slice::from_ref(&row), caches)?;
     Ok((context.response(caller, row, now)?, community))
 }
 
