@@ -46,6 +46,28 @@ use crate::error::{ApiError, FieldError, Invalid, Text};
 /// cursors (ids) and ETags (versions) are untouched. The cut truncates, never
 /// rounds up, so a time sent back as a lower bound (`updated_since`) can
 /// only bring a row again, never skip one.
+/// A JSON answer (200) written into a buffer of `capacity` bytes reserved up
+/// front: a page of tickets is tens of kilobytes, which `web::Json` reaches
+/// by growing its buffer from 128 bytes, copying it each time.
+pub struct SizedJson<T> {
+    pub value: T,
+    pub capacity: usize,
+}
+
+impl<T: serde::Serialize> actix_web::Responder for SizedJson<T> {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> actix_web::HttpResponse {
+        let mut body = Vec::with_capacity(self.capacity);
+        match serde_json::to_writer(&mut body, &self.value) {
+            Ok(()) => actix_web::HttpResponse::Ok()
+                .content_type(header::ContentType::json())
+                .body(body),
+            Err(error) => actix_web::ResponseError::error_response(&ApiError::internal(error)),
+        }
+    }
+}
+
 pub mod rfc3339 {
     use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
     use serde::de::Error;
@@ -64,20 +86,21 @@ pub mod rfc3339 {
     /// hundreds of these): `None` for a year outside 0–9999, which chrono's
     /// own formatting writes with a sign.
     fn write<'b>(time: &DateTime<Utc>, buffer: &'b mut [u8; 20]) -> Option<&'b str> {
+        let time = time.naive_utc();
         let year = u32::try_from(time.year()).ok().filter(|y| *y <= 9999)?;
-        let mut put = |at: usize, value: u32, digits: u32| {
-            for i in 0..digits {
-                let digit = (value / 10u32.pow(digits - 1 - i)) % 10;
-                buffer[at + i as usize] = b'0' + digit as u8;
-            }
+        let mut two = |at: usize, value: u32| {
+            // Each value here is below 100: the digits fit a byte.
+            buffer[at] = b'0' + (value / 10 % 10) as u8;
+            buffer[at + 1] = b'0' + (value % 10) as u8;
         };
-        put(0, year, 4);
-        put(5, time.month(), 2);
-        put(8, time.day(), 2);
-        put(11, time.hour(), 2);
-        put(14, time.minute(), 2);
+        two(0, year / 100);
+        two(2, year % 100);
+        two(5, time.month());
+        two(8, time.day());
+        two(11, time.hour());
+        two(14, time.minute());
         // A leap second (`nanosecond` past 1e9) is written as chrono writes it: `:60`.
-        put(17, time.second() + time.nanosecond() / 1_000_000_000, 2);
+        two(17, time.second() + time.nanosecond() / 1_000_000_000);
         for (at, byte) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')] {
             buffer[at] = byte;
         }

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::*;
 use crate::api::local_time::TimeBound;
 use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
-use crate::api::{PageRequest, QueryParams, search_text};
+use crate::api::{PageRequest, QueryParams, SizedJson, search_text};
 use crate::auth::Auth;
 use crate::db::audit_queue::ObjectCommunity;
 use crate::db::category_cache::CategoryCache;
@@ -175,7 +175,7 @@ async fn list(
     kind: Option<Kind>,
     filters: TicketFilters,
     page: TicketPage,
-) -> Result<web::Json<TicketList>, ApiError> {
+) -> Result<SizedJson<TicketList>, ApiError> {
     let q = search(&filters)?;
     let page = PageRequest::parse(Some(page.limit.unwrap_or(20)), page.cursor.as_deref())?;
     let now = state.clock.now_naive();
@@ -205,7 +205,9 @@ async fn list(
             Ok(TicketList { items, next_cursor })
         })
         .await?;
-    Ok(web::Json(items))
+    // About a kilobyte a ticket.
+    let capacity = 64 + items.items.len() * 1_100;
+    Ok(SizedJson { value: items, capacity })
 }
 
 /// List tickets
@@ -235,7 +237,7 @@ async fn list_tickets(
     auth: Auth,
     filters: QueryParams<TicketFilters>,
     page: QueryParams<TicketPage>,
-) -> Result<web::Json<TicketList>, ApiError> {
+) -> Result<SizedJson<TicketList>, ApiError> {
     list(&state, auth.caller, None, filters.0, page.0).await
 }
 
@@ -259,7 +261,7 @@ async fn list_complaints(
     auth: Auth,
     filters: QueryParams<TicketFilters>,
     page: QueryParams<TicketPage>,
-) -> Result<web::Json<TicketList>, ApiError> {
+) -> Result<SizedJson<TicketList>, ApiError> {
     list(&state, auth.caller, Some(Kind::Complaint), filters.0, page.0).await
 }
 
@@ -283,7 +285,7 @@ async fn list_disputes(
     auth: Auth,
     filters: QueryParams<TicketFilters>,
     page: QueryParams<TicketPage>,
-) -> Result<web::Json<TicketList>, ApiError> {
+) -> Result<SizedJson<TicketList>, ApiError> {
     list(&state, auth.caller, Some(Kind::Dispute), filters.0, page.0).await
 }
 
