@@ -260,12 +260,6 @@ impl ConnectionManager {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
                     .map_err(r2d2::Error::QueryError)?;
-                // Statement journals (the writer gives each job a savepoint)
-                // and sorts in memory, not in temporary files: past 64 KiB a
-                // savepoint's journal went to a file, about a hundred
-                // writes to it per filing.
-                conn.batch_execute("PRAGMA temp_store = MEMORY;")
-                    .map_err(r2d2::Error::QueryError)?;
                 conn.batch_execute(self.synchronous.pragma())
                     .map_err(r2d2::Error::QueryError)?;
                 if self.sqlite_reader {
