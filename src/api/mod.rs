@@ -123,6 +123,26 @@ pub mod rfc3339 {
         }
     }
 
+    pub(crate) fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+        // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.
+        if !text.as_bytes().get(10).is_some_and(|b| b.eq_ignore_ascii_case(&b'T')) {
+            return Err("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z".to_owned());
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z ({e})"))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        parse(&String::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| parse(&text).map_err(D::Error::custom))
+            .transpose()
+    }
+
     #[cfg(test)]
     mod tests {
         use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
@@ -164,26 +184,6 @@ pub mod rfc3339 {
 
         #[derive(serde::Serialize)]
         struct Wrapped(#[serde(serialize_with = "super::to_json")] chrono::DateTime<Utc>);
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<DateTime<Utc>, String> {
-        // RFC 3339's grammar has `T`; chrono also takes a space, as its note allows.
-        if !text.as_bytes().get(10).is_some_and(|b| b.eq_ignore_ascii_case(&b'T')) {
-            return Err("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z".to_owned());
-        }
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("not an RFC 3339 date-time such as 2026-11-28T08:00:00Z ({e})"))
-    }
-
-    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        parse(&String::deserialize(d)?).map_err(D::Error::custom)
-    }
-
-    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| parse(&text).map_err(D::Error::custom))
-            .transpose()
     }
 }
 
