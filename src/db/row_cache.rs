@@ -10,7 +10,9 @@
 //! may be stale is what is shown: a unit's name, a reporter's name, phone or
 //! room. A change this process makes is seen at once here (the write forgets
 //! the entries before its answer is sent: `auth::session_cache`'s
-//! middleware); another replica's within [`TTL`]. An id not held (a unit or
+//! middleware), except that a read whose transaction began before the
+//! commit may still put the old row back, for at most [`TTL`]; another
+//! replica's change is seen within [`TTL`]. An id not held (a unit or
 //! an account created a moment ago) is read from the database. Writes do
 //! not use this: they read in their own transaction.
 

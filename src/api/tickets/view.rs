@@ -154,8 +154,8 @@ pub fn load_ticket(
 }
 
 /// One ticket to show as the caller may see it (404 otherwise), with its
-/// community; its category and units come from what readers share
-/// (`db::ReadCaches`).
+/// community; its category, units and reporter come from what readers
+/// share (`db::ReadCaches`).
 pub fn show_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
