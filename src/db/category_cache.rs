@@ -4,8 +4,9 @@
 //!
 //! Staleness is bounded: a snapshot serves for [`TTL`]. A category this
 //! process creates or changes is seen at once here (the write forgets the
-//! snapshot before its answer is sent); another replica's change within
-//! [`TTL`]. A category id the snapshot does not hold (created elsewhere a
+//! snapshot before its answer is sent, and a read whose transaction began
+//! before that keeps nothing: see `row_cache`); another replica's change
+//! within [`TTL`]. A category id the snapshot does not hold (created elsewhere a
 //! moment ago) loads the catalogue again, so a ticket is never shown
 //! without its category. Writes (filing, lifecycle steps) do not use this:
 //! they read categories in their own transaction.
@@ -36,24 +37,31 @@ pub struct CategoryCache {
 }
 
 impl CategoryCache {
+    /// The generation to name in [`CategoryCache::with`] and
+    /// [`CategoryCache::by_code`]: taken before the read transaction begins.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The catalogue, holding at least the categories `ids` (when they
-    /// exist): the snapshot while fresh, else read anew.
-    pub fn with(&self, conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Catalogue> {
+    /// exist): the snapshot while fresh, else read anew (and kept only if
+    /// nothing was forgotten since `generation`).
+    pub fn with(&self, conn: &mut AnyConnection, ids: &[i64], generation: u64) -> QueryResult<Catalogue> {
         if let Some(catalogue) = self.fresh()
             && ids.iter().all(|id| catalogue.contains_key(id))
         {
             return Ok(catalogue);
         }
-        self.load(conn)
+        self.load(conn, generation)
     }
 
     /// The category with this code, active or not.
-    pub fn by_code(&self, conn: &mut AnyConnection, code: &str) -> QueryResult<Option<CategoryRow>> {
+    pub fn by_code(&self, conn: &mut AnyConnection, code: &str, generation: u64) -> QueryResult<Option<CategoryRow>> {
         let find = |catalogue: &Catalogue| catalogue.values().find(|c| c.code == code).cloned();
         if let Some(found) = self.fresh().as_ref().and_then(find) {
             return Ok(Some(found));
         }
-        Ok(find(&self.load(conn)?))
+        Ok(find(&self.load(conn, generation)?))
     }
 
     /// Called after any write to categories, before its answer is sent.
@@ -70,8 +78,7 @@ impl CategoryCache {
         (at.elapsed() < TTL).then(|| catalogue.clone())
     }
 
-    fn load(&self, conn: &mut AnyConnection) -> QueryResult<Catalogue> {
-        let generation = self.generation.load(Ordering::Acquire);
+    fn load(&self, conn: &mut AnyConnection, generation: u64) -> QueryResult<Catalogue> {
         let loaded_at = Instant::now();
         let catalogue: Catalogue = Arc::new(list_categories(conn, true)?.into_iter().map(|c| (c.id, c)).collect());
         if let Ok(mut snapshot) = self.snapshot.write()

@@ -15,21 +15,101 @@ pub mod schema;
 pub mod stamp;
 pub mod stats;
 pub mod tickets;
+pub mod version_cache;
 pub mod write_audit;
 pub mod writer;
 
 /// What readers remember between requests, each bounded and documented in
-/// its module: the category catalogue, the grid's units and the reporters.
+/// its module: the category catalogue, the grid's units, the reporters, and
+/// by ticket version the units each ticket has been at and a dispute's
+/// parties. Used through [`ReadCaches::pin`].
 #[derive(Default)]
 pub struct ReadCaches {
     pub categories: category_cache::CategoryCache,
     pub units: row_cache::RowCache<models::UnitPlaceRow>,
     pub reporters: row_cache::RowCache<models::ReporterRow>,
+    pub visits: version_cache::VersionCache<i64>,
+    pub parties: version_cache::VersionCache<models::PartyRow>,
+}
+
+impl ReadCaches {
+    /// The caches for one read, taken before its transaction begins: what
+    /// the read loads is kept only if no write forgot that cache since, so a
+    /// read that began before a change never puts the old rows back after it.
+    pub fn pin(self: &Arc<Self>) -> PinnedCaches {
+        PinnedCaches {
+            categories_since: self.categories.generation(),
+            units_since: self.units.generation(),
+            reporters_since: self.reporters.generation(),
+            caches: self.clone(),
+        }
+    }
+}
+
+/// [`ReadCaches`] as one read uses them ([`ReadCaches::pin`]).
+#[derive(Clone)]
+pub struct PinnedCaches {
+    caches: Arc<ReadCaches>,
+    categories_since: u64,
+    units_since: u64,
+    reporters_since: u64,
+}
+
+impl PinnedCaches {
+    /// The catalogue, holding at least the categories `ids`.
+    pub fn categories(&self, conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<category_cache::Catalogue> {
+        self.caches.categories.with(conn, ids, self.categories_since)
+    }
+
+    /// The category with this code, active or not.
+    pub fn category_by_code(&self, conn: &mut AnyConnection, code: &str) -> QueryResult<Option<models::CategoryRow>> {
+        self.caches.categories.by_code(conn, code, self.categories_since)
+    }
+
+    /// The units `ids`, as tickets show them.
+    pub fn units(&self, conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<HashMap<i64, Arc<models::UnitPlaceRow>>> {
+        self.caches
+            .units
+            .rows(conn, ids, self.units_since, tickets::units_by_ids)
+    }
+
+    /// The reporters `ids`, as tickets show them.
+    pub fn reporters(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[i64],
+    ) -> QueryResult<HashMap<i64, Arc<models::ReporterRow>>> {
+        self.caches
+            .reporters
+            .rows(conn, ids, self.reporters_since, tickets::reporters_by_ids)
+    }
+
+    /// The units each ticket (id, version) has been at.
+    pub fn visits(&self, conn: &mut AnyConnection, tickets: &[(i64, i64)]) -> QueryResult<HashMap<i64, Arc<[i64]>>> {
+        self.caches.visits.of(conn, tickets, tickets::visited_unit_ids)
+    }
+
+    /// The parties of each dispute (id, version), in the order they were
+    /// added.
+    pub fn parties(
+        &self,
+        conn: &mut AnyConnection,
+        disputes: &[(i64, i64)],
+    ) -> QueryResult<HashMap<i64, Arc<[models::PartyRow]>>> {
+        self.caches.parties.of(conn, disputes, |conn, ids| {
+            Ok(tickets::parties_of(conn, ids)?
+                .into_iter()
+                .map(|p| (p.ticket_id, p))
+                .collect())
+        })
+    }
 }
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 

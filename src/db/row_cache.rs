@@ -10,11 +10,13 @@
 //! may be stale is what is shown: a unit's name, a reporter's name, phone or
 //! room. A change this process makes is seen at once here (the write forgets
 //! the entries before its answer is sent: `auth::session_cache`'s
-//! middleware), except that a read whose transaction began before the
-//! commit may still put the old row back, for at most [`TTL`]; another
-//! replica's change is seen within [`TTL`]. An id not held (a unit or
-//! an account created a moment ago) is read from the database. Writes do
-//! not use this: they read in their own transaction.
+//! middleware). A read whose transaction began before that commit keeps
+//! nothing it read: it names the generation it began in
+//! ([`RowCache::generation`], taken before the transaction begins), and a
+//! forget since then bumped it. Another replica's change is seen within
+//! [`TTL`]. An id not held (a unit or an account created a moment ago) is
+//! read from the database. Writes do not use this: they read in their own
+//! transaction.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,12 +66,20 @@ impl<T> Default for RowCache<T> {
 }
 
 impl<T: Keyed> RowCache<T> {
+    /// The generation to name in [`RowCache::rows`]: taken before the read
+    /// transaction begins.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The rows `ids` (those that exist), by id: held entries while fresh,
-    /// the others read with `load` in one query.
+    /// the others read with `load` in one query, and kept only if nothing
+    /// was forgotten since `generation`.
     pub fn rows(
         &self,
         conn: &mut AnyConnection,
         ids: &[i64],
+        generation: u64,
         load: impl FnOnce(&mut AnyConnection, &[i64]) -> QueryResult<Vec<T>>,
     ) -> QueryResult<HashMap<i64, Arc<T>>> {
         let mut found = HashMap::with_capacity(ids.len());
@@ -92,7 +102,6 @@ impl<T: Keyed> RowCache<T> {
         }
         missing.sort_unstable();
         missing.dedup();
-        let generation = self.generation.load(Ordering::Acquire);
         let read_at = Instant::now();
         let loaded: Vec<Arc<T>> = load(conn, &missing)?.into_iter().map(Arc::new).collect();
         if let Ok(mut entries) = self.entries.write()
@@ -119,5 +128,45 @@ impl<T: Keyed> RowCache<T> {
             entries.rows.clear();
             entries.since = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    struct Row(i64, &'static str);
+
+    impl Keyed for Row {
+        fn key(&self) -> i64 {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_forget_keeps_nothing() {
+        use diesel::Connection;
+        let mut conn = AnyConnection::Sqlite(diesel::SqliteConnection::establish(":memory:").expect("a database"));
+        let cache: RowCache<Row> = RowCache::default();
+        let reads = Cell::new(0);
+        let load = |name: &'static str| {
+            let reads = &reads;
+            move |_: &mut AnyConnection, ids: &[i64]| {
+                reads.set(reads.get() + 1);
+                Ok(ids.iter().map(|id| Row(*id, name)).collect())
+            }
+        };
+        // A read begins (its generation taken), then a write commits and
+        // forgets; the read goes on to load the row as it was before.
+        let began = cache.generation();
+        cache.forget();
+        let old = cache.rows(&mut conn, &[7], began, load("old")).unwrap();
+        assert_eq!(old[&7].1, "old");
+        // It was not kept: the next read loads the new row, and keeps it.
+        let now = cache.generation();
+        assert_eq!(cache.rows(&mut conn, &[7], now, load("new")).unwrap()[&7].1, "new");
+        assert_eq!(cache.rows(&mut conn, &[7], now, load("unused")).unwrap()[&7].1, "new");
+        assert_eq!(reads.get(), 2);
     }
 }

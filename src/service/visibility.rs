@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::AnyConnection;
-use crate::db::ReadCaches;
+use crate::db::PinnedCaches;
 use crate::db::category_cache::Catalogue;
 use crate::db::models::UnitPlaceRow as UnitPlace;
 
@@ -26,7 +26,7 @@ pub struct TicketContext {
     pub(crate) categories: Catalogue,
     pub(crate) visits: HashMap<i64, Vec<Place>>,
     pub(crate) users: HashMap<i64, Arc<ReporterRow>>,
-    pub(crate) parties: HashMap<i64, Vec<PartyRow>>,
+    pub(crate) parties: HashMap<i64, Arc<[PartyRow]>>,
 }
 
 fn category_ids(rows: &[TicketRow]) -> Vec<i64> {
@@ -69,25 +69,45 @@ impl TicketContext {
     /// For showing tickets: the categories, units and reporters come from
     /// what readers share (`db::category_cache`, `db::row_cache`: a name,
     /// phone or room at most their TTL behind another replica's change, a
-    /// unit's place in the grid never), which tickets were where from the
-    /// database.
-    pub fn load_to_show(conn: &mut AnyConnection, rows: &[TicketRow], caches: &ReadCaches) -> Result<Self, ApiError> {
-        let categories = caches.categories.with(conn, &category_ids(rows))?;
-        let visited = db::visited_unit_ids(conn, &ticket_ids(rows))?;
-        let mut unit_ids: Vec<i64> = visited.iter().map(|(_, unit)| *unit).collect();
+    /// unit's place in the grid never), and which tickets were where and a
+    /// dispute's parties by version (`db::version_cache`: exact).
+    pub fn load_to_show(conn: &mut AnyConnection, rows: &[TicketRow], caches: &PinnedCaches) -> Result<Self, ApiError> {
+        let categories = caches.categories(conn, &category_ids(rows))?;
+        let versions: Vec<(i64, i64)> = rows.iter().map(|t| (t.id, t.version)).collect();
+        let visited = caches.visits(conn, &versions)?;
+        let mut unit_ids: Vec<i64> = visited.values().flat_map(|units| units.iter().copied()).collect();
         unit_ids.sort_unstable();
         unit_ids.dedup();
-        let places = caches.units.rows(conn, &unit_ids, db::units_by_ids)?;
+        let places = caches.units(conn, &unit_ids)?;
         let mut visits: HashMap<i64, Vec<Place>> = HashMap::with_capacity(rows.len());
-        for (ticket_id, unit_id) in visited {
-            // A unit is never deleted while a ticket has been at it.
-            let place = places.get(&unit_id).ok_or_else(|| {
-                ApiError::internal(format!("ticket {ticket_id} was at unit {unit_id}, which is gone"))
-            })?;
-            visits.entry(ticket_id).or_default().push(place.clone());
+        for (ticket_id, units) in visited {
+            let mut at = Vec::with_capacity(units.len());
+            for unit_id in units.iter() {
+                // A unit is never deleted while a ticket has been at it.
+                let place = places.get(unit_id).ok_or_else(|| {
+                    ApiError::internal(format!("ticket {ticket_id} was at unit {unit_id}, which is gone"))
+                })?;
+                at.push(place.clone());
+            }
+            visits.insert(ticket_id, at);
         }
-        let users = caches.reporters.rows(conn, &reporter_ids(rows), db::reporters_by_ids)?;
-        Self::load_around(conn, rows, categories, visits, users)
+        let users = caches.reporters(conn, &reporter_ids(rows))?;
+        let disputes: Vec<(i64, i64)> = rows
+            .iter()
+            .filter(|t| t.kind == Kind::Dispute)
+            .map(|t| (t.id, t.version))
+            .collect();
+        let parties = if disputes.is_empty() {
+            HashMap::new()
+        } else {
+            caches.parties(conn, &disputes)?
+        };
+        Ok(Self {
+            categories,
+            visits,
+            users,
+            parties,
+        })
     }
 
     fn load_around(
@@ -104,6 +124,7 @@ impl TicketContext {
                 parties.entry(party.ticket_id).or_default().push(party);
             }
         }
+        let parties = parties.into_iter().map(|(id, ps)| (id, ps.into())).collect();
         Ok(Self {
             categories,
             visits,
@@ -129,7 +150,7 @@ impl TicketContext {
             parties: HashMap::new(),
         };
         if !parties.is_empty() {
-            context.parties.insert(ticket.id, parties);
+            context.parties.insert(ticket.id, parties.into());
         }
         context
     }

@@ -26,14 +26,16 @@ async fn readyz_is_503_when_no_database_connection_can_be_had() {
 
 /// Closes every other connection to the test's database, as a PostgreSQL
 /// restart or failover would; `false` on SQLite, whose connections are
-/// files nothing outside the process closes.
+/// files nothing outside the process closes. Each is gone when this returns
+/// (the timeout waits for it): a backend still exiting under load would
+/// otherwise answer a few more requests and fail a later one.
 fn close_server_connections(app: &TestApp) -> bool {
     use diesel::RunQueryDsl;
     let mut conn = app.db.maintenance_connection().unwrap();
     match &mut conn {
         griddesk::db::AnyConnection::Postgres(pg) => {
             diesel::sql_query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid()",
             )
             .execute(pg)

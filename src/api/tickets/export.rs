@@ -227,13 +227,13 @@ async fn export_tickets(
     let now = state.clock.now();
     let tz = state.time_zone;
     let caller = auth.caller;
-    let caches = state.caches.clone();
+    let caches = state.caches.pin();
     // The filters are read and the first page written before the answer
     // starts: a bad filter or an unreachable database is still a problem.
     let (export, first) = state
         .db
         .run_long(move |conn| {
-            let (scope, filter) = selection(conn, &caller, filters, q, now.naive_utc(), tz, &caches.categories)?;
+            let (scope, filter) = selection(conn, &caller, filters, q, now.naive_utc(), tz, &caches)?;
             let export = Export {
                 caller,
                 scope,

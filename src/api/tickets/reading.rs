@@ -12,9 +12,8 @@ use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, SizedJson, search_text};
 use crate::auth::Auth;
 use crate::db::audit_queue::ObjectCommunity;
-use crate::db::category_cache::CategoryCache;
 use crate::db::tickets::{self as db, ReporterFilter, TextFilter, TicketFilter, TicketScope};
-use crate::db::{AnyConnection, queries};
+use crate::db::{AnyConnection, PinnedCaches, queries};
 use crate::domain::search::Search;
 use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Validator};
@@ -111,7 +110,7 @@ pub(super) fn selection(
     q: Option<String>,
     now: NaiveDateTime,
     tz: Tz,
-    catalogue: &CategoryCache,
+    caches: &PinnedCaches,
 ) -> Result<(TicketScope, TicketFilter), ApiError> {
     let mut scope = policy::list_scope(caller);
     if let TicketScope::Resident { user_id, party } = &mut scope {
@@ -119,8 +118,8 @@ pub(super) fn selection(
     }
     let category_id = match &filters.category {
         Some(code) => Some(
-            catalogue
-                .by_code(conn, code)?
+            caches
+                .category_by_code(conn, code)?
                 .ok_or_else(|| {
                     not_found_field(
                         "category",
@@ -180,7 +179,7 @@ async fn list(
     let page = PageRequest::parse(Some(page.limit.unwrap_or(20)), page.cursor.as_deref())?;
     let now = state.clock.now_naive();
     let tz = state.time_zone;
-    let caches = state.caches.clone();
+    let caches = state.caches.pin();
     let items = state
         .db
         .run(move |conn| {
@@ -189,7 +188,7 @@ async fn list(
                 kind: kind.or(filters.kind),
                 ..filters
             };
-            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &caches.categories)?;
+            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &caches)?;
             let filter = TicketFilter {
                 before_id: page.after_id,
                 limit: page.fetch(),
@@ -318,7 +317,7 @@ async fn get_ticket(
     let caller = auth.caller;
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
-    let caches = state.caches.clone();
+    let caches = state.caches.pin();
     let (ticket, community) = state
         .db
         .run(move |conn| show_ticket(conn, &caller, id, now, &caches))

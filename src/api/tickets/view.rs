@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use super::*;
 use crate::clock::utc;
 use crate::db::AnyConnection;
-use crate::db::ReadCaches;
+use crate::db::PinnedCaches;
 use crate::db::models::TicketRow;
 use crate::db::tickets::{self as db};
 use crate::domain::ids::{UnitId, UserId};
@@ -155,13 +155,13 @@ pub fn load_ticket(
 
 /// One ticket to show as the caller may see it (404 otherwise), with its
 /// community; its category, units and reporter come from what readers
-/// share (`db::ReadCaches`).
+/// share (`db::PinnedCaches`).
 pub fn show_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
     now: NaiveDateTime,
-    caches: &ReadCaches,
+    caches: &PinnedCaches,
 ) -> Result<(TicketResponse, i64), ApiError> {
     let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
     let community = row.community_id;
