@@ -22,8 +22,10 @@ use diesel::QueryResult;
 use super::AnyConnection;
 
 /// Tickets held at most: more are dropped with the rest at once (a page
-/// needs 25; the newest few thousand tickets are what most pages show).
-const CAPACITY: usize = 50_000;
+/// needs 25; the newest few thousand tickets are what most pages show). A
+/// dispute's parties hold names and phones, a few hundred bytes a dispute:
+/// at most a few MiB.
+const CAPACITY: usize = 20_000;
 
 /// A ticket's version and its rows at that version.
 type Entry<T> = (i64, Arc<[T]>);
