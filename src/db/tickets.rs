@@ -805,17 +805,35 @@ fn list_shape(scope: &TicketScope, f: &TicketFilter, floor: Option<i64>) -> impl
 
 /// A search on PostgreSQL. GIN finds tokens fast but in no order, and the
 /// planner cannot tell a search with ten hits from one with half the
-/// tickets. So: the newest [`search::WALKED`] ids are walked first, each
-/// looked up in the index (a common word fills its page there); below
-/// them, the index is asked for its hits (the caller's scope is in the
-/// query, so a household's or a resident's are few), and fewer than
-/// [`search::CANDIDATES`] are read by id, more walked on.
+/// tickets. So: first the index is asked for at most
+/// [`search::PROBED`] hits (the caller's scope is in the query, so a
+/// household's or a resident's are few): a miss or a rare word is then
+/// answered by id. More hits: the newest [`search::WALKED`] ids are walked,
+/// each looked up in the index (a common word fills its page there); below
+/// them, fewer than [`search::CANDIDATES`] hits are read by id, more walked
+/// on.
 fn list_by_postgres_index(
     conn: &mut AnyConnection,
     scope: &TicketScope,
     f: &TicketFilter,
     tsquery: &str,
 ) -> QueryResult<Vec<TicketRow>> {
+    let by_id = |ids: Vec<i64>, below: Option<i64>| {
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| below.is_none_or(|below| *id < below))
+            .map(|id| id.to_string())
+            .collect();
+        (!ids.is_empty()).then(|| format!("tickets.id IN ({})", ids.join(", ")))
+    };
+    if let AnyConnection::Postgres(pg) = &mut *conn
+        && let Some(few) = search::postgres_candidates(pg, tsquery, search::PROBED)?
+    {
+        return match by_id(few, f.before_id) {
+            Some(index) => page(conn, scope, f, Some(index), None),
+            None => Ok(Vec::new()),
+        };
+    }
     let walk = search::postgres_walk_sql(tsquery);
     let top = match f.before_id {
         Some(before) => before,
@@ -836,14 +854,11 @@ fn list_by_postgres_index(
     let AnyConnection::Postgres(pg) = conn else {
         return Ok(rows);
     };
-    let index = match search::postgres_candidates(pg, tsquery)? {
-        Some(ids) => {
-            let below: Vec<String> = ids.iter().filter(|id| **id < floor).map(i64::to_string).collect();
-            if below.is_empty() {
-                return Ok(rows);
-            }
-            format!("tickets.id IN ({})", below.join(", "))
-        }
+    let index = match search::postgres_candidates(pg, tsquery, search::CANDIDATES)? {
+        Some(ids) => match by_id(ids, Some(floor)) {
+            Some(index) => index,
+            None => return Ok(rows),
+        },
         None => walk,
     };
     let rest = TicketFilter {

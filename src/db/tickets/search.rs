@@ -440,9 +440,15 @@ pub fn fts5_match(search: &Search, scope: Option<&[String]>) -> String {
 /// `limit / WALKED` of the tickets a caller may list fills a page there.
 pub const WALKED: i64 = 2_000;
 
-/// PostgreSQL: at most this many candidates are read from the index and
-/// listed by id; a search with more walks on, and then finds a page within
-/// about `limit × tickets / CANDIDATES` rows.
+/// PostgreSQL: at most this many hits are read from the index first; a
+/// search with fewer (a miss, a rare word, a narrow scope) is listed by id
+/// and never walks. Small, so that a common word, which walks, pays little
+/// for asking.
+pub const PROBED: usize = 200;
+
+/// PostgreSQL: below the walked ids, at most this many candidates are read
+/// from the index and listed by id; a search with more walks on, and then
+/// finds a page within about `limit × tickets / CANDIDATES` rows.
 pub const CANDIDATES: usize = 2_000;
 
 /// One part's terms in `tsquery` syntax, each after `prefix`.
@@ -497,23 +503,27 @@ struct Candidate {
 }
 
 /// The tickets PostgreSQL's index holds for `tsquery`, if fewer than
-/// [`CANDIDATES`]: read in one bitmap scan of the GIN index, never a scan
+/// `bound`: read in one bitmap scan of the GIN index, never a scan
 /// of the table (the planner guesses a token it has no statistics for at
 /// 0.5% of the rows, and a miss then read all of them).
-pub fn postgres_candidates(conn: &mut diesel::PgConnection, tsquery: &str) -> QueryResult<Option<Vec<i64>>> {
+pub fn postgres_candidates(
+    conn: &mut diesel::PgConnection,
+    tsquery: &str,
+    bound: usize,
+) -> QueryResult<Option<Vec<i64>>> {
     let found: Vec<Candidate> = conn.transaction(|conn| {
         // For this statement only: restored before the transaction ends
         // (also when it is a caller's).
         diesel::sql_query("SELECT set_config('enable_seqscan', 'off', true)").execute(conn)?;
         let found = diesel::sql_query(format!(
-            "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) LIMIT {CANDIDATES}",
+            "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) LIMIT {bound}",
             quoted(tsquery, '\'')
         ))
         .load(conn);
         diesel::sql_query("SELECT set_config('enable_seqscan', 'on', true)").execute(conn)?;
         found
     })?;
-    Ok((found.len() < CANDIDATES).then(|| found.into_iter().map(|c| c.ticket_id).collect()))
+    Ok((found.len() < bound).then(|| found.into_iter().map(|c| c.ticket_id).collect()))
 }
 
 /// "A text field holds the pattern, or the reporter's name or room does
