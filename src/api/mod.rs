@@ -11,6 +11,7 @@ pub mod health;
 pub mod local_time;
 pub mod me;
 pub mod mediation;
+pub mod notifications;
 pub mod openapi;
 pub mod posts;
 pub mod problems;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     auth::configure(cfg);
     token::configure(cfg);
     me::configure(cfg);
+    notifications::configure(cfg);
     units::configure(cfg);
     posts::configure(cfg);
     users::configure(cfg);

@@ -9,6 +9,7 @@ pub mod fragment;
 pub mod in_ids;
 pub mod mediation;
 pub mod models;
+pub mod notifications;
 pub mod queries;
 pub mod row_cache;
 pub mod schema;

@@ -304,6 +304,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What each person is told (see the migration).
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        ticket_id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        unit_id -> Nullable<BigInt>,
+        due_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(posts -> users (user_id));
 diesel::joinable!(posts -> units (unit_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -338,4 +353,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     audit_answers,
     password_witnesses,
+    notifications,
 );

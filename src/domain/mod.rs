@@ -6,6 +6,7 @@ pub mod grid;
 pub mod ids;
 pub mod lifecycle;
 pub mod mediation;
+pub mod notify;
 pub mod people;
 pub mod search;
 pub mod sla;

@@ -94,7 +94,11 @@ pub fn request_extension(
             created_at: now,
         },
     )?;
-    db::insert_event(conn, &event(ticket_id, entry, caller, ticket.current_unit_id, now))?;
+    super::timeline::record(
+        conn,
+        Some(&ticket),
+        &event(ticket_id, entry, caller, ticket.current_unit_id, now),
+    )?;
     Ok(row)
 }
 
@@ -153,6 +157,7 @@ pub fn decide_extension(
     rules::may_decide(request.status, request.unit_id, decision, now_ticket).map_err(refused)?;
     let entry = rules::decided(decision, request.hours, note.as_deref());
     let row = db::decide_extension(conn, id, decision.status().as_str(), caller.id.0, note, now)?;
+    let mut ticket = ticket;
     if decision == Decision::Approve {
         let changes = TicketChanges {
             resolve_due_at: Some(rules::extended_deadline(ticket.resolve_due_at, request.hours)),
@@ -161,9 +166,13 @@ pub fn decide_extension(
             updated_at: Some(now),
             ..Default::default()
         };
-        db::update_ticket(conn, ticket.id, &changes)?;
+        ticket = db::update_ticket(conn, ticket.id, &changes)?;
     }
-    db::insert_event(conn, &event(ticket.id, entry, caller, request.unit_id, now))?;
+    super::timeline::record(
+        conn,
+        Some(&ticket),
+        &event(ticket.id, entry, caller, request.unit_id, now),
+    )?;
     Ok(row)
 }
 

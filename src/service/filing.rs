@@ -195,8 +195,9 @@ pub fn file(
         },
     )?;
     db::record_first_visit(conn, ticket.id, unit_id)?;
-    db::insert_event(
+    super::timeline::record(
         conn,
+        Some(&ticket),
         &NewEventRow {
             ticket_id: ticket.id,
             kind: "filed".into(),

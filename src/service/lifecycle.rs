@@ -127,8 +127,9 @@ fn carry_out(
 ) -> Result<(), ApiError> {
     let actor_id = actor.map(|c| c.id.0);
     if let Some(linked) = plan.linked_event {
-        db::insert_event(
+        super::timeline::record(
             conn,
+            None,
             &NewEventRow {
                 ticket_id: linked.ticket.0,
                 kind: linked.kind.into(),
@@ -148,9 +149,10 @@ fn carry_out(
         let deadlines = arrive(conn, ticket, unit, now)?;
         changes.arrive(unit, deadlines);
     }
-    db::update_ticket(conn, ticket.id, &row_changes(changes))?;
-    db::insert_event(
+    let changed = db::update_ticket(conn, ticket.id, &row_changes(changes))?;
+    super::timeline::record(
         conn,
+        Some(&changed),
         &NewEventRow {
             ticket_id: ticket.id,
             kind: plan.event_kind.into(),

@@ -100,8 +100,9 @@ fn record_on_timeline(
     entry: TimelineEntry,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    tickets::insert_event(
+    super::timeline::record(
         conn,
+        Some(ticket),
         &NewEventRow::note(ticket.id, entry.kind, caller.id.0, entry.note, now),
     )?;
     tickets::update_ticket(

@@ -9,4 +9,5 @@ pub mod extensions;
 pub mod filing;
 pub mod lifecycle;
 pub mod mediation;
+pub mod timeline;
 pub mod visibility;

@@ -19,6 +19,7 @@ mod logs;
 mod matrix;
 mod mediation;
 mod metrics;
+mod notifications;
 mod openapi;
 mod posts;
 mod row_cache;

@@ -51,6 +51,18 @@ const MATRIX: &[(&str, [u16; 9])] = &[
         [200, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
     ("GET /api/v1/me", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "GET /api/v1/notifications",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET /api/v1/notifications/unread-count",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "POST /api/v1/notifications/read",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
     ("PATCH /api/v1/me", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET /api/v1/units", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("POST /api/v1/units", [401, 403, 403, 403, 403, 403, 403, 403, 201]),
@@ -401,6 +413,7 @@ impl Fixture {
                 (path.to_owned(), body)
             }
             "PATCH /api/v1/me" => (path.to_owned(), Some(json!({"display_name": format!("改名{n}")}))),
+            "POST /api/v1/notifications/read" => (path.to_owned(), Some(json!({"up_to": i64::MAX}))),
             "POST /api/v1/units" => (
                 path.to_owned(),
                 Some(

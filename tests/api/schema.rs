@@ -55,6 +55,7 @@ fn migrations_run_down_and_up_again() {
         "idempotency_keys",
         "limit_attempts",
         "mediation_sessions",
+        "notifications",
         "password_witnesses",
         "posts",
         "refresh_tokens",

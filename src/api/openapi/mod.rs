@@ -59,6 +59,7 @@ admins and committee-level staff.",
         (name = "mediation", description = "人民调解：当事人、调解记录、调解协议、履行回访 · People's mediation of disputes: parties, sessions, the agreement and follow-up visits."),
         (name = "deadlines", description = "时限：延期申请与时限规则 · Extension requests, and the deadline rules: hours to sign for and to resolve, per level, category and priority."),
         (name = "statistics", description = "统计：数量、办结层级、速度、超时、评价 · What a committee reports: counts, where tickets are resolved, speed, breaches, ratings."),
+        (name = "notifications", description = "通知：工单到达、进展和超时，只发给需要知道的人 · What each person is told: tickets arriving at their units, what happened to their own, missed deadlines."),
         (name = "me", description = "我的账号 · The signed-in caller's own account."),
         (name = "auth", description = "注册、登录、刷新令牌、退出 · Registration, sign-in, token refresh, sign-out."),
         (name = "units", description = "四级网络：社区党委、小区党支部、楼栋党小组、党员中心户 · The four-level grid: committees, branches, buildings, households."),
@@ -123,6 +124,10 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     // statistics
     ("get_stats", "辖区统计"),
     ("get_unit_stats", "下级单位统计排名"),
+    // notifications
+    ("list_notifications", "我的通知"),
+    ("count_unread_notifications", "未读通知数"),
+    ("mark_notifications_read", "标记通知已读"),
     // me
     ("get_me", "我的账号"),
     ("update_me", "修改我的资料"),

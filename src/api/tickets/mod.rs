@@ -49,7 +49,7 @@ pub struct CategoryRef {
 }
 
 /// A grid unit, as shown on a ticket.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UnitRef {
     pub id: UnitId,
     pub name: String,

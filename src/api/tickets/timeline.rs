@@ -22,6 +22,7 @@ use crate::domain::ticket::Status;
 use crate::error::{ApiError, Validator};
 use crate::policy::Caller;
 use crate::policy::tickets::{self as policy, HiddenReporter};
+use crate::service::timeline;
 use crate::service::visibility::TicketContext;
 use crate::state::AppState;
 
@@ -224,8 +225,9 @@ async fn create_comment(
         .write(move |conn| {
             let row = db::lock_ticket(conn, ticket_id)?.ok_or(ApiError::NotFound)?;
             let hidden = TicketContext::load(conn, std::slice::from_ref(&row))?.hidden_reporter(&caller, &row)?;
-            let event = db::insert_event(
+            let event = timeline::record(
                 conn,
+                Some(&row),
                 &NewEventRow {
                     ticket_id,
                     kind: "comment".into(),

@@ -1,0 +1,114 @@
+//! What each person is told: written with the event that causes it, read
+//! by its recipient alone, newest first.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::AnyConnection;
+use super::schema::{notifications, posts, users};
+use super::stamp::{MaybeStamp, Stamp};
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = notifications, treat_none_as_default_value = false)]
+pub struct NewNotificationRow {
+    pub user_id: i64,
+    pub kind: String,
+    pub ticket_id: i64,
+    pub event_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    pub due_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub read_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub ticket_id: i64,
+    pub event_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub due_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub read_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_notifications(conn: &mut AnyConnection, rows: &[NewNotificationRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    super::each_backend!(conn, |c| diesel::insert_into(notifications::table)
+        .values(rows)
+        .execute(c)
+        .map(drop))
+}
+
+/// The active accounts holding a post at exactly these units, as
+/// (unit id, user id).
+pub fn staff_at(conn: &mut AnyConnection, unit_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    posts::table
+        .inner_join(users::table)
+        .filter(posts::unit_id.eq_any(unit_ids))
+        .filter(users::active.eq(true))
+        .select((posts::unit_id, posts::user_id))
+        .order((posts::unit_id, posts::user_id))
+        .load(conn)
+}
+
+/// A page of `user_id`'s notifications below `before_id`, newest first.
+pub fn page(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    unread_only: bool,
+    before_id: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<NotificationRow>> {
+    let mut query = notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .select(NotificationRow::as_select())
+        .order(notifications::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if unread_only {
+        query = query.filter(notifications::read_at.is_null());
+    }
+    if let Some(before) = before_id {
+        query = query.filter(notifications::id.lt(before));
+    }
+    query.load(conn)
+}
+
+pub fn unread_count(conn: &mut AnyConnection, user_id: i64) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// Which of `user_id`'s unread notifications to mark read.
+pub enum Marked<'a> {
+    These(&'a [i64]),
+    UpTo(i64),
+}
+
+/// Marks `user_id`'s unread notifications read at `now`; returns how many
+/// were. Another person's ids are not theirs to mark and are left alone.
+pub fn mark_read(conn: &mut AnyConnection, user_id: i64, which: Marked, now: NaiveDateTime) -> QueryResult<usize> {
+    let mine = notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null());
+    match which {
+        Marked::These(ids) => diesel::update(mine.filter(notifications::id.eq_any(ids)))
+            .set(notifications::read_at.eq(now))
+            .execute(conn),
+        Marked::UpTo(id) => diesel::update(mine.filter(notifications::id.le(id)))
+            .set(notifications::read_at.eq(now))
+            .execute(conn),
+    }
+}

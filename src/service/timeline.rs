@@ -1,0 +1,127 @@
+//! Appending to a ticket's timeline, and telling people: every event goes
+//! in through [`record`], which writes the notifications it causes
+//! (`domain::notify`) in the same transaction, so an event is never
+//! committed without them, nor they without it.
+
+use chrono::NaiveDateTime;
+
+use crate::db::AnyConnection;
+use crate::db::models::{EventRow, NewEventRow, TicketRow};
+use crate::db::notifications::{self as store, NewNotificationRow};
+use crate::db::queries;
+use crate::db::tickets as db;
+use crate::domain::grid::Level;
+use crate::domain::ids::{UnitId, UserId};
+use crate::domain::notify::{self, EventFacts, Recipient};
+use crate::domain::ticket::{EventKind, Kind};
+use crate::error::ApiError;
+
+/// Appends `event` to its ticket's timeline and writes whom it tells.
+/// `ticket` is the ticket as it stands after the event, when the caller
+/// holds it; otherwise it is read.
+pub fn record(conn: &mut AnyConnection, ticket: Option<&TicketRow>, event: &NewEventRow) -> Result<EventRow, ApiError> {
+    let row = db::insert_event(conn, event)?;
+    let read;
+    let ticket = match ticket {
+        Some(ticket) => ticket,
+        None => {
+            read = db::find_ticket(conn, event.ticket_id)?.ok_or(ApiError::Internal)?;
+            &read
+        }
+    };
+    notify(conn, ticket, &row)?;
+    Ok(row)
+}
+
+fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
+    let kind = event.kind;
+    let moves = matches!(
+        kind,
+        EventKind::Escalate | EventKind::AutoEscalate | EventKind::Dispatch | EventKind::Return
+    );
+    // Levels only matter to tell up from down.
+    let levels = match (event.from_unit_id, event.to_unit_id) {
+        (Some(from), Some(to)) if moves => Some((level_of(conn, from)?, level_of(conn, to)?)),
+        _ => None,
+    };
+    let parties: Vec<UserId> = if ticket.kind == Kind::Dispute {
+        db::parties_of(conn, &[ticket.id])?
+            .into_iter()
+            .filter_map(|p| p.user_id.map(UserId))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let facts = EventFacts {
+        kind,
+        actor: event.actor_id.map(UserId),
+        internal: event.internal,
+        reporter: UserId(ticket.reporter_id),
+        parties: &parties,
+        to_unit: event.to_unit_id.map(UnitId),
+        levels,
+        current_unit: UnitId(ticket.current_unit_id),
+        accept_due_at: ticket.accept_due_at,
+        resolve_due_at: ticket.resolve_due_at,
+        resolved_at: ticket.resolved_at,
+    };
+    let notices = notify::notices(&facts);
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let units: Vec<i64> = notices
+        .iter()
+        .filter_map(|n| match n.to {
+            Recipient::StaffOf(unit) => Some(unit.0),
+            Recipient::User(_) => None,
+        })
+        .collect();
+    let staff = if units.is_empty() {
+        Vec::new()
+    } else {
+        store::staff_at(conn, &units)?
+    };
+    let mut rows: Vec<NewNotificationRow> = Vec::new();
+    for notice in notices {
+        let users: Vec<i64> = match notice.to {
+            Recipient::User(user) => vec![user.0],
+            Recipient::StaffOf(unit) => staff
+                .iter()
+                .filter(|(at, user)| *at == unit.0 && Some(*user) != event.actor_id)
+                .map(|(_, user)| *user)
+                .collect(),
+        };
+        for user_id in users {
+            // Someone who is both a resident here and staff of the unit is told once.
+            if rows.iter().any(|r| r.user_id == user_id) {
+                continue;
+            }
+            rows.push(new_row(user_id, &notice, ticket.id, event.id, event.created_at));
+        }
+    }
+    store::insert_notifications(conn, &rows)?;
+    Ok(())
+}
+
+fn level_of(conn: &mut AnyConnection, unit_id: i64) -> Result<Level, ApiError> {
+    Ok(queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?.level)
+}
+
+fn new_row(
+    user_id: i64,
+    notice: &notify::Notice,
+    ticket_id: i64,
+    event_id: i64,
+    created_at: NaiveDateTime,
+) -> NewNotificationRow {
+    NewNotificationRow {
+        user_id,
+        kind: notice.kind.as_str().to_owned(),
+        ticket_id,
+        event_id: Some(event_id),
+        unit_id: notice.unit.map(|u| u.0),
+        due_at: notice.due_at,
+        created_at,
+        read_at: None,
+    }
+}

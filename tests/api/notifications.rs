@@ -1,0 +1,340 @@
+//! Notifications over HTTP: who is told what as a ticket moves, what a
+//! notification may say, and the feed (pages, unread, marking read).
+
+use awc::http::Method;
+use chrono::{DateTime, Duration, Utc};
+use griddesk::worker::run_once;
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+use crate::tickets::file;
+
+async fn feed(app: &TestApp, token: &str, query: &str) -> Value {
+    app.get(&format!("/api/v1/notifications{query}"), Some(token))
+        .await
+        .expect(200)
+        .clone()
+}
+
+/// (kind, ticket id) of each notification on the caller's first page, newest first.
+async fn told(app: &TestApp, token: &str) -> Vec<(String, i64)> {
+    feed(app, token, "?limit=100").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap().to_owned(), n["ticket_id"].as_i64().unwrap()))
+        .collect()
+}
+
+async fn unread(app: &TestApp, token: &str) -> i64 {
+    app.get("/api/v1/notifications/unread-count", Some(token))
+        .await
+        .expect(200)["unread"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn act(app: &TestApp, token: &str, id: i64, action: &str, body: Value) -> Value {
+    app.post(&format!("/api/v1/tickets/{id}/{action}"), Some(token), body)
+        .await
+        .expect(200)
+        .clone()
+}
+
+fn told_of(list: &[(String, i64)], kind: &str, id: i64) -> bool {
+    list.iter().any(|(k, t)| k == kind && *t == id)
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[actix_web::test]
+async fn each_step_tells_the_unit_that_must_act_and_the_reporter() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let neighbour_household = app.token("jm.b1.bldg1.h2").await;
+    let ticket = file(&app, &resident, "noise", "装修噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+
+    // Filed: the household it lands at is told, with its sign-for deadline;
+    // the reporter (who did it) and other units are not.
+    let page = feed(&app, &household, "").await;
+    let first = &page["items"][0];
+    assert_eq!(
+        (first["kind"].as_str(), first["ticket_id"].as_i64()),
+        (Some("arrived"), Some(id))
+    );
+    assert_eq!(first["unit"]["id"], ticket["current_unit"]["id"]);
+    assert_eq!(time(&first["due_at"]), time(&ticket["accept_due_at"]));
+    assert!(first["read_at"].is_null());
+    assert!(told(&app, &resident).await.is_empty());
+    assert!(!told_of(&told(&app, &neighbour_household).await, "arrived", id));
+    assert!(!told_of(&told(&app, &building).await, "arrived", id));
+
+    // Signed for, then escalated: the reporter hears both, the building
+    // that must now sign for it is told.
+    act(&app, &household, id, "accept", json!({})).await;
+    act(&app, &household, id, "escalate", json!({"reason": "需楼栋协调"})).await;
+    let to_reporter = told(&app, &resident).await;
+    assert_eq!(to_reporter, [("moved_up".to_owned(), id), ("accepted".to_owned(), id)]);
+    let moved = &feed(&app, &resident, "").await["items"][0];
+    assert_eq!(moved["unit"]["level"], "building");
+    assert!(told_of(&told(&app, &building).await, "arrived", id));
+    assert_eq!(
+        told(&app, &household).await.iter().filter(|(_, t)| *t == id).count(),
+        1,
+        "the household is not told of its own steps"
+    );
+
+    // Resolved: the reporter is told when it closes by itself.
+    act(&app, &building, id, "accept", json!({})).await;
+    let resolved = act(&app, &building, id, "resolve", json!({"note": "已协调"})).await;
+    let note = &feed(&app, &resident, "").await["items"][0];
+    assert_eq!(note["kind"], "resolved");
+    assert_eq!(
+        time(&note["due_at"]),
+        time(&resolved["resolved_at"]) + Duration::days(7)
+    );
+
+    // Reopened by the reporter: the unit that resolved it must sign again.
+    act(&app, &resident, id, "reopen", json!({"reason": "仍有噪音"})).await;
+    let building_told = told(&app, &building).await;
+    assert_eq!(
+        building_told.iter().filter(|(k, t)| k == "arrived" && *t == id).count(),
+        2
+    );
+    assert!(
+        told(&app, &resident).await.iter().all(|(k, _)| k != "reopened"),
+        "not told of their own step"
+    );
+}
+
+#[actix_web::test]
+async fn a_notification_of_an_anonymous_ticket_is_the_same_as_of_a_named_one() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let me = app.get("/api/v1/me", Some(&resident)).await.expect(200).clone();
+    for anonymous in [false, true] {
+        let body =
+            json!({"category": "noise", "title": "楼上噪音", "description": "夜间噪音。", "anonymous": anonymous});
+        app.post("/api/v1/complaints", Some(&resident), body).await.expect(201);
+    }
+    let page = feed(&app, &household, "?limit=2").await;
+    let mut items: Vec<Value> = page["items"].as_array().unwrap().clone();
+    for item in &mut items {
+        let text = item.to_string();
+        for personal in [&me["display_name"], &me["room"], &me["username"]] {
+            assert!(!text.contains(personal.as_str().unwrap()), "{text} names {personal}");
+        }
+        let object = item.as_object_mut().unwrap();
+        for varies in ["id", "ticket_id", "created_at", "due_at", "body"] {
+            object.remove(varies);
+        }
+    }
+    assert_eq!(items[0], items[1], "who filed must not change what is said");
+    // The sentences differ only by the ticket's number and deadline.
+    let bodies: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap().replace(&n["ticket_id"].to_string(), "#"))
+        .collect();
+    assert_eq!(bodies[0].len(), bodies[1].len());
+}
+
+#[actix_web::test]
+async fn comments_tell_the_other_side_and_internal_notes_no_one() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    let comment = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.post(&format!("/api/v1/tickets/{id}/comments"), Some(&token), body)
+                .await
+                .expect(201);
+        }
+    };
+    comment(household.clone(), json!({"body": "内部：先核实。", "internal": true})).await;
+    assert!(told(&app, &resident).await.is_empty(), "an internal note tells no one");
+    comment(household.clone(), json!({"body": "已联系物业。"})).await;
+    assert_eq!(told(&app, &resident).await, [("commented".to_owned(), id)]);
+    let before = unread(&app, &household).await;
+    comment(resident.clone(), json!({"body": "谢谢，请尽快。"})).await;
+    assert_eq!(unread(&app, &household).await, before + 1);
+    assert_eq!(told(&app, &household).await[0], ("commented".to_owned(), id));
+    assert_eq!(told(&app, &resident).await.len(), 1, "not told of their own comment");
+}
+
+#[actix_web::test]
+async fn missed_deadlines_tell_the_next_unit_and_the_reporter_hears_it_moved_up() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    app.clock.advance(Duration::hours(25));
+    let resident = app.token("resident01").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    let report = actix_web::web::block(move || run_once(&db, now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.escalated, 1);
+    assert!(told_of(&told(&app, &building).await, "arrived", id));
+    assert_eq!(told(&app, &resident).await, [("moved_up".to_owned(), id)]);
+}
+
+#[actix_web::test]
+async fn the_feed_pages_filters_unread_and_marks_read_only_ones_own() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let other = app.token("jm.b1.bldg1.h2").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            file(&app, &resident, "noise", &format!("噪音{n}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(unread(&app, &household).await, 5);
+
+    // Pages of two, newest first, with nothing lost or repeated.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..5 {
+        let query = match &cursor {
+            Some(c) => format!("?limit=2&cursor={c}"),
+            None => "?limit=2".to_owned(),
+        };
+        let page = feed(&app, &household, &query).await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["ticket_id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+
+    let all = feed(&app, &household, "").await;
+    let notes: Vec<i64> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .collect();
+
+    // Another person cannot mark them, nor learn anything by trying.
+    let res = app
+        .post("/api/v1/notifications/read", Some(&other), json!({"ids": [notes[0]]}))
+        .await;
+    assert_eq!(res.expect(200)["marked"], 0);
+    assert_eq!(unread(&app, &household).await, 5);
+
+    // One by id; then everything up to the third newest; repeating is harmless.
+    let res = app
+        .post(
+            "/api/v1/notifications/read",
+            Some(&household),
+            json!({"ids": [notes[0]]}),
+        )
+        .await;
+    assert_eq!(
+        (res.expect(200)["marked"].as_i64(), res.body["unread"].as_i64()),
+        (Some(1), Some(4))
+    );
+    let first_read = feed(&app, &household, "").await["items"][0]["read_at"].clone();
+    assert!(first_read.is_string());
+    let res = app
+        .post(
+            "/api/v1/notifications/read",
+            Some(&household),
+            json!({"up_to": notes[2]}),
+        )
+        .await;
+    assert_eq!(
+        (res.expect(200)["marked"].as_i64(), res.body["unread"].as_i64()),
+        (Some(3), Some(1))
+    );
+    let res = app
+        .post(
+            "/api/v1/notifications/read",
+            Some(&household),
+            json!({"ids": [notes[0]], }),
+        )
+        .await;
+    assert_eq!(res.expect(200)["marked"], 0);
+    assert_eq!(
+        feed(&app, &household, "").await["items"][0]["read_at"],
+        first_read,
+        "read_at is the first"
+    );
+    let left = feed(&app, &household, "?unread=true").await;
+    let left: Vec<i64> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(left, [notes[1]]);
+
+    // Exactly one of the two, and a sane number of ids.
+    for body in [json!({}), json!({"ids": [1], "up_to": 1}), json!({"ids": []})] {
+        app.post("/api/v1/notifications/read", Some(&household), body)
+            .await
+            .expect_problem(422, "validation_failed");
+    }
+    app.get("/api/v1/notifications?cursor=nonsense", Some(&household))
+        .await
+        .expect_problem(422, "validation_failed");
+    app.get("/api/v1/notifications", None).await.expect(401);
+}
+
+#[actix_web::test]
+async fn the_text_follows_accept_language() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    let read = |lang: &'static str| {
+        let app = &app;
+        let household = &household;
+        async move {
+            let res = app
+                .raw(
+                    Method::GET,
+                    "/api/v1/notifications",
+                    Some(household),
+                    &[("accept-language", lang)],
+                    None,
+                )
+                .await;
+            res.expect(200)["items"][0].clone()
+        }
+    };
+    let zh = read("zh-CN,zh;q=0.9").await;
+    let en = read("en").await;
+    assert_eq!(zh["title"], "新工单待签收");
+    assert!(zh["body"].as_str().unwrap().contains(&format!("工单 #{id}")));
+    assert_eq!(en["title"], "New ticket to sign for");
+    assert!(
+        en["body"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Ticket #{id} arrived at"))
+    );
+}
