@@ -40,10 +40,11 @@ pub struct NotificationResponse {
     pub kind: NotificationKind,
     pub ticket_id: TicketId,
     /// The unit it concerns: where the ticket arrived, moved to, was signed
-    /// for or resolved, or missed a deadline.
+    /// for or resolved, missed a deadline or asked for more time.
     pub unit: Option<UnitRef>,
     /// The deadline it names: to sign for (`arrived`), of the auto-close
-    /// (`resolved`), the one missed (`overdue`).
+    /// (`resolved`), the one missed (`overdue`, `urged`), to resolve
+    /// (`extension_*`).
     #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub due_at: Option<DateTime<Utc>>,
     /// A headline in the language of `Accept-Language`.
@@ -397,6 +398,30 @@ fn text(kind: NotificationKind, lang: Lang, id: i64, unit: Option<&str>, due: Op
             format!("Ticket #{id} at {unit} missed its deadline of {due}."),
             "工单已超时",
             format!("{unit}的工单 #{id} 已超过期限（{due}）。"),
+        ),
+        N::Urged => (
+            "Overdue below: please urge it on",
+            format!("Ticket #{id} at {unit} missed its deadline to resolve of {due}."),
+            "催办：下级工单已超时",
+            format!("{unit}的工单 #{id} 已超过办结期限（{due}），请督促办理。"),
+        ),
+        N::ExtensionRequested => (
+            "Extension to decide",
+            format!("{unit} asks for more time on ticket #{id}, now due {due}. Approve or deny it."),
+            "延期申请待审批",
+            format!("{unit}申请延长工单 #{id} 的办结时限（现为 {due}），请审批。"),
+        ),
+        N::ExtensionApproved => (
+            "Extension approved",
+            format!("Ticket #{id} may now be resolved by {due}."),
+            "延期已批准",
+            format!("工单 #{id} 的办结时限已延至 {due}。"),
+        ),
+        N::ExtensionDenied => (
+            "Extension denied",
+            format!("The request for more time on ticket #{id} was denied: it is still due {due}."),
+            "延期申请未获批准",
+            format!("工单 #{id} 的延期申请未获批准，仍须在 {due} 前办结。"),
         ),
     };
     match lang {

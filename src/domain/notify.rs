@@ -64,10 +64,21 @@ pub enum NotificationKind {
     AgreementRecorded,
     /// To the staff of the ticket's unit: a deadline (`due_at`) was missed.
     Overdue,
+    /// 催办: to the staff of the unit above one (`unit`) that missed its
+    /// deadline to resolve (`due_at`).
+    Urged,
+    /// To the staff of the unit above one (`unit`) that asks for more time:
+    /// approve or deny it. `due_at` is the deadline as it stands.
+    ExtensionRequested,
+    /// To the staff of the unit that asked: the ticket may be resolved by
+    /// `due_at`.
+    ExtensionApproved,
+    /// To the staff of the unit that asked: the deadline stays `due_at`.
+    ExtensionDenied,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 15] = [
+    pub const ALL: [NotificationKind; 19] = [
         NotificationKind::Arrived,
         NotificationKind::Accepted,
         NotificationKind::MovedUp,
@@ -83,6 +94,10 @@ impl NotificationKind {
         NotificationKind::MediationRecorded,
         NotificationKind::AgreementRecorded,
         NotificationKind::Overdue,
+        NotificationKind::Urged,
+        NotificationKind::ExtensionRequested,
+        NotificationKind::ExtensionApproved,
+        NotificationKind::ExtensionDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +117,10 @@ impl NotificationKind {
             NotificationKind::MediationRecorded => "mediation_recorded",
             NotificationKind::AgreementRecorded => "agreement_recorded",
             NotificationKind::Overdue => "overdue",
+            NotificationKind::Urged => "urged",
+            NotificationKind::ExtensionRequested => "extension_requested",
+            NotificationKind::ExtensionApproved => "extension_approved",
+            NotificationKind::ExtensionDenied => "extension_denied",
         }
     }
 
@@ -142,6 +161,12 @@ pub struct EventFacts<'a> {
     pub to_unit: Option<UnitId>,
     /// For a move: the levels of the unit it left and of the one it reached.
     pub levels: Option<(Level, Level)>,
+    /// The unit the event is about: the one that asked for more time (an
+    /// extension's events), else the ticket's.
+    pub from_unit: Option<UnitId>,
+    /// The unit above the one that missed a deadline or asked for more time
+    /// (`None` at a committee, or when the event needs none).
+    pub unit_above: Option<UnitId>,
     /// The ticket's unit after the event.
     pub current_unit: UnitId,
     pub accept_due_at: NaiveDateTime,
@@ -228,15 +253,42 @@ pub fn notices(event: &EventFacts) -> Vec<Notice> {
         EventKind::Mediation => residents(&mut out, N::MediationRecorded, None, None),
         EventKind::Agreement | EventKind::AgreementRevised => residents(&mut out, N::AgreementRecorded, None, None),
         EventKind::AcceptOverdue => staff_here(&mut out, N::Overdue, Some(event.accept_due_at)),
-        EventKind::ResolveOverdue => staff_here(&mut out, N::Overdue, Some(event.resolve_due_at)),
+        EventKind::ResolveOverdue => {
+            staff_here(&mut out, N::Overdue, Some(event.resolve_due_at));
+            if let Some(above) = event.unit_above {
+                out.push(Notice {
+                    to: Recipient::StaffOf(above),
+                    kind: N::Urged,
+                    unit: Some(event.current_unit),
+                    due_at: Some(event.resolve_due_at),
+                });
+            }
+        }
+        EventKind::ExtensionRequested => {
+            let asking = event.from_unit.unwrap_or(event.current_unit);
+            out.push(Notice {
+                // A committee has nothing above: its other staff decide.
+                to: Recipient::StaffOf(event.unit_above.unwrap_or(asking)),
+                kind: N::ExtensionRequested,
+                unit: Some(asking),
+                due_at: Some(event.resolve_due_at),
+            });
+        }
+        EventKind::ExtensionApproved | EventKind::ExtensionDenied => {
+            let asking = event.from_unit.unwrap_or(event.current_unit);
+            out.push(Notice {
+                to: Recipient::StaffOf(asking),
+                kind: if event.kind == EventKind::ExtensionApproved {
+                    N::ExtensionApproved
+                } else {
+                    N::ExtensionDenied
+                },
+                unit: Some(asking),
+                due_at: Some(event.resolve_due_at),
+            });
+        }
         // Told elsewhere, or nothing anyone waits for.
-        EventKind::Close
-        | EventKind::MergedDuplicate
-        | EventKind::ExtensionRequested
-        | EventKind::ExtensionApproved
-        | EventKind::ExtensionDenied
-        | EventKind::PartyAdded
-        | EventKind::FollowUp => {}
+        EventKind::Close | EventKind::MergedDuplicate | EventKind::PartyAdded | EventKind::FollowUp => {}
     }
     let mut seen = Vec::new();
     out.retain(|notice| {
@@ -280,6 +332,8 @@ mod tests {
             parties: &[],
             to_unit: None,
             levels: None,
+            from_unit: None,
+            unit_above: None,
             current_unit: HOUSEHOLD,
             accept_due_at: at(9),
             resolve_due_at: at(12),
@@ -402,6 +456,48 @@ mod tests {
                     vec![NotificationKind::Overdue]
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_missed_resolve_deadline_urges_the_unit_above() {
+        let mut event = facts(EventKind::ResolveOverdue, None);
+        event.unit_above = Some(BUILDING);
+        let notices = notices(&event);
+        assert_eq!(
+            kinds_to(&notices, Recipient::StaffOf(HOUSEHOLD)),
+            vec![NotificationKind::Overdue]
+        );
+        let urged: Vec<&Notice> = notices
+            .iter()
+            .filter(|n| n.to == Recipient::StaffOf(BUILDING))
+            .collect();
+        assert_eq!(urged.len(), 1);
+        assert_eq!(
+            (urged[0].kind, urged[0].unit, urged[0].due_at),
+            (NotificationKind::Urged, Some(HOUSEHOLD), Some(at(12)))
+        );
+        // At the committee there is no one above to urge.
+        event.unit_above = None;
+        assert_eq!(super::notices(&event).len(), 1);
+    }
+
+    #[test]
+    fn extensions_go_to_the_level_above_and_back_to_the_unit_that_asked() {
+        let mut asked = facts(EventKind::ExtensionRequested, Some(STAFF));
+        asked.from_unit = Some(HOUSEHOLD);
+        asked.unit_above = Some(BUILDING);
+        assert_eq!(
+            kinds_to(&notices(&asked), Recipient::StaffOf(BUILDING)),
+            vec![NotificationKind::ExtensionRequested]
+        );
+        for (kind, told) in [
+            (EventKind::ExtensionApproved, NotificationKind::ExtensionApproved),
+            (EventKind::ExtensionDenied, NotificationKind::ExtensionDenied),
+        ] {
+            let mut decided = facts(kind, Some(UserId(30)));
+            decided.from_unit = Some(HOUSEHOLD);
+            assert_eq!(kinds_to(&notices(&decided), Recipient::StaffOf(HOUSEHOLD)), vec![told]);
         }
     }
 }

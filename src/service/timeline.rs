@@ -44,6 +44,12 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
         (Some(from), Some(to)) if moves => Some((level_of(conn, from)?, level_of(conn, to)?)),
         _ => None,
     };
+    // The unit above the one that missed a deadline to resolve, or asks for time.
+    let unit_above = match kind {
+        EventKind::ResolveOverdue => parent_of(conn, ticket.current_unit_id)?,
+        EventKind::ExtensionRequested => parent_of(conn, event.from_unit_id.unwrap_or(ticket.current_unit_id))?,
+        _ => None,
+    };
     let parties: Vec<UserId> = if ticket.kind == Kind::Dispute {
         db::parties_of(conn, &[ticket.id])?
             .into_iter()
@@ -60,6 +66,8 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
         parties: &parties,
         to_unit: event.to_unit_id.map(UnitId),
         levels,
+        from_unit: event.from_unit_id.map(UnitId),
+        unit_above,
         current_unit: UnitId(ticket.current_unit_id),
         accept_due_at: ticket.accept_due_at,
         resolve_due_at: ticket.resolve_due_at,
@@ -105,6 +113,13 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
 
 fn level_of(conn: &mut AnyConnection, unit_id: i64) -> Result<Level, ApiError> {
     Ok(queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?.level)
+}
+
+fn parent_of(conn: &mut AnyConnection, unit_id: i64) -> Result<Option<UnitId>, ApiError> {
+    Ok(queries::find_unit(conn, unit_id)?
+        .ok_or(ApiError::Internal)?
+        .parent_id
+        .map(UnitId))
 }
 
 fn new_row(

@@ -338,3 +338,85 @@ async fn the_text_follows_accept_language() {
             .starts_with(&format!("Ticket #{id} arrived at"))
     );
 }
+
+#[actix_web::test]
+async fn extensions_go_up_for_a_decision_and_missed_resolutions_urge_the_unit_above() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let branch = app.token("jm.branch1").await;
+    let id = file(&app, &resident, "noise", "装修噪音").await["id"].as_i64().unwrap();
+    act(&app, &household, id, "accept", json!({})).await;
+
+    // Asked below, told above; the decision goes back to the unit that asked.
+    let request = app
+        .post(
+            &format!("/api/v1/tickets/{id}/extension-requests"),
+            Some(&household),
+            json!({"hours": 24, "reason": "等待配件。"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let asked = &feed(&app, &building, "").await["items"][0];
+    assert_eq!(
+        (asked["kind"].as_str(), asked["ticket_id"].as_i64()),
+        (Some("extension_requested"), Some(id))
+    );
+    assert_eq!(asked["unit"]["level"], "household");
+    assert!(!told_of(&told(&app, &branch).await, "extension_requested", id));
+    app.post(
+        &format!("/api/v1/extension-requests/{}/approve", request["id"]),
+        Some(&building),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let admin = app.token("jm.admin").await;
+    let ticket = app
+        .get(&format!("/api/v1/tickets/{id}"), Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let approved = &feed(&app, &household, "").await["items"][0];
+    assert_eq!(approved["kind"], "extension_approved");
+    assert_eq!(time(&approved["due_at"]), time(&ticket["resolve_due_at"]));
+    assert!(
+        told(&app, &resident)
+            .await
+            .iter()
+            .all(|(k, _)| !k.starts_with("extension"))
+    );
+
+    // The (extended) deadline to resolve passes: the household is told it
+    // missed it, the building is asked to urge it on (催办), once.
+    app.clock.advance(Duration::hours(72 + 24 + 1));
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    let report = actix_web::web::block(move || run_once(&db, now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.resolve_breaches, 1);
+    let db = app.db.clone();
+    actix_web::web::block(move || run_once(&db, now))
+        .await
+        .unwrap()
+        .unwrap();
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let overdue = &feed(&app, &household, "").await["items"][0];
+    assert_eq!(overdue["kind"], "overdue");
+    assert_eq!(time(&overdue["due_at"]), time(&ticket["resolve_due_at"]));
+    let urged: Vec<Value> = feed(&app, &building, "?limit=100").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "urged")
+        .cloned()
+        .collect();
+    assert_eq!(urged.len(), 1, "once per missed deadline");
+    assert_eq!(urged[0]["unit"]["level"], "household");
+    assert_eq!(urged[0]["ticket_id"], id);
+}
