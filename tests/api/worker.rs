@@ -190,6 +190,27 @@ async fn two_workers_at_once_escalate_each_overdue_ticket_exactly_once() {
         }
         assert_eq!(seen, 300);
     }
+    // Each escalation told the reporter once: resident01 filed 15 of them.
+    let resident = app.token("resident01").await;
+    let mut told = std::collections::BTreeMap::<i64, usize>::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/notifications?limit=100&cursor={c}"),
+            None => "/api/v1/notifications?limit=100".to_owned(),
+        };
+        let page = app.get(&path, Some(&resident)).await.expect(200).clone();
+        for n in page["items"].as_array().unwrap() {
+            assert_eq!(n["kind"], "moved_up");
+            *told.entry(n["ticket_id"].as_i64().unwrap()).or_default() += 1;
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(told.len(), 15);
+    assert!(told.values().all(|n| *n == 3), "{told:?}");
 }
 
 fn hours_between(a: &Value, b: &Value) -> i64 {
