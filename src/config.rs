@@ -95,6 +95,12 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_WORKER_INTERVAL", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub worker_interval: u64,
 
+    /// Percent of a deadline's time (to sign for, to resolve) after which
+    /// the deadline worker warns the unit holding the ticket, once per
+    /// deadline.
+    #[arg(long, global = true, env = "GRIDDESK_DEADLINE_WARNING_PERCENT", default_value_t = 75, value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub deadline_warning_percent: u8,
+
     /// Do not run the deadline worker in this process (e.g. on all but some replicas).
     #[arg(long, global = true, env = "GRIDDESK_NO_WORKER")]
     pub no_worker: bool,
@@ -234,6 +240,15 @@ pub enum ConfigError {
 /// The configured JWT secret: the `GRIDDESK_JWT_SECRET` value or the
 /// contents of the secret file, checked for length. `None` when neither is
 /// set: [`build_state`] then uses the key generated into the database.
+impl ServeArgs {
+    /// When the deadline worker warns of a deadline.
+    pub fn deadline_warning(&self) -> crate::domain::sla::WarnAt {
+        // The flag's range is the type's.
+        crate::domain::sla::WarnAt::percent(self.deadline_warning_percent)
+            .unwrap_or(crate::domain::sla::WarnAt::DEFAULT)
+    }
+}
+
 pub fn configured_jwt_secret(from_env: Option<String>, file: Option<&Path>) -> Result<Option<String>, ConfigError> {
     let from_env = from_env.filter(|s| !s.is_empty());
     match (from_env, file) {

@@ -165,6 +165,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
                 worker_db,
                 worker_clock,
                 interval,
+                args.deadline_warning(),
                 worker_metrics,
             ));
         }

@@ -272,12 +272,13 @@ impl Metrics {
     }
 }
 
-fn deadline_actions(report: &Report) -> [(&'static str, usize); 4] {
+fn deadline_actions(report: &Report) -> [(&'static str, usize); 5] {
     [
         ("escalated", report.escalated),
         ("accept_breach", report.accept_breaches),
         ("resolve_breach", report.resolve_breaches),
         ("closed", report.closed),
+        ("warned", report.warnings),
     ]
 }
 

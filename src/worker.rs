@@ -3,7 +3,10 @@
 //!   system event (at the committee, where nothing is above, the breach is
 //!   flagged instead, once);
 //! - a missed resolve deadline is flagged, once;
-//! - a resolution the reporter left unconfirmed for 7 days is closed.
+//! - a resolution the reporter left unconfirmed for 7 days is closed;
+//! - when a set share of a deadline's time is gone (75% by default,
+//!   `--deadline-warning-percent`), the unit holding the ticket is warned,
+//!   once per deadline.
 //!
 //! With several replicas on one PostgreSQL database, each ticket is handled
 //! exactly once: a worker claims tickets with `FOR UPDATE SKIP LOCKED`, and a
@@ -19,7 +22,8 @@ use crate::db::schema::tickets;
 use crate::db::{AnyConnection, Db, queries};
 use crate::domain::ids::TicketId;
 use crate::domain::lifecycle::{DeadlineStep, auto_close_resolved_before};
-use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS};
+use crate::domain::notify::Deadline;
+use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS, WarnAt};
 use crate::domain::ticket::Status;
 use crate::error::ApiError;
 use crate::metrics::WorkerPass::{Deadlines, PruneAttempts, PruneSessions};
@@ -35,11 +39,13 @@ pub struct Report {
     pub accept_breaches: usize,
     pub resolve_breaches: usize,
     pub closed: usize,
+    /// Pre-breach warnings sent (one per ticket and deadline).
+    pub warnings: usize,
 }
 
 impl Report {
     pub fn total(&self) -> usize {
-        self.escalated + self.accept_breaches + self.resolve_breaches + self.closed
+        self.escalated + self.accept_breaches + self.resolve_breaches + self.closed + self.warnings
     }
 
     fn add(&mut self, other: Self) {
@@ -47,6 +53,7 @@ impl Report {
         self.accept_breaches += other.accept_breaches;
         self.resolve_breaches += other.resolve_breaches;
         self.closed += other.closed;
+        self.warnings += other.warnings;
     }
 }
 
@@ -117,8 +124,80 @@ fn handle(
     Ok(())
 }
 
-/// One pass over every job, in batches, until nothing is due.
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Claims up to `BATCH` open tickets whose `deadline` has `warn_at` of its
+/// time gone, not yet warned of and not yet missed, locked for this
+/// transaction. The share is asked of the database, so that only due
+/// tickets are read; `WarnAt::time` is the same rule.
+fn claim_warnings(
+    conn: &mut AnyConnection,
+    deadline: Deadline,
+    now: NaiveDateTime,
+    warn_at: WarnAt,
+) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{Double, Timestamp};
+    let (statuses, due, warned, breached) = match deadline {
+        Deadline::SignFor => (
+            names(&SIGN_FOR_CLOCK_RUNS),
+            "accept_due_at",
+            "accept_warned_due",
+            "accept_breached_at",
+        ),
+        Deadline::Resolve => (
+            names(&RESOLVE_CLOCK_RUNS),
+            "resolve_due_at",
+            "resolve_warned_due",
+            "resolve_breached_at",
+        ),
+    };
+    // Status names are the program's own constants.
+    let statuses = statuses.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+    let head = format!(
+        "SELECT id FROM tickets WHERE status IN ({statuses}) AND {breached} IS NULL AND {due} > $1 \
+         AND ({warned} IS NULL OR {warned} <> {due}) AND "
+    );
+    let tail = format!("ORDER BY {due} LIMIT {BATCH}");
+    let from = "COALESCE(arrived_at, created_at)";
+    let claimed: Vec<Claimed> = match conn {
+        AnyConnection::Postgres(pg) => diesel::sql_query(format!(
+            "{head}$1 >= {from} + $2 * ({due} - {from}) {tail} FOR UPDATE SKIP LOCKED"
+        ))
+        .bind::<Timestamp, _>(now)
+        .bind::<Double, _>(warn_at.share())
+        .load(pg)?,
+        // `$1` twice is one parameter in SQLite too.
+        AnyConnection::Sqlite(sqlite) => diesel::sql_query(format!(
+            "{head}julianday($1) >= julianday({from}) + $2 * (julianday({due}) - julianday({from})) {tail}"
+        ))
+        .bind::<Timestamp, _>(now)
+        .bind::<Double, _>(warn_at.share())
+        .load(sqlite)?,
+    };
+    Ok(claimed.into_iter().map(|c| c.id).collect())
+}
+
+/// Warns of one claimed ticket's deadline and remembers that it did.
+fn warn(conn: &mut AnyConnection, deadline: Deadline, id: i64, now: NaiveDateTime) -> Result<(), ApiError> {
+    let Some(ticket) = crate::db::tickets::find_ticket(conn, id)? else {
+        return Ok(());
+    };
+    crate::db::tickets::mark_warned(conn, &ticket, deadline)?;
+    crate::service::timeline::warn(conn, &ticket, deadline, now)
+}
+
+/// One pass over every job, in batches, until nothing is due, with
+/// warnings at the default share ([`WarnAt::DEFAULT`]).
 pub fn run_once(db: &Db, now: NaiveDateTime) -> Result<Report, ApiError> {
+    run_pass(db, now, WarnAt::DEFAULT)
+}
+
+/// One pass over every job, in batches, until nothing is due.
+pub fn run_pass(db: &Db, now: NaiveDateTime, warn_at: WarnAt) -> Result<Report, ApiError> {
     let mut report = Report::default();
     for step in [
         DeadlineStep::SignForMissed,
@@ -135,6 +214,22 @@ pub fn run_once(db: &Db, now: NaiveDateTime) -> Result<Report, ApiError> {
                 Ok((ids.len(), done))
             })?;
             report.add(done);
+            if handled < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+    }
+    // After the misses: a deadline already missed is not warned of.
+    for deadline in [Deadline::SignFor, Deadline::Resolve] {
+        loop {
+            let handled = db.write_blocking(move |conn| {
+                let ids = claim_warnings(conn, deadline, now, warn_at)?;
+                for id in &ids {
+                    warn(conn, deadline, *id, now)?;
+                }
+                Ok(ids.len())
+            })?;
+            report.warnings += handled;
             if handled < usize::try_from(BATCH).unwrap_or(usize::MAX) {
                 break;
             }
@@ -172,6 +267,7 @@ pub async fn run_forever(
     db: Db,
     clock: crate::clock::Clock,
     interval: std::time::Duration,
+    warn_at: WarnAt,
     metrics: crate::metrics::Metrics,
 ) {
     metrics.worker_started();
@@ -218,7 +314,7 @@ pub async fn run_forever(
         }
         let db = db.clone();
         let started = Instant::now();
-        let outcome = actix_web::web::block(move || run_once(&db, now)).await;
+        let outcome = actix_web::web::block(move || run_pass(&db, now, warn_at)).await;
         metrics.observe_pass(Deadlines, started.elapsed(), matches!(outcome, Ok(Ok(_))), clock.now());
         match outcome {
             Ok(Ok(report)) if report.total() > 0 => {
@@ -228,6 +324,7 @@ pub async fn run_forever(
                     accept_breaches = report.accept_breaches,
                     resolve_breaches = report.resolve_breaches,
                     closed = report.closed,
+                    warnings = report.warnings,
                     "deadline worker pass"
                 );
             }

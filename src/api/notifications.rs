@@ -417,6 +417,18 @@ fn text(kind: NotificationKind, lang: Lang, id: i64, unit: Option<&str>, due: Op
             "延期已批准",
             format!("工单 #{id} 的办结时限已延至 {due}。"),
         ),
+        N::SignForDueSoon => (
+            "Sign for it soon",
+            format!("Ticket #{id} at {unit} must be signed for by {due}."),
+            "即将超时：请尽快签收",
+            format!("{unit}的工单 #{id} 须在 {due} 前签收。"),
+        ),
+        N::ResolveDueSoon => (
+            "Resolve it soon",
+            format!("Ticket #{id} at {unit} must be resolved by {due}."),
+            "即将超时：请尽快办结",
+            format!("{unit}的工单 #{id} 须在 {due} 前办结。"),
+        ),
         N::ExtensionDenied => (
             "Extension denied",
             format!("The request for more time on ticket #{id} was denied: it is still due {due}."),

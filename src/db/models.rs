@@ -331,6 +331,15 @@ pub struct TicketRow {
     pub resolve_breached_at: Option<NaiveDateTime>,
     /// Disputes: `settled` or `not_settled` once resolved or referred.
     pub outcome: Option<String>,
+    /// When it arrived at its unit: its deadlines' time runs from here.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub arrived_at: Option<NaiveDateTime>,
+    /// The deadline to sign for the worker last warned of.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub accept_warned_due: Option<NaiveDateTime>,
+    /// The deadline to resolve the worker last warned of.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub resolve_warned_due: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -364,6 +373,7 @@ pub struct NewTicketRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub arrived_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

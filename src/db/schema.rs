@@ -136,6 +136,9 @@ diesel::table! {
         accept_breached_at -> Nullable<Timestamp>,
         resolve_breached_at -> Nullable<Timestamp>,
         outcome -> Nullable<Text>,
+        arrived_at -> Nullable<Timestamp>,
+        accept_warned_due -> Nullable<Timestamp>,
+        resolve_warned_due -> Nullable<Timestamp>,
     }
 }
 

@@ -251,6 +251,27 @@ pub struct TicketChanges {
     pub accept_breached_at: Option<Option<NaiveDateTime>>,
     pub resolve_breached_at: Option<Option<NaiveDateTime>>,
     pub outcome: Option<Option<String>>,
+    pub arrived_at: Option<NaiveDateTime>,
+}
+
+/// Remembers that the worker warned of `ticket`'s `deadline` as it stands
+/// (not a change anyone sees: neither its version nor `updated_at` moves).
+pub fn mark_warned(
+    conn: &mut AnyConnection,
+    ticket: &TicketRow,
+    deadline: crate::domain::notify::Deadline,
+) -> QueryResult<()> {
+    use crate::domain::notify::Deadline;
+    let row = tickets::table.find(ticket.id);
+    match deadline {
+        Deadline::SignFor => diesel::update(row)
+            .set(tickets::accept_warned_due.eq(Some(ticket.accept_due_at)))
+            .execute(conn),
+        Deadline::Resolve => diesel::update(row)
+            .set(tickets::resolve_warned_due.eq(Some(ticket.resolve_due_at)))
+            .execute(conn),
+    }
+    .map(drop)
 }
 
 pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges) -> QueryResult<TicketRow> {

@@ -205,11 +205,15 @@ pub struct Changes {
     pub resolve_breached_at: Option<Option<NaiveDateTime>>,
     /// A dispute's outcome (调解结果), once resolved or referred.
     pub outcome: Option<Option<MediationOutcome>>,
+    /// An arrival at a unit: the deadlines' time runs from here.
+    pub arrived_at: Option<NaiveDateTime>,
 }
 
 /// The deadlines at a unit, from its SLA rules (`service` looks them up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadlines {
+    /// When the ticket arrived, the start of both deadlines' time.
+    pub from: NaiveDateTime,
     pub accept_due_at: NaiveDateTime,
     pub resolve_due_at: NaiveDateTime,
 }
@@ -219,6 +223,7 @@ impl Changes {
     /// deadlines and no breach carried over from the unit it left.
     pub fn arrive(&mut self, unit: UnitId, deadlines: Deadlines) {
         self.current_unit = Some(unit);
+        self.arrived_at = Some(deadlines.from);
         self.accept_due_at = Some(deadlines.accept_due_at);
         self.resolve_due_at = Some(deadlines.resolve_due_at);
         self.accepted_at = Some(None);
@@ -1332,6 +1337,7 @@ mod tests {
         changes.arrive(
             UnitId(3),
             Deadlines {
+                from: now(),
                 accept_due_at: later(24),
                 resolve_due_at: later(72),
             },
@@ -1340,6 +1346,7 @@ mod tests {
             changes,
             Changes {
                 current_unit: Some(UnitId(3)),
+                arrived_at: Some(now()),
                 accept_due_at: Some(later(24)),
                 resolve_due_at: Some(later(72)),
                 accepted_at: Some(None),

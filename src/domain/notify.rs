@@ -75,10 +75,17 @@ pub enum NotificationKind {
     ExtensionApproved,
     /// To the staff of the unit that asked: the deadline stays `due_at`.
     ExtensionDenied,
+    /// To the staff of the ticket's unit: most of the time to sign for it
+    /// is gone; sign for it by `due_at` (a pre-breach warning, once per
+    /// deadline).
+    SignForDueSoon,
+    /// To the staff of the ticket's unit: most of the time to resolve it is
+    /// gone; resolve it by `due_at` (once per deadline).
+    ResolveDueSoon,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 19] = [
+    pub const ALL: [NotificationKind; 21] = [
         NotificationKind::Arrived,
         NotificationKind::Accepted,
         NotificationKind::MovedUp,
@@ -98,6 +105,8 @@ impl NotificationKind {
         NotificationKind::ExtensionRequested,
         NotificationKind::ExtensionApproved,
         NotificationKind::ExtensionDenied,
+        NotificationKind::SignForDueSoon,
+        NotificationKind::ResolveDueSoon,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +130,8 @@ impl NotificationKind {
             NotificationKind::ExtensionRequested => "extension_requested",
             NotificationKind::ExtensionApproved => "extension_approved",
             NotificationKind::ExtensionDenied => "extension_denied",
+            NotificationKind::SignForDueSoon => "sign_for_due_soon",
+            NotificationKind::ResolveDueSoon => "resolve_due_soon",
         }
     }
 
@@ -301,6 +312,27 @@ pub fn notices(event: &EventFacts) -> Vec<Notice> {
         true
     });
     out
+}
+
+/// Which deadline a pre-breach warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    SignFor,
+    Resolve,
+}
+
+/// A pre-breach warning (the deadline worker's): to the staff of the unit
+/// holding the ticket, naming the deadline.
+pub fn warning(deadline: Deadline, unit: UnitId, due_at: NaiveDateTime) -> Notice {
+    Notice {
+        to: Recipient::StaffOf(unit),
+        kind: match deadline {
+            Deadline::SignFor => NotificationKind::SignForDueSoon,
+            Deadline::Resolve => NotificationKind::ResolveDueSoon,
+        },
+        unit: Some(unit),
+        due_at: Some(due_at),
+    }
 }
 
 fn rank(level: Level) -> usize {

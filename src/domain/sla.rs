@@ -18,6 +18,29 @@ pub fn is_overdue(status: Status, accept_due: NaiveDateTime, resolve_due: NaiveD
         || (RESOLVE_CLOCK_RUNS.contains(&status) && resolve_due < now)
 }
 
+/// How much of a deadline's time may pass before the unit holding the
+/// ticket is warned (a pre-breach warning), in percent (1–99).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarnAt(u8);
+
+impl WarnAt {
+    pub const DEFAULT: WarnAt = WarnAt(75);
+
+    pub fn percent(percent: u8) -> Option<Self> {
+        (1..=99).contains(&percent).then_some(Self(percent))
+    }
+
+    pub fn share(self) -> f64 {
+        f64::from(self.0) / 100.0
+    }
+
+    /// When to warn of a deadline whose time runs from `from` to `due`. The
+    /// deadline worker's query asks the same of the database.
+    pub fn time(self, from: NaiveDateTime, due: NaiveDateTime) -> NaiveDateTime {
+        from + (due - from) * i32::from(self.0) / 100
+    }
+}
+
 /// Hours to sign for and to resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hours {
@@ -63,6 +86,22 @@ pub fn hours_for(rules: &[Rule], level: Level, category_id: i64, priority: Prior
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_comes_when_its_share_of_the_time_is_gone() {
+        let from = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .and_then(|d| d.and_hms_opt(8, 0, 0))
+            .unwrap();
+        let due = from + chrono::Duration::hours(24);
+        assert_eq!(WarnAt::DEFAULT.time(from, due), from + chrono::Duration::hours(18));
+        assert_eq!(
+            WarnAt::percent(50).unwrap().time(from, due),
+            from + chrono::Duration::hours(12)
+        );
+        assert_eq!(WarnAt::percent(0), None);
+        assert_eq!(WarnAt::percent(100), None);
+        assert!((WarnAt::DEFAULT.share() - 0.75).abs() < f64::EPSILON);
+    }
 
     #[test]
     fn deadlines_run_while_a_ticket_is_open_at_a_unit() {

@@ -192,6 +192,7 @@ pub fn file(
             version: 1,
             created_at: now,
             updated_at: now,
+            arrived_at: Some(now),
         },
     )?;
     db::record_first_visit(conn, ticket.id, unit_id)?;

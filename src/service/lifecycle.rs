@@ -111,6 +111,7 @@ pub fn arrive(
     let (accept_due_at, resolve_due_at) = db::arrival_deadlines(conn, &category, ticket.priority, arrival.level, now)?;
     db::record_visit(conn, ticket.id, unit.0)?;
     Ok(Deadlines {
+        from: now,
         accept_due_at,
         resolve_due_at,
     })
@@ -219,6 +220,7 @@ fn row_changes(c: Changes) -> TicketChanges {
         accept_breached_at: c.accept_breached_at,
         resolve_breached_at: c.resolve_breached_at,
         outcome: c.outcome.map(|o| o.map(|o| o.as_str().to_owned())),
+        arrived_at: c.arrived_at,
     }
 }
 

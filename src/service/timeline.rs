@@ -12,7 +12,7 @@ use crate::db::queries;
 use crate::db::tickets as db;
 use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
-use crate::domain::notify::{self, EventFacts, Recipient};
+use crate::domain::notify::{self, Deadline, EventFacts, Notice, Recipient};
 use crate::domain::ticket::{EventKind, Kind};
 use crate::error::ApiError;
 
@@ -73,7 +73,42 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
         resolve_due_at: ticket.resolve_due_at,
         resolved_at: ticket.resolved_at,
     };
-    let notices = notify::notices(&facts);
+    write_notices(
+        conn,
+        notify::notices(&facts),
+        event.actor_id,
+        ticket.id,
+        Some(event.id),
+        event.created_at,
+    )
+}
+
+/// The deadline worker's pre-breach warning of `deadline` on `ticket`, to
+/// the staff of the unit holding it. The worker calls it once per deadline.
+pub fn warn(
+    conn: &mut AnyConnection,
+    ticket: &TicketRow,
+    deadline: Deadline,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let due_at = match deadline {
+        Deadline::SignFor => ticket.accept_due_at,
+        Deadline::Resolve => ticket.resolve_due_at,
+    };
+    let notice = notify::warning(deadline, UnitId(ticket.current_unit_id), due_at);
+    write_notices(conn, vec![notice], None, ticket.id, None, now)
+}
+
+/// Writes `notices`, the staff of each unit looked up (never `actor`), each
+/// user told once.
+fn write_notices(
+    conn: &mut AnyConnection,
+    notices: Vec<Notice>,
+    actor: Option<i64>,
+    ticket_id: i64,
+    event_id: Option<i64>,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
     if notices.is_empty() {
         return Ok(());
     }
@@ -95,7 +130,7 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
             Recipient::User(user) => vec![user.0],
             Recipient::StaffOf(unit) => staff
                 .iter()
-                .filter(|(at, user)| *at == unit.0 && Some(*user) != event.actor_id)
+                .filter(|(at, user)| *at == unit.0 && Some(*user) != actor)
                 .map(|(_, user)| *user)
                 .collect(),
         };
@@ -104,7 +139,16 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
             if rows.iter().any(|r| r.user_id == user_id) {
                 continue;
             }
-            rows.push(new_row(user_id, &notice, ticket.id, event.id, event.created_at));
+            rows.push(NewNotificationRow {
+                user_id,
+                kind: notice.kind.as_str().to_owned(),
+                ticket_id,
+                event_id,
+                unit_id: notice.unit.map(|u| u.0),
+                due_at: notice.due_at,
+                created_at: at,
+                read_at: None,
+            });
         }
     }
     store::insert_notifications(conn, &rows)?;
@@ -120,23 +164,4 @@ fn parent_of(conn: &mut AnyConnection, unit_id: i64) -> Result<Option<UnitId>, A
         .ok_or(ApiError::Internal)?
         .parent_id
         .map(UnitId))
-}
-
-fn new_row(
-    user_id: i64,
-    notice: &notify::Notice,
-    ticket_id: i64,
-    event_id: i64,
-    created_at: NaiveDateTime,
-) -> NewNotificationRow {
-    NewNotificationRow {
-        user_id,
-        kind: notice.kind.as_str().to_owned(),
-        ticket_id,
-        event_id: Some(event_id),
-        unit_id: notice.unit.map(|u| u.0),
-        due_at: notice.due_at,
-        created_at,
-        read_at: None,
-    }
 }

@@ -435,6 +435,7 @@ async fn worker_passes_are_timed_stamped_and_counted() {
         app.db.clone(),
         app.clock.clone(),
         std::time::Duration::from_secs(3600),
+        griddesk::domain::sla::WarnAt::DEFAULT,
         app.metrics.clone(),
     ));
     let mut scrape = metrics.scrape().await;
@@ -471,7 +472,7 @@ async fn worker_passes_are_timed_stamped_and_counted() {
     }
     let action = "griddesk_worker_deadline_actions_total";
     assert_eq!(scrape.expect(action, &[("action", "escalated")]), 1.0);
-    for other in ["accept_breach", "resolve_breach", "closed"] {
+    for other in ["accept_breach", "resolve_breach", "closed", "warned"] {
         assert_eq!(scrape.expect(action, &[("action", other)]), 0.0, "{other}");
     }
 }

@@ -420,3 +420,92 @@ async fn extensions_go_up_for_a_decision_and_missed_resolutions_urge_the_unit_ab
     assert_eq!(urged[0]["unit"]["level"], "household");
     assert_eq!(urged[0]["ticket_id"], id);
 }
+
+/// Passes of two workers at once, as two replicas run them; the sum of
+/// what they did.
+async fn race(app: &TestApp) -> griddesk::worker::Report {
+    let now = app.clock.now_naive();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let db = app.db.clone();
+            std::thread::spawn(move || run_once(&db, now).unwrap())
+        })
+        .collect();
+    let mut total = griddesk::worker::Report::default();
+    for worker in workers {
+        let report = worker.join().unwrap();
+        total.warnings += report.warnings;
+        total.escalated += report.escalated;
+    }
+    total
+}
+
+#[actix_web::test]
+async fn three_quarters_of_a_deadline_gone_warns_the_unit_once_per_deadline() {
+    let app = TestApp::with_demo().await;
+    let resident = app.token("resident01").await;
+    let ticket = file(&app, &resident, "noise", "装修噪音").await;
+    let id = ticket["id"].as_i64().unwrap();
+    let due = |kind: &str| time(&ticket[kind]);
+    let filed = time(&ticket["created_at"]);
+    let to_sign = due("accept_due_at") - filed;
+    assert_eq!(race(&app).await.warnings, 0, "nothing is near its deadline");
+
+    // Just short of three quarters: nothing; just past: one warning, however
+    // many workers run.
+    app.clock.advance(to_sign * 3 / 4 - Duration::minutes(1));
+    assert_eq!(race(&app).await.warnings, 0);
+    app.clock.advance(Duration::minutes(2));
+    assert_eq!(race(&app).await.warnings, 1);
+    assert_eq!(race(&app).await.warnings, 0, "once per deadline");
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let warned = &feed(&app, &household, "").await["items"][0];
+    assert_eq!(
+        (warned["kind"].as_str(), warned["ticket_id"].as_i64()),
+        (Some("sign_for_due_soon"), Some(id))
+    );
+    assert_eq!(time(&warned["due_at"]), due("accept_due_at"));
+    assert!(
+        told(&app, &app.token("resident01").await).await.is_empty(),
+        "the reporter is not warned"
+    );
+
+    // Signed for: the time to resolve, from the same arrival, is watched next.
+    act(&app, &household, id, "accept", json!({})).await;
+    let to_resolve = due("resolve_due_at") - filed;
+    let elapsed = app.clock.now() - filed;
+    app.clock.advance(to_resolve * 3 / 4 - elapsed + Duration::minutes(1));
+    assert_eq!(race(&app).await.warnings, 1);
+    assert_eq!(race(&app).await.warnings, 0);
+    let household = app.token("jm.b1.bldg1.h1").await;
+    assert_eq!(feed(&app, &household, "").await["items"][0]["kind"], "resolve_due_soon");
+
+    // More time approved: a new deadline, warned of again when its own three
+    // quarters are gone.
+    let request = app
+        .post(
+            &format!("/api/v1/tickets/{id}/extension-requests"),
+            Some(&household),
+            json!({"hours": 48, "reason": "等待配件。"}),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let building = app.token("jm.b1.bldg1").await;
+    app.post(
+        &format!("/api/v1/extension-requests/{}/approve", request["id"]),
+        Some(&building),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(race(&app).await.warnings, 0);
+    let extended = to_resolve + Duration::hours(48);
+    let elapsed = app.clock.now() - filed;
+    app.clock.advance(extended * 3 / 4 - elapsed + Duration::minutes(1));
+    assert_eq!(race(&app).await.warnings, 1);
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let again = &feed(&app, &household, "").await["items"][0];
+    assert_eq!(again["kind"], "resolve_due_soon");
+    assert_eq!(time(&again["due_at"]), filed + extended);
+}
