@@ -272,13 +272,14 @@ impl Metrics {
     }
 }
 
-fn deadline_actions(report: &Report) -> [(&'static str, usize); 5] {
+fn deadline_actions(report: &Report) -> [(&'static str, usize); 6] {
     [
         ("escalated", report.escalated),
         ("accept_breach", report.accept_breaches),
         ("resolve_breach", report.resolve_breaches),
         ("closed", report.closed),
         ("warned", report.warnings),
+        ("follow_up_due", report.follow_ups_due),
     ]
 }
 

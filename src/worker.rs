@@ -6,7 +6,9 @@
 //! - a resolution the reporter left unconfirmed for 7 days is closed;
 //! - when a set share of a deadline's time is gone (75% by default,
 //!   `--deadline-warning-percent`), the unit holding the ticket is warned,
-//!   once per deadline.
+//!   once per deadline;
+//! - a settled dispute's follow-up visit (履行回访) that falls due is told
+//!   to the unit holding it, once per due date.
 //!
 //! With several replicas on one PostgreSQL database, each ticket is handled
 //! exactly once: a worker claims tickets with `FOR UPDATE SKIP LOCKED`, and a
@@ -41,11 +43,18 @@ pub struct Report {
     pub closed: usize,
     /// Pre-breach warnings sent (one per ticket and deadline).
     pub warnings: usize,
+    /// Follow-up visits told of as due (one per visit and due date).
+    pub follow_ups_due: usize,
 }
 
 impl Report {
     pub fn total(&self) -> usize {
-        self.escalated + self.accept_breaches + self.resolve_breaches + self.closed + self.warnings
+        self.escalated
+            + self.accept_breaches
+            + self.resolve_breaches
+            + self.closed
+            + self.warnings
+            + self.follow_ups_due
     }
 
     fn add(&mut self, other: Self) {
@@ -54,6 +63,7 @@ impl Report {
         self.resolve_breaches += other.resolve_breaches;
         self.closed += other.closed;
         self.warnings += other.warnings;
+        self.follow_ups_due += other.follow_ups_due;
     }
 }
 
@@ -235,7 +245,30 @@ pub fn run_pass(db: &Db, now: NaiveDateTime, warn_at: WarnAt) -> Result<Report, 
             }
         }
     }
+    loop {
+        let handled = db.write_blocking(move |conn| {
+            let ids = crate::db::mediation::claim_due_follow_ups(conn, now, BATCH)?;
+            for id in &ids {
+                remind_follow_up(conn, *id, now)?;
+            }
+            Ok(ids.len())
+        })?;
+        report.follow_ups_due += handled;
+        if handled < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
     Ok(report)
+}
+
+/// Tells the unit of one claimed follow-up that it is due, and remembers it.
+fn remind_follow_up(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Result<(), ApiError> {
+    let Some(follow_up) = crate::db::mediation::find_follow_up(conn, id)? else {
+        return Ok(());
+    };
+    let ticket = crate::db::tickets::find_ticket(conn, follow_up.ticket_id)?.ok_or(ApiError::Internal)?;
+    crate::db::mediation::mark_reminded(conn, &follow_up)?;
+    crate::service::timeline::remind_follow_up(conn, &ticket, follow_up.due_at, now)
 }
 
 /// Sessions are kept this long after they end, then deleted.
@@ -325,6 +358,7 @@ pub async fn run_forever(
                     resolve_breaches = report.resolve_breaches,
                     closed = report.closed,
                     warnings = report.warnings,
+                    follow_ups_due = report.follow_ups_due,
                     "deadline worker pass"
                 );
             }

@@ -429,6 +429,12 @@ fn text(kind: NotificationKind, lang: Lang, id: i64, unit: Option<&str>, due: Op
             "即将超时：请尽快办结",
             format!("{unit}的工单 #{id} 须在 {due} 前办结。"),
         ),
+        N::FollowUpDue => (
+            "Follow-up visit due",
+            format!("The follow-up visit on dispute #{id} at {unit} is due ({due}): record how the agreement is kept."),
+            "履行回访到期",
+            format!("{unit}的纠纷 #{id} 应于 {due} 进行履行回访，请登记回访结果。"),
+        ),
         N::ExtensionDenied => (
             "Extension denied",
             format!("The request for more time on ticket #{id} was denied: it is still due {due}."),

@@ -125,6 +125,39 @@ pub fn record_follow_up(
         .get_result(conn)
 }
 
+/// Claims up to `limit` follow-ups of settled disputes due by `now` and not
+/// yet told of at their due date, locked for this transaction (others skip
+/// them on PostgreSQL).
+pub fn claim_due_follow_ups(conn: &mut AnyConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<i64>> {
+    let settled = tickets::table
+        .filter(tickets::status.eq_any(["resolved", "closed"]))
+        .select(tickets::id);
+    let query = follow_ups::table
+        .filter(follow_ups::recorded_at.is_null())
+        .filter(follow_ups::due_at.le(now))
+        .filter(
+            follow_ups::reminded_due
+                .is_null()
+                .or(follow_ups::reminded_due.ne(follow_ups::due_at.nullable())),
+        )
+        .filter(follow_ups::ticket_id.eq_any(settled))
+        .order(follow_ups::due_at.asc())
+        .select(follow_ups::id)
+        .limit(limit);
+    match conn {
+        AnyConnection::Postgres(pg) => query.for_update().skip_locked().load(pg),
+        AnyConnection::Sqlite(sqlite) => query.load(sqlite),
+    }
+}
+
+/// Remembers that the unit was told of `follow_up` at its due date.
+pub fn mark_reminded(conn: &mut AnyConnection, follow_up: &FollowUpRow) -> QueryResult<()> {
+    diesel::update(follow_ups::table.find(follow_up.id))
+        .set(follow_ups::reminded_due.eq(Some(follow_up.due_at)))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Which follow-ups a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowUpState {

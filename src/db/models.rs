@@ -575,6 +575,9 @@ pub struct FollowUpRow {
     pub note: Option<String>,
     #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    /// The due date the worker last told the unit of.
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub reminded_due: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -270,6 +270,7 @@ diesel::table! {
         result -> Nullable<Text>,
         note -> Nullable<Text>,
         created_at -> Timestamp,
+        reminded_due -> Nullable<Timestamp>,
     }
 }
 

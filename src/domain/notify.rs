@@ -82,10 +82,13 @@ pub enum NotificationKind {
     /// To the staff of the ticket's unit: most of the time to resolve it is
     /// gone; resolve it by `due_at` (once per deadline).
     ResolveDueSoon,
+    /// To the staff of a settled dispute's unit: its follow-up visit
+    /// (履行回访) is due (`due_at`).
+    FollowUpDue,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 21] = [
+    pub const ALL: [NotificationKind; 22] = [
         NotificationKind::Arrived,
         NotificationKind::Accepted,
         NotificationKind::MovedUp,
@@ -107,6 +110,7 @@ impl NotificationKind {
         NotificationKind::ExtensionDenied,
         NotificationKind::SignForDueSoon,
         NotificationKind::ResolveDueSoon,
+        NotificationKind::FollowUpDue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +136,7 @@ impl NotificationKind {
             NotificationKind::ExtensionDenied => "extension_denied",
             NotificationKind::SignForDueSoon => "sign_for_due_soon",
             NotificationKind::ResolveDueSoon => "resolve_due_soon",
+            NotificationKind::FollowUpDue => "follow_up_due",
         }
     }
 
@@ -330,6 +335,16 @@ pub fn warning(deadline: Deadline, unit: UnitId, due_at: NaiveDateTime) -> Notic
             Deadline::SignFor => NotificationKind::SignForDueSoon,
             Deadline::Resolve => NotificationKind::ResolveDueSoon,
         },
+        unit: Some(unit),
+        due_at: Some(due_at),
+    }
+}
+
+/// A follow-up visit fell due: to the staff of the dispute's unit.
+pub fn follow_up_due(unit: UnitId, due_at: NaiveDateTime) -> Notice {
+    Notice {
+        to: Recipient::StaffOf(unit),
+        kind: NotificationKind::FollowUpDue,
         unit: Some(unit),
         due_at: Some(due_at),
     }

@@ -99,6 +99,18 @@ pub fn warn(
     write_notices(conn, vec![notice], None, ticket.id, None, now)
 }
 
+/// The deadline worker's reminder that a follow-up visit of `ticket` is due
+/// (at `due_at`), to the staff of the unit holding it.
+pub fn remind_follow_up(
+    conn: &mut AnyConnection,
+    ticket: &TicketRow,
+    due_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let notice = notify::follow_up_due(UnitId(ticket.current_unit_id), due_at);
+    write_notices(conn, vec![notice], None, ticket.id, None, now)
+}
+
 /// Writes `notices`, the staff of each unit looked up (never `actor`), each
 /// user told once.
 fn write_notices(

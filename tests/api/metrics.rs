@@ -472,7 +472,7 @@ async fn worker_passes_are_timed_stamped_and_counted() {
     }
     let action = "griddesk_worker_deadline_actions_total";
     assert_eq!(scrape.expect(action, &[("action", "escalated")]), 1.0);
-    for other in ["accept_breach", "resolve_breach", "closed", "warned"] {
+    for other in ["accept_breach", "resolve_breach", "closed", "warned", "follow_up_due"] {
         assert_eq!(scrape.expect(action, &[("action", other)]), 0.0, "{other}");
     }
 }

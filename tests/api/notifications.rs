@@ -436,6 +436,8 @@ async fn race(app: &TestApp) -> griddesk::worker::Report {
         let report = worker.join().unwrap();
         total.warnings += report.warnings;
         total.escalated += report.escalated;
+        total.closed += report.closed;
+        total.follow_ups_due += report.follow_ups_due;
     }
     total
 }
@@ -508,4 +510,61 @@ async fn three_quarters_of_a_deadline_gone_warns_the_unit_once_per_deadline() {
     let again = &feed(&app, &household, "").await["items"][0];
     assert_eq!(again["kind"], "resolve_due_soon");
     assert_eq!(time(&again["due_at"]), filed + extended);
+}
+
+#[actix_web::test]
+async fn an_agreement_tells_both_parties_and_its_follow_up_visit_tells_the_unit_when_due() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let applicant = app.token("resident01").await;
+    let respondent_id = app.user_id(&admin, "resident03").await;
+    let body = json!({"category": "neighbour_dispute", "title": "漏水纠纷", "description": "协商未果。",
+        "respondents": [{"user_id": respondent_id}]});
+    let id = app.post("/api/v1/disputes", Some(&applicant), body).await.expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let leader = app.token("jm.b1.bldg1").await;
+    assert!(told_of(&told(&app, &leader).await, "arrived", id));
+    act(&app, &leader, id, "accept", json!({})).await;
+    let deadline = (app.clock.now() + Duration::days(20)).to_rfc3339();
+    let agreement = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/disputes/{id}/agreement"),
+            Some(&leader),
+            Some(json!({"terms": "修复防水层。", "performance_deadline": deadline})),
+        )
+        .await
+        .expect(201)
+        .clone();
+    let respondent = app.token("resident03").await;
+    for party in [&applicant, &respondent] {
+        let list = told(&app, party).await;
+        assert!(told_of(&list, "agreement_recorded", id), "{list:?}");
+        assert!(told_of(&list, "accepted", id), "{list:?}");
+    }
+    act(&app, &leader, id, "resolve", json!({"note": "调解成功"})).await;
+    assert_eq!(feed(&app, &respondent, "").await["items"][0]["kind"], "resolved");
+
+    // The visit falls due 30 days on: the unit is told, once.
+    let due = time(&agreement["follow_ups"][0]["due_at"]);
+    app.clock.advance(due - app.clock.now() + Duration::minutes(1));
+    let now = app.clock.now_naive();
+    let db = app.db.clone();
+    let report = actix_web::web::block(move || run_once(&db, now))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.follow_ups_due, 1);
+    assert_eq!(race(&app).await.total(), 0, "told once");
+    let leader = app.token("jm.b1.bldg1").await;
+    let reminder = feed(&app, &leader, "?limit=100").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "follow_up_due")
+        .cloned()
+        .unwrap();
+    assert_eq!(reminder["ticket_id"], id);
+    assert_eq!(time(&reminder["due_at"]), due);
 }
