@@ -101,6 +101,10 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_DEADLINE_WARNING_PERCENT", default_value_t = 75, value_parser = clap::value_parser!(u8).range(1..=99))]
     pub deadline_warning_percent: u8,
 
+    /// Days a notification is kept; the worker deletes older ones hourly.
+    #[arg(long, global = true, env = "GRIDDESK_NOTIFICATION_RETENTION_DAYS", default_value_t = 180, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub notification_retention_days: u32,
+
     /// Do not run the deadline worker in this process (e.g. on all but some replicas).
     #[arg(long, global = true, env = "GRIDDESK_NO_WORKER")]
     pub no_worker: bool,

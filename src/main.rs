@@ -166,6 +166,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
                 worker_clock,
                 interval,
                 args.deadline_warning(),
+                args.notification_retention_days,
                 worker_metrics,
             ));
         }

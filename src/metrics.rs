@@ -50,16 +50,24 @@ pub enum WorkerPass {
     PruneSessions,
     /// Deleting attempts that left every limit's window (every pass).
     PruneAttempts,
+    /// Deleting notifications past their retention (once an hour).
+    PruneNotifications,
 }
 
 impl WorkerPass {
-    pub const ALL: [Self; 3] = [Self::Deadlines, Self::PruneSessions, Self::PruneAttempts];
+    pub const ALL: [Self; 4] = [
+        Self::Deadlines,
+        Self::PruneSessions,
+        Self::PruneAttempts,
+        Self::PruneNotifications,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Deadlines => "deadlines",
             Self::PruneSessions => "prune_sessions",
             Self::PruneAttempts => "prune_attempts",
+            Self::PruneNotifications => "prune_notifications",
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::domain::notify::Deadline;
 use crate::domain::sla::{RESOLVE_CLOCK_RUNS, SIGN_FOR_CLOCK_RUNS, WarnAt};
 use crate::domain::ticket::Status;
 use crate::error::ApiError;
-use crate::metrics::WorkerPass::{Deadlines, PruneAttempts, PruneSessions};
+use crate::metrics::WorkerPass::{Deadlines, PruneAttempts, PruneNotifications, PruneSessions};
 use crate::service::lifecycle::apply_deadline_step;
 
 /// Tickets handled per transaction.
@@ -293,14 +293,33 @@ pub fn prune_sessions(db: &Db, now: NaiveDateTime) -> Result<usize, ApiError> {
     Ok(pruned)
 }
 
+/// Deletes notifications created more than `retention_days` before `now`,
+/// oldest first, in batches. Returns how many went.
+pub fn prune_notifications(db: &Db, now: NaiveDateTime, retention_days: u32) -> Result<usize, ApiError> {
+    let cutoff = now - chrono::Duration::days(i64::from(retention_days));
+    let mut pruned = 0;
+    // Bounded: a pass deletes at most 100 batches; the rest waits for the next.
+    for _ in 0..100 {
+        let deleted =
+            db.write_blocking(move |conn| Ok(crate::db::notifications::delete_older_than(conn, cutoff, 1000)?))?;
+        pruned += deleted;
+        if deleted < 1000 {
+            break;
+        }
+    }
+    Ok(pruned)
+}
+
 /// Runs the worker every `interval` until the server stops; prunes ended
-/// sessions once an hour and expired limit attempts every pass. Each pass
+/// sessions and old notifications once an hour and expired limit attempts
+/// every pass. Each pass
 /// is timed and, when it succeeds, stamped in `metrics`.
 pub async fn run_forever(
     db: Db,
     clock: crate::clock::Clock,
     interval: std::time::Duration,
     warn_at: WarnAt,
+    notification_retention_days: u32,
     metrics: crate::metrics::Metrics,
 ) {
     metrics.worker_started();
@@ -312,9 +331,9 @@ pub async fn run_forever(
         let now = clock.now_naive();
         if last_prune.is_none_or(|at| now - at >= chrono::Duration::minutes(PRUNE_EVERY_MINUTES)) {
             last_prune = Some(now);
-            let db = db.clone();
+            let sessions_db = db.clone();
             let started = Instant::now();
-            let outcome = actix_web::web::block(move || prune_sessions(&db, now)).await;
+            let outcome = actix_web::web::block(move || prune_sessions(&sessions_db, now)).await;
             metrics.observe_pass(
                 PruneSessions,
                 started.elapsed(),
@@ -326,6 +345,23 @@ pub async fn run_forever(
                 Ok(Ok(pruned)) => tracing::info!(pruned, "ended sessions deleted"),
                 Ok(Err(error)) => tracing::error!(%error, "pruning sessions failed"),
                 Err(error) => tracing::error!(%error, "pruning sessions could not run"),
+            }
+            let notifications_db = db.clone();
+            let started = Instant::now();
+            let outcome =
+                actix_web::web::block(move || prune_notifications(&notifications_db, now, notification_retention_days))
+                    .await;
+            metrics.observe_pass(
+                PruneNotifications,
+                started.elapsed(),
+                matches!(outcome, Ok(Ok(_))),
+                clock.now(),
+            );
+            match outcome {
+                Ok(Ok(0)) => {}
+                Ok(Ok(pruned)) => tracing::info!(pruned, "old notifications deleted"),
+                Ok(Err(error)) => tracing::error!(%error, "pruning notifications failed"),
+                Err(error) => tracing::error!(%error, "pruning notifications could not run"),
             }
         }
         // Attempts counted against limits leave their window within the

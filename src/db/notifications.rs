@@ -112,3 +112,26 @@ pub fn mark_read(conn: &mut AnyConnection, user_id: i64, which: Marked, now: Nai
             .execute(conn),
     }
 }
+
+/// Deletes up to `limit` of the oldest notifications if created before
+/// `cutoff`; returns how many went. Walks the key from the oldest (ids grow
+/// with time), so it reads at most `limit` rows whatever the table holds.
+pub fn delete_older_than(conn: &mut AnyConnection, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    let oldest: Vec<(i64, NaiveDateTime)> = notifications::table
+        .select((notifications::id, notifications::created_at))
+        .order(notifications::id.asc())
+        .limit(limit)
+        .load::<(i64, Stamp)>(conn)?
+        .into_iter()
+        .map(|(id, at)| (id, at.into()))
+        .collect();
+    let old: Vec<i64> = oldest
+        .iter()
+        .take_while(|(_, at)| *at < cutoff)
+        .map(|(id, _)| *id)
+        .collect();
+    match old.last() {
+        Some(last) => diesel::delete(notifications::table.filter(notifications::id.le(*last))).execute(conn),
+        None => Ok(0),
+    }
+}

@@ -436,6 +436,7 @@ async fn worker_passes_are_timed_stamped_and_counted() {
         app.clock.clone(),
         std::time::Duration::from_secs(3600),
         griddesk::domain::sla::WarnAt::DEFAULT,
+        180,
         app.metrics.clone(),
     ));
     let mut scrape = metrics.scrape().await;
@@ -456,7 +457,7 @@ async fn worker_passes_are_timed_stamped_and_counted() {
     scrape.expect_type("griddesk_worker_last_pass_timestamp_seconds", "gauge");
     scrape.expect_type("griddesk_worker_deadline_actions_total", "counter");
     let now = app.clock.now().timestamp() as f64;
-    for pass in ["deadlines", "prune_sessions", "prune_attempts"] {
+    for pass in ["deadlines", "prune_sessions", "prune_attempts", "prune_notifications"] {
         let label = [("pass", pass)];
         assert_eq!(
             scrape.expect("griddesk_worker_pass_duration_seconds_count", &label),

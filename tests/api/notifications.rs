@@ -568,3 +568,37 @@ async fn an_agreement_tells_both_parties_and_its_follow_up_visit_tells_the_unit_
     assert_eq!(reminder["ticket_id"], id);
     assert_eq!(time(&reminder["due_at"]), due);
 }
+
+#[actix_web::test]
+async fn notifications_past_their_retention_are_deleted_oldest_first() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.user_id(&admin, "resident01").await;
+    let file_for = |n: usize| {
+        let app = &app;
+        async move {
+            let admin = app.token("jm.admin").await;
+            let body = json!({"category": "noise", "title": format!("噪音{n}"), "description": "夜间噪音。", "on_behalf_of": resident});
+            app.post("/api/v1/complaints", Some(&admin), body).await.expect(201)["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    for n in 0..3 {
+        file_for(n).await;
+    }
+    app.clock.advance(Duration::days(100));
+    let kept = [file_for(3).await, file_for(4).await];
+    let prune = |app: &TestApp| {
+        let db = app.db.clone();
+        let now = app.clock.now_naive();
+        actix_web::web::block(move || griddesk::worker::prune_notifications(&db, now, 180))
+    };
+    assert_eq!(prune(&app).await.unwrap().unwrap(), 0, "none is 180 days old");
+    app.clock.advance(Duration::days(81));
+    assert_eq!(prune(&app).await.unwrap().unwrap(), 3);
+    assert_eq!(prune(&app).await.unwrap().unwrap(), 0);
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let left: Vec<i64> = told(&app, &household).await.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(left, [kept[1], kept[0]]);
+}
