@@ -48,6 +48,45 @@ pub fn insert_notifications(conn: &mut AnyConnection, rows: &[NewNotificationRow
         .map(drop))
 }
 
+/// Writes `row` (its `user_id` aside) to every active account holding a
+/// post at exactly `unit_id`, but `actor`, in one statement: what a filing
+/// writes, without first reading who the staff are.
+pub fn insert_for_staff_of(
+    conn: &mut AnyConnection,
+    unit_id: i64,
+    actor: Option<i64>,
+    row: &NewNotificationRow,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    let staff = posts::table
+        .inner_join(users::table)
+        .filter(posts::unit_id.eq(unit_id))
+        .filter(users::active.eq(true))
+        .filter(posts::user_id.ne(actor.unwrap_or(0)))
+        .select((
+            posts::user_id,
+            row.kind.clone().into_sql::<Text>(),
+            row.ticket_id.into_sql::<BigInt>(),
+            row.event_id.into_sql::<Nullable<BigInt>>(),
+            row.unit_id.into_sql::<Nullable<BigInt>>(),
+            row.due_at.into_sql::<Nullable<Timestamp>>(),
+            row.created_at.into_sql::<Timestamp>(),
+        ));
+    let columns = (
+        notifications::user_id,
+        notifications::kind,
+        notifications::ticket_id,
+        notifications::event_id,
+        notifications::unit_id,
+        notifications::due_at,
+        notifications::created_at,
+    );
+    super::each_backend!(conn, |c| diesel::insert_into(notifications::table)
+        .values(staff.clone())
+        .into_columns(columns)
+        .execute(c))
+}
+
 /// The active accounts holding a post at exactly these units, as
 /// (unit id, user id).
 pub fn staff_at(conn: &mut AnyConnection, unit_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {

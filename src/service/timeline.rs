@@ -124,6 +124,14 @@ fn write_notices(
     if notices.is_empty() {
         return Ok(());
     }
+    // One unit's staff alone (a filing, a warning): one statement.
+    if let [notice] = notices.as_slice()
+        && let Recipient::StaffOf(unit) = notice.to
+    {
+        let row = new_row(0, notice, ticket_id, event_id, at);
+        store::insert_for_staff_of(conn, unit.0, actor, &row)?;
+        return Ok(());
+    }
     let units: Vec<i64> = notices
         .iter()
         .filter_map(|n| match n.to {
@@ -151,16 +159,7 @@ fn write_notices(
             if rows.iter().any(|r| r.user_id == user_id) {
                 continue;
             }
-            rows.push(NewNotificationRow {
-                user_id,
-                kind: notice.kind.as_str().to_owned(),
-                ticket_id,
-                event_id,
-                unit_id: notice.unit.map(|u| u.0),
-                due_at: notice.due_at,
-                created_at: at,
-                read_at: None,
-            });
+            rows.push(new_row(user_id, &notice, ticket_id, event_id, at));
         }
     }
     store::insert_notifications(conn, &rows)?;
@@ -176,4 +175,23 @@ fn parent_of(conn: &mut AnyConnection, unit_id: i64) -> Result<Option<UnitId>, A
         .ok_or(ApiError::Internal)?
         .parent_id
         .map(UnitId))
+}
+
+fn new_row(
+    user_id: i64,
+    notice: &Notice,
+    ticket_id: i64,
+    event_id: Option<i64>,
+    at: NaiveDateTime,
+) -> NewNotificationRow {
+    NewNotificationRow {
+        user_id,
+        kind: notice.kind.as_str().to_owned(),
+        ticket_id,
+        event_id,
+        unit_id: notice.unit.map(|u| u.0),
+        due_at: notice.due_at,
+        created_at: at,
+        read_at: None,
+    }
 }

@@ -602,3 +602,25 @@ async fn notifications_past_their_retention_are_deleted_oldest_first() {
     let left: Vec<i64> = told(&app, &household).await.into_iter().map(|(_, id)| id).collect();
     assert_eq!(left, [kept[1], kept[0]]);
 }
+
+#[actix_web::test]
+async fn staff_filing_for_a_resident_at_their_own_unit_are_not_told_of_it() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.user_id(&admin, "resident01").await;
+    let building = app.token("jm.b1.bldg1").await;
+    let body = json!({"category": "leak", "title": "漏水", "description": "楼道漏水。", "on_behalf_of": resident});
+    let id = app
+        .post("/api/v1/complaints", Some(&building), body.clone())
+        .await
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(unread(&app, &building).await, 0, "not told of their own filing");
+    // Filed by someone else, the same building is told.
+    let other = app.post("/api/v1/complaints", Some(&admin), body).await.expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(told(&app, &building).await, [("arrived".to_owned(), other)]);
+    assert_ne!(id, other);
+}
