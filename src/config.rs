@@ -330,6 +330,7 @@ pub fn build_state(
         swagger: true,
         cors_origins: Vec::new(),
         body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
+        streams: crate::api::notification_stream::Streams::default(),
         time_zone: crate::api::local_time::DEFAULT_TIME_ZONE,
         metrics,
     })

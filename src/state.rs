@@ -40,4 +40,6 @@ pub struct AppState {
     pub time_zone: chrono_tz::Tz,
     /// This server's Prometheus metrics (served only on `--metrics-bind`).
     pub metrics: Metrics,
+    /// The notification streams open on this server, and their bounds.
+    pub streams: crate::api::notification_stream::Streams,
 }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod local_time;
 pub mod me;
 pub mod mediation;
+pub mod notification_stream;
 pub mod notifications;
 pub mod openapi;
 pub mod posts;

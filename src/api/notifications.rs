@@ -14,6 +14,7 @@ use super::tickets::UnitRef;
 use super::{JsonBody, PageRequest, QueryParams};
 use crate::auth::Auth;
 use crate::clock::utc;
+use crate::db::AnyConnection;
 use crate::db::notifications::{self as store, Marked, NotificationRow};
 use crate::db::tickets::units_by_ids;
 use crate::domain::ids::{TicketId, UnitId};
@@ -25,6 +26,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(list_notifications)
         .service(count_unread_notifications)
+        .service(super::notification_stream::stream_notifications)
         .service(mark_notifications_read);
 }
 
@@ -113,22 +115,7 @@ async fn list_notifications(
         .db
         .run(move |conn| {
             let rows = store::page(conn, user_id, unread, page.after_id, page.fetch())?;
-            let mut ids: Vec<i64> = rows.iter().filter_map(|n| n.unit_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let units: HashMap<i64, UnitRef> = units_by_ids(conn, &ids)?
-                .into_iter()
-                .map(|u| {
-                    (
-                        u.id,
-                        UnitRef {
-                            id: UnitId(u.id),
-                            name: u.name,
-                            level: u.level,
-                        },
-                    )
-                })
-                .collect();
+            let units = units_of(conn, &rows)?;
             Ok((rows, units))
         })
         .await?;
@@ -172,7 +159,8 @@ async fn count_unread_notifications(
     Ok(web::Json(UnreadCount { unread }))
 }
 
-/// Which notifications to mark read: exactly one of the two.
+/// Which notifications to mark read: `ids`, everything `up_to` an id, or
+/// both (all of either).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"up_to": 88}))]
@@ -198,8 +186,9 @@ pub struct MarkedRead {
 
 /// Mark my notifications read
 ///
-/// One, several (`ids`) or everything up to an id (`up_to`). Repeating it is
-/// harmless: what is read stays read, with its first `read_at`.
+/// One, several (`ids`) or everything up to an id (`up_to`); a body with
+/// neither marks nothing. Repeating it is harmless: what is read stays read,
+/// with its first `read_at`.
 #[utoipa::path(
     tag = "notifications",
     request_body = MarkRead,
@@ -212,7 +201,7 @@ pub struct MarkedRead {
         (status = 422, response = ValidationFailed),
     ),
     security(("bearer" = [])),
-    extensions(("x-field-codes" = json!({"ids": ["one_of", "out_of_range"], "up_to": ["one_of"]})))
+    extensions(("x-field-codes" = json!({"ids": ["out_of_range"]})))
 )]
 #[post("/notifications/read")]
 async fn mark_notifications_read(
@@ -222,23 +211,11 @@ async fn mark_notifications_read(
 ) -> Result<web::Json<MarkedRead>, ApiError> {
     let input = body.0;
     let mut v = Validator::default();
-    let one_of = || {
-        Invalid::new(
-            "one_of",
-            "Send exactly one of `ids` and `up_to`.",
-            "ids 与 up_to 须且只能提供一个。",
-        )
-    };
-    match (&input.ids, input.up_to) {
-        (Some(_), Some(_)) | (None, None) => {
-            v.push("ids", one_of());
-            v.push("up_to", one_of());
-        }
-        (Some(ids), None) if ids.is_empty() || ids.len() > 100 => v.push(
+    if input.ids.as_ref().is_some_and(|ids| ids.is_empty() || ids.len() > 100) {
+        v.push(
             "ids",
             Invalid::new("out_of_range", "Send 1 to 100 ids.", "ids 须为 1 到 100 个。"),
-        ),
-        _ => {}
+        );
     }
     v.finish()?;
     let now = state.clock.now_naive();
@@ -246,23 +223,44 @@ async fn mark_notifications_read(
     let (marked, unread) = state
         .db
         .write(move |conn| {
-            let which = match (&input.ids, input.up_to) {
-                (Some(ids), _) => Marked::These(ids),
-                (None, Some(up_to)) => Marked::UpTo(up_to),
-                (None, None) => return Err(ApiError::Internal),
-            };
-            let marked = store::mark_read(conn, user_id, which, now)?;
+            let mut marked = 0;
+            if let Some(ids) = &input.ids {
+                marked += store::mark_read(conn, user_id, Marked::These(ids), now)?;
+            }
+            if let Some(up_to) = input.up_to {
+                marked += store::mark_read(conn, user_id, Marked::UpTo(up_to), now)?;
+            }
             Ok((marked, store::unread_count(conn, user_id)?))
         })
         .await?;
     Ok(web::Json(MarkedRead { marked, unread }))
 }
 
-fn lang_of(req: &HttpRequest) -> Lang {
+/// The units `rows` name, as shown.
+pub(super) fn units_of(conn: &mut AnyConnection, rows: &[NotificationRow]) -> Result<HashMap<i64, UnitRef>, ApiError> {
+    let mut ids: Vec<i64> = rows.iter().filter_map(|n| n.unit_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(units_by_ids(conn, &ids)?
+        .into_iter()
+        .map(|u| {
+            (
+                u.id,
+                UnitRef {
+                    id: UnitId(u.id),
+                    name: u.name,
+                    level: u.level,
+                },
+            )
+        })
+        .collect())
+}
+
+pub(super) fn lang_of(req: &HttpRequest) -> Lang {
     Lang::from_accept_language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
 }
 
-fn response(
+pub(super) fn response(
     row: NotificationRow,
     units: &HashMap<i64, UnitRef>,
     lang: Lang,

@@ -21,6 +21,9 @@ pub struct Auth {
     pub user: UserRow,
     /// The session's stored id (the hash of the token's `sid`).
     pub session_id: String,
+    /// When the access token expires (Unix seconds): a stream opened with
+    /// it ends then.
+    pub expires_at: i64,
 }
 
 /// Who made a request, as the audit trail records it.
@@ -150,6 +153,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<Auth,
         caller: caller_from(&user, posts),
         user,
         session_id: stored_id,
+        expires_at: claims.exp,
     })
 }
 

@@ -122,6 +122,26 @@ pub fn page(
     query.load(conn)
 }
 
+/// `user_id`'s notifications after `after_id`, oldest first (a stream's next).
+pub fn after(conn: &mut AnyConnection, user_id: i64, after_id: i64, limit: i64) -> QueryResult<Vec<NotificationRow>> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::id.gt(after_id))
+        .select(NotificationRow::as_select())
+        .order(notifications::id.asc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// The id of `user_id`'s newest notification (0 when none).
+pub fn newest_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .select(diesel::dsl::max(notifications::id))
+        .first::<Option<i64>>(conn)
+        .map(|id| id.unwrap_or(0))
+}
+
 pub fn unread_count(conn: &mut AnyConnection, user_id: i64) -> QueryResult<i64> {
     notifications::table
         .filter(notifications::user_id.eq(user_id))

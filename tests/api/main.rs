@@ -19,6 +19,7 @@ mod logs;
 mod matrix;
 mod mediation;
 mod metrics;
+mod notification_stream;
 mod notifications;
 mod openapi;
 mod posts;

@@ -56,6 +56,10 @@ const MATRIX: &[(&str, [u16; 9])] = &[
         [401, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
     (
+        "GET /api/v1/notifications/stream",
+        [401, 200, 200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
         "GET /api/v1/notifications/unread-count",
         [401, 200, 200, 200, 200, 200, 200, 200, 200],
     ),
@@ -261,7 +265,15 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let app = TestApp::with_demo().await;
+        // A notification stream answers 200 and then stays open until it
+        // has been idle this long.
+        let app = TestApp::spawn_with(|state| {
+            state.streams.idle = std::time::Duration::from_millis(200);
+            state.streams.heartbeat = std::time::Duration::from_millis(100);
+            state.streams.poll = std::time::Duration::from_millis(50);
+        })
+        .await;
+        app.load_demo().await;
         let root = app.superadmin().await;
         app.second_community(&root).await;
         let admin = app.token("jm.admin").await;

@@ -292,12 +292,30 @@ async fn the_feed_pages_filters_unread_and_marks_read_only_ones_own() {
         .collect();
     assert_eq!(left, [notes[1]]);
 
-    // Exactly one of the two, and a sane number of ids.
-    for body in [json!({}), json!({"ids": [1], "up_to": 1}), json!({"ids": []})] {
+    // Neither marks nothing; both mark all of either; a sane number of ids.
+    let res = app
+        .post("/api/v1/notifications/read", Some(&household), json!({}))
+        .await;
+    assert_eq!(
+        (res.expect(200)["marked"].as_i64(), res.body["unread"].as_i64()),
+        (Some(0), Some(1))
+    );
+    for body in [json!({"ids": []}), json!({"ids": (0..101).collect::<Vec<i64>>()})] {
         app.post("/api/v1/notifications/read", Some(&household), body)
             .await
             .expect_problem(422, "validation_failed");
     }
+    let res = app
+        .post(
+            "/api/v1/notifications/read",
+            Some(&household),
+            json!({"ids": [notes[1]], "up_to": 0}),
+        )
+        .await;
+    assert_eq!(
+        (res.expect(200)["marked"].as_i64(), res.body["unread"].as_i64()),
+        (Some(1), Some(0))
+    );
     app.get("/api/v1/notifications?cursor=nonsense", Some(&household))
         .await
         .expect_problem(422, "validation_failed");

@@ -127,6 +127,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     // notifications
     ("list_notifications", "我的通知"),
     ("count_unread_notifications", "未读通知数"),
+    ("stream_notifications", "通知推送（SSE）"),
     ("mark_notifications_read", "标记通知已读"),
     // me
     ("get_me", "我的账号"),
