@@ -105,6 +105,26 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "GRIDDESK_NOTIFICATION_RETENTION_DAYS", default_value_t = 180, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub notification_retention_days: u32,
 
+    /// Allow webhook endpoints with plain `http://` URLs. For development
+    /// only: a delivery's body and signature then cross the network in clear.
+    #[arg(long, global = true, env = "GRIDDESK_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+
+    /// Allow webhook deliveries to loopback, private, link-local and other
+    /// internal addresses (refused by default against server-side request
+    /// forgery). For tests, or a gateway on the operator's own network.
+    #[arg(long, global = true, env = "GRIDDESK_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// Hours a webhook delivery is retried before it is given up; an
+    /// endpoint failing for this long (10 attempts at least) is disabled.
+    #[arg(long, global = true, env = "GRIDDESK_WEBHOOK_RETRY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub webhook_retry_hours: u32,
+
+    /// Seconds a webhook delivery attempt may take, connecting included.
+    #[arg(long, global = true, env = "GRIDDESK_WEBHOOK_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout: u64,
+
     /// Do not run the deadline worker in this process (e.g. on all but some replicas).
     #[arg(long, global = true, env = "GRIDDESK_NO_WORKER")]
     pub no_worker: bool,
@@ -245,6 +265,22 @@ pub enum ConfigError {
 /// contents of the secret file, checked for length. `None` when neither is
 /// set: [`build_state`] then uses the key generated into the database.
 impl ServeArgs {
+    /// Which webhook endpoints may be registered and reached.
+    pub fn webhook_reach(&self) -> crate::domain::webhooks::Reach {
+        crate::domain::webhooks::Reach {
+            allow_http: self.webhook_allow_http,
+            allow_private: self.webhook_allow_private,
+        }
+    }
+
+    /// How webhook deliveries are made.
+    pub fn webhook_settings(&self, time_zone: chrono_tz::Tz) -> crate::webhooks::Settings {
+        let mut settings = crate::webhooks::Settings::new(self.webhook_reach(), time_zone);
+        settings.retry = crate::domain::webhooks::RetryWindow::hours(self.webhook_retry_hours);
+        settings.timeout = std::time::Duration::from_secs(self.webhook_timeout);
+        settings
+    }
+
     /// When the deadline worker warns of a deadline.
     pub fn deadline_warning(&self) -> crate::domain::sla::WarnAt {
         // The flag's range is the type's.
@@ -331,6 +367,7 @@ pub fn build_state(
         cors_origins: Vec::new(),
         body_timeout: std::time::Duration::from_secs(crate::api::DEFAULT_BODY_TIMEOUT_SECONDS),
         streams: crate::api::notification_stream::Streams::default(),
+        webhook_reach: crate::domain::webhooks::Reach::default(),
         time_zone: crate::api::local_time::DEFAULT_TIME_ZONE,
         metrics,
     })

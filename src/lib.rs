@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod policy;
 pub mod service;
 pub mod state;
+pub mod webhooks;
 pub mod worker;
 
 use actix_web::body::MessageBody;

@@ -112,6 +112,8 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     state.cors_origins = args.cors_origins.clone();
     state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
     state.time_zone = args.time_zone;
+    state.webhook_reach = args.webhook_reach();
+    let deliverer = griddesk::webhooks::Deliverer::new(args.webhook_settings(args.time_zone))?;
     state.limits.sign_in_address.allowed = args.login_failures_per_address;
     state.limits.registration_address.allowed = args.registrations_per_address;
     let hash_concurrency = args
@@ -123,6 +125,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     );
     let backend = state.db.backend();
     let (worker_db, worker_clock) = (state.db.clone(), state.clock.clone());
+    let (webhook_db, webhook_clock) = (state.db.clone(), state.clock.clone());
     let audit = state.audit.clone();
     let blocking_threads = usize::try_from(state.db.pool_size()).unwrap_or(16) + hash_concurrency + 2;
     let (metrics, metrics_db) = (state.metrics.clone(), state.db.clone());
@@ -158,7 +161,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             }
         };
         if args.no_worker {
-            tracing::info!("the deadline worker is off in this process (--no-worker)");
+            tracing::info!("the deadline worker and webhook deliveries are off in this process (--no-worker)");
         } else {
             let interval = std::time::Duration::from_secs(args.worker_interval);
             actix_web::rt::spawn(griddesk::worker::run_forever(
@@ -167,6 +170,14 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
                 interval,
                 args.deadline_warning(),
                 args.notification_retention_days,
+                worker_metrics.clone(),
+            ));
+            // Webhook deliveries run beside it, on their own loop: a slow
+            // endpoint never holds up the deadlines.
+            actix_web::rt::spawn(griddesk::webhooks::run_forever(
+                webhook_db,
+                webhook_clock,
+                deliverer,
                 worker_metrics,
             ));
         }

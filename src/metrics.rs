@@ -52,14 +52,17 @@ pub enum WorkerPass {
     PruneAttempts,
     /// Deleting notifications past their retention (once an hour).
     PruneNotifications,
+    /// Posting due webhook deliveries (every second or so).
+    Webhooks,
 }
 
 impl WorkerPass {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Deadlines,
         Self::PruneSessions,
         Self::PruneAttempts,
         Self::PruneNotifications,
+        Self::Webhooks,
     ];
 
     pub fn label(self) -> &'static str {
@@ -68,6 +71,7 @@ impl WorkerPass {
             Self::PruneSessions => "prune_sessions",
             Self::PruneAttempts => "prune_attempts",
             Self::PruneNotifications => "prune_notifications",
+            Self::Webhooks => "webhooks",
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct Metrics {
     worker_pass_failures: IntCounterVec,
     worker_last_pass: GaugeVec,
     worker_deadline_actions: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_endpoints_disabled: prometheus::IntCounter,
     limit_rejections: IntCounterVec,
 }
 
@@ -194,6 +200,23 @@ impl Metrics {
                     &["action"],
                 ),
             )?,
+            webhook_deliveries: registered(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "griddesk_webhook_deliveries_total",
+                        "Webhook delivery attempts by outcome: delivered, retrying (failed, tried again later), given_up.",
+                    ),
+                    &["outcome"],
+                ),
+            )?,
+            webhook_endpoints_disabled: registered(
+                r,
+                prometheus::IntCounter::new(
+                    "griddesk_webhook_endpoints_disabled_total",
+                    "Webhook endpoints disabled after failing for the whole retry window.",
+                ),
+            )?,
             limit_rejections: registered(
                 r,
                 IntCounterVec::new(
@@ -240,6 +263,21 @@ impl Metrics {
                 .with_label_values(&[action])
                 .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
         }
+    }
+
+    /// Counts what a webhook delivery pass did.
+    pub fn count_webhook_deliveries(&self, report: &crate::webhooks::Report) {
+        for (outcome, count) in [
+            ("delivered", report.delivered),
+            ("retrying", report.retrying),
+            ("given_up", report.given_up),
+        ] {
+            self.webhook_deliveries
+                .with_label_values(&[outcome])
+                .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+        }
+        self.webhook_endpoints_disabled
+            .inc_by(u64::try_from(report.disabled).unwrap_or(u64::MAX));
     }
 
     /// Shows the worker's counters at 0 from its start, so a rate over them

@@ -42,4 +42,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The notification streams open on this server, and their bounds.
     pub streams: crate::api::notification_stream::Streams,
+    /// Which webhook endpoints may be registered (`--webhook-allow-http`,
+    /// `--webhook-allow-private`).
+    pub webhook_reach: crate::domain::webhooks::Reach,
 }

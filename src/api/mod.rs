@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod categories;
 pub mod csv;
+pub mod devices;
 pub mod extensions;
 pub mod health;
 pub mod local_time;
@@ -23,6 +24,7 @@ pub mod token;
 pub mod units;
 pub mod unread_body;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -83,6 +85,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     auth::configure(cfg);
     token::configure(cfg);
     me::configure(cfg);
+    devices::configure(cfg);
     notifications::configure(cfg);
     units::configure(cfg);
     posts::configure(cfg);
@@ -95,6 +98,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     mediation::configure(cfg);
     stats::configure(cfg);
     audit::configure(cfg);
+    webhooks::configure(cfg);
 }
 
 /// A JSON request body. Unlike `web::Json` it answers every failure as a

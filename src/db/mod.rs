@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod audit;
 pub mod audit_queue;
 pub mod category_cache;
+pub mod devices;
 pub mod fragment;
 pub mod in_ids;
 pub mod mediation;
@@ -17,6 +18,7 @@ pub mod stamp;
 pub mod stats;
 pub mod tickets;
 pub mod version_cache;
+pub mod webhooks;
 pub mod write_audit;
 pub mod writer;
 

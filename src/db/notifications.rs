@@ -13,7 +13,7 @@ use super::stamp::{MaybeStamp, Stamp};
 pub struct NewNotificationRow {
     pub user_id: i64,
     pub kind: String,
-    pub ticket_id: i64,
+    pub ticket_id: Option<i64>,
     pub event_id: Option<i64>,
     pub unit_id: Option<i64>,
     pub due_at: Option<NaiveDateTime>,
@@ -27,7 +27,7 @@ pub struct NotificationRow {
     pub id: i64,
     pub user_id: i64,
     pub kind: String,
-    pub ticket_id: i64,
+    pub ticket_id: Option<i64>,
     pub event_id: Option<i64>,
     pub unit_id: Option<i64>,
     #[diesel(deserialize_as = MaybeStamp)]
@@ -66,7 +66,7 @@ pub fn insert_for_staff_of(
         .select((
             posts::user_id,
             row.kind.clone().into_sql::<Text>(),
-            row.ticket_id.into_sql::<BigInt>(),
+            row.ticket_id.into_sql::<Nullable<BigInt>>(),
             row.event_id.into_sql::<Nullable<BigInt>>(),
             row.unit_id.into_sql::<Nullable<BigInt>>(),
             row.due_at.into_sql::<Nullable<Timestamp>>(),

@@ -314,12 +314,63 @@ diesel::table! {
         id -> BigInt,
         user_id -> BigInt,
         kind -> Text,
-        ticket_id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
         event_id -> Nullable<BigInt>,
         unit_id -> Nullable<BigInt>,
         due_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        community_id -> BigInt,
+        url -> Text,
+        kinds -> Text,
+        description -> Text,
+        secret -> Text,
+        state -> Text,
+        consecutive_failures -> Integer,
+        failing_since -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        kind -> Text,
+        ticket_id -> Nullable<BigInt>,
+        event_id -> Nullable<BigInt>,
+        unit_id -> Nullable<BigInt>,
+        due_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        platform -> Text,
+        token -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -334,6 +385,7 @@ diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(dispute_parties -> tickets (ticket_id));
 diesel::joinable!(follow_ups -> tickets (ticket_id));
 diesel::joinable!(audit_answers -> audit_log (audit_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     units,
@@ -358,4 +410,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_answers,
     password_witnesses,
     notifications,
+    webhook_endpoints,
+    webhook_deliveries,
+    devices,
 );

@@ -85,10 +85,14 @@ pub enum NotificationKind {
     /// To the staff of a settled dispute's unit: its follow-up visit
     /// (履行回访) is due (`due_at`).
     FollowUpDue,
+    /// To a community's admins: one of its webhook endpoints kept failing
+    /// and was disabled (`unit` is the community; no ticket). Resume it
+    /// with `PATCH /webhooks/{id}`.
+    WebhookDisabled,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 22] = [
+    pub const ALL: [NotificationKind; 23] = [
         NotificationKind::Arrived,
         NotificationKind::Accepted,
         NotificationKind::MovedUp,
@@ -111,6 +115,7 @@ impl NotificationKind {
         NotificationKind::SignForDueSoon,
         NotificationKind::ResolveDueSoon,
         NotificationKind::FollowUpDue,
+        NotificationKind::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +142,7 @@ impl NotificationKind {
             NotificationKind::SignForDueSoon => "sign_for_due_soon",
             NotificationKind::ResolveDueSoon => "resolve_due_soon",
             NotificationKind::FollowUpDue => "follow_up_due",
+            NotificationKind::WebhookDisabled => "webhook_disabled",
         }
     }
 

@@ -10,6 +10,7 @@ use crate::db::models::{EventRow, NewEventRow, TicketRow};
 use crate::db::notifications::{self as store, NewNotificationRow};
 use crate::db::queries;
 use crate::db::tickets as db;
+use crate::db::webhooks;
 use crate::domain::grid::Level;
 use crate::domain::ids::{UnitId, UserId};
 use crate::domain::notify::{self, Deadline, EventFacts, Notice, Recipient};
@@ -77,7 +78,7 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
         conn,
         notify::notices(&facts),
         event.actor_id,
-        ticket.id,
+        ticket,
         Some(event.id),
         event.created_at,
     )
@@ -96,7 +97,7 @@ pub fn warn(
         Deadline::Resolve => ticket.resolve_due_at,
     };
     let notice = notify::warning(deadline, UnitId(ticket.current_unit_id), due_at);
-    write_notices(conn, vec![notice], None, ticket.id, None, now)
+    write_notices(conn, vec![notice], None, ticket, None, now)
 }
 
 /// The deadline worker's reminder that a follow-up visit of `ticket` is due
@@ -108,21 +109,43 @@ pub fn remind_follow_up(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let notice = notify::follow_up_due(UnitId(ticket.current_unit_id), due_at);
-    write_notices(conn, vec![notice], None, ticket.id, None, now)
+    write_notices(conn, vec![notice], None, ticket, None, now)
 }
 
 /// Writes `notices`, the staff of each unit looked up (never `actor`), each
-/// user told once.
+/// user told once, and queues one webhook delivery per kind for the
+/// endpoints of the ticket's community that take it.
 fn write_notices(
     conn: &mut AnyConnection,
     notices: Vec<Notice>,
     actor: Option<i64>,
-    ticket_id: i64,
+    ticket: &TicketRow,
     event_id: Option<i64>,
     at: NaiveDateTime,
 ) -> Result<(), ApiError> {
     if notices.is_empty() {
         return Ok(());
+    }
+    let ticket_id = ticket.id;
+    let mut kinds: Vec<&Notice> = Vec::new();
+    for notice in &notices {
+        if !kinds.iter().any(|k| k.kind == notice.kind) {
+            kinds.push(notice);
+        }
+    }
+    for notice in kinds {
+        webhooks::enqueue(
+            conn,
+            &webhooks::Outgoing {
+                community_id: ticket.community_id,
+                kind: notice.kind.as_str(),
+                ticket_id: Some(ticket_id),
+                event_id,
+                unit_id: notice.unit.map(|u| u.0),
+                due_at: notice.due_at,
+                at,
+            },
+        )?;
     }
     // One unit's staff alone (a filing, a warning): one statement.
     if let [notice] = notices.as_slice()
@@ -187,7 +210,7 @@ fn new_row(
     NewNotificationRow {
         user_id,
         kind: notice.kind.as_str().to_owned(),
-        ticket_id,
+        ticket_id: Some(ticket_id),
         event_id,
         unit_id: notice.unit.map(|u| u.0),
         due_at: notice.due_at,

@@ -40,4 +40,5 @@ mod units;
 mod users;
 mod visibility;
 mod web;
+mod webhooks;
 mod worker;

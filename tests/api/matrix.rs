@@ -233,6 +233,34 @@ const MATRIX: &[(&str, [u16; 9])] = &[
     ("GET /api/v1/stats", [401, 404, 404, 404, 404, 404, 200, 404, 200]),
     ("GET /api/v1/stats/units", [401, 404, 404, 404, 404, 404, 200, 404, 200]),
     ("GET /api/v1/audit", [401, 403, 403, 403, 403, 403, 403, 200, 200]),
+    ("POST /api/v1/me/devices", [401, 201, 201, 201, 201, 201, 201, 201, 201]),
+    ("GET /api/v1/me/devices", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (
+        "DELETE /api/v1/me/devices",
+        [401, 204, 204, 204, 204, 204, 204, 204, 204],
+    ),
+    ("POST /api/v1/webhooks", [401, 403, 403, 403, 403, 403, 403, 422, 201]),
+    ("GET /api/v1/webhooks", [401, 403, 403, 403, 403, 403, 403, 200, 200]),
+    (
+        "GET /api/v1/webhooks/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 404, 200],
+    ),
+    (
+        "PATCH /api/v1/webhooks/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 404, 200],
+    ),
+    (
+        "DELETE /api/v1/webhooks/{id}",
+        [401, 403, 403, 403, 403, 403, 403, 404, 204],
+    ),
+    (
+        "GET /api/v1/webhooks/{id}/deliveries",
+        [401, 403, 403, 403, 403, 403, 403, 404, 200],
+    ),
+    (
+        "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        [401, 403, 403, 403, 403, 403, 403, 404, 202],
+    ),
     (
         "POST /api/v1/auth/logout",
         [401, 204, 204, 204, 204, 204, 204, 204, 204],
@@ -260,6 +288,9 @@ struct Fixture {
     shared: i64,
     /// A dispute at the building, with an agreement, still open.
     dispute: i64,
+    /// jm.admin's webhook endpoint for 军门社区, and one of its deliveries.
+    webhook: i64,
+    delivery: i64,
     serial: std::cell::Cell<u32>,
 }
 
@@ -312,9 +343,22 @@ impl Fixture {
             committee,
             shared: 0,
             dispute: 0,
+            webhook: 0,
+            delivery: 0,
             serial: std::cell::Cell::new(0),
         };
+        f.webhook = f.webhook().await;
         f.shared = f.complaint("noise").await;
+        let deliveries = f
+            .send(
+                Method::GET,
+                &format!("/api/v1/webhooks/{}/deliveries", f.webhook),
+                &f.admin,
+                None,
+                200,
+            )
+            .await;
+        f.delivery = deliveries["items"][0]["id"].as_i64().unwrap();
         f.dispute = f.dispute().await;
         f.put(&format!("/api/v1/disputes/{}/agreement", f.dispute), f.agreement(), 201)
             .await;
@@ -353,6 +397,13 @@ impl Fixture {
         let body = json!({"category": "neighbour_dispute", "title": "漏水纠纷", "description": "协商未果。",
             "on_behalf_of": self.resident01, "respondents": [{"user_id": self.resident03}]});
         self.post("/api/v1/disputes", body, 201).await["id"].as_i64().unwrap()
+    }
+
+    /// A webhook endpoint of 军门社区, registered by its admin.
+    async fn webhook(&self) -> i64 {
+        let n = self.next();
+        let body = json!({"community_id": self.committee, "url": format!("https://hooks.example.com/{n}")});
+        self.post("/api/v1/webhooks", body, 201).await["id"].as_i64().unwrap()
     }
 
     fn agreement(&self) -> Value {
@@ -598,6 +649,28 @@ impl Fixture {
                 let follow_up = agreed["follow_ups"][0]["id"].to_string();
                 (path.replace("{id}", &follow_up), Some(json!({"result": "fulfilled"})))
             }
+            "POST /api/v1/me/devices" | "DELETE /api/v1/me/devices" => {
+                // Each caller registers (and forgets) a token of their own.
+                let body = json!({"platform": "fcm", "token": format!("matrix-token-{who}")});
+                (path.to_owned(), Some(body))
+            }
+            "POST /api/v1/webhooks" => (
+                path.to_owned(),
+                Some(json!({"community_id": self.committee, "url": format!("https://hooks.example.com/m{n}")})),
+            ),
+            "GET /api/v1/webhooks/{id}" | "GET /api/v1/webhooks/{id}/deliveries" => {
+                (path.replace("{id}", &self.webhook.to_string()), None)
+            }
+            "PATCH /api/v1/webhooks/{id}" => (
+                path.replace("{id}", &self.webhook.to_string()),
+                Some(json!({"description": format!("改{n}")})),
+            ),
+            "DELETE /api/v1/webhooks/{id}" => (path.replace("{id}", &self.webhook().await.to_string()), None),
+            "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver" => (
+                path.replace("{id}", &self.webhook.to_string())
+                    .replace("{delivery_id}", &self.delivery.to_string()),
+                None,
+            ),
             "GET /api/v1/stats" => (format!("{path}?unit_id={}", self.committee), None),
             "GET /api/v1/stats/units" => (format!("{path}?parent_id={}", self.committee), None),
             _ => (path.to_owned(), None),
