@@ -14,11 +14,23 @@ exactly one entry, filed under the ticket's community, and no ticket was
 committed without the entry of its filing); then the database's consistency
 and integrity are checked.
 
+Webhooks: before the first round the demo admin registers an endpoint
+served by a receiver in this script (127.0.0.1), for `arrived` (what each
+filing tells its unit). The server runs its delivery worker, so kills land
+between commits and deliveries too. After the last round the server runs
+until the outbox is empty, and every acknowledged ticket must have reached
+the receiver, signed (a repeat after a kill is allowed: delivery is at least
+once; the count of repeats is reported), and every ticket in the database
+must have its outbox row (written in the filing's transaction).
+
 Python standard library only; PostgreSQL is reached through `psql`.
 """
 
 import argparse
+import hashlib
+import hmac
 import http.client
+import http.server
 import json
 import os
 import random
@@ -41,6 +53,8 @@ HTTP_TIMEOUT = 10  # seconds, every request
 READY_TIMEOUT = 30  # seconds for /readyz after a start
 PAUSE = 0.1  # seconds, at most, a client waits between filings (keeps the ticket count moderate)
 CLIENT_GRACE = 15  # seconds a client may run past the kill before it is abandoned
+WEBHOOK_TIMEOUT = 2  # --webhook-timeout: a killed server's leases run out after 3x this
+DRAIN_TIMEOUT = 90  # seconds the last server has to empty the outbox
 
 
 def log(msg):
@@ -107,6 +121,53 @@ def free_port():
 # ---------------------------------------------------------------- griddesk
 
 
+class Receiver:
+    """A webhook receiver on 127.0.0.1: checks each request's signature and
+    records (delivery id, ticket id); answers 204."""
+
+    def __init__(self):
+        self.secret = None
+        self.lock = threading.Lock()
+        self.deliveries = {}  # delivery id -> ticket id
+        self.repeats = 0
+        self.bad = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.record(self.headers, body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def record(self, headers, body):
+        parts = dict(p.split("=", 1) for p in headers.get("Griddesk-Signature", "").split(",") if "=" in p)
+        expected = hmac.new((self.secret or "").encode(), parts.get("t", "").encode() + b"." + body,
+                            hashlib.sha256).hexdigest()
+        with self.lock:
+            if not hmac.compare_digest(expected, parts.get("v1", "")):
+                self.bad.append(headers.get("Griddesk-Delivery"))
+                return
+            delivery = int(headers.get("Griddesk-Delivery", "0"))
+            if delivery in self.deliveries:
+                self.repeats += 1
+            self.deliveries[delivery] = json.loads(body).get("ticket_id")
+
+    def tickets(self):
+        with self.lock:
+            return set(self.deliveries.values())
+
+    def close(self):
+        self.server.shutdown()
+
+
 class Server:
     def __init__(self, binary, url, workdir):
         self.binary = binary
@@ -130,7 +191,8 @@ class Server:
         out.write(f"\n===== crash-test: start #{self.starts} on 127.0.0.1:{self.port}\n".encode())
         out.flush()
         self.proc = subprocess.Popen(
-            [self.binary, "--database-url", self.url, "--bind", f"127.0.0.1:{self.port}", "--no-worker"],
+            [self.binary, "--database-url", self.url, "--bind", f"127.0.0.1:{self.port}",
+             "--webhook-allow-http", "--webhook-allow-private", "--webhook-timeout", str(WEBHOOK_TIMEOUT)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env=dict(os.environ, NO_COLOR="1"))
         out.close()
@@ -536,6 +598,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix=f"griddesk-crash-{args.backend}.")
     db = pg or SqliteDb(workdir)
     server = Server(args.binary, db.url, workdir)
+    receiver = Receiver()
     ok = False
     ledger = Ledger()
     stop = threading.Event()
@@ -563,6 +626,13 @@ def main():
         residents = [u["id"] for u in (data or {}).get("items", [])]
         if status != 200 or not residents:
             raise Failure(f"listing residents answered {status}: {data}")
+        status, data = Http(server.port, token).request("GET", "/api/v1/units?level=committee")
+        committee = next((u["id"] for u in (data or {}).get("items", []) if u.get("code") == "JM"), None)
+        status, data = Http(server.port, token).request(
+            "POST", "/api/v1/webhooks", {"community_id": committee, "url": receiver.url, "kinds": ["arrived"]})
+        if status != 201:
+            raise Failure(f"registering the webhook answered {status}: {data}")
+        receiver.secret = data["secret"]
 
         for rnd in range(1, args.rounds + 1):
             rseed = master.randrange(2**31)
@@ -635,6 +705,23 @@ def main():
                               f"{len(problems)} integrity problems ({sql_summary})")
 
         last = f"{sql_summary}; {integ_summary}"
+        # The outbox: every ticket has its delivery row, and the last server
+        # delivers every one of them.
+        missing_rows = int(db.query("SELECT count(*) FROM tickets t WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM webhook_deliveries d WHERE d.ticket_id = t.id)")[0][0])
+        if missing_rows:
+            raise Failure(f"{missing_rows} tickets were committed without their webhook outbox row")
+        acked_tickets = set(ledger.acked.values())
+        drain_deadline = time.monotonic() + DRAIN_TIMEOUT
+        while time.monotonic() < drain_deadline and not acked_tickets <= receiver.tickets():
+            time.sleep(0.5)
+        undelivered = sorted(acked_tickets - receiver.tickets())
+        pending = db.query("SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'")[0][0]
+        if undelivered or receiver.bad:
+            raise Failure(f"webhooks: {len(undelivered)} acknowledged tickets never delivered "
+                          f"(e.g. {undelivered[:5]}), {len(receiver.bad)} bad signatures, {pending} not delivered")
+        log(f"  webhooks: {len(receiver.deliveries)} deliveries received, every acknowledged ticket's among them, "
+            f"signatures valid, {receiver.repeats} sent again after a kill (at least once), {pending} still pending")
         server.kill9()
         ok = True
         elapsed = time.monotonic() - began
@@ -655,6 +742,7 @@ def main():
             pass
     finally:
         stop.set()
+        receiver.close()
         try:
             server.kill9()
         except Exception as e:  # keep cleaning up

@@ -172,7 +172,7 @@ fn check_kinds(v: &mut Validator, kinds: &[NotificationKind]) {
 /// A new endpoint.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"community_id": 0, "url": "https://（推送网关地址）/griddesk",
+#[schema(example = json!({"community_id": 0, "url": "（回调地址，如 https://push.example.com/griddesk）",
     "kinds": ["arrived", "resolved", "sign_for_due_soon"], "description": "（用途说明）"}))]
 pub struct CreateWebhook {
     /// A community (committee unit) the caller manages.
@@ -662,7 +662,7 @@ pub struct DeliveryList {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// Only deliveries in this status.
-    pub status: Option<DeliveryStatus>,
+    pub delivery_status: Option<DeliveryStatus>,
     /// Page size, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -709,7 +709,7 @@ async fn list_webhook_deliveries(
             Ok(store::deliveries_page(
                 conn,
                 id,
-                query.status.map(DeliveryStatus::as_str),
+                query.delivery_status.map(DeliveryStatus::as_str),
                 page.after_id,
                 page.fetch(),
             )?)

@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn endpoints_are_https_public_and_without_credentials() {
         assert!(EndpointUrl::parse("https://push.example.com/hook?x=1", STRICT).is_ok());
-        assert!(EndpointUrl::parse("https://203.0.114.9/hook", STRICT).is_err()); // documentation
+        assert!(EndpointUrl::parse("https://203.0.113.9/hook", STRICT).is_err()); // documentation
         assert!(EndpointUrl::parse("https://8.8.8.8/hook", STRICT).is_ok());
         let code = |raw: &str, reach| EndpointUrl::parse(raw, reach).err().map(|e| e.code);
         assert_eq!(code("http://push.example.com/", STRICT), Some("https_required"));

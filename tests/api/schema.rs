@@ -48,6 +48,7 @@ fn migrations_run_down_and_up_again() {
         "audit_answers",
         "audit_log",
         "categories",
+        "devices",
         "dispute_agreements",
         "dispute_parties",
         "extension_requests",
@@ -69,6 +70,8 @@ fn migrations_run_down_and_up_again() {
         "tickets",
         "units",
         "users",
+        "webhook_deliveries",
+        "webhook_endpoints",
     ];
     assert_eq!(tables(&mut conn), expected);
     match &mut conn {
