@@ -13,10 +13,14 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::db::breaches::NewBreachRow;
 use crate::db::models::{CategoryRow, NewEventRow, UserRow};
-use crate::db::schema::{categories, ticket_events, ticket_visits, tickets, units, users};
+use crate::db::schema::{categories, ticket_breaches, ticket_events, ticket_visits, tickets, units, users};
 use crate::db::tickets::search;
 use crate::db::{AnyConnection, Db};
+use crate::domain::ids::UnitId;
+use crate::domain::notify::Deadline;
+use crate::domain::sla::{Breach, late};
 use crate::domain::ticket::{Kind, ServingChain, Status, route};
 use crate::error::ApiError;
 
@@ -190,7 +194,7 @@ fn later(start: NaiveDateTime, hours: i64, rng: &mut StdRng) -> NaiveDateTime {
 /// Writes batches of rows with the backend's own connection (inside the
 /// caller's transaction).
 macro_rules! write_batch {
-    ($conn:expr, $tickets:expr, $visits:expr, $events:expr) => {{
+    ($conn:expr, $tickets:expr, $visits:expr, $events:expr, $breaches:expr) => {{
         let conn = $conn;
         (|| -> QueryResult<()> {
             for chunk in $tickets.chunks(500) {
@@ -201,6 +205,11 @@ macro_rules! write_batch {
             }
             for chunk in $events.chunks(2000) {
                 diesel::insert_into(ticket_events::table).values(chunk).execute(conn)?;
+            }
+            for chunk in $breaches.chunks(2000) {
+                diesel::insert_into(ticket_breaches::table)
+                    .values(chunk)
+                    .execute(conn)?;
             }
             Ok(())
         })()
@@ -246,6 +255,7 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
         let mut rows = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         let mut visits = Vec::new();
         let mut events = Vec::new();
+        let mut breaches = Vec::new();
         for k in 0..n {
             let i = done + k;
             let id = first_id + i;
@@ -286,6 +296,16 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
                 }
                 _ => None,
             };
+            // Signed for and resolved at `current`, under the deadlines it carries.
+            for (deadline, due, at) in [
+                (Deadline::SignFor, accept_due, accepted_at),
+                (Deadline::Resolve, resolve_due, resolved_at),
+            ] {
+                if let Some(at) = at.filter(|at| late(due, *at)) {
+                    let unit = UnitId(current);
+                    breaches.push(NewBreachRow::new(id, Breach { unit, deadline }, at));
+                }
+            }
             let (title, detail) = title_for(&category.code, &mut rng);
             let place = PLACES[rng.random_range(0..PLACES.len())];
             let last_change = closed_at.or(resolved_at).or(accepted_at).unwrap_or(created);
@@ -394,8 +414,8 @@ pub fn fill(db: &Db, target: u64, now: NaiveDateTime, seed: u64) -> Result<u64, 
         }
         db.write_blocking(move |conn| {
             match conn {
-                AnyConnection::Sqlite(c) => write_batch!(c, rows, visits, events),
-                AnyConnection::Postgres(c) => write_batch!(c, rows, visits, events),
+                AnyConnection::Sqlite(c) => write_batch!(c, rows, visits, events, breaches),
+                AnyConnection::Postgres(c) => write_batch!(c, rows, visits, events, breaches),
             }?;
             let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
             Ok(search::reindex(conn, &ids)?)

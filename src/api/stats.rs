@@ -98,7 +98,7 @@ pub struct StatsResponse {
     pub accept_hours: Durations,
     /// Hours from filing to resolution.
     pub resolve_hours: Durations,
-    /// Share of tickets that missed a deadline to sign for or to resolve.
+    /// Share of the tickets that missed a deadline (to sign for or to resolve) while held in the subtree.
     pub breach_rate: Option<f64>,
     /// Average of the reporters' ratings (1–5).
     pub average_rating: Option<f64>,
@@ -490,7 +490,7 @@ pub struct UnitStatsRow {
     pub accept_hours: Durations,
     /// Hours from filing to resolution.
     pub resolve_hours: Durations,
-    /// Share of tickets that missed a deadline to sign for or to resolve.
+    /// Share of the tickets that missed a deadline (to sign for or to resolve) while held in the subtree.
     pub breach_rate: Option<f64>,
     /// Average of the reporters' ratings (1–5).
     pub average_rating: Option<f64>,

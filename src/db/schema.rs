@@ -150,6 +150,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Each missed deadline, on the record of the unit holding the ticket
+    /// then (migration `000024_breach_record`); rows are never changed.
+    ticket_breaches (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        unit_id -> BigInt,
+        deadline -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Derived: one row per ticket per unit it has been at or below (kept by
     /// database triggers; see migration `000009_ticket_reach`). Read by `db::stats`.
     ticket_reach (unit_id, created_at, ticket_id) {
@@ -381,6 +393,7 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::joinable!(tickets -> categories (category_id));
 diesel::joinable!(ticket_visits -> tickets (ticket_id));
+diesel::joinable!(ticket_breaches -> tickets (ticket_id));
 diesel::joinable!(ticket_events -> tickets (ticket_id));
 diesel::joinable!(dispute_parties -> tickets (ticket_id));
 diesel::joinable!(follow_ups -> tickets (ticket_id));
@@ -398,6 +411,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     ticket_visits,
     ticket_reach,
+    ticket_breaches,
     ticket_events,
     dispute_parties,
     idempotency_keys,

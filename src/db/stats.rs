@@ -89,9 +89,10 @@ pub struct Timings {
     pub resolve_p90: Option<f64>,
 }
 
-// What `ticket_reach` holds per ticket (its triggers compute it from the
-// ticket): `breached` is 1 when the worker flagged a deadline, or the sign-for
-// or resolution came after it; `reopened` is 1 when reopened at least once;
+// What `ticket_reach` holds per ticket and unit (its triggers compute it
+// from the ticket and `ticket_breaches`): `breached` is 1 when the ticket
+// missed a deadline while held at that unit or below it (migration
+// `000024_breach_record`); `reopened` is 1 when reopened at least once;
 // `accept_hours` and `resolve_hours` are the hours from filing to the (last)
 // sign-for and to resolution, NULL until then.
 

@@ -10,6 +10,8 @@ use chrono::{Duration, NaiveDateTime};
 use super::grid::Level;
 use super::ids::{TicketId, UnitId};
 use super::mediation::MediationOutcome;
+use super::notify::Deadline;
+use super::sla::{Breach, Clocks, stopped_late};
 use super::ticket::{Action, Kind, Place, Status, allowed_actions, next_status, possible_at};
 
 /// How long after a resolution the reporter may still reject it (重办).
@@ -85,6 +87,8 @@ pub struct TicketState {
     pub escalation_count: i32,
     pub reopen_count: i32,
     pub version: i64,
+    /// Its deadlines at the current unit.
+    pub clocks: Clocks,
 }
 
 impl TicketState {
@@ -256,6 +260,10 @@ pub struct Plan {
     /// when the worker records a breach there.
     pub from_unit: UnitId,
     pub linked_event: Option<LinkedEvent>,
+    /// Deadlines this step finds missed (the worker's) or stops after they
+    /// ran out: they stay on the unit's record (`service` writes them
+    /// beside the event).
+    pub breaches: Vec<Breach>,
 }
 
 /// Plans `step` on `ticket` at `now`. Refusals come in a fixed order: the
@@ -406,6 +414,14 @@ pub fn plan(ticket: &TicketState, step: Step, facts: &Facts, now: NaiveDateTime)
             })
         }
     };
+    let breaches = stopped_late(
+        &ticket.clocks,
+        ticket.current.id,
+        ticket.status,
+        next,
+        arrive_at.is_some(),
+        now,
+    );
     Ok(Plan {
         from: ticket.status,
         to: next,
@@ -415,6 +431,7 @@ pub fn plan(ticket: &TicketState, step: Step, facts: &Facts, now: NaiveDateTime)
         note,
         from_unit: ticket.current.id,
         linked_event,
+        breaches,
     })
 }
 
@@ -440,12 +457,23 @@ pub fn plan_deadline(ticket: &TicketState, step: DeadlineStep, now: NaiveDateTim
     };
     let mut to = ticket.status;
     let mut arrive_at = None;
+    // A missed deadline is the unit's holding the ticket, wherever it goes next.
+    let missed = |deadline| Breach {
+        unit: ticket.current.id,
+        deadline,
+    };
+    let mut breaches = Vec::new();
     let (event_kind, note) = match step {
         DeadlineStep::SignForMissed => match ticket.current.parent_id {
             Some(parent) => {
                 arrive_at = Some(parent);
                 changes.arrived_from = Some(Some(ticket.current.id));
                 changes.escalation_count = Some(ticket.escalation_count + 1);
+                breaches.push(missed(Deadline::SignFor));
+                // Leaving stops the resolve clock too, which may have run out.
+                if ticket.clocks.unrecorded_miss(Deadline::Resolve, now) {
+                    breaches.push(missed(Deadline::Resolve));
+                }
                 (
                     "auto_escalate",
                     "not signed for in time: escalated by the deadline worker (督办)",
@@ -453,11 +481,13 @@ pub fn plan_deadline(ticket: &TicketState, step: DeadlineStep, now: NaiveDateTim
             }
             None => {
                 changes.accept_breached_at = Some(Some(now));
+                breaches.push(missed(Deadline::SignFor));
                 ("accept_overdue", "not signed for in time at the committee")
             }
         },
         DeadlineStep::ResolveMissed => {
             changes.resolve_breached_at = Some(Some(now));
+            breaches.push(missed(Deadline::Resolve));
             ("resolve_overdue", "not resolved in time")
         }
         DeadlineStep::AutoClose => {
@@ -479,6 +509,7 @@ pub fn plan_deadline(ticket: &TicketState, step: DeadlineStep, now: NaiveDateTim
         note: Some(note.to_owned()),
         from_unit: ticket.current.id,
         linked_event: None,
+        breaches,
     }
 }
 
@@ -535,7 +566,34 @@ mod tests {
             escalation_count: 0,
             reopen_count: 0,
             version: 3,
+            clocks: in_time(),
         }
+    }
+
+    /// Deadlines a day away.
+    fn in_time() -> Clocks {
+        Clocks {
+            accept_due_at: now() + Duration::days(1),
+            resolve_due_at: now() + Duration::days(1),
+            accept_breach_recorded: false,
+            resolve_breach_recorded: false,
+        }
+    }
+
+    /// Deadlines an hour gone.
+    fn overdue() -> Clocks {
+        Clocks {
+            accept_due_at: now() - Duration::hours(1),
+            resolve_due_at: now() - Duration::hours(1),
+            ..in_time()
+        }
+    }
+
+    fn breach_at(unit: i64, deadline: Deadline) -> Vec<Breach> {
+        vec![Breach {
+            unit: UnitId(unit),
+            deadline,
+        }]
     }
 
     fn at(level: Level, status: Status) -> TicketState {
@@ -628,6 +686,7 @@ mod tests {
             note: note.map(str::to_owned),
             from_unit: ticket.current.id,
             linked_event: None,
+            breaches: Vec::new(),
         }
     }
 
@@ -843,6 +902,52 @@ mod tests {
             ),
             stays(&t, Status::Resolved, changes, "resolve", Some("已协调"))
         );
+    }
+
+    #[test]
+    fn a_deadline_stopped_after_it_ran_out_is_a_breach_of_the_unit_holding_the_ticket() {
+        let late = TicketState {
+            clocks: overdue(),
+            ..at(Level::Building, Status::Assigned)
+        };
+        assert_eq!(
+            planned(&late, Step::Accept, &anyone()).breaches,
+            breach_at(3, Deadline::SignFor)
+        );
+        let step = Step::Resolve { note: reason("x") };
+        let accepted = TicketState {
+            status: Status::Accepted,
+            ..late.clone()
+        };
+        assert_eq!(
+            planned(&accepted, step, &anyone()).breaches,
+            breach_at(3, Deadline::Resolve)
+        );
+        // Escalated by hand before the worker came: both clocks stopped
+        // late, on the building's record, not the branch's.
+        let step = Step::Escalate { reason: reason("x") };
+        let plan = planned(&late, step, &anyone());
+        assert_eq!(plan.arrive_at, Some(UnitId(2)));
+        assert_eq!(
+            plan.breaches,
+            [breach_at(3, Deadline::SignFor), breach_at(3, Deadline::Resolve)].concat()
+        );
+        // In time, nothing is recorded.
+        let step = Step::Resolve { note: reason("x") };
+        assert_eq!(
+            planned(&at(Level::Building, Status::Accepted), step, &anyone()).breaches,
+            []
+        );
+        // A miss the worker already recorded here is not counted twice.
+        let flagged = TicketState {
+            clocks: Clocks {
+                accept_breach_recorded: true,
+                resolve_breach_recorded: true,
+                ..overdue()
+            },
+            ..at(Level::Committee, Status::Assigned)
+        };
+        assert_eq!(planned(&flagged, Step::Accept, &anyone()).breaches, []);
     }
 
     #[test]
@@ -1376,6 +1481,8 @@ mod tests {
             plan_deadline(&t, DeadlineStep::SignForMissed, now()),
             Plan {
                 arrive_at: Some(UnitId(2)),
+                // On the building's record, not the branch's it goes to.
+                breaches: breach_at(3, Deadline::SignFor),
                 ..stays(
                     &t,
                     Status::Assigned,
@@ -1398,13 +1505,16 @@ mod tests {
         };
         assert_eq!(
             plan_deadline(&t, DeadlineStep::SignForMissed, now()),
-            stays(
-                &t,
-                Status::Assigned,
-                changes,
-                "accept_overdue",
-                Some("not signed for in time at the committee")
-            )
+            Plan {
+                breaches: breach_at(1, Deadline::SignFor),
+                ..stays(
+                    &t,
+                    Status::Assigned,
+                    changes,
+                    "accept_overdue",
+                    Some("not signed for in time at the committee")
+                )
+            }
         );
     }
 
@@ -1419,13 +1529,16 @@ mod tests {
         };
         assert_eq!(
             plan_deadline(&t, DeadlineStep::ResolveMissed, now()),
-            stays(
-                &t,
-                Status::Accepted,
-                changes,
-                "resolve_overdue",
-                Some("not resolved in time")
-            )
+            Plan {
+                breaches: breach_at(3, Deadline::Resolve),
+                ..stays(
+                    &t,
+                    Status::Accepted,
+                    changes,
+                    "resolve_overdue",
+                    Some("not resolved in time")
+                )
+            }
         );
     }
 

@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 
 use super::grid::Level;
+use super::ids::UnitId;
+use super::notify::Deadline;
 use super::ticket::{Priority, Status};
 
 /// The statuses in which the sign-for clock runs (a ticket waiting at a unit).
@@ -16,6 +18,70 @@ pub const RESOLVE_CLOCK_RUNS: [Status; 2] = [Status::Assigned, Status::Accepted]
 pub fn is_overdue(status: Status, accept_due: NaiveDateTime, resolve_due: NaiveDateTime, now: NaiveDateTime) -> bool {
     (SIGN_FOR_CLOCK_RUNS.contains(&status) && accept_due < now)
         || (RESOLVE_CLOCK_RUNS.contains(&status) && resolve_due < now)
+}
+
+/// A ticket's two deadlines at the unit holding it, and whether the
+/// deadline worker has already recorded either as missed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clocks {
+    pub accept_due_at: NaiveDateTime,
+    pub resolve_due_at: NaiveDateTime,
+    pub accept_breach_recorded: bool,
+    pub resolve_breach_recorded: bool,
+}
+
+impl Clocks {
+    /// `deadline` has run out by `at` and no breach of it is recorded yet.
+    pub fn unrecorded_miss(&self, deadline: Deadline, at: NaiveDateTime) -> bool {
+        match deadline {
+            Deadline::SignFor => late(self.accept_due_at, at) && !self.accept_breach_recorded,
+            Deadline::Resolve => late(self.resolve_due_at, at) && !self.resolve_breach_recorded,
+        }
+    }
+}
+
+/// A missed deadline (超时), kept on the record of the unit that held the
+/// ticket when the deadline ran out. A ticket moving on resets its
+/// deadlines; the breach stays, and statistics count it against that unit
+/// and the units above it, never against units below it the ticket passed
+/// through earlier nor against the unit it went on to (unless above it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breach {
+    pub unit: UnitId,
+    pub deadline: Deadline,
+}
+
+/// Met late: the deadline `due` had passed at `at`. The worker's claims ask
+/// the same (`due < now`).
+pub fn late(due: NaiveDateTime, at: NaiveDateTime) -> bool {
+    at > due
+}
+
+/// The breaches a step at `at` records at `unit` when it stops a deadline's
+/// clock after that deadline ran out: signing for or resolving late, or
+/// moving or closing the ticket with a deadline gone, before the worker
+/// came by to record it. `leaves` says the ticket goes to another unit
+/// (where fresh deadlines start). A miss the worker recorded is not
+/// recorded again.
+pub fn stopped_late(
+    clocks: &Clocks,
+    unit: UnitId,
+    from: Status,
+    to: Status,
+    leaves: bool,
+    at: NaiveDateTime,
+) -> Vec<Breach> {
+    [
+        (Deadline::SignFor, &SIGN_FOR_CLOCK_RUNS[..]),
+        (Deadline::Resolve, &RESOLVE_CLOCK_RUNS[..]),
+    ]
+    .into_iter()
+    .filter(|(deadline, runs)| {
+        let stops = runs.contains(&from) && (leaves || !runs.contains(&to));
+        stops && clocks.unrecorded_miss(*deadline, at)
+    })
+    .map(|(deadline, _)| Breach { unit, deadline })
+    .collect()
 }
 
 /// How much of a deadline's time may pass before the unit holding the
@@ -86,6 +152,66 @@ pub fn hours_for(rules: &[Rule], level: Level, category_id: i64, priority: Prior
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_stopped_after_it_ran_out_is_a_breach_of_the_unit_holding_the_ticket() {
+        let t = |h: i64| {
+            chrono::DateTime::from_timestamp(h * 3600, 0)
+                .map(|d| d.naive_utc())
+                .unwrap_or_default()
+        };
+        let clocks = Clocks {
+            accept_due_at: t(10),
+            resolve_due_at: t(20),
+            accept_breach_recorded: false,
+            resolve_breach_recorded: false,
+        };
+        let unit = UnitId(3);
+        let at_unit = |deadline| Breach { unit, deadline };
+        let (assigned, accepted, resolved) = (Status::Assigned, Status::Accepted, Status::Resolved);
+        // Signing for on the deadline is in time; a second after is late.
+        assert_eq!(stopped_late(&clocks, unit, assigned, accepted, false, t(10)), []);
+        assert_eq!(
+            stopped_late(
+                &clocks,
+                unit,
+                assigned,
+                accepted,
+                false,
+                t(10) + chrono::Duration::seconds(1)
+            ),
+            [at_unit(Deadline::SignFor)]
+        );
+        // Signing for does not stop the resolve clock, resolving does.
+        assert_eq!(
+            stopped_late(&clocks, unit, assigned, accepted, false, t(21)),
+            [at_unit(Deadline::SignFor)]
+        );
+        assert_eq!(stopped_late(&clocks, unit, accepted, resolved, false, t(19)), []);
+        assert_eq!(
+            stopped_late(&clocks, unit, accepted, resolved, false, t(21)),
+            [at_unit(Deadline::Resolve)]
+        );
+        // Leaving the unit stops every running clock; closing does too.
+        assert_eq!(
+            stopped_late(&clocks, unit, assigned, assigned, true, t(21)),
+            [at_unit(Deadline::SignFor), at_unit(Deadline::Resolve)]
+        );
+        assert_eq!(stopped_late(&clocks, unit, assigned, assigned, true, t(9)), []);
+        assert_eq!(
+            stopped_late(&clocks, unit, accepted, Status::Withdrawn, false, t(21)),
+            [at_unit(Deadline::Resolve)]
+        );
+        // No clock runs once resolved.
+        assert_eq!(stopped_late(&clocks, unit, resolved, Status::Closed, false, t(30)), []);
+        // A miss the worker recorded is not recorded again.
+        let recorded = Clocks {
+            accept_breach_recorded: true,
+            resolve_breach_recorded: true,
+            ..clocks
+        };
+        assert_eq!(stopped_late(&recorded, unit, assigned, assigned, true, t(30)), []);
+    }
 
     #[test]
     fn a_warning_comes_when_its_share_of_the_time_is_gone() {

@@ -7,12 +7,13 @@ use chrono::NaiveDateTime;
 
 use crate::db::models::{NewEventRow, TicketRow, UnitPlaceRow};
 use crate::db::tickets::{self as db, TicketChanges};
-use crate::db::{AnyConnection, mediation, queries};
+use crate::db::{AnyConnection, breaches, mediation, queries};
 use crate::domain::ids::{TicketId, UnitId};
 use crate::domain::lifecycle::{
     Changes, DeadlineStep, Deadlines, DispatchTarget, Expected, Facts, Plan, Primary, Refusal, Step, TicketState,
     UnitFacts, plan, plan_deadline,
 };
+use crate::domain::sla::Clocks;
 use crate::domain::text::Invalid;
 use crate::domain::ticket::{Action, Kind};
 use crate::error::ApiError;
@@ -117,8 +118,9 @@ pub fn arrive(
     })
 }
 
-/// Writes a plan: the linked event, the arrival, the ticket's changes and
-/// its timeline entry (by `actor`, or the system when `None`).
+/// Writes a plan: the linked event, the arrival, the ticket's changes, the
+/// deadlines missed at the unit it held, and its timeline entry (by
+/// `actor`, or the system when `None`).
 fn carry_out(
     conn: &mut AnyConnection,
     ticket: &TicketRow,
@@ -151,6 +153,7 @@ fn carry_out(
         changes.arrive(unit, deadlines);
     }
     let changed = db::update_ticket(conn, ticket.id, &row_changes(changes))?;
+    breaches::record(conn, ticket.id, &plan.breaches, now)?;
     super::timeline::record(
         conn,
         Some(&changed),
@@ -193,6 +196,12 @@ fn state_of(ticket: &TicketRow, current: &UnitPlaceRow) -> TicketState {
         escalation_count: ticket.escalation_count,
         reopen_count: ticket.reopen_count,
         version: ticket.version,
+        clocks: Clocks {
+            accept_due_at: ticket.accept_due_at,
+            resolve_due_at: ticket.resolve_due_at,
+            accept_breach_recorded: ticket.accept_breached_at.is_some(),
+            resolve_breach_recorded: ticket.resolve_breached_at.is_some(),
+        },
     }
 }
 

@@ -147,7 +147,7 @@ async fn demo_loads_once_and_prints_how_to_sign_in() {
         "{text}"
     );
     let second = griddesk(&app.database).arg("demo").output().unwrap();
-    assert!(second.status.success());
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(String::from_utf8(second.stdout).unwrap().contains("already loaded"));
 
     let admin = app.token("jm.admin").await;

@@ -32,6 +32,7 @@ mod session_cache;
 mod shapes;
 mod startup;
 mod stats;
+mod stats_breaches;
 mod stats_recount;
 mod support;
 mod tickets;

@@ -63,6 +63,7 @@ fn migrations_run_down_and_up_again() {
         "sessions",
         "settings",
         "sla_rules",
+        "ticket_breaches",
         "ticket_events",
         "ticket_reach",
         "ticket_search",

@@ -1,8 +1,9 @@
 //! Statistics read a derived table (`ticket_reach`) that database triggers
 //! keep. These tests move tickets through the real API, the deadline worker,
-//! the bulk generator and the migration's backfill, and check that `/stats`
-//! and `/stats/units` still say what the tickets and their visits say: a
-//! recount from `tickets`, `ticket_visits` and `units` done here in Rust.
+//! the bulk generator and the migrations' backfills, and check that `/stats`
+//! and `/stats/units` still say what the tickets, their visits and their
+//! breaches say: a recount from `tickets`, `ticket_visits`,
+//! `ticket_breaches` and `units` done here in Rust.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, SecondsFormat, Utc};
 use diesel::migration::MigrationSource;
 use diesel::{QueryDsl, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
-use griddesk::db::schema::{categories, ticket_visits, tickets, units};
+use griddesk::db::schema::{categories, ticket_breaches, ticket_visits, tickets, units};
 use griddesk::db::{AnyConnection, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use serde_json::{Value, json};
 
@@ -39,6 +40,8 @@ struct World {
     categories: BTreeMap<i64, String>,
     tickets: Vec<TicketRow>,
     visits: Vec<(i64, i64)>,
+    /// (ticket, unit that missed a deadline, deadline, when), in id order.
+    breaches: Vec<(i64, i64, String, NaiveDateTime)>,
 }
 
 async fn world(app: &TestApp) -> World {
@@ -79,11 +82,22 @@ async fn world(app: &TestApp) -> World {
             .select((ticket_visits::ticket_id, ticket_visits::unit_id))
             .load::<(i64, i64)>(conn)
             .unwrap();
+        let breaches = ticket_breaches::table
+            .order(ticket_breaches::id)
+            .select((
+                ticket_breaches::ticket_id,
+                ticket_breaches::unit_id,
+                ticket_breaches::deadline,
+                ticket_breaches::at,
+            ))
+            .load::<(i64, i64, String, NaiveDateTime)>(conn)
+            .unwrap();
         World {
             units,
             categories,
             tickets,
             visits,
+            breaches,
         }
     })
     .await
@@ -124,11 +138,15 @@ fn share(part: i64, whole: i64) -> Value {
 /// recounted from the base tables, in the shape `/stats` answers.
 fn recount(w: &World, unit: i64, from: NaiveDateTime, to: NaiveDateTime) -> Value {
     let root = &w.units[&unit].1;
-    let reached: std::collections::BTreeSet<i64> = w
-        .visits
+    let inside = |u: &i64| w.units[u].1.starts_with(root.as_str());
+    let reached: std::collections::BTreeSet<i64> =
+        w.visits.iter().filter(|(_, u)| inside(u)).map(|(t, _)| *t).collect();
+    // Tickets that missed a deadline while held inside the subtree.
+    let missed: std::collections::BTreeSet<i64> = w
+        .breaches
         .iter()
-        .filter(|(_, u)| w.units[u].1.starts_with(root.as_str()))
-        .map(|(t, _)| *t)
+        .filter(|(_, u, _, _)| inside(u))
+        .map(|(t, ..)| *t)
         .collect();
     let mut by_status: BTreeMap<String, i64> = [
         "assigned",
@@ -156,19 +174,7 @@ fn recount(w: &World, unit: i64, from: NaiveDateTime, to: NaiveDateTime) -> Valu
         .iter()
         .filter(|t| reached.contains(&t.0) && t.1 >= from && t.1 < to)
     {
-        let (
-            _,
-            created,
-            status,
-            kind,
-            category,
-            resolved_unit,
-            (accepted_at, resolved_at),
-            due,
-            flags,
-            reopens,
-            rating,
-        ) = t;
+        let (id, created, status, kind, category, resolved_unit, (accepted_at, resolved_at), _, _, reopens, rating) = t;
         total += 1;
         *by_status.get_mut(status).unwrap() += 1;
         *by_kind.get_mut(kind).unwrap() += 1;
@@ -178,11 +184,7 @@ fn recount(w: &World, unit: i64, from: NaiveDateTime, to: NaiveDateTime) -> Valu
         {
             *by_level.get_mut(&w.units[r].0).unwrap() += 1;
         }
-        let late = flags.0.is_some()
-            || flags.1.is_some()
-            || accepted_at.is_some_and(|a| a > due.0)
-            || resolved_at.is_some_and(|r| r > due.1);
-        breached += i64::from(late);
+        breached += i64::from(missed.contains(id));
         reopened += i64::from(*reopens > 0);
         if let Some(r) = rating {
             rated += 1;
@@ -326,6 +328,44 @@ async fn worker_pass(app: &TestApp) {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// Rebuilds the derived table and the breach record from the base tables
+/// and the timeline, as the migrations do on an existing database: the
+/// breach record first (its trigger keeps the derived table's flags).
+async fn rebuild(app: &TestApp) {
+    let db = app.db.clone();
+    actix_web::web::block(move || {
+        let mut conn = db.maintenance_connection().unwrap();
+        let rebuilt = ["breach_record", "ticket_reach"];
+        match &mut conn {
+            AnyConnection::Sqlite(c) => {
+                let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
+                for name in rebuilt {
+                    let m = all.iter().find(|m| m.name().to_string().ends_with(name)).unwrap();
+                    c.revert_migration(&**m).unwrap();
+                }
+            }
+            AnyConnection::Postgres(c) => {
+                let all = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS).unwrap();
+                for name in rebuilt {
+                    let m = all.iter().find(|m| m.name().to_string().ends_with(name)).unwrap();
+                    c.revert_migration(&**m).unwrap();
+                }
+            }
+        }
+        griddesk::db::run_migrations(&mut conn).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Which tickets are on which units' records, in a stable order. The
+/// backfill reads the timeline, which does not say whether the resolve
+/// deadline had run out too when the worker escalated a ticket (the worker
+/// records both): the units' records agree, not every row.
+fn on_record(breaches: &[(i64, i64, String, NaiveDateTime)]) -> std::collections::BTreeSet<(i64, i64)> {
+    breaches.iter().map(|(t, u, ..)| (*t, *u)).collect()
 }
 
 #[actix_web::test]
@@ -491,11 +531,21 @@ async fn statistics_follow_tickets_through_their_whole_life() {
     assert!(check_against_recount(&app, from, to).await >= 18);
     // And a period that cuts through the demo's tickets.
     check_against_recount(&app, x_filed - Duration::days(3), w_filed).await;
+
+    // The migration's backfill finds the same breaches in the timeline
+    // (the worker's) and in the tickets (late sign-fors and resolutions).
+    let before = on_record(&world(&app).await.breaches);
+    // W missed its deadline at each of its four units.
+    assert_eq!(before.iter().filter(|b| b.0 == w).count(), 4, "{before:?}");
+    rebuild(&app).await;
+    assert_eq!(on_record(&world(&app).await.breaches), before);
+    assert!(check_against_recount(&app, from, to).await >= 18);
 }
 
 #[actix_web::test]
 async fn generated_tickets_and_the_backfill_count_the_same() {
     let app = TestApp::with_demo().await;
+    let first_generated = world(&app).await.tickets.iter().map(|t| t.0).max().unwrap_or(0) + 1;
     let db = app.db.clone();
     let now = app.clock.now_naive();
     let added = actix_web::web::block(move || griddesk::generate::fill(&db, 600, now, 7))
@@ -507,33 +557,18 @@ async fn generated_tickets_and_the_backfill_count_the_same() {
     assert_eq!(check_against_recount(&app, from, to).await, 600);
     check_against_recount(&app, now - Duration::days(120), now - Duration::days(30)).await;
 
-    // Rebuild the derived table from the base tables, as the migration does
-    // on an existing database.
-    let db = app.db.clone();
-    actix_web::web::block(move || {
-        let mut conn = db.maintenance_connection().unwrap();
-        match &mut conn {
-            AnyConnection::Sqlite(c) => {
-                let all = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
-                let reach = all
-                    .iter()
-                    .find(|m| m.name().to_string().ends_with("ticket_reach"))
-                    .unwrap();
-                c.revert_migration(&**reach).unwrap();
-            }
-            AnyConnection::Postgres(c) => {
-                let all = MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS).unwrap();
-                let reach = all
-                    .iter()
-                    .find(|m| m.name().to_string().ends_with("ticket_reach"))
-                    .unwrap();
-                c.revert_migration(&**reach).unwrap();
-            }
-        }
-        griddesk::db::run_migrations(&mut conn).unwrap();
-    })
-    .await
-    .unwrap();
+    let before = world(&app).await.breaches;
+    rebuild(&app).await;
+    let after = world(&app).await.breaches;
+    assert_eq!(on_record(&after), on_record(&before));
+    // The generated tickets' late sign-fors and resolutions, row for row.
+    let generated = |b: &[(i64, i64, String, NaiveDateTime)]| {
+        let mut b: Vec<_> = b.iter().filter(|r| r.0 >= first_generated).cloned().collect();
+        b.sort();
+        b
+    };
+    assert!(generated(&before).len() > 50, "{}", generated(&before).len());
+    assert_eq!(generated(&after), generated(&before));
     assert_eq!(check_against_recount(&app, from, to).await, 600);
     check_against_recount(&app, now - Duration::days(120), now - Duration::days(30)).await;
 }
