@@ -504,6 +504,11 @@ fn count_failures(
     };
     let disabled = changes.state.is_some();
     store::update_endpoint(conn, endpoint.id, &changes)?;
+    // Paused or disabled while its deliveries were out (or just now): what
+    // is still pending waits, parked, for it to be resumed.
+    if disabled || stored.state != "active" {
+        store::park(conn, endpoint.id)?;
+    }
     if disabled {
         tracing::warn!(
             endpoint = endpoint.id,

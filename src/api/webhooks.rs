@@ -524,12 +524,16 @@ async fn update_webhook(
                 ..EndpointChanges::default()
             };
             match input.paused {
-                Some(true) if endpoint.state == "active" => changes.state = Some("paused".into()),
+                Some(true) if endpoint.state == "active" => {
+                    changes.state = Some("paused".into());
+                    store::park(conn, id)?;
+                }
                 Some(false) if endpoint.state != "active" => {
                     changes.state = Some("active".into());
                     changes.consecutive_failures = Some(0);
                     changes.failing_since = Some(None);
                     changes.disabled_at = Some(None);
+                    store::unpark(conn, id, now)?;
                 }
                 _ => {}
             }
@@ -615,7 +619,8 @@ pub struct DeliveryResponse {
     pub attempts: i32,
     #[serde(serialize_with = "crate::api::rfc3339::to_json")]
     pub created_at: DateTime<Utc>,
-    /// When it is tried next; `null` unless pending.
+    /// When it is tried next; `null` unless pending, and while its endpoint
+    /// is paused or disabled (then it goes when the endpoint is resumed).
     #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "crate::api::rfc3339::optional_to_json")]
@@ -641,7 +646,8 @@ fn delivery_response(row: DeliveryRow) -> Result<DeliveryResponse, ApiError> {
         status,
         attempts: row.attempts,
         created_at: utc(row.created_at),
-        next_attempt_at: (status == DeliveryStatus::Pending).then(|| utc(row.next_attempt_at)),
+        next_attempt_at: (status == DeliveryStatus::Pending && row.next_attempt_at != store::parked())
+            .then(|| utc(row.next_attempt_at)),
         last_attempt_at: row.last_attempt_at.map(utc),
         last_status: row.last_status,
         last_error: row.last_error,
@@ -752,9 +758,15 @@ async fn redeliver_webhook_delivery(
     let row = state
         .db
         .write(move |conn| {
-            managed_endpoint(conn, &caller, id)?;
+            let endpoint = managed_endpoint(conn, &caller, id)?;
             store::find_delivery(conn, id, delivery_id)?.ok_or(ApiError::NotFound)?;
-            store::requeue(conn, delivery_id, now)?;
+            // Due now, or parked until a paused or disabled endpoint resumes.
+            let due = if endpoint.state == "active" {
+                now
+            } else {
+                store::parked()
+            };
+            store::requeue(conn, delivery_id, due)?;
             store::find_delivery(conn, id, delivery_id)?.ok_or(ApiError::NotFound)
         })
         .await?;

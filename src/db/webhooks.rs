@@ -86,6 +86,15 @@ pub struct DeliveryRow {
     pub body: Option<String>,
 }
 
+/// `next_attempt_at` of the pending deliveries of a paused or disabled
+/// endpoint: never due, so a backlog waiting for an endpoint to come back
+/// costs the worker nothing. Resuming sets them due now.
+pub fn parked() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
@@ -187,9 +196,9 @@ pub struct Outgoing<'a> {
 }
 
 /// Queues `outgoing` for every endpoint of its community that takes its
-/// kind, whatever the endpoint's state (a paused or disabled endpoint gets
-/// them when resumed), in one statement: a community without endpoints
-/// costs one index lookup.
+/// kind, whatever the endpoint's state (a paused or disabled endpoint's are
+/// parked until it is resumed), in one statement: a community without
+/// endpoints costs one index lookup.
 pub fn enqueue(conn: &mut AnyConnection, outgoing: &Outgoing<'_>) -> QueryResult<usize> {
     let pattern = format!("%,{},%", outgoing.kind);
     let rows = webhook_endpoints::table
@@ -208,7 +217,11 @@ pub fn enqueue(conn: &mut AnyConnection, outgoing: &Outgoing<'_>) -> QueryResult
             outgoing.due_at.into_sql::<Nullable<Timestamp>>(),
             outgoing.at.into_sql::<Timestamp>(),
             PENDING.into_sql::<Text>(),
-            outgoing.at.into_sql::<Timestamp>(),
+            diesel::dsl::case_when(
+                webhook_endpoints::state.eq("active"),
+                outgoing.at.into_sql::<Timestamp>(),
+            )
+            .otherwise(parked().into_sql::<Timestamp>()),
         ));
     let columns = (
         webhook_deliveries::endpoint_id,
@@ -227,16 +240,40 @@ pub fn enqueue(conn: &mut AnyConnection, outgoing: &Outgoing<'_>) -> QueryResult
         .execute(c))
 }
 
-/// Whether any delivery is due at `now` (whatever its endpoint's state):
-/// one look at the index of pending ones.
+/// Whether any delivery to an active endpoint is due at `now`: a look at
+/// the index of pending ones (those of paused endpoints are parked, never due).
 pub fn any_due(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<bool> {
     webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
         .filter(webhook_deliveries::status.eq(PENDING))
         .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_endpoints::state.eq("active"))
         .select(webhook_deliveries::id)
         .first::<i64>(conn)
         .optional()
         .map(|found| found.is_some())
+}
+
+/// Parks an endpoint's pending deliveries (it was paused or disabled).
+pub fn park(conn: &mut AnyConnection, endpoint_id: i64) -> QueryResult<usize> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::status.eq(PENDING)),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(parked()))
+    .execute(conn)
+}
+
+/// Makes an endpoint's pending deliveries due at `now` (it was resumed).
+pub fn unpark(conn: &mut AnyConnection, endpoint_id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::status.eq(PENDING)),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(now))
+    .execute(conn)
 }
 
 #[derive(QueryableByName)]

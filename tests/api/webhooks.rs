@@ -456,6 +456,13 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_it_resume
     assert_eq!(paused.expect(200)["state"], "paused");
     file(&app, &resident, "noise", "噪音三").await;
     assert_eq!(deliver(&app, &deliverer).await.claimed, 0);
+    // It waits for the endpoint, not for a time.
+    let waiting = &log(&app, &admin, endpoint).await[0];
+    assert_eq!(waiting["status"], "pending");
+    assert!(waiting["next_attempt_at"].is_null(), "{waiting}");
+    app.clock.advance(Duration::days(3));
+    let admin = app.token("jm.admin").await;
+    assert_eq!(deliver(&app, &deliverer).await.claimed, 0);
     app.patch(&path, Some(&admin), json!({"paused": false}))
         .await
         .expect(200);
@@ -464,6 +471,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_it_resume
     // Deleted: its queue and log go with it.
     app.delete(&path, Some(&admin)).await.expect(204);
     app.get(&path, Some(&admin)).await.expect_problem(404, "not_found");
+    let resident = app.token("resident01").await;
     file(&app, &resident, "noise", "噪音四").await;
     assert_eq!(deliver(&app, &deliverer).await.claimed, 0);
 }
