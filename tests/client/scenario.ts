@@ -1,8 +1,8 @@
 // The mobile team's scenario, through a client generated from the committed
 // OpenAPI document (openapi-typescript + openapi-fetch) and compiled under
 // `tsc --strict`: register, sign in, file with an Idempotency-Key and retry
-// it, sign for with If-Match, resolve, close, and two refreshes sent at the
-// same moment. Run by .ci/client against the release binary serving the
+// it, sign for with If-Match, resolve, close, register a phone for push and
+// read what it was told, and two refreshes sent at the same moment. Run by .ci/client against the release binary serving the
 // demo community; exits non-zero at the first step that does not answer as
 // the document says.
 
@@ -135,6 +135,35 @@ async function main(): Promise<void> {
   check(closed.data !== undefined, "close", closed.error);
   check(closed.data.status === "closed", "closed", closed.data.status);
   steps.push("close 200");
+
+  // Push: the app registers its token, reads what it was told, marks it
+  // read, and forgets the token as it signs out.
+  const device = { platform: "fcm" as const, token: `fcm:scenario-${username}` };
+  const registeredDevice = await client.POST("/api/v1/me/devices", {
+    headers: bearer(resident.access_token),
+    body: device,
+  });
+  check(registeredDevice.response.status === 201 && registeredDevice.data !== undefined, "register the device", registeredDevice.error);
+  const told = await client.GET("/api/v1/notifications", {
+    params: { query: { limit: 20 } },
+    headers: bearer(resident.access_token),
+  });
+  check(told.data !== undefined, "read the notifications", told.error);
+  const kinds = told.data.items.filter((n) => n.ticket_id === ticketId).map((n) => n.kind);
+  check(kinds.includes("accepted") && kinds.includes("resolved"), "told of the sign-for and the resolution", kinds);
+  const newest = told.data.items[0];
+  check(newest !== undefined, "a notification", told.data);
+  const marked = await client.POST("/api/v1/notifications/read", {
+    headers: bearer(resident.access_token),
+    body: { up_to: newest.id },
+  });
+  check(marked.data !== undefined && marked.data.unread === 0, "mark everything read", marked.error ?? marked.data);
+  const forgotten = await client.DELETE("/api/v1/me/devices", {
+    headers: bearer(resident.access_token),
+    body: device,
+  });
+  check(forgotten.response.status === 204, "forget the device", forgotten.response.status);
+  steps.push("device 201, told of sign-for and resolution, marked read, device forgotten 204");
 
   // Two refreshes at the same moment (both saw token_expired): both get a
   // token pair and the session lives on.
