@@ -633,6 +633,8 @@ def main():
         if status != 201:
             raise Failure(f"registering the webhook answered {status}: {data}")
         receiver.secret = data["secret"]
+        # The demo's sample tickets came before the endpoint: not its business.
+        demo_tickets = int(db.query("SELECT COALESCE(max(id), 0) FROM tickets")[0][0] or 0)
 
         for rnd in range(1, args.rounds + 1):
             rseed = master.randrange(2**31)
@@ -707,7 +709,7 @@ def main():
         last = f"{sql_summary}; {integ_summary}"
         # The outbox: every ticket has its delivery row, and the last server
         # delivers every one of them.
-        missing_rows = int(db.query("SELECT count(*) FROM tickets t WHERE NOT EXISTS "
+        missing_rows = int(db.query(f"SELECT count(*) FROM tickets t WHERE t.id > {demo_tickets} AND NOT EXISTS "
                                     "(SELECT 1 FROM webhook_deliveries d WHERE d.ticket_id = t.id)")[0][0])
         if missing_rows:
             raise Failure(f"{missing_rows} tickets were committed without their webhook outbox row")
