@@ -113,7 +113,7 @@ fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     state.body_timeout = std::time::Duration::from_secs(args.body_timeout);
     state.time_zone = args.time_zone;
     state.webhook_reach = args.webhook_reach();
-    let deliverer = griddesk::webhooks::Deliverer::new(args.webhook_settings(args.time_zone))?;
+    let deliverer = griddesk::webhooks::Deliverer::new(args.webhook_settings(args.time_zone));
     state.limits.sign_in_address.allowed = args.login_failures_per_address;
     state.limits.registration_address.allowed = args.registrations_per_address;
     let hash_concurrency = args

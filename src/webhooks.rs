@@ -65,7 +65,9 @@ impl Settings {
 /// Posts deliveries. One per process: it keeps connections to endpoints.
 #[derive(Clone)]
 pub struct Deliverer {
-    client: reqwest::Client,
+    /// Built at the first delivery: a TLS client with its root store costs
+    /// a few MiB that a deployment without webhooks never needs.
+    client: Arc<std::sync::OnceLock<reqwest::Client>>,
     settings: Arc<Settings>,
 }
 
@@ -104,20 +106,21 @@ impl reqwest::dns::Resolve for GuardedResolver {
 }
 
 impl Deliverer {
-    pub fn new(settings: Settings) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .dns_resolver(Arc::new(GuardedResolver { reach: settings.reach }))
-            .user_agent(concat!("griddesk-webhooks/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(2)
-            .build()
-            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
-        Ok(Self {
-            client,
+    /// The client itself is built at the first delivery (a failure to
+    /// build it is logged and the delivery retried like any other).
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            client: Arc::default(),
             settings: Arc::new(settings),
-        })
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = build_client(&self.settings)?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     pub fn settings(&self) -> &Settings {
@@ -139,10 +142,16 @@ impl Deliverer {
         if literal.is_some_and(|ip| !self.settings.reach.allows(ip)) || !self.scheme_allowed(&url) {
             return (None, Some("address not allowed".into()));
         }
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "webhook client");
+                return (None, Some("the client could not be built".into()));
+            }
+        };
         // Signed with the wall clock's time: receivers compare it with theirs.
         let timestamp = chrono::Utc::now().timestamp();
-        let request = self
-            .client
+        let request = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Griddesk-Delivery", delivery.id.to_string())
@@ -171,6 +180,18 @@ impl Deliverer {
     fn scheme_allowed(&self, url: &url::Url) -> bool {
         url.scheme() == "https" || (url.scheme() == "http" && self.settings.reach.allow_http)
     }
+}
+
+fn build_client(settings: &Settings) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .dns_resolver(Arc::new(GuardedResolver { reach: settings.reach }))
+        .user_agent(concat!("griddesk-webhooks/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(2)
+        .build()
+        .map_err(|e| format!("cannot build the webhook client: {e}"))
 }
 
 /// A few words on why a request failed, without anything it sent.

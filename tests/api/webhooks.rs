@@ -132,7 +132,7 @@ async fn app_reaching(reach: Reach) -> TestApp {
 fn deliverer(reach: Reach) -> Deliverer {
     let mut settings = Settings::new(reach, chrono_tz::Asia::Shanghai);
     settings.timeout = std::time::Duration::from_secs(5);
-    Deliverer::new(settings).unwrap()
+    Deliverer::new(settings)
 }
 
 async fn deliver(app: &TestApp, deliverer: &Deliverer) -> Report {
