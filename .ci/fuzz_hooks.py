@@ -227,6 +227,16 @@ def real_data(case):
         case.path_parameters["id"] = 2**62
 
     if body is not None:
+        # A webhook goes to a community the lookup admin manages, at a URL
+        # that passes the rules (https, a public name; no request is made:
+        # the fuzzed server runs no worker).
+        if op == "POST /api/v1/webhooks":
+            if "community_id" in body:
+                body["community_id"] = pick(demo["by_level"]["committee"])
+            if "url" in body:
+                body["url"] = f"https://hooks.example.com/fuzz/{next(KEYS)}"
+        if op == "PATCH /api/v1/webhooks/{id}" and body.get("url") is not None:
+            body["url"] = f"https://hooks.example.com/fuzz/{next(KEYS)}"
         if op in ("POST /api/v1/complaints", "POST /api/v1/disputes"):
             kind = "complaint" if op.endswith("complaints") else "dispute"
             if "category" in body:

@@ -20,7 +20,8 @@ use crate::db::queries;
 use crate::db::webhooks::{self as store, DeliveryRow, EndpointChanges, EndpointRow, NewEndpointRow};
 use crate::domain::grid::Level;
 use crate::domain::notify::NotificationKind;
-use crate::domain::webhooks::{self as rules, EndpointUrl, MAX_ENDPOINTS_PER_COMMUNITY};
+use crate::domain::people::bounded_text;
+use crate::domain::webhooks::{EndpointUrl, MAX_ENDPOINTS_PER_COMMUNITY};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::state::AppState;
@@ -157,34 +158,30 @@ fn check_kinds(v: &mut Validator, kinds: &[NotificationKind]) {
             ),
         );
     }
-    if kinds.contains(&NotificationKind::WebhookDisabled) {
-        v.push(
-            "kinds",
-            Invalid::new(
-                "not_deliverable",
-                "`webhook_disabled` is told to admins in griddesk, never posted to a webhook.",
-                "webhook_disabled 只在系统内通知管理员，不推送到回调地址。",
-            ),
-        );
-    }
 }
 
 /// A new endpoint.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"community_id": 0, "url": "（回调地址，如 https://push.example.com/griddesk）",
+#[schema(example = json!({"community_id": 0, "url": "https://hooks.example.com/griddesk",
     "kinds": ["arrived", "resolved", "sign_for_due_soon"], "description": "（用途说明）"}))]
 pub struct CreateWebhook {
     /// A community (committee unit) the caller manages.
     pub community_id: i64,
     /// Where deliveries are posted: `https`, a public address, no
     /// credentials, at most 2048 characters.
-    #[schema(pattern = r"^[^\u0000]*$")]
+    #[schema(max_length = 2048, pattern = r"^[^\u0000]*$")]
     pub url: String,
     /// The notification kinds to receive; leave out for every kind.
+    /// (`webhook_disabled` is told to admins in griddesk and never posted.)
+    #[schema(min_items = 1)]
     pub kinds: Option<Vec<NotificationKind>>,
-    /// What it is for, up to 200 characters.
-    #[schema(pattern = r"^[^\u0000]*$")]
+    /// What it is for: one line of up to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\u200b-\u200d\u2060\ufeff][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*$"
+    )]
     pub description: Option<String>,
 }
 
@@ -229,7 +226,7 @@ pub struct CreateWebhook {
         ("x-problem-codes" = json!({"409": ["too_many_webhooks"]})),
         ("x-field-codes" = json!({"community_id": ["not_found"],
             "url": ["invalid_url", "https_required", "address_not_allowed", "too_long"],
-            "kinds": ["empty", "not_deliverable"], "description": ["invalid"]}))
+            "kinds": ["empty"], "description": ["required", "too_long", "control_characters"]}))
     )
 )]
 #[post("/webhooks")]
@@ -247,10 +244,10 @@ async fn create_webhook(
     if let Some(kinds) = &input.kinds {
         check_kinds(&mut v, kinds);
     }
-    let description = v.check(
-        "description",
-        rules::description(input.description.as_deref().unwrap_or("")),
-    );
+    let description = match &input.description {
+        Some(raw) => v.check("description", bounded_text(raw, 200)),
+        None => Some(String::new()),
+    };
     v.finish()?;
     let (Some(url), Some(description)) = (url, description) else {
         return Err(ApiError::Internal);
@@ -446,13 +443,18 @@ where
 #[schema(example = json!({"paused": false}))]
 pub struct UpdateWebhook {
     /// A new URL, under the same rules as when registering.
-    #[schema(pattern = r"^[^\u0000]*$")]
+    #[schema(max_length = 2048, pattern = r"^[^\u0000]*$")]
     pub url: Option<String>,
     /// The kinds to receive; `null` for every kind.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Vec<NotificationKind>>)]
+    #[schema(value_type = Option<Vec<NotificationKind>>, min_items = 1)]
     pub kinds: Option<Option<Vec<NotificationKind>>>,
-    #[schema(pattern = r"^[^\u0000]*$")]
+    /// One line of up to 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*[^\s\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\u200b-\u200d\u2060\ufeff][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*$"
+    )]
     pub description: Option<String>,
     /// `true` pauses it; `false` resumes a paused or disabled one (its
     /// run of failures starts again from 0) and sends what queued up.
@@ -481,7 +483,7 @@ pub struct UpdateWebhook {
     security(("bearer" = [])),
     extensions(("x-field-codes" = json!({
         "url": ["invalid_url", "https_required", "address_not_allowed", "too_long"],
-        "kinds": ["empty", "not_deliverable"], "description": ["invalid"]})))
+        "kinds": ["empty"], "description": ["required", "too_long", "control_characters"]})))
 )]
 #[patch("/webhooks/{id}")]
 async fn update_webhook(
@@ -505,7 +507,7 @@ async fn update_webhook(
         check_kinds(&mut v, kinds);
     }
     let description = match &input.description {
-        Some(raw) => v.check("description", rules::description(raw)),
+        Some(raw) => v.check("description", bounded_text(raw, 200)),
         None => None,
     };
     v.finish()?;

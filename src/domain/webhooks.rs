@@ -226,19 +226,6 @@ pub const DISABLE_AFTER_FAILURES: i32 = 10;
 /// Endpoints a community may register.
 pub const MAX_ENDPOINTS_PER_COMMUNITY: i64 = 20;
 
-/// A description: at most 200 characters, no control characters.
-pub fn description(raw: &str) -> Result<String, Invalid> {
-    let text = raw.trim();
-    if text.chars().count() > 200 || text.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            "invalid",
-            "At most 200 characters, without control characters.",
-            "最多 200 个字符，且不能包含控制字符。",
-        ));
-    }
-    Ok(text.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

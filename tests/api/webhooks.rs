@@ -511,14 +511,6 @@ async fn endpoints_must_be_public_https_and_deliveries_never_reach_internal_addr
         )
         .await;
     assert_eq!(field_code(&res, "kinds"), "empty");
-    let res = strict
-        .post(
-            "/api/v1/webhooks",
-            Some(&admin),
-            json!({"community_id": committee, "url": "https://hooks.example.com/a", "kinds": ["webhook_disabled"]}),
-        )
-        .await;
-    assert_eq!(field_code(&res, "kinds"), "not_deliverable");
     // A branch is not a community.
     let res = strict
         .post(
