@@ -24,6 +24,7 @@ pub mod token;
 pub mod units;
 pub mod unread_body;
 pub mod users;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 use actix_web::http::header;
