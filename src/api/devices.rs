@@ -142,7 +142,9 @@ fn check_token(token: &str) -> Result<(), ApiError> {
 /// Registering a token again is harmless; a token registered by someone
 /// else (a phone that changed hands) moves to the caller. A person keeps
 /// up to 10 devices: an 11th forgets the one registered longest ago.
-/// Notification webhooks carry each recipient's devices.
+/// Ending every session of an account (a password change, deactivation, a
+/// stolen refresh token detected) forgets its devices too: register again
+/// after signing in. Notification webhooks carry each recipient's devices.
 #[utoipa::path(
     tag = "me",
     request_body = DeviceToken,

@@ -539,7 +539,10 @@ pub fn update_user(conn: &mut AnyConnection, id: i64, changes: &UserChanges) -> 
 }
 
 /// Ends every session of a user at once: access tokens carry the version.
+/// Their phones are forgotten too (a phone signed out is told nothing; the
+/// app registers its token again after signing in).
 pub fn revoke_all_sessions(conn: &mut AnyConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(super::schema::devices::table.filter(super::schema::devices::user_id.eq(user_id))).execute(conn)?;
     diesel::update(users::table.find(user_id))
         .set(users::token_version.eq(users::token_version + 1))
         .execute(conn)?;

@@ -760,4 +760,20 @@ async fn a_person_registers_and_forgets_their_devices() {
         .collect();
     assert_eq!(kept.len(), 10);
     assert!(!kept.contains(&"device-token-00".to_owned()) && kept.contains(&"device-token-11".to_owned()));
+
+    // A password change ends every session, and the phones go with them.
+    let resident = app.token("resident01").await;
+    app.post(
+        "/api/v1/me/password",
+        Some(&resident),
+        json!({"current_password": crate::support::PASSWORD, "new_password": "another-long-password"}),
+    )
+    .await
+    .expect(204);
+    let again = app.login_tokens("resident01", "another-long-password").await;
+    let again = again["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/api/v1/me/devices", Some(again)).await.expect(200)["items"],
+        json!([])
+    );
 }
