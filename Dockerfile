@@ -1,8 +1,9 @@
 # Multi-stage build: compile with the Rust toolchain, run on a slim Debian
-# with only libpq. Used by docker-compose.yml.
+# with only OpenSSL (libpq is built into the binary). Used by
+# docker-compose.yml.
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
@@ -15,7 +16,7 @@ RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+    && apt-get install -y --no-install-recommends libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/griddesk --create-home griddesk
 COPY --from=build /src/target/release/griddesk /usr/local/bin/griddesk

@@ -119,7 +119,9 @@ fn known_routes() -> &'static KnownRoutes {
     })
 }
 
-/// Registers every route on `app`, gathering their operations into `base`.
+/// Registers every route on `app` for the document, gathering their
+/// operations into `base` (the served application registers them in
+/// [`build_app`], without utoipa).
 fn routes<T>(app: utoipa_actix_web::UtoipaApp<T>, base: utoipa::openapi::OpenApi) -> utoipa_actix_web::UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
@@ -127,7 +129,7 @@ where
     app.openapi(base)
         .service(api::health::healthz)
         .service(api::health::readyz)
-        .service(scope::scope("/api/v1").configure(api::configure))
+        .service(scope::scope("/api/v1").configure(|cfg| api::configure(cfg)))
 }
 
 /// Known paths and their methods, to answer 405 (with `Allow`) rather than
@@ -255,9 +257,12 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    // The operations gathered while registering are dropped: the document
-    // served is the committed one.
-    let (app, _) = routes(App::new().into_utoipa_app(), utoipa::openapi::OpenApi::default()).split_for_parts();
+    // Registered without utoipa: the document served is the committed one,
+    // so nothing is generated here (see `api::Routes`).
+    let app = App::new()
+        .service(api::health::healthz)
+        .service(api::health::readyz)
+        .service(web::scope("/api/v1").configure(api::configure));
     let swagger = state.swagger;
     let cors = cors(&state.cors_origins);
     app.app_data(state)

@@ -23,7 +23,7 @@ use crate::error::{ApiError, Invalid, Validator};
 use crate::service::lifecycle;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(accept_ticket)
         .service(resolve_ticket)
         .service(escalate_ticket)

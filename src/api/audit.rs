@@ -29,7 +29,7 @@ use crate::policy;
 use crate::policy::audit::{Access, AuditKind, TrailScope, object_at};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(list_audit_entries);
 }
 

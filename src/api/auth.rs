@@ -21,7 +21,7 @@ use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::limits;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(register_resident)
         .service(sign_in)
         .service(refresh_session)

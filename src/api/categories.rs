@@ -20,7 +20,7 @@ use crate::domain::ticket::Kind;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(list_categories)
         .service(create_category)
         .service(update_category);

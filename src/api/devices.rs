@@ -15,7 +15,7 @@ use crate::db::devices::{self as store, DeviceRow};
 use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(register_device)
         .service(list_devices)
         .service(forget_device);

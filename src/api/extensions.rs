@@ -25,7 +25,7 @@ use crate::policy::Caller;
 use crate::service::extensions as service;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(create_extension_request)
         .service(list_extension_requests)
         .service(approve_extension_request)

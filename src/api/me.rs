@@ -17,7 +17,7 @@ use crate::error::{ApiError, Text, Validator};
 use crate::limits;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(get_me).service(update_me).service(change_password);
 }
 

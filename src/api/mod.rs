@@ -81,8 +81,37 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Seconds a request body may take to arrive unless `--body-timeout` says otherwise.
 pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 10;
 
+/// Where the handlers are registered: the served application (plain
+/// actix-web: nothing generated) or the OpenAPI document's (utoipa builds
+/// each operation's description as it is registered). Building those
+/// descriptions in every HTTP worker left some 5 MiB of heap behind in
+/// each (DEVELOPERS.md, "Memory").
+pub trait Routes {
+    fn service<F>(&mut self, factory: F) -> &mut Self
+    where
+        F: actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory + 'static;
+}
+
+impl Routes for web::ServiceConfig {
+    fn service<F>(&mut self, factory: F) -> &mut Self
+    where
+        F: actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory + 'static,
+    {
+        web::ServiceConfig::service(self, factory)
+    }
+}
+
+impl Routes for utoipa_actix_web::service_config::ServiceConfig<'_> {
+    fn service<F>(&mut self, factory: F) -> &mut Self
+    where
+        F: actix_web::dev::HttpServiceFactory + utoipa_actix_web::OpenApiFactory + 'static,
+    {
+        utoipa_actix_web::service_config::ServiceConfig::service(self, factory)
+    }
+}
+
 /// Registers every API operation under `/api/v1`.
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl Routes) {
     auth::configure(cfg);
     token::configure(cfg);
     me::configure(cfg);

@@ -23,7 +23,7 @@ use crate::domain::text::{Invalid, Lang};
 use crate::error::{ApiError, Validator};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(list_notifications)
         .service(count_unread_notifications)
         .service(super::notification_stream::stream_notifications)

@@ -22,7 +22,7 @@ use crate::error::{ApiError, Invalid};
 use crate::policy;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(create_post).service(list_posts).service(delete_post);
 }
 

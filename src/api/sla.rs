@@ -17,7 +17,7 @@ use crate::domain::ticket::Priority;
 use crate::error::{ApiError, Invalid, Validator};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(get_sla_policies).service(put_sla_policies);
 }
 

@@ -23,7 +23,7 @@ use crate::domain::ticket::{Kind, Status};
 use crate::error::{ApiError, Invalid, Text, Validator};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(get_stats);
     cfg.service(get_unit_stats);
 }

@@ -16,7 +16,7 @@ use super::{content_type_is, read_body};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(issue_oauth_token);
 }
 

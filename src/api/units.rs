@@ -22,7 +22,7 @@ use crate::policy::Caller;
 use crate::policy::audit::AuditObject;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(create_unit)
         .service(list_units)
         .service(get_unit)

@@ -26,7 +26,7 @@ use crate::policy::audit::AuditObject;
 use crate::policy::{self, Caller};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(create_user)
         .service(list_users)
         .service(get_user)

@@ -26,7 +26,7 @@ use crate::error::{ApiError, Invalid, Validator};
 use crate::policy::Caller;
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(create_webhook)
         .service(list_webhooks)
         .service(get_webhook)

@@ -20,7 +20,7 @@ mod follow_ups;
 mod parties;
 mod sessions;
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(parties::list_parties)
         .service(parties::add_party)
         .service(sessions::list_mediation_sessions)

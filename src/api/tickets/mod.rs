@@ -26,7 +26,7 @@ pub use filing::{CreateComplaint, CreateDispute, RespondentInput};
 pub use timeline::event_response;
 pub use view::{etag, load_ticket, show_ticket};
 
-pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+pub fn configure(cfg: &mut impl crate::api::Routes) {
     cfg.service(filing::create_complaint)
         .service(filing::create_dispute)
         .service(reading::list_tickets)
