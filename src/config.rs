@@ -380,7 +380,7 @@ pub fn build_state(
 
 /// Four database connections a core (at least 4).
 pub fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1));
+    let cores = u32::try_from(crate::auth::password::cores()).unwrap_or(1);
     cores.saturating_mul(4).max(4)
 }
 

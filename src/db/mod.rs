@@ -386,7 +386,7 @@ pub struct Db {
     /// ([`Db::run_long`]). r2d2 wakes a waiter when a connection comes
     /// back, but a thread arriving just then may take it first: under a
     /// burst, some requests lost that race again and again (PostgreSQL
-    /// reads at 32 connections had p99s of 130-350 ms, p50 5 ms).
+    /// reads at 32 connections had p99s of 65-890 ms, p50 1-3 ms).
     gate: Arc<tokio::sync::Semaphore>,
     writer: Option<Writer>,
     url: DatabaseUrl,

@@ -98,7 +98,7 @@ async fn connections_the_database_closed_are_replaced_not_kept() {
 /// Requests wait for a connection in turn (`Db::run_long`): a burst of
 /// statistics reads six times the pool is answered in full, and a turn is
 /// given back after each, so a second burst is too (a turn kept by a
-/// finished request would leave later ones waiting 10 s and then 503).
+/// finished request would leave later ones waiting out the 10 s: 503).
 #[actix_web::test]
 async fn a_burst_of_long_reads_larger_than_the_pool_is_answered_in_full() {
     let app = TestApp::with_demo().await;
@@ -107,15 +107,9 @@ async fn a_burst_of_long_reads_larger_than_the_pool_is_answered_in_full() {
     let path = format!("/api/v1/stats?unit_id={committee}");
     let burst = 6 * usize::try_from(app.db.pool_size()).unwrap();
     for _ in 0..2 {
-        let started = std::time::Instant::now();
         let answers = futures_util::future::join_all((0..burst).map(|_| app.get(&path, Some(&admin)))).await;
         for res in &answers {
             assert_eq!(res.expect(200)["total"], answers[0].expect(200)["total"]);
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(9),
-            "{burst} statistics reads took {:?}: some waited out the pool",
-            started.elapsed()
-        );
     }
 }
