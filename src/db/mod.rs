@@ -199,6 +199,33 @@ impl DatabaseUrl {
     }
 }
 
+/// libpq settings every PostgreSQL connection gets unless its URL sets them:
+/// a connection attempt gives up after 10 s, and a server that stops
+/// answering (a cut network, a host gone) is noticed after about 20 s of
+/// silence instead of the system's two hours of keepalive. A short read
+/// waits on its worker ([`Db::run`]), so this bounds how long one can hold
+/// up the worker's other requests.
+const POSTGRES_DEFAULTS: [(&str, &str); 4] = [
+    ("connect_timeout", "10"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "2"),
+];
+
+/// `url` with each of [`POSTGRES_DEFAULTS`] it does not set.
+fn with_postgres_defaults(url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let set: Vec<&str> = query.split('&').filter_map(|pair| pair.split('=').next()).collect();
+    let mut url = url.to_owned();
+    for (key, value) in POSTGRES_DEFAULTS {
+        if !set.contains(&key) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{key}={value}"));
+        }
+    }
+    url
+}
+
 /// Never print a PostgreSQL password.
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,11 +289,13 @@ impl From<u32> for DbSettings {
 
 /// r2d2 manager that opens the variant the URL names and prepares SQLite
 /// connections (busy timeout first, then foreign keys and durable commits).
-/// A SQLite reader is opened read-only (`query_only`): every write goes to
-/// the one writer, and a write sent to a reader by mistake fails loudly.
+/// A reader is opened read-only (SQLite's `query_only`, PostgreSQL's
+/// `default_transaction_read_only`): on SQLite every write goes to the one
+/// writer, on PostgreSQL to the pool, and a write sent to a reader by
+/// mistake fails loudly.
 pub struct ConnectionManager {
     url: DatabaseUrl,
-    sqlite_reader: bool,
+    reader: bool,
     synchronous: Synchronous,
 }
 
@@ -337,16 +366,25 @@ impl diesel::connection::Instrumentation for Liveness {
 impl ConnectionManager {
     fn open(&self) -> Result<AnyConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(AnyConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(&with_postgres_defaults(url)).map_err(r2d2::Error::ConnectionError)?;
+                if self.reader {
+                    // A worker's short read never runs for long: bounded, so
+                    // a pathological one cannot hold up the worker's other
+                    // requests for more than the pool's wait.
+                    conn.batch_execute("SET default_transaction_read_only = on; SET statement_timeout = '10s';")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                Ok(AnyConnection::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
                     .map_err(r2d2::Error::QueryError)?;
                 conn.batch_execute(self.synchronous.pragma())
                     .map_err(r2d2::Error::QueryError)?;
-                if self.sqlite_reader {
+                if self.reader {
                     conn.batch_execute("PRAGMA query_only = ON;")
                         .map_err(r2d2::Error::QueryError)?;
                 }
@@ -373,10 +411,12 @@ fn one_line(error: &dyn fmt::Display) -> String {
     error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The database handle kept in the app state. Calls run on actix's blocking
-/// thread pool, never on the async workers.
+/// The database handle kept in the app state. Short reads run on the async
+/// worker that got the request, with the worker's own read-only connection
+/// ([`Db::run`]); long reads and PostgreSQL's writes on actix's blocking
+/// thread pool, with a pooled connection.
 ///
-/// PostgreSQL: one pool for reads and writes. SQLite, which lets one
+/// PostgreSQL: one pool for writes and long reads. SQLite, which lets one
 /// transaction write at a time: a pool of read-only connections sized to
 /// the cores, and one [`Writer`] that runs every write transaction.
 #[derive(Clone)]
@@ -403,7 +443,7 @@ static NEXT_DB_ID: AtomicU64 = AtomicU64::new(1);
 const THREAD_READERS: usize = 4;
 
 thread_local! {
-    /// This thread's own SQLite readers, by database ([`Db::run`]).
+    /// This thread's own readers, by database ([`Db::run`]).
     static THREAD_READER: RefCell<Vec<(u64, AnyConnection)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -430,7 +470,7 @@ impl Db {
         // and then reports only "timed out", hiding the real cause.
         let writable = ConnectionManager {
             url: url.clone(),
-            sqlite_reader: false,
+            reader: false,
             synchronous,
         };
         let mut first = writable.connect().map_err(|e| connect_error(&e))?;
@@ -454,7 +494,7 @@ impl Db {
         };
         let manager = ConnectionManager {
             url: url.clone(),
-            sqlite_reader: writer.is_some(),
+            reader: writer.is_some(),
             synchronous,
         };
         let pool = Pool::builder()
@@ -484,7 +524,7 @@ impl Db {
     pub fn maintenance_connection(&self) -> Result<AnyConnection, ApiError> {
         ConnectionManager {
             url: self.url.clone(),
-            sqlite_reader: false,
+            reader: false,
             synchronous: self.synchronous,
         }
         .connect()
@@ -521,23 +561,31 @@ impl Db {
     }
 
     /// Runs `f`, a short read (one page, one object: what an index
-    /// answers). On SQLite it runs right here, on the async worker that got
-    /// the request, with the thread's own read-only connection: handing a
-    /// read of a few hundred microseconds to the blocking pool and back (two
-    /// thread switches) cost more than the read. On PostgreSQL, where a
-    /// query waits on the network, it runs on the blocking pool. Reads that
-    /// may take long (statistics, exports, the audit trail) use
-    /// [`Db::run_long`], so one of them never holds up a worker's other
-    /// requests.
+    /// answers), right here on the async worker that got the request, with
+    /// the thread's own read-only connection. Handing a read of a few
+    /// hundred microseconds to the blocking pool and back (two thread
+    /// switches) cost more than the read: on PostgreSQL, where a read also
+    /// waits on the server, a ticket took 55-63 µs of the server's CPU that
+    /// way and 43 µs here (DEVELOPERS.md). Reads that may take long
+    /// (statistics, exports, the audit trail) use [`Db::run_long`], so one
+    /// of them never holds up a worker's other requests.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        if self.writer.is_some() {
-            return self.read_here(f);
+        if self.writer.is_none() && !self.holds_live_thread_reader() {
+            // A PostgreSQL server may be slow to answer a new connection (or
+            // not answer at all): it is opened on the blocking pool, never
+            // on the worker. The worker stays on this thread across the await.
+            let manager = self.reader_manager();
+            let conn = actix_web::web::block(move || manager.connect())
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::unavailable)?;
+            self.keep_thread_reader(conn);
         }
-        self.run_long(f).await
+        self.read_here(f)
     }
 
     /// Runs `f`, which only reads, with a pooled connection on the blocking
@@ -563,10 +611,48 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
+    /// Whether this thread holds a reader of this database that can still
+    /// be used, asked the way the pool asks ([`ManageConnection::is_valid`]:
+    /// only when it has not answered for a while). One the database closed
+    /// is dropped here, so no request is handed it.
+    fn holds_live_thread_reader(&self) -> bool {
+        THREAD_READER.with(|readers| {
+            let Ok(mut readers) = readers.try_borrow_mut() else {
+                return true; // read_here falls back to the pool
+            };
+            let Some(at) = readers.iter().position(|(id, _)| *id == self.id) else {
+                return false;
+            };
+            let manager = self.reader_manager();
+            let conn = &mut readers[at].1;
+            if !manager.has_broken(conn) && manager.is_valid(conn).is_ok() {
+                return true;
+            }
+            readers.remove(at);
+            false
+        })
+    }
+
+    /// Keeps `conn` as this thread's reader of this database, unless another
+    /// request on the thread opened one meanwhile.
+    fn keep_thread_reader(&self, conn: AnyConnection) {
+        THREAD_READER.with(|readers| {
+            if let Ok(mut readers) = readers.try_borrow_mut()
+                && !readers.iter().any(|(id, _)| *id == self.id)
+            {
+                if readers.len() >= THREAD_READERS {
+                    readers.remove(0);
+                }
+                readers.push((self.id, conn));
+            }
+        });
+    }
+
     /// Runs `f` on this thread's own reader of this database, opening it
-    /// the first time, in one read transaction. A panic is an error, as on
-    /// the blocking pool, and closes the reader; so does an internal or
-    /// unavailable error (a connection that may be broken is not kept).
+    /// the first time (a SQLite file opens at once), in one read
+    /// transaction on SQLite. A panic is an error, as on the blocking pool,
+    /// and closes the reader; so does an internal or unavailable error (a
+    /// connection that may be broken is not kept).
     fn read_here<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
@@ -588,8 +674,9 @@ impl Db {
                     readers.len() - 1
                 }
             };
-            // One read transaction for the whole request: its queries see one
-            // snapshot, and SQLite takes its shared lock once, not per query.
+            // On SQLite one read transaction for the whole request: its
+            // queries see one snapshot, and SQLite takes its shared lock once,
+            // not per query.
             let outcome = catch_unwind(AssertUnwindSafe(|| read_transaction(&mut readers[at].1, f)));
             match outcome {
                 Ok(Ok(value)) => Ok(value),
@@ -610,7 +697,7 @@ impl Db {
     fn reader_manager(&self) -> ConnectionManager {
         ConnectionManager {
             url: self.url.clone(),
-            sqlite_reader: true,
+            reader: true,
             synchronous: self.synchronous,
         }
     }
@@ -645,7 +732,8 @@ impl Db {
     {
         match &self.writer {
             Some(writer) => writer.write(f).await,
-            None => self.run(move |conn| write_transaction(conn, f)).await,
+            // On the blocking pool: a write may wait for another's row lock.
+            None => self.run_long(move |conn| write_transaction(conn, f)).await,
         }
     }
 
@@ -710,13 +798,14 @@ pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), Box<dyn std::error
 /// as statements the connection prepares once (diesel's transaction manager
 /// sends each as new text, parsed every time: 3-4% of a page of tickets).
 /// Nothing inside a read opens a transaction of its own on SQLite. On
-/// PostgreSQL, diesel's own transaction.
+/// PostgreSQL none: each statement sees the latest commit, as on the pool
+/// (a transaction would cost two more round trips a request).
 fn read_transaction<T, F>(conn: &mut AnyConnection, f: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
 {
     let AnyConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(f);
+        return f(conn);
     };
     Verb::Begin.execute(sqlite)?;
     let outcome = f(conn);
@@ -790,6 +879,18 @@ mod tests {
         assert_eq!(
             DatabaseUrl::parse("sqlite://"),
             Err(DatabaseUrlError::MissingSqlitePath)
+        );
+    }
+
+    #[test]
+    fn postgres_connections_get_timeouts_the_url_does_not_set() {
+        assert_eq!(
+            with_postgres_defaults("postgres://u@db/griddesk"),
+            "postgres://u@db/griddesk?connect_timeout=10&keepalives_idle=10&keepalives_interval=5&keepalives_count=2"
+        );
+        assert_eq!(
+            with_postgres_defaults("postgres://u@db/griddesk?sslmode=require&keepalives_idle=60&connect_timeout=3"),
+            "postgres://u@db/griddesk?sslmode=require&keepalives_idle=60&connect_timeout=3&keepalives_interval=5&keepalives_count=2"
         );
     }
 
