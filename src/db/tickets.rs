@@ -740,8 +740,8 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
             query.load(c)
         }
         (Some(Some(search)), AnyConnection::Postgres(_)) => {
-            let tsquery = search::postgres_tsquery(search, scope_tokens.as_deref());
-            list_by_postgres_index(conn, scope, f, &tsquery)
+            let query = search::postgres_query(search, scope_tokens.as_deref());
+            list_by_postgres_index(conn, scope, f, &query)
         }
         // No letter, digit or character: nothing matches.
         (Some(None), _) => page(conn, scope, f, Some("1 = 0".to_owned()), None),
@@ -826,37 +826,20 @@ fn list_shape(scope: &TicketScope, f: &TicketFilter, floor: Option<i64>) -> impl
 
 /// A search on PostgreSQL. GIN finds tokens fast but in no order, and the
 /// planner cannot tell a search with ten hits from one with half the
-/// tickets. So: first the index is asked for at most
-/// [`search::PROBED`] hits (the caller's scope is in the query, so a
-/// household's or a resident's are few): a miss or a rare word is then
-/// answered by id. More hits: the newest [`search::WALKED`] ids are walked,
-/// each looked up in the index (a common word fills its page there); below
-/// them, fewer than [`search::CANDIDATES`] hits are read by id, more walked
-/// on.
+/// tickets. So the index is asked for the newest hits of the newest
+/// buckets of ids in order ([`search::postgres_newest`]), then below them
+/// for all hits at once: few are listed by id, a word so common that its
+/// hits are many is walked newest first (each ticket looked up in the
+/// index). The caller's scope is in the query, so a household's or a
+/// resident's hits are few. Rounds go on below while the page is not full
+/// (the lists' SQL, which decides visibility, may leave out a hit).
 fn list_by_postgres_index(
     conn: &mut AnyConnection,
     scope: &TicketScope,
     f: &TicketFilter,
-    tsquery: &str,
+    query: &search::PgQuery,
 ) -> QueryResult<Vec<TicketRow>> {
-    let by_id = |ids: Vec<i64>, below: Option<i64>| {
-        let ids: Vec<String> = ids
-            .into_iter()
-            .filter(|id| below.is_none_or(|below| *id < below))
-            .map(|id| id.to_string())
-            .collect();
-        (!ids.is_empty()).then(|| format!("tickets.id IN ({})", ids.join(", ")))
-    };
-    if let AnyConnection::Postgres(pg) = &mut *conn
-        && let Some(few) = search::postgres_candidates(pg, tsquery, search::PROBED)?
-    {
-        return match by_id(few, f.before_id) {
-            Some(index) => page(conn, scope, f, Some(index), None),
-            None => Ok(Vec::new()),
-        };
-    }
-    let walk = search::postgres_walk_sql(tsquery);
-    let top = match f.before_id {
+    let mut below = match f.before_id {
         Some(before) => before,
         None => {
             tickets::table
@@ -866,29 +849,37 @@ fn list_by_postgres_index(
                 + 1
         }
     };
-    let floor = top - search::WALKED;
-    let mut rows = page(conn, scope, f, Some(walk.clone()), Some(floor))?;
-    let missing = f.limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    if missing <= 0 || floor <= 1 {
-        return Ok(rows);
+    let mut rows: Vec<TicketRow> = Vec::new();
+    loop {
+        let missing = f.limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let AnyConnection::Postgres(pg) = &mut *conn else {
+            return Ok(rows);
+        };
+        if missing <= 0 || below <= 1 {
+            return Ok(rows);
+        }
+        let rest = |top: i64| TicketFilter {
+            before_id: Some(top),
+            limit: missing,
+            ..f.clone()
+        };
+        let wanted = usize::try_from(missing).unwrap_or(usize::MAX);
+        match search::postgres_newest(pg, query, below, wanted)? {
+            search::Newest::Ids { ids, floor } => {
+                if !ids.is_empty() {
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    let index = format!("tickets.id IN ({})", ids.join(", "));
+                    rows.extend(page(conn, scope, &rest(below), Some(index), None)?);
+                }
+                below = floor;
+            }
+            search::Newest::Walk { top, floor } => {
+                let walk = search::postgres_walk_sql(&query.whole);
+                rows.extend(page(conn, scope, &rest(top), Some(walk), Some(floor))?);
+                below = floor;
+            }
+        }
     }
-    let AnyConnection::Postgres(pg) = conn else {
-        return Ok(rows);
-    };
-    let index = match search::postgres_candidates(pg, tsquery, search::CANDIDATES)? {
-        Some(ids) => match by_id(ids, Some(floor)) {
-            Some(index) => index,
-            None => return Ok(rows),
-        },
-        None => walk,
-    };
-    let rest = TicketFilter {
-        before_id: Some(floor),
-        limit: missing,
-        ..f.clone()
-    };
-    rows.extend(page(conn, scope, &rest, Some(index), None)?);
-    Ok(rows)
 }
 
 // ---------------------------------------------------------------- idempotency

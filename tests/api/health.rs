@@ -113,3 +113,34 @@ async fn a_burst_of_long_reads_larger_than_the_pool_is_answered_in_full() {
         }
     }
 }
+
+/// Short reads run on each worker's own connection (`Db::run`), which is
+/// read-only on both databases: a write sent there by mistake fails loudly
+/// instead of committing outside the writer (SQLite) or outside a write
+/// transaction (PostgreSQL). The same write through `Db::write` commits.
+#[actix_web::test]
+async fn a_write_sent_to_a_short_read_fails_and_changes_nothing() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let rename = "UPDATE units SET name = 'renamed by a read' WHERE parent_id IS NULL";
+    let refused = app
+        .db
+        .run(move |conn| Ok(diesel::sql_query(rename).execute(conn)?))
+        .await;
+    assert!(refused.is_err(), "a short read wrote: {refused:?}");
+    let res = app.get("/api/v1/units", Some(&admin)).await;
+    let units = res.expect(200).to_string();
+    assert!(!units.contains("renamed by a read"), "{units}");
+    // The connection is not left broken: reads go on as before.
+    app.get("/api/v1/units", Some(&admin)).await.expect(200);
+    let written = app
+        .db
+        .write(move |conn| Ok(diesel::sql_query(rename).execute(conn)?))
+        .await
+        .unwrap();
+    assert!(written >= 1);
+    let res = app.get("/api/v1/units", Some(&admin)).await;
+    let units = res.expect(200).to_string();
+    assert!(units.contains("renamed by a read"), "{units}");
+}
