@@ -740,8 +740,8 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
             query.load(c)
         }
         (Some(Some(search)), AnyConnection::Postgres(_)) => {
-            let query = search::postgres_query(search, scope_tokens.as_deref());
-            list_by_postgres_index(conn, scope, f, &query)
+            let tsquery = search::postgres_tsquery(search, scope_tokens.as_deref());
+            list_by_postgres_index(conn, scope, f, &tsquery)
         }
         // No letter, digit or character: nothing matches.
         (Some(None), _) => page(conn, scope, f, Some("1 = 0".to_owned()), None),
@@ -837,7 +837,7 @@ fn list_by_postgres_index(
     conn: &mut AnyConnection,
     scope: &TicketScope,
     f: &TicketFilter,
-    query: &search::PgQuery,
+    tsquery: &str,
 ) -> QueryResult<Vec<TicketRow>> {
     let mut below = match f.before_id {
         Some(before) => before,
@@ -850,6 +850,7 @@ fn list_by_postgres_index(
         }
     };
     let mut rows: Vec<TicketRow> = Vec::new();
+    let mut rounds = 0;
     loop {
         let missing = f.limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let AnyConnection::Postgres(pg) = &mut *conn else {
@@ -863,8 +864,15 @@ fn list_by_postgres_index(
             limit: missing,
             ..f.clone()
         };
-        let wanted = usize::try_from(missing).unwrap_or(usize::MAX);
-        match search::postgres_newest(pg, query, below, wanted)? {
+        // The lists' other filters (status, category, dates...) are not in
+        // the index: when they leave hits out, each round asks for four
+        // times as many, so a page takes a few rounds, not one per `limit`.
+        let wanted = usize::try_from(missing)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1 << (2 * rounds.min(8)))
+            .min(search::CANDIDATES);
+        rounds += 1;
+        match search::postgres_newest(pg, tsquery, below, wanted)? {
             search::Newest::Ids { ids, floor } => {
                 if !ids.is_empty() {
                     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
@@ -874,7 +882,7 @@ fn list_by_postgres_index(
                 below = floor;
             }
             search::Newest::Walk { top, floor } => {
-                let walk = search::postgres_walk_sql(&query.whole);
+                let walk = search::postgres_walk_sql(tsquery);
                 rows.extend(page(conn, scope, &rest(top), Some(walk), Some(floor))?);
                 below = floor;
             }

@@ -468,24 +468,12 @@ pub enum Newest {
     Walk { top: i64, floor: i64 },
 }
 
-/// What PostgreSQL's index is asked for one search: `whole` for the whole
-/// index, `in_buckets` for the newest buckets. The latter leaves out a
-/// scope of whole communities: a community's token holds every ticket of
-/// it, and a GIN scan reads all of them (7.5 ms for 1,000,000) to narrow
-/// rows that a handful of buckets already bound; the lists' SQL decides
-/// visibility either way.
-#[derive(Debug, Clone)]
-pub struct PgQuery {
-    pub whole: String,
-    pub in_buckets: String,
-}
-
 /// The newest hits of the query below `below`, enough for `wanted` rows if
 /// there are that many: [`GROUPS_FIRST`] groups of the newest buckets, each
 /// asked for its newest hits in order, then the rest of the index at once.
 pub fn postgres_newest(
     conn: &mut diesel::PgConnection,
-    query: &PgQuery,
+    tsquery: &str,
     below: i64,
     wanted: usize,
 ) -> QueryResult<Newest> {
@@ -499,7 +487,7 @@ pub fn postgres_newest(
             "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)",
         )
         .execute(conn)?;
-        let newest = newest_candidates(conn, query, below, wanted)?;
+        let newest = newest_candidates(conn, tsquery, below, wanted)?;
         diesel::sql_query(
             "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'on', true)",
         )
@@ -508,12 +496,7 @@ pub fn postgres_newest(
     })
 }
 
-fn newest_candidates(
-    conn: &mut diesel::PgConnection,
-    query: &PgQuery,
-    below: i64,
-    wanted: usize,
-) -> QueryResult<Newest> {
+fn newest_candidates(conn: &mut diesel::PgConnection, tsquery: &str, below: i64, wanted: usize) -> QueryResult<Newest> {
     let mut ids = Vec::new();
     let mut top = below;
     for _ in 0..GROUPS_FIRST {
@@ -525,12 +508,12 @@ fn newest_candidates(
         let buckets: Vec<String> = (oldest_bucket..=newest_bucket)
             .map(|b| quoted(&bucket_token(b), '\''))
             .collect();
-        let tsquery = format!("({}) & ({})", query.in_buckets, buckets.join(" | "));
+        let in_buckets = format!("({tsquery}) & ({})", buckets.join(" | "));
         let needed = wanted - ids.len();
         let found: Vec<Candidate> = diesel::sql_query(format!(
             "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) AND ticket_id < {top} \
              ORDER BY ticket_id DESC LIMIT {needed}",
-            quoted(&tsquery, '\'')
+            quoted(&in_buckets, '\'')
         ))
         .load(conn)?;
         let full = found.len() >= needed;
@@ -546,7 +529,7 @@ fn newest_candidates(
     if top <= 1 {
         return Ok(Newest::Ids { ids, floor: 0 });
     }
-    Ok(match candidates(conn, &query.whole, top, CANDIDATES)? {
+    Ok(match candidates(conn, tsquery, top, CANDIDATES)? {
         None if !ids.is_empty() => Newest::Ids { ids, floor: top },
         None => Newest::Walk {
             top,
@@ -577,12 +560,14 @@ fn tsquery_terms(query: &SearchQuery, prefix: &str) -> String {
     terms.join(" & ")
 }
 
-/// What PostgreSQL's index is asked (`tsquery`s): every part's terms, all
+/// What PostgreSQL's index is asked (a `tsquery`): every part's terms, all
 /// in the texts or all in the reporter's; and one of the scope tokens, if
-/// any ([`PgQuery`]: not in the newest buckets for a scope of whole
-/// communities).
-pub fn postgres_query(search: &Search, scope: Option<&[String]>) -> PgQuery {
-    let parts: Vec<String> = search
+/// any. The scope stays in every probe, the newest buckets' too: without
+/// it, a search by one community's staff would read (and then drop) other
+/// communities' hits, its time would tell whether they hold the words, and
+/// a page would take a round per `limit` of their hits.
+pub fn postgres_tsquery(search: &Search, scope: Option<&[String]>) -> String {
+    let mut parts: Vec<String> = search
         .parts()
         .iter()
         .map(|p| {
@@ -593,21 +578,11 @@ pub fn postgres_query(search: &Search, scope: Option<&[String]>) -> PgQuery {
             )
         })
         .collect();
-    let terms = parts.join(" & ");
-    let Some(scope) = scope else {
-        return PgQuery {
-            whole: terms.clone(),
-            in_buckets: terms,
-        };
-    };
-    let any: Vec<String> = scope.iter().map(|t| quoted(&format!("{PG_SCOPE}{t}"), '\'')).collect();
-    let whole = format!("{terms} & ({})", any.join(" | "));
-    // One token of a whole community in the OR: the scope narrows little.
-    let communities = scope.iter().any(|t| t.starts_with('c'));
-    PgQuery {
-        in_buckets: if communities { terms } else { whole.clone() },
-        whole,
+    if let Some(scope) = scope {
+        let any: Vec<String> = scope.iter().map(|t| quoted(&format!("{PG_SCOPE}{t}"), '\'')).collect();
+        parts.push(format!("({})", any.join(" | ")));
     }
+    parts.join(" & ")
 }
 
 /// "The index holds the ticket" over `tickets`, looked up ticket by ticket:
@@ -700,20 +675,10 @@ mod tests {
             fts5_match(&Search::parse("漏水").unwrap(), Some(&scope)),
             r#"((body : ("漏水")) OR (reporter : ("漏水"))) AND (scope : ("c1" OR "u9"))"#
         );
-        let query = postgres_query(&Search::parse("漏水 1-60").unwrap(), Some(&scope));
         assert_eq!(
-            query.whole,
+            postgres_tsquery(&Search::parse("漏水 1-60").unwrap(), Some(&scope)),
             "(('漏水') | ('@漏水')) & (('1' & '60':*) | ('@1' & '@60':*)) & ('#c1' | '#u9')"
         );
-        // A whole community in the scope: the newest buckets are asked without.
-        assert_eq!(
-            query.in_buckets,
-            "(('漏水') | ('@漏水')) & (('1' & '60':*) | ('@1' & '@60':*))"
-        );
-        let units = ["u9".to_owned(), "u12".to_owned()];
-        let query = postgres_query(&Search::parse("漏水").unwrap(), Some(&units));
-        assert_eq!(query.whole, "(('漏水') | ('@漏水')) & ('#u9' | '#u12')");
-        assert_eq!(query.in_buckets, query.whole);
         assert_eq!(
             postgres_walk_sql("'a'"),
             "(SELECT s.tokens @@ CAST('''a''' AS tsquery) FROM ticket_search s WHERE s.ticket_id = tickets.id)"
