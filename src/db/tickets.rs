@@ -839,16 +839,8 @@ fn list_by_postgres_index(
     f: &TicketFilter,
     tsquery: &str,
 ) -> QueryResult<Vec<TicketRow>> {
-    let mut below = match f.before_id {
-        Some(before) => before,
-        None => {
-            tickets::table
-                .select(diesel::dsl::max(tickets::id))
-                .first::<Option<i64>>(conn)?
-                .unwrap_or(0)
-                + 1
-        }
-    };
+    // The newest ticket's id is read with the first probe.
+    let mut below: Option<i64> = f.before_id;
     let mut rows: Vec<TicketRow> = Vec::new();
     let mut rounds = 0;
     loop {
@@ -856,7 +848,7 @@ fn list_by_postgres_index(
         let AnyConnection::Postgres(pg) = &mut *conn else {
             return Ok(rows);
         };
-        if missing <= 0 || below <= 1 {
+        if missing <= 0 || below.is_some_and(|below| below <= 1) {
             return Ok(rows);
         }
         let rest = |top: i64| TicketFilter {
@@ -877,14 +869,14 @@ fn list_by_postgres_index(
                 if !ids.is_empty() {
                     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
                     let index = format!("tickets.id IN ({})", ids.join(", "));
-                    rows.extend(page(conn, scope, &rest(below), Some(index), None)?);
+                    rows.extend(page(conn, scope, &rest(below.unwrap_or(i64::MAX)), Some(index), None)?);
                 }
-                below = floor;
+                below = Some(floor);
             }
             search::Newest::Walk { top, floor } => {
                 let walk = search::postgres_walk_sql(tsquery);
                 rows.extend(page(conn, scope, &rest(top), Some(walk), Some(floor))?);
-                below = floor;
+                below = Some(floor);
             }
         }
     }
