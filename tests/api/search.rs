@@ -664,6 +664,26 @@ async fn common_and_rare_words_answer_every_caller_as_the_substring_test() {
     }
 }
 
+/// The ids of every page of `path` (a list with a `limit`), following
+/// `next_cursor`, at most `pages` pages.
+async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..pages {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_owned(),
+        };
+        let page = app.get(&url, Some(token)).await.expect(200).clone();
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    seen
+}
+
 /// Ticket ids far apart: PostgreSQL asks its index bucket by bucket
 /// (`search::BUCKET` ids each, newest first, then the rest at once), and
 /// every page, with the cursor across buckets, equals the substring test:
@@ -725,20 +745,8 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
                 .filter(|t| holds(t, q))
                 .map(|t| t["id"].as_i64().unwrap())
                 .collect();
-            let mut seen = Vec::new();
-            let mut cursor: Option<String> = None;
-            for _ in 0..=expected.len() / 40 + 1 {
-                let path = match &cursor {
-                    Some(c) => format!("/api/v1/tickets?limit=40&q={}&cursor={c}", encode(q)),
-                    None => format!("/api/v1/tickets?limit=40&q={}", encode(q)),
-                };
-                let page = app.get(&path, Some(&token)).await.expect(200).clone();
-                seen.extend(ids(&page));
-                match page["next_cursor"].as_str() {
-                    Some(next) => cursor = Some(next.to_owned()),
-                    None => break,
-                }
-            }
+            let path = format!("/api/v1/tickets?limit=40&q={}", encode(q));
+            let seen = paged(&app, &token, &path, expected.len() / 40 + 2).await;
             let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
             assert!(
                 seen == expected,
@@ -755,20 +763,8 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
                 .filter(|t| t["status"] == "assigned" && holds(t, q))
                 .map(|t| t["id"].as_i64().unwrap())
                 .collect();
-            let mut seen = Vec::new();
-            let mut cursor: Option<String> = None;
-            for _ in 0..=expected.len() / 10 + 1 {
-                let path = match &cursor {
-                    Some(c) => format!("/api/v1/tickets?limit=10&status=assigned&q={}&cursor={c}", encode(q)),
-                    None => format!("/api/v1/tickets?limit=10&status=assigned&q={}", encode(q)),
-                };
-                let page = app.get(&path, Some(&token)).await.expect(200).clone();
-                seen.extend(ids(&page));
-                match page["next_cursor"].as_str() {
-                    Some(next) => cursor = Some(next.to_owned()),
-                    None => break,
-                }
-            }
+            let path = format!("/api/v1/tickets?limit=10&status=assigned&q={}", encode(q));
+            let seen = paged(&app, &token, &path, expected.len() / 10 + 2).await;
             assert!(!expected.is_empty(), "{caller}: no assigned ticket holds {q:?}");
             assert!(
                 seen == expected,
