@@ -740,8 +740,8 @@ pub fn list_tickets(conn: &mut AnyConnection, scope: &TicketScope, f: &TicketFil
             query.load(c)
         }
         (Some(Some(search)), AnyConnection::Postgres(_)) => {
-            let tsquery = search::postgres_tsquery(search, scope_tokens.as_deref());
-            list_by_postgres_index(conn, scope, f, &tsquery)
+            let query = search::PostgresQuery::new(search, scope_tokens.as_deref());
+            list_by_postgres_index(conn, scope, f, &query)
         }
         // No letter, digit or character: nothing matches.
         (Some(None), _) => page(conn, scope, f, Some("1 = 0".to_owned()), None),
@@ -837,7 +837,7 @@ fn list_by_postgres_index(
     conn: &mut AnyConnection,
     scope: &TicketScope,
     f: &TicketFilter,
-    tsquery: &str,
+    query: &search::PostgresQuery,
 ) -> QueryResult<Vec<TicketRow>> {
     // The newest ticket's id is read with the first probe.
     let mut below: Option<i64> = f.before_id;
@@ -864,7 +864,7 @@ fn list_by_postgres_index(
             .saturating_mul(1 << (2 * rounds.min(8)))
             .min(search::CANDIDATES);
         rounds += 1;
-        match search::postgres_newest(pg, tsquery, below, wanted)? {
+        match search::postgres_newest(pg, query, below, wanted)? {
             search::Newest::Ids { ids, floor } => {
                 if !ids.is_empty() {
                     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
@@ -874,7 +874,7 @@ fn list_by_postgres_index(
                 below = Some(floor);
             }
             search::Newest::Walk { top, floor } => {
-                let walk = search::postgres_walk_sql(tsquery);
+                let walk = search::postgres_walk_sql(query.whole());
                 rows.extend(page(conn, scope, &rest(top), Some(walk), Some(floor))?);
                 below = Some(floor);
             }

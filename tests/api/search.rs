@@ -574,6 +574,77 @@ async fn tickets_filed_before_the_index_are_found_after_the_next_start() {
     assert_eq!(left, None, "the walk is done");
 }
 
+/// PostgreSQL's twins of existing tokens (migration 000026, in SQL) are
+/// the ones the code gives a ticket it files: the migration undone and
+/// done again over tickets the code indexed gives back the same tokens,
+/// and searches the same answers (on SQLite the migration does nothing,
+/// and the answers stay).
+#[actix_web::test]
+async fn the_twins_migration_gives_the_tokens_the_code_gives() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let staff = app.token("jm.committee").await;
+    let r2 = app.user_id(&admin, "resident02").await;
+    // Single ideographs (no twins), single ASCII and other letters and
+    // digits, words, a room, a name.
+    for (title, description) in [
+        ("漏水", "楼道漏水，3号楼1-602室。"),
+        ("Café é Ω ①", "Wi-Fi b3 x 7 漏"),
+        ("噪音", "李娜家楼上。"),
+    ] {
+        file_for(&app, &staff, r2, json!({"title": title, "description": description})).await;
+    }
+    let queries = ["漏水", "漏", "1-60", "602", "é", "Ω", "caf", "b3", "x", "李娜", "zzqx"];
+    let mut before = Vec::new();
+    for q in queries {
+        before.push(search(&app, &admin, q).await);
+    }
+    assert!(before.iter().filter(|ids| !ids.is_empty()).count() >= 9, "{before:?}");
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Tokens {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        ticket_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tokens: String,
+    }
+    let db = app.db.clone();
+    actix_web::web::block(move || {
+        let mut conn = db.maintenance_connection().unwrap();
+        let read = |conn: &mut AnyConnection| match conn {
+            AnyConnection::Postgres(c) => {
+                diesel::sql_query("SELECT ticket_id, tokens::text AS tokens FROM ticket_search ORDER BY ticket_id")
+                    .load::<Tokens>(c)
+                    .unwrap()
+            }
+            AnyConnection::Sqlite(_) => Vec::new(),
+        };
+        let written = read(&mut conn);
+        loop {
+            let reverted = match &mut conn {
+                AnyConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).unwrap().to_string(),
+                AnyConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).unwrap().to_string(),
+            };
+            if reverted == "20261208000026" {
+                break; // the twins
+            }
+        }
+        if let AnyConnection::Postgres(_) = conn {
+            let undone = read(&mut conn);
+            assert_eq!(undone.len(), written.len());
+            assert!(undone.iter().all(|row| !row.tokens.contains("'%")), "twins left");
+            assert!(written.iter().any(|row| row.tokens.contains("'%")), "no twins written");
+        }
+        griddesk::db::run_migrations(&mut conn).unwrap();
+        assert_eq!(read(&mut conn), written);
+    })
+    .await
+    .unwrap();
+    for (q, ids) in queries.iter().zip(&before) {
+        assert_eq!(&search(&app, &admin, q).await, ids, "{q}");
+    }
+}
+
 /// Every ticket `token` may list, newest first, as the list shows them.
 async fn everything(app: &TestApp, token: &str) -> Vec<Value> {
     let mut all = Vec::new();
@@ -685,10 +756,13 @@ async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64>
 }
 
 /// Ticket ids far apart: PostgreSQL asks its index bucket by bucket
-/// (`search::BUCKET` ids each, newest first, then the rest at once), and
-/// every page, with the cursor across buckets, equals the substring test:
-/// a word in every ticket (walked), common and rare words, a name, a room,
-/// a miss; for the admin and for a building's leader (hits few).
+/// (`search::BUCKET` ids each, newest first: one, two, then eight buckets
+/// through the tokens' twins, or four by their tokens for a query of one
+/// ideograph; then the rest at once), and every page, with the cursor
+/// across buckets, equals the substring test: a word in every ticket
+/// (walked), common and rare words, a name, a room, an unfinished room, a
+/// query of two parts, one ideograph, a miss; for the admin and for a
+/// building's leader (hits few).
 #[actix_web::test]
 async fn search_pages_across_id_buckets_equal_the_substring_test() {
     use diesel::RunQueryDsl;
@@ -697,11 +771,18 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
     let admin = app.token("jm.admin").await;
     let staff = app.token("jm.committee").await;
     let r1 = app.user_id(&admin, "resident01").await;
-    // Three groups of generated tickets: ids from 1, from 3 buckets up and
-    // from 8 buckets up (the generator goes on from the largest id, so a
-    // ticket filed with the id sequence moved first opens each group); the
-    // newest buckets asked first hold only the last group.
-    for (group, next_id) in [(1, Some(3 * bucket + 17)), (2, Some(8 * bucket + 5_003)), (3, None)] {
+    // Four groups of generated tickets: ids from 1, from 3, 12 and 20
+    // buckets up (the generator goes on from the largest id, so a ticket
+    // filed with the id sequence moved first opens each group). The first
+    // probe finds the last group, the third the one from 12 buckets up
+    // (the second none); the older two are below every probe.
+    let groups = [
+        (1, Some(3 * bucket + 17)),
+        (2, Some(12 * bucket + 5_003)),
+        (3, Some(20 * bucket + 7)),
+        (4, None),
+    ];
+    for (group, next_id) in groups {
         let db = app.db.clone();
         let now = app.clock.now_naive();
         actix_web::web::block(move || griddesk::generate::fill(&db, 600 * group, now, 10 + group))
@@ -734,7 +815,18 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
         .await;
         assert_eq!(id, next_id);
     }
-    let queries = ["地点", "漏水", "井盖", "王芳", "1-101", "请尽快处理", "zzqx"];
+    let queries = [
+        "地点",
+        "漏水",
+        "井盖",
+        "王芳",
+        "1-101",
+        "1-10",
+        "漏水 井盖",
+        "漏",
+        "请尽快处理",
+        "zzqx",
+    ];
     for caller in ["jm.admin", "jm.b1.bldg1"] {
         let token = app.token(caller).await;
         let all = everything(&app, &token).await;
@@ -776,7 +868,7 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
         let far = all
             .iter()
             .map(|t| t["id"].as_i64().unwrap())
-            .filter(|id| *id > 8 * bucket)
+            .filter(|id| *id > 20 * bucket)
             .count();
         assert!(far > 0, "{caller} lists no ticket of the newest group");
     }

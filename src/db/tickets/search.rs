@@ -47,13 +47,21 @@ struct SearchEntry {
 /// ideographs only).
 const PG_REPORTER: &str = "@";
 const PG_SCOPE: &str = "#";
+const PG_TWIN: &str = "%";
 
 impl SearchEntry {
     fn postgres_tokens(&self) -> String {
         let mut tokens: Vec<String> = self.body.split_whitespace().map(str::to_owned).collect();
         tokens.extend(self.reporter.split_whitespace().map(|t| format!("{PG_REPORTER}{t}")));
+        let bucket = self.ticket_id / BUCKET;
+        let twins: Vec<String> = tokens
+            .iter()
+            .filter(|t| has_twin(t.strip_prefix(PG_REPORTER).unwrap_or(t)))
+            .map(|t| twin_token(bucket, t))
+            .collect();
+        tokens.extend(twins);
         tokens.extend(self.scope.split_whitespace().map(|t| format!("{PG_SCOPE}{t}")));
-        tokens.push(bucket_token(self.ticket_id / BUCKET));
+        tokens.push(bucket_token(bucket));
         tokens.join(" ")
     }
 }
@@ -436,20 +444,52 @@ pub fn fts5_match(search: &Search, scope: Option<&[String]>) -> String {
     parts.join(" AND ")
 }
 
-/// PostgreSQL: tickets are grouped by id, this many to a bucket, and each
-/// holds its bucket's token (`#b<id / BUCKET>`, migration 000025). A GIN
-/// scan reads every hit of every token it is asked (71,404 for 漏水 in
-/// 1,000,000 tickets), but the rows it then fetches are only those of the
-/// buckets named, so the newest hits of a word are read, in order, from
-/// the newest buckets instead of from all of its hits.
+/// PostgreSQL: tickets are grouped by id, this many to a bucket. Each
+/// ticket holds its bucket's token (`#b<id / BUCKET>`, migration 000025)
+/// and a twin of each of its text and reporter tokens inside its bucket
+/// (`%<id / BUCKET>/<token>`, migration 000026), but for single
+/// ideographs (half the tokens, asked only by one-character queries).
+///
+/// A GIN scan costs what the rarest token it must find holds: a common
+/// word with its bucket's token cost a bucket's every ticket (4 ms for
+/// 漏水 in a bucket of 1,000,000 tickets; its hits alone, all 71,404 of
+/// them, 12 ms). A twin holds only the word's hits in its bucket, so the
+/// newest hits of a word are read, in order, from the newest buckets'
+/// twins at the cost of those hits, and a bucket without any costs
+/// nothing.
 pub const BUCKET: i64 = 10_000;
 
-/// PostgreSQL: buckets asked together, newest first.
+/// PostgreSQL: how many buckets each probe of the twins asks, newest
+/// first, before the whole index is asked: one (a common word's page is
+/// there), then a few more at a time (a word missing from the newest
+/// tickets, a rarer one). Each probe is a round trip, so a miss costs
+/// three more than asking the whole index alone.
+pub const TWIN_PROBES: [i64; 3] = [1, 2, 8];
+
+/// PostgreSQL, for a query with a term that has no twins (one ideograph):
+/// buckets asked together by their `#b` tokens, newest first, once before
+/// the whole index.
 pub const BUCKETS_AT_ONCE: i64 = 4;
 
-/// PostgreSQL: groups of buckets asked before the whole index (one: a
-/// miss then costs one probe more than asking the whole index alone).
-pub const GROUPS_FIRST: usize = 1;
+/// Twins are kept for a token of two characters or more, and for one
+/// letter or digit of ASCII (a room's `1` in `1-602`); not for the single
+/// ideographs. A query whose every term has them (a term asked as a
+/// prefix: every token it begins) is asked through them. Migration
+/// 000026 says the same in SQL: the two must agree.
+fn has_twin(token: &str) -> bool {
+    let mut chars = token.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => c.is_ascii_alphanumeric(),
+        (Some(_), Some(_)) => true,
+        (None, _) => false,
+    }
+}
+
+/// A text or reporter token's twin inside `bucket`, as PostgreSQL stores
+/// it (after `%`, with which no token of a text or query begins).
+fn twin_token(bucket: i64, token: &str) -> String {
+    format!("{PG_TWIN}{bucket}/{token}")
+}
 
 /// PostgreSQL: below the buckets asked first, at most this many hits are
 /// read from the index at once and listed by id; a word with more is
@@ -469,13 +509,97 @@ pub enum Newest {
     Walk { top: i64, floor: i64 },
 }
 
-/// The newest hits of `tsquery` below `below` (the newest ticket when
+/// What PostgreSQL's index is asked for one search (a `tsquery`): every
+/// part's terms, all in the texts or all in the reporter's; and one of the
+/// scope tokens, if any. The scope stays in every probe, the newest
+/// buckets' too: without it, a search by one community's staff would read
+/// (and then drop) other communities' hits, its time would tell whether
+/// they hold the words, and a page would take a round per `limit` of their
+/// hits.
+#[derive(Debug, Clone)]
+pub struct PostgresQuery {
+    search: Search,
+    /// The scope tokens, any one of them, in `tsquery` syntax.
+    scope: Option<String>,
+    /// Over the whole index.
+    whole: String,
+}
+
+impl PostgresQuery {
+    pub fn new(search: &Search, scope: Option<&[String]>) -> Self {
+        let scope = scope.map(|scope| {
+            let any: Vec<String> = scope.iter().map(|t| quoted(&format!("{PG_SCOPE}{t}"), '\'')).collect();
+            format!("({})", any.join(" | "))
+        });
+        let mut query = Self {
+            search: search.clone(),
+            scope,
+            whole: String::new(),
+        };
+        query.whole = query.scoped(query.parts(|token| token.to_owned()));
+        query
+    }
+
+    /// The query over the whole index.
+    pub fn whole(&self) -> &str {
+        &self.whole
+    }
+
+    /// Whether every term has twins ([`has_twin`]).
+    fn has_twins(&self) -> bool {
+        self.search
+            .parts()
+            .iter()
+            .all(|part| part.query.terms().iter().all(|term| has_twin(&term.token)))
+    }
+
+    /// The query inside the buckets `oldest..=newest` only, through the
+    /// twins of its terms; `None` when a term has none.
+    fn in_buckets(&self, oldest: i64, newest: i64) -> Option<String> {
+        if !self.has_twins() {
+            return None;
+        }
+        let buckets: Vec<String> = (oldest..=newest)
+            .rev()
+            .map(|bucket| format!("({})", self.parts(|token| twin_token(bucket, token))))
+            .collect();
+        Some(self.scoped(format!("({})", buckets.join(" | "))))
+    }
+
+    /// Every part's terms, each token as `stored` gives it (a reporter's
+    /// with its `@`).
+    fn parts(&self, stored: impl Fn(&str) -> String) -> String {
+        let parts: Vec<String> = self
+            .search
+            .parts()
+            .iter()
+            .map(|p| {
+                format!(
+                    "(({}) | ({}))",
+                    tsquery_terms(&p.query, |t| stored(t)),
+                    tsquery_terms(&p.query, |t| stored(&format!("{PG_REPORTER}{t}")))
+                )
+            })
+            .collect();
+        parts.join(" & ")
+    }
+
+    fn scoped(&self, terms: String) -> String {
+        match &self.scope {
+            Some(scope) => format!("{terms} & {scope}"),
+            None => terms,
+        }
+    }
+}
+
+/// The newest hits of `query` below `below` (the newest ticket when
 /// `None`), enough for `wanted` rows if there are that many: the newest
-/// buckets ([`BUCKETS_AT_ONCE`], [`GROUPS_FIRST`] groups of them) asked for
-/// their newest hits in order, then the rest of the index at once.
+/// buckets asked for their newest hits in order ([`TWIN_PROBES`], or once
+/// [`BUCKETS_AT_ONCE`] for a query without twins), then the rest of the
+/// index at once.
 pub fn postgres_newest(
     conn: &mut diesel::PgConnection,
-    tsquery: &str,
+    query: &PostgresQuery,
     below: Option<i64>,
     wanted: usize,
 ) -> QueryResult<Newest> {
@@ -492,7 +616,7 @@ pub fn postgres_newest(
         )
         .get_result(conn)?;
         let below = below.unwrap_or(top.id.unwrap_or(0) + 1);
-        let newest = newest_candidates(conn, tsquery, below, wanted)?;
+        let newest = newest_candidates(conn, query, below, wanted)?;
         let nested = AnsiTransactionManager::transaction_manager_status_mut(conn)
             .transaction_depth()
             .ok()
@@ -515,24 +639,36 @@ struct Top {
     id: Option<i64>,
 }
 
-fn newest_candidates(conn: &mut diesel::PgConnection, tsquery: &str, below: i64, wanted: usize) -> QueryResult<Newest> {
+fn newest_candidates(
+    conn: &mut diesel::PgConnection,
+    query: &PostgresQuery,
+    below: i64,
+    wanted: usize,
+) -> QueryResult<Newest> {
     let mut ids = Vec::new();
     let mut top = below;
-    for _ in 0..GROUPS_FIRST {
+    let probes: &[i64] = if query.has_twins() {
+        &TWIN_PROBES
+    } else {
+        &[BUCKETS_AT_ONCE]
+    };
+    for &buckets in probes {
         if top <= 1 {
             return Ok(Newest::Ids { ids, floor: 0 });
         }
         let newest_bucket = (top - 1) / BUCKET;
-        let oldest_bucket = (newest_bucket - BUCKETS_AT_ONCE + 1).max(0);
-        let buckets: Vec<String> = (oldest_bucket..=newest_bucket)
-            .map(|b| quoted(&bucket_token(b), '\''))
-            .collect();
-        let in_buckets = format!("({tsquery}) & ({})", buckets.join(" | "));
+        let oldest_bucket = (newest_bucket - buckets + 1).max(0);
+        let asked = query.in_buckets(oldest_bucket, newest_bucket).unwrap_or_else(|| {
+            let tokens: Vec<String> = (oldest_bucket..=newest_bucket)
+                .map(|b| quoted(&bucket_token(b), '\''))
+                .collect();
+            format!("({}) & ({})", query.whole(), tokens.join(" | "))
+        });
         let needed = wanted - ids.len();
         let found: Vec<Candidate> = diesel::sql_query(format!(
             "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) AND ticket_id < {top} \
              ORDER BY ticket_id DESC LIMIT {needed}",
-            quoted(&in_buckets, '\'')
+            quoted(&asked, '\'')
         ))
         .load(conn)?;
         let full = found.len() >= needed;
@@ -548,7 +684,7 @@ fn newest_candidates(conn: &mut diesel::PgConnection, tsquery: &str, below: i64,
     if top <= 1 {
         return Ok(Newest::Ids { ids, floor: 0 });
     }
-    Ok(match candidates(conn, tsquery, top, CANDIDATES)? {
+    Ok(match candidates(conn, query.whole(), top, CANDIDATES)? {
         None if !ids.is_empty() => Newest::Ids { ids, floor: top },
         None => Newest::Walk {
             top,
@@ -566,42 +702,17 @@ fn bucket_token(bucket: i64) -> String {
     format!("{PG_SCOPE}b{bucket}")
 }
 
-/// One part's terms in `tsquery` syntax, each after `prefix`.
-fn tsquery_terms(query: &SearchQuery, prefix: &str) -> String {
+/// One part's terms in `tsquery` syntax, each token as `stored` gives it.
+fn tsquery_terms(query: &SearchQuery, stored: impl Fn(&str) -> String) -> String {
     let terms: Vec<String> = query
         .terms()
         .iter()
         .map(|t| {
-            let token = quoted(&format!("{prefix}{}", t.token), '\'');
+            let token = quoted(&stored(&t.token), '\'');
             format!("{token}{}", if t.prefix { ":*" } else { "" })
         })
         .collect();
     terms.join(" & ")
-}
-
-/// What PostgreSQL's index is asked (a `tsquery`): every part's terms, all
-/// in the texts or all in the reporter's; and one of the scope tokens, if
-/// any. The scope stays in every probe, the newest buckets' too: without
-/// it, a search by one community's staff would read (and then drop) other
-/// communities' hits, its time would tell whether they hold the words, and
-/// a page would take a round per `limit` of their hits.
-pub fn postgres_tsquery(search: &Search, scope: Option<&[String]>) -> String {
-    let mut parts: Vec<String> = search
-        .parts()
-        .iter()
-        .map(|p| {
-            format!(
-                "(({}) | ({}))",
-                tsquery_terms(&p.query, ""),
-                tsquery_terms(&p.query, PG_REPORTER)
-            )
-        })
-        .collect();
-    if let Some(scope) = scope {
-        let any: Vec<String> = scope.iter().map(|t| quoted(&format!("{PG_SCOPE}{t}"), '\'')).collect();
-        parts.push(format!("({})", any.join(" | ")));
-    }
-    parts.join(" & ")
 }
 
 /// "The index holds the ticket" over `tickets`, looked up ticket by ticket:
@@ -681,7 +792,10 @@ mod tests {
     fn queries_quote_every_token() {
         let q = SearchQuery::parse("楼道漏水 1-60").unwrap();
         assert_eq!(fts5_terms(&q), r#""1" AND "60"* AND "楼道" AND "漏水" AND "道漏""#);
-        assert_eq!(tsquery_terms(&q, "@"), "'@1' & '@60':* & '@楼道' & '@漏水' & '@道漏'");
+        assert_eq!(
+            tsquery_terms(&q, |t| format!("@{t}")),
+            "'@1' & '@60':* & '@楼道' & '@漏水' & '@道漏'"
+        );
         assert_eq!(quoted("a\"b", '"'), r#""a""b""#);
         assert_eq!(quoted("it's", '\''), "'it''s'");
         let search = Search::parse("漏水 1-60").unwrap();
@@ -694,9 +808,21 @@ mod tests {
             fts5_match(&Search::parse("漏水").unwrap(), Some(&scope)),
             r#"((body : ("漏水")) OR (reporter : ("漏水"))) AND (scope : ("c1" OR "u9"))"#
         );
+        let query = PostgresQuery::new(&Search::parse("漏水 1-60").unwrap(), Some(&scope));
         assert_eq!(
-            postgres_tsquery(&Search::parse("漏水 1-60").unwrap(), Some(&scope)),
+            query.whole(),
             "(('漏水') | ('@漏水')) & (('1' & '60':*) | ('@1' & '@60':*)) & ('#c1' | '#u9')"
+        );
+        // Inside buckets 7 and 8: the twins of the same terms, newest first.
+        assert_eq!(
+            query.in_buckets(7, 8).unwrap(),
+            "(((('%8/漏水') | ('%8/@漏水')) & (('%8/1' & '%8/60':*) | ('%8/@1' & '%8/@60':*))) | \
+             ((('%7/漏水') | ('%7/@漏水')) & (('%7/1' & '%7/60':*) | ('%7/@1' & '%7/@60':*)))) & ('#c1' | '#u9')"
+        );
+        // One ideograph has no twins: its buckets are asked by their tokens.
+        assert_eq!(
+            PostgresQuery::new(&Search::parse("漏 1").unwrap(), None).in_buckets(7, 8),
+            None
         );
         assert_eq!(
             postgres_walk_sql("'a'"),
