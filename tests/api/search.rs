@@ -755,10 +755,11 @@ async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64>
     seen
 }
 
-/// Ticket ids far apart: PostgreSQL asks its index bucket by bucket
-/// (`search::BUCKET` ids each, newest first: one, two, then eight buckets
-/// through the tokens' twins, or four by their tokens for a query of one
-/// ideograph; then the rest at once), and every page, with the cursor
+/// Ticket ids far apart: PostgreSQL asks its index bucket by bucket,
+/// newest first (one, two, then eight buckets of `search::TWIN_BUCKET` ids
+/// through the tokens' twins, or four of `search::BUCKET` by their tokens
+/// for a query of one ideograph; then the rest at once), and every page,
+/// with the cursor
 /// across buckets, equals the substring test: a word in every ticket
 /// (walked), common and rare words, a name, a room, an unfinished room, a
 /// query of two parts, one ideograph, a miss; for the admin and for a
@@ -767,19 +768,23 @@ async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64>
 async fn search_pages_across_id_buckets_equal_the_substring_test() {
     use diesel::RunQueryDsl;
     let app = TestApp::with_demo().await;
+    let twin = griddesk::db::tickets::search::TWIN_BUCKET;
     let bucket = griddesk::db::tickets::search::BUCKET;
     let admin = app.token("jm.admin").await;
     let staff = app.token("jm.committee").await;
     let r1 = app.user_id(&admin, "resident01").await;
-    // Four groups of generated tickets: ids from 1, from 3, 12 and 20
-    // buckets up (the generator goes on from the largest id, so a ticket
-    // filed with the id sequence moved first opens each group). The first
-    // probe finds the last group, the third the one from 12 buckets up
-    // (the second none); the older two are below every probe.
+    // Four groups of generated tickets: ids from 1, and from 40, 55.7 and
+    // 60.7 twin buckets up (the generator goes on from the largest id, so a
+    // ticket filed with the id sequence moved first opens each group; the
+    // newest two cross into the next bucket). The twins' first two probes
+    // find the last group, the third the one from 55.7; the older two are
+    // below every probe. A query of one ideograph finds the newest three
+    // groups in its buckets' probe.
+    assert_eq!(bucket, 10 * twin, "the groups are laid out for these sizes");
     let groups = [
-        (1, Some(3 * bucket + 17)),
-        (2, Some(12 * bucket + 5_003)),
-        (3, Some(20 * bucket + 7)),
+        (1, Some(40 * twin + 17)),
+        (2, Some(55 * twin + 705)),
+        (3, Some(60 * twin + 700)),
         (4, None),
     ];
     for (group, next_id) in groups {
@@ -868,7 +873,7 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
         let far = all
             .iter()
             .map(|t| t["id"].as_i64().unwrap())
-            .filter(|id| *id > 20 * bucket)
+            .filter(|id| *id > 60 * twin)
             .count();
         assert!(far > 0, "{caller} lists no ticket of the newest group");
     }

@@ -53,15 +53,15 @@ impl SearchEntry {
     fn postgres_tokens(&self) -> String {
         let mut tokens: Vec<String> = self.body.split_whitespace().map(str::to_owned).collect();
         tokens.extend(self.reporter.split_whitespace().map(|t| format!("{PG_REPORTER}{t}")));
-        let bucket = self.ticket_id / BUCKET;
+        let twin_bucket = self.ticket_id / TWIN_BUCKET;
         let twins: Vec<String> = tokens
             .iter()
             .filter(|t| has_twin(t.strip_prefix(PG_REPORTER).unwrap_or(t)))
-            .map(|t| twin_token(bucket, t))
+            .map(|t| twin_token(twin_bucket, t))
             .collect();
         tokens.extend(twins);
         tokens.extend(self.scope.split_whitespace().map(|t| format!("{PG_SCOPE}{t}")));
-        tokens.push(bucket_token(bucket));
+        tokens.push(bucket_token(self.ticket_id / BUCKET));
         tokens.join(" ")
     }
 }
@@ -444,32 +444,34 @@ pub fn fts5_match(search: &Search, scope: Option<&[String]>) -> String {
     parts.join(" AND ")
 }
 
-/// PostgreSQL: tickets are grouped by id, this many to a bucket. Each
-/// ticket holds its bucket's token (`#b<id / BUCKET>`, migration 000025)
-/// and a twin of each of its text and reporter tokens inside its bucket
-/// (`%<id / BUCKET>/<token>`, migration 000026), but for single
-/// ideographs (half the tokens, asked only by one-character queries).
-///
-/// A GIN scan costs what the rarest token it must find holds: a common
-/// word with its bucket's token cost a bucket's every ticket (4 ms for
-/// 漏水 in a bucket of 1,000,000 tickets; its hits alone, all 71,404 of
-/// them, 12 ms). A twin holds only the word's hits in its bucket, so the
-/// newest hits of a word are read, in order, from the newest buckets'
-/// twins at the cost of those hits, and a bucket without any costs
-/// nothing.
+/// PostgreSQL: tickets are grouped by id, this many to a bucket, and each
+/// holds its bucket's token (`#b<id / BUCKET>`, migration 000025). A
+/// query with a term that has no twins (one ideograph) asks the newest
+/// [`BUCKETS_AT_ONCE`] buckets by these tokens, then the whole index. Such
+/// a probe costs a bucket's every ticket for a common word (4 ms for 漏水
+/// in a bucket of 1,000,000 tickets; its hits alone, all 71,404 of them,
+/// 12 ms): a GIN scan costs what the rarest token it must find holds.
 pub const BUCKET: i64 = 10_000;
 
-/// PostgreSQL: how many buckets each probe of the twins asks, newest
-/// first, before the whole index is asked: one (a common word's page is
-/// there), then a few more at a time (a word missing from the newest
-/// tickets, a rarer one). Each probe is a round trip, so a miss costs
-/// three more than asking the whole index alone.
-pub const TWIN_PROBES: [i64; 3] = [1, 2, 8];
-
-/// PostgreSQL, for a query with a term that has no twins (one ideograph):
-/// buckets asked together by their `#b` tokens, newest first, once before
-/// the whole index.
+/// PostgreSQL: buckets asked together by their tokens, newest first, once
+/// before the whole index.
 pub const BUCKETS_AT_ONCE: i64 = 4;
+
+/// PostgreSQL: each text and reporter token of a ticket has a twin inside
+/// the ticket's twin bucket of this many ids (`%<id / TWIN_BUCKET>/<token>`,
+/// migration 000026), but for single ideographs (half the tokens, asked
+/// only by one-character queries). A twin holds only the word's hits in
+/// its bucket, so the newest hits of a word are read, in order, from the
+/// newest buckets' twins at the cost of those hits (some 70 for 漏水, in
+/// 7% of the tickets), and a bucket without any costs nothing.
+pub const TWIN_BUCKET: i64 = 1_000;
+
+/// PostgreSQL: how many twin buckets each probe asks, newest first, before
+/// the whole index is asked: one (a common word's page is there), then a
+/// few more at a time (a word missing from the newest tickets, a rarer
+/// one). Each probe is a round trip, so a miss costs three more than
+/// asking the whole index alone.
+pub const TWIN_PROBES: [i64; 3] = [1, 2, 8];
 
 /// Twins are kept for a token of two characters or more, and for one
 /// letter or digit of ASCII (a room's `1` in `1-602`); not for the single
@@ -485,8 +487,8 @@ fn has_twin(token: &str) -> bool {
     }
 }
 
-/// A text or reporter token's twin inside `bucket`, as PostgreSQL stores
-/// it (after `%`, with which no token of a text or query begins).
+/// A text or reporter token's twin inside twin bucket `bucket`, as
+/// PostgreSQL stores it (after `%`, with which no token of a text or query begins).
 fn twin_token(bucket: i64, token: &str) -> String {
     format!("{PG_TWIN}{bucket}/{token}")
 }
@@ -553,8 +555,8 @@ impl PostgresQuery {
             .all(|part| part.query.terms().iter().all(|term| has_twin(&term.token)))
     }
 
-    /// The query inside the buckets `oldest..=newest` only, through the
-    /// twins of its terms; `None` when a term has none.
+    /// The query inside the twin buckets `oldest..=newest` only, through
+    /// the twins of its terms; `None` when a term has none.
     fn in_buckets(&self, oldest: i64, newest: i64) -> Option<String> {
         if !self.has_twins() {
             return None;
@@ -607,11 +609,14 @@ pub fn postgres_newest(
     conn.transaction(|conn| {
         // Bitmap scans of the GIN index only: a walk of the primary key
         // looked cheaper to the planner for the newest hits in order and
-        // took 171 ms for 漏水 in 1,000,000 tickets (the bitmap, 8 ms). For
-        // this transaction only (`set_config(.., true)`); in the same
-        // round trip, the newest id.
+        // took 171 ms for 漏水 in 1,000,000 tickets (the bitmap, 8 ms). No
+        // JIT: the planner prices a prefix term's twins in eight buckets
+        // past `jit_above_cost`, and compiling took 3-6 ms of a probe that
+        // reads nothing. For this transaction only (`set_config(.., true)`);
+        // in the same round trip, the newest id.
         let top: Top = diesel::sql_query(
-            "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true), \
+            "SELECT current_setting('jit') AS jit, set_config('enable_seqscan', 'off', true), \
+             set_config('enable_indexscan', 'off', true), set_config('jit', 'off', true), \
              (SELECT max(id) FROM tickets) AS id",
         )
         .get_result(conn)?;
@@ -625,8 +630,10 @@ pub fn postgres_newest(
         if nested {
             // A caller's transaction goes on: restored for its statements.
             diesel::sql_query(
-                "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'on', true)",
+                "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'on', true), \
+                 set_config('jit', $1, true)",
             )
+            .bind::<Text, _>(&top.jit)
             .execute(conn)?;
         }
         Ok(newest)
@@ -635,6 +642,8 @@ pub fn postgres_newest(
 
 #[derive(QueryableByName)]
 struct Top {
+    #[diesel(sql_type = Text)]
+    jit: String,
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     id: Option<i64>,
 }
@@ -647,16 +656,16 @@ fn newest_candidates(
 ) -> QueryResult<Newest> {
     let mut ids = Vec::new();
     let mut top = below;
-    let probes: &[i64] = if query.has_twins() {
-        &TWIN_PROBES
+    let (size, probes): (i64, &[i64]) = if query.has_twins() {
+        (TWIN_BUCKET, &TWIN_PROBES)
     } else {
-        &[BUCKETS_AT_ONCE]
+        (BUCKET, &[BUCKETS_AT_ONCE])
     };
     for &buckets in probes {
         if top <= 1 {
             return Ok(Newest::Ids { ids, floor: 0 });
         }
-        let newest_bucket = (top - 1) / BUCKET;
+        let newest_bucket = (top - 1) / size;
         let oldest_bucket = (newest_bucket - buckets + 1).max(0);
         let asked = query.in_buckets(oldest_bucket, newest_bucket).unwrap_or_else(|| {
             let tokens: Vec<String> = (oldest_bucket..=newest_bucket)
@@ -679,7 +688,7 @@ fn newest_candidates(
             let floor = ids.last().copied().unwrap_or(0);
             return Ok(Newest::Ids { ids, floor });
         }
-        top = oldest_bucket * BUCKET;
+        top = oldest_bucket * size;
     }
     if top <= 1 {
         return Ok(Newest::Ids { ids, floor: 0 });
