@@ -645,6 +645,69 @@ async fn the_twins_migration_gives_the_tokens_the_code_gives() {
     }
 }
 
+/// A search inside a caller's transaction (an export's) leaves that
+/// transaction's settings as they were: PostgreSQL's probes turn
+/// sequential and index scans and JIT off for their own statements only.
+#[actix_web::test]
+async fn a_search_inside_a_transaction_leaves_its_settings() {
+    use diesel::Connection;
+    use griddesk::db::tickets::{TextFilter, TicketFilter, list_tickets};
+    use griddesk::policy::tickets::{ReporterSight, TicketScope};
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Settings {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        seqscan: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        indexscan: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        jit: String,
+    }
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let staff = app.token("jm.committee").await;
+    let r2 = app.user_id(&admin, "resident02").await;
+    file_for(&app, &staff, r2, json!({"title": "楼道漏水", "description": "楼上。"})).await;
+    let db = app.db.clone();
+    actix_web::web::block(move || {
+        let mut conn = db.maintenance_connection().unwrap();
+        let settings = |conn: &mut AnyConnection| match conn {
+            AnyConnection::Postgres(c) => Some(
+                diesel::RunQueryDsl::get_result::<Settings>(
+                    diesel::sql_query(
+                        "SELECT current_setting('enable_seqscan') AS seqscan, \
+                         current_setting('enable_indexscan') AS indexscan, current_setting('jit') AS jit",
+                    ),
+                    c,
+                )
+                .unwrap(),
+            ),
+            AnyConnection::Sqlite(_) => None,
+        };
+        conn.transaction(|conn| {
+            let before = settings(conn);
+            for q in ["漏水", "漏"] {
+                let filter = TicketFilter {
+                    q: Some(TextFilter {
+                        search: griddesk::domain::search::Search::parse(q),
+                        caller_id: 0,
+                        sight: ReporterSight::Everywhere,
+                    }),
+                    limit: 26,
+                    ..TicketFilter::default()
+                };
+                let rows = list_tickets(conn, &TicketScope::All, &filter)?;
+                assert!(!rows.is_empty(), "{q}");
+                assert!(rows.iter().all(|t| t.title.contains(q) || t.description.contains(q)));
+                assert_eq!(settings(conn), before, "{q}");
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    })
+    .await
+    .unwrap();
+}
+
 /// Every ticket `token` may list, newest first, as the list shows them.
 async fn everything(app: &TestApp, token: &str) -> Vec<Value> {
     let mut all = Vec::new();
