@@ -586,8 +586,8 @@ async fn the_twins_migration_gives_the_tokens_the_code_gives() {
     let admin = app.token("jm.admin").await;
     let staff = app.token("jm.committee").await;
     let r2 = app.user_id(&admin, "resident02").await;
-    // Single ideographs (no twins), single ASCII and other letters and
-    // digits, words, a room, a name.
+    // Single ideographs, single ASCII and other letters and digits, words,
+    // a room, a name.
     for (title, description) in [
         ("漏水", "楼道漏水，3号楼1-602室。"),
         ("Café é Ω ①", "Wi-Fi b3 x 7 漏"),
@@ -819,11 +819,10 @@ async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64>
 }
 
 /// Ticket ids far apart: PostgreSQL asks its index bucket by bucket,
-/// newest first (one, two, then eight buckets of `search::TWIN_BUCKET` ids
-/// through the tokens' twins, or four of `search::BUCKET` by their tokens
-/// for a query of one ideograph; then the rest at once), and every page,
-/// with the cursor
-/// across buckets, equals the substring test: a word in every ticket
+/// newest first (one, two, then eight buckets of `search::BUCKET` ids
+/// through the tokens' twins; then the rest at once), and every page,
+/// with the cursor across buckets, equals the substring test: a word in
+/// every ticket
 /// (walked), common and rare words, a name, a room, an unfinished room, a
 /// query of two parts, one ideograph, a miss; for the admin and for a
 /// building's leader (hits few).
@@ -831,23 +830,20 @@ async fn paged(app: &TestApp, token: &str, path: &str, pages: usize) -> Vec<i64>
 async fn search_pages_across_id_buckets_equal_the_substring_test() {
     use diesel::RunQueryDsl;
     let app = TestApp::with_demo().await;
-    let twin = griddesk::db::tickets::search::TWIN_BUCKET;
     let bucket = griddesk::db::tickets::search::BUCKET;
     let admin = app.token("jm.admin").await;
     let staff = app.token("jm.committee").await;
     let r1 = app.user_id(&admin, "resident01").await;
     // Four groups of generated tickets: ids from 1, and from 40, 55.7 and
-    // 60.7 twin buckets up (the generator goes on from the largest id, so a
+    // 60.7 buckets up (the generator goes on from the largest id, so a
     // ticket filed with the id sequence moved first opens each group; the
-    // newest two cross into the next bucket). The twins' first two probes
-    // find the last group, the third the one from 55.7; the older two are
-    // below every probe. A query of one ideograph finds the newest three
-    // groups in its buckets' probe.
-    assert_eq!(bucket, 10 * twin, "the groups are laid out for these sizes");
+    // newest two cross into the next bucket). The first two probes find
+    // the last group, the third the one from 55.7; the older two are below
+    // every probe.
     let groups = [
-        (1, Some(40 * twin + 17)),
-        (2, Some(55 * twin + 705)),
-        (3, Some(60 * twin + 700)),
+        (1, Some(40 * bucket + 17)),
+        (2, Some(55 * bucket + 705)),
+        (3, Some(60 * bucket + 700)),
         (4, None),
     ];
     for (group, next_id) in groups {
@@ -936,7 +932,7 @@ async fn search_pages_across_id_buckets_equal_the_substring_test() {
         let far = all
             .iter()
             .map(|t| t["id"].as_i64().unwrap())
-            .filter(|id| *id > 60 * twin)
+            .filter(|id| *id > 60 * bucket)
             .count();
         assert!(far > 0, "{caller} lists no ticket of the newest group");
     }

@@ -53,15 +53,10 @@ impl SearchEntry {
     fn postgres_tokens(&self) -> String {
         let mut tokens: Vec<String> = self.body.split_whitespace().map(str::to_owned).collect();
         tokens.extend(self.reporter.split_whitespace().map(|t| format!("{PG_REPORTER}{t}")));
-        let twin_bucket = self.ticket_id / TWIN_BUCKET;
-        let twins: Vec<String> = tokens
-            .iter()
-            .filter(|t| has_twin(t.strip_prefix(PG_REPORTER).unwrap_or(t)))
-            .map(|t| twin_token(twin_bucket, t))
-            .collect();
+        let bucket = self.ticket_id / BUCKET;
+        let twins: Vec<String> = tokens.iter().map(|t| twin_token(bucket, t)).collect();
         tokens.extend(twins);
         tokens.extend(self.scope.split_whitespace().map(|t| format!("{PG_SCOPE}{t}")));
-        tokens.push(bucket_token(self.ticket_id / BUCKET));
         tokens.join(" ")
     }
 }
@@ -445,50 +440,27 @@ pub fn fts5_match(search: &Search, scope: Option<&[String]>) -> String {
 }
 
 /// PostgreSQL: tickets are grouped by id, this many to a bucket, and each
-/// holds its bucket's token (`#b<id / BUCKET>`, migration 000025). A
-/// query with a term that has no twins (one ideograph) asks the newest
-/// [`BUCKETS_AT_ONCE`] buckets by these tokens, then the whole index. Such
-/// a probe costs a bucket's every ticket for a common word (4 ms for 漏水
-/// in a bucket of 1,000,000 tickets; its hits alone, all 71,404 of them,
-/// 12 ms): a GIN scan costs what the rarest token it must find holds.
-pub const BUCKET: i64 = 10_000;
+/// text and reporter token of a ticket has a twin inside the ticket's
+/// bucket (`%<id / BUCKET>/<token>`, migration 000026). A GIN scan costs
+/// what the rarest token it must find holds, walked whole: 漏水 with a
+/// token of every ticket of a bucket of 10,000 (`#b`, migration 000025,
+/// no longer asked nor written) cost those 10,000 (4 ms at 1,000,000
+/// tickets; all 71,404 hits of 漏水, 12 ms). A twin holds only the word's
+/// hits in its bucket, so the newest hits of a word are read, in order,
+/// from the newest buckets' twins at the cost of those hits (some 70 for
+/// 漏水, in 7% of the tickets), and a bucket without any costs nothing.
+pub const BUCKET: i64 = 1_000;
 
-/// PostgreSQL: buckets asked together by their tokens, newest first, once
-/// before the whole index.
-pub const BUCKETS_AT_ONCE: i64 = 4;
+/// PostgreSQL: how many buckets each probe asks through the twins, newest
+/// first, before the whole index is asked: one (a common word's page is
+/// there), then a few more at a time (a word missing from the newest
+/// tickets, a rarer one). Each probe is a round trip, so a miss costs
+/// three more than asking the whole index alone.
+pub const PROBES: [i64; 3] = [1, 2, 8];
 
-/// PostgreSQL: each text and reporter token of a ticket has a twin inside
-/// the ticket's twin bucket of this many ids (`%<id / TWIN_BUCKET>/<token>`,
-/// migration 000026), but for single ideographs (half the tokens, asked
-/// only by one-character queries). A twin holds only the word's hits in
-/// its bucket, so the newest hits of a word are read, in order, from the
-/// newest buckets' twins at the cost of those hits (some 70 for 漏水, in
-/// 7% of the tickets), and a bucket without any costs nothing.
-pub const TWIN_BUCKET: i64 = 1_000;
-
-/// PostgreSQL: how many twin buckets each probe asks, newest first, before
-/// the whole index is asked: one (a common word's page is there), then a
-/// few more at a time (a word missing from the newest tickets, a rarer
-/// one). Each probe is a round trip, so a miss costs three more than
-/// asking the whole index alone.
-pub const TWIN_PROBES: [i64; 3] = [1, 2, 8];
-
-/// Twins are kept for a token of two characters or more, and for one
-/// letter or digit of ASCII (a room's `1` in `1-602`); not for the single
-/// ideographs. A query whose every term has them (a term asked as a
-/// prefix: every token it begins) is asked through them. Migration
-/// 000026 says the same in SQL: the two must agree.
-fn has_twin(token: &str) -> bool {
-    let mut chars = token.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) => c.is_ascii_alphanumeric(),
-        (Some(_), Some(_)) => true,
-        (None, _) => false,
-    }
-}
-
-/// A text or reporter token's twin inside twin bucket `bucket`, as
-/// PostgreSQL stores it (after `%`, with which no token of a text or query begins).
+/// A text or reporter token's twin inside `bucket`, as PostgreSQL stores
+/// it (after `%`, with which no token of a text or query begins; a
+/// reporter's keeps its `@`). Migration 000026 makes the same in SQL.
 fn twin_token(bucket: i64, token: &str) -> String {
     format!("{PG_TWIN}{bucket}/{token}")
 }
@@ -547,25 +519,14 @@ impl PostgresQuery {
         &self.whole
     }
 
-    /// Whether every term has twins ([`has_twin`]).
-    fn has_twins(&self) -> bool {
-        self.search
-            .parts()
-            .iter()
-            .all(|part| part.query.terms().iter().all(|term| has_twin(&term.token)))
-    }
-
-    /// The query inside the twin buckets `oldest..=newest` only, through
-    /// the twins of its terms; `None` when a term has none.
-    fn in_buckets(&self, oldest: i64, newest: i64) -> Option<String> {
-        if !self.has_twins() {
-            return None;
-        }
+    /// The query inside the buckets `oldest..=newest` only, through the
+    /// twins of its terms.
+    fn in_buckets(&self, oldest: i64, newest: i64) -> String {
         let buckets: Vec<String> = (oldest..=newest)
             .rev()
             .map(|bucket| format!("({})", self.parts(|token| twin_token(bucket, token))))
             .collect();
-        Some(self.scoped(format!("({})", buckets.join(" | "))))
+        self.scoped(format!("({})", buckets.join(" | ")))
     }
 
     /// Every part's terms, each token as `stored` gives it (a reporter's
@@ -596,9 +557,8 @@ impl PostgresQuery {
 
 /// The newest hits of `query` below `below` (the newest ticket when
 /// `None`), enough for `wanted` rows if there are that many: the newest
-/// buckets asked for their newest hits in order ([`TWIN_PROBES`], or once
-/// [`BUCKETS_AT_ONCE`] for a query without twins), then the rest of the
-/// index at once.
+/// buckets asked for their newest hits in order through the twins
+/// ([`PROBES`]), then the rest of the index at once.
 pub fn postgres_newest(
     conn: &mut diesel::PgConnection,
     query: &PostgresQuery,
@@ -656,23 +616,13 @@ fn newest_candidates(
 ) -> QueryResult<Newest> {
     let mut ids = Vec::new();
     let mut top = below;
-    let (size, probes): (i64, &[i64]) = if query.has_twins() {
-        (TWIN_BUCKET, &TWIN_PROBES)
-    } else {
-        (BUCKET, &[BUCKETS_AT_ONCE])
-    };
-    for &buckets in probes {
+    for buckets in PROBES {
         if top <= 1 {
             return Ok(Newest::Ids { ids, floor: 0 });
         }
-        let newest_bucket = (top - 1) / size;
+        let newest_bucket = (top - 1) / BUCKET;
         let oldest_bucket = (newest_bucket - buckets + 1).max(0);
-        let asked = query.in_buckets(oldest_bucket, newest_bucket).unwrap_or_else(|| {
-            let tokens: Vec<String> = (oldest_bucket..=newest_bucket)
-                .map(|b| quoted(&bucket_token(b), '\''))
-                .collect();
-            format!("({}) & ({})", query.whole(), tokens.join(" | "))
-        });
+        let asked = query.in_buckets(oldest_bucket, newest_bucket);
         let needed = wanted - ids.len();
         let found: Vec<Candidate> = diesel::sql_query(format!(
             "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) AND ticket_id < {top} \
@@ -688,7 +638,7 @@ fn newest_candidates(
             let floor = ids.last().copied().unwrap_or(0);
             return Ok(Newest::Ids { ids, floor });
         }
-        top = oldest_bucket * size;
+        top = oldest_bucket * BUCKET;
     }
     if top <= 1 {
         return Ok(Newest::Ids { ids, floor: 0 });
@@ -704,11 +654,6 @@ fn newest_candidates(
             Newest::Ids { ids, floor: 0 }
         }
     })
-}
-
-/// A bucket's token, as PostgreSQL stores it.
-fn bucket_token(bucket: i64) -> String {
-    format!("{PG_SCOPE}b{bucket}")
 }
 
 /// One part's terms in `tsquery` syntax, each token as `stored` gives it.
@@ -824,14 +769,13 @@ mod tests {
         );
         // Inside buckets 7 and 8: the twins of the same terms, newest first.
         assert_eq!(
-            query.in_buckets(7, 8).unwrap(),
+            query.in_buckets(7, 8),
             "(((('%8/漏水') | ('%8/@漏水')) & (('%8/1' & '%8/60':*) | ('%8/@1' & '%8/@60':*))) | \
              ((('%7/漏水') | ('%7/@漏水')) & (('%7/1' & '%7/60':*) | ('%7/@1' & '%7/@60':*)))) & ('#c1' | '#u9')"
         );
-        // One ideograph has no twins: its buckets are asked by their tokens.
         assert_eq!(
-            PostgresQuery::new(&Search::parse("漏 1").unwrap(), None).in_buckets(7, 8),
-            None
+            PostgresQuery::new(&Search::parse("漏").unwrap(), None).in_buckets(8, 8),
+            "(((('%8/漏') | ('%8/@漏'))))"
         );
         assert_eq!(
             postgres_walk_sql("'a'"),
