@@ -624,8 +624,13 @@ fn newest_candidates(
         let oldest_bucket = (newest_bucket - buckets + 1).max(0);
         let asked = query.in_buckets(oldest_bucket, newest_bucket);
         let needed = wanted - ids.len();
+        // `ticket_id + 0`: no index can answer it, so the GIN index
+        // answers the probe. A bucket's twins are few whatever the words,
+        // but the planner, guessing at eight buckets of a prefix term
+        // (`zzqx:*`), took the primary key's range instead and tested all
+        // 15,000 tickets below it: 17 ms against 0.2.
         let found: Vec<Candidate> = diesel::sql_query(format!(
-            "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) AND ticket_id < {top} \
+            "SELECT ticket_id FROM ticket_search WHERE tokens @@ CAST({} AS tsquery) AND ticket_id + 0 < {top} \
              ORDER BY ticket_id DESC LIMIT {needed}",
             quoted(&asked, '\'')
         ))
