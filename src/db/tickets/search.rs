@@ -42,9 +42,9 @@ struct SearchEntry {
     scope: String,
 }
 
-/// Reporter and scope tokens in PostgreSQL's one list: after `@` and `#`,
-/// with which no token of a text begins (they hold letters, digits and
-/// ideographs only).
+/// Reporter and scope tokens, and twins ([`BUCKET`]), in PostgreSQL's one
+/// list: after `@`, `#` and `%`, with which no token of a text begins
+/// (they hold letters, digits and ideographs only).
 const PG_REPORTER: &str = "@";
 const PG_SCOPE: &str = "#";
 const PG_TWIN: &str = "%";
