@@ -25,7 +25,8 @@ use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::RunQueryDsl;
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, Text, Timestamp};
 use diesel::sqlite::Sqlite;
@@ -169,6 +170,42 @@ impl QueryFragment<Pg> for Fragment {
         self.walk(out)
     }
 }
+
+/// `query LIMIT n` with `n` written into the statement, not bound.
+/// PostgreSQL prices a bound `LIMIT` of a kept statement as a tenth of the
+/// table and so never settles on one plan for all values; with the number
+/// in the text it does (the statement's text then depends on the page size:
+/// a shape, see [`Shapes`]).
+#[derive(Debug, Clone)]
+pub struct LimitedTo<Q> {
+    query: Q,
+    limit: i64,
+}
+
+impl<Q> LimitedTo<Q> {
+    pub fn new(query: Q, limit: i64) -> Self {
+        Self { query, limit }
+    }
+}
+
+impl<Q> QueryId for LimitedTo<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for LimitedTo<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for LimitedTo<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(&format!(" LIMIT {}", self.limit));
+        Ok(())
+    }
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for LimitedTo<Q> {}
 
 /// The query shapes this process keeps prepared: see the module
 /// documentation.

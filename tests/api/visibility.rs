@@ -142,3 +142,74 @@ async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
         "another community's admin sees none of Junmen's tickets"
     );
 }
+
+/// Ids in the order listed, `limit` a page, following the cursor.
+async fn ids_in_order(app: &TestApp, token: &str, limit: usize, query: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    // Bounded: the demo holds a few dozen tickets.
+    for _ in 0..100 {
+        let mut path = format!("/api/v1/tickets?limit={limit}{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = app.get(&path, Some(token)).await.expect(200).clone();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit);
+        ids.extend(items.iter().map(|t| t["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+    panic!("the list did not end");
+}
+
+/// On PostgreSQL an unfiltered list is a kept statement, which PostgreSQL
+/// plans once for all values after five uses (`db::tickets::front_page`).
+/// Whatever plan it settles on, each community's admins and committee, an
+/// empty community's included, and the super-admin page through exactly
+/// what the same list with a filter that leaves nothing out gives (that
+/// one is planned per use), newest first, in pages of every size.
+#[actix_web::test]
+async fn unfiltered_pages_are_the_filtered_pages_in_every_community() {
+    let app = TestApp::with_demo().await;
+    let root = app.superadmin().await;
+    let other = app.second_community(&root).await;
+    // Listed empty, page after page, before it holds a ticket.
+    for limit in [1, 2, 3, 1, 2, 3, 25] {
+        assert!(ids_in_order(&app, &other.admin, limit, "").await.is_empty());
+    }
+    let jm_resident = app.token("resident01").await;
+    let hq_resident = app.token("hq.resident").await;
+    let mut hq = Vec::new();
+    for i in 0..7 {
+        crate::tickets::file(&app, &jm_resident, "noise", &format!("噪音 {i}")).await;
+        if i % 2 == 0 {
+            let ticket = crate::tickets::file(&app, &hq_resident, "noise", &format!("湖前噪音 {i}")).await;
+            hq.insert(0, ticket["id"].as_i64().unwrap());
+        }
+    }
+    let everything = "&created_from=2000-01-01";
+    let jm_admin = app.token("jm.admin").await;
+    let jm_committee = app.token("jm.committee").await;
+    let mut all_lists = Vec::new();
+    for token in [&jm_admin, &jm_committee, &other.admin, &root] {
+        let expected = ids_in_order(&app, token, 100, everything).await;
+        assert!(!expected.is_empty());
+        assert!(expected.windows(2).all(|w| w[0] > w[1]), "newest first");
+        for limit in [1, 2, 3, 4, 7, 100] {
+            assert_eq!(ids_in_order(&app, token, limit, "").await, expected, "limit={limit}");
+        }
+        all_lists.push(expected);
+    }
+    assert_eq!(all_lists[2], hq, "HQ's admin: HQ's tickets only");
+    assert!(
+        all_lists[0].iter().all(|id| !hq.contains(id)),
+        "JM's admin: none of HQ's"
+    );
+    assert_eq!(all_lists[0], all_lists[1], "JM's committee: JM's whole");
+    let mut both: Vec<i64> = all_lists[0].iter().chain(&hq).copied().collect();
+    both.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(all_lists[3], both, "the super-admin: both");
+}
