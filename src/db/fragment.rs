@@ -173,9 +173,9 @@ impl QueryFragment<Pg> for Fragment {
 
 /// `query LIMIT n` with `n` written into the statement, not bound.
 /// PostgreSQL prices a bound `LIMIT` of a kept statement as a tenth of the
-/// table and so never settles on one plan for all values; with the number
-/// in the text it does (the statement's text then depends on the page size:
-/// a shape, see [`Shapes`]).
+/// table, so a plan for any values never looks as cheap as one for the
+/// values given and every use is planned anew. The statement's text then
+/// depends on the page size: a shape, see [`Shapes`].
 #[derive(Debug, Clone)]
 pub struct LimitedTo<Q> {
     query: Q,

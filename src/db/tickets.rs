@@ -782,13 +782,18 @@ fn page(
 
 /// PostgreSQL: a page of a community's tickets (or of every ticket) without
 /// filters, the list an admin or a committee opens first, from a kept
-/// statement that PostgreSQL plans once for all values after a few uses:
-/// planning a list anew cost it half of what running it did. `None` for
-/// any other list. No plan of it walks more than the community's tickets:
-/// with `community_id = $1`, a plan for all values may walk the primary key
-/// and test every ticket (seconds at a million, for a community with none);
-/// a row comparison over `(community_id, id)` only `tickets_community_idx`
-/// can answer.
+/// statement that PostgreSQL plans once: planning a list anew cost it more
+/// than running it. `None` for any other list.
+///
+/// PostgreSQL keeps planning a kept statement for the values it is given
+/// while that plan looks cheaper than one for any values; it settles on one
+/// plan only when seeing the values would not help. So each value is a
+/// sub-select, which no plan can see into, and the page size is in the text
+/// (a bound `LIMIT` is priced as a tenth of the table). No plan of it walks
+/// more than the community's tickets: with `community_id = $1`, a plan for
+/// any value may walk the primary key and test every ticket (seconds at a
+/// million, for a community with none); a row comparison over
+/// `(community_id, id)` only `tickets_community_idx` can answer.
 fn front_page(
     c: &mut diesel::PgConnection,
     scope: &TicketScope,
@@ -831,16 +836,18 @@ fn front_page(
         Some(community) => query
             .filter(
                 Fragment::new(true)
-                    .sql("(tickets.community_id, tickets.id) < (")
+                    .sql("(tickets.community_id, tickets.id) < ((SELECT ")
                     .int(community)
-                    .sql(", ")
+                    .sql("), (SELECT ")
                     .int(before)
-                    .sql(") AND (tickets.community_id, tickets.id) > (")
+                    .sql(")) AND (tickets.community_id, tickets.id) > ((SELECT ")
                     .int(community)
-                    .sql(", 0)"),
+                    .sql("), 0)"),
             )
             .order((tickets::community_id.desc(), tickets::id.desc())),
-        None => query.filter(tickets::id.lt(before)).order(tickets::id.desc()),
+        None => query
+            .filter(Fragment::new(true).sql("tickets.id < (SELECT ").int(before).sql(")"))
+            .order(tickets::id.desc()),
     };
     Some(LimitedTo::new(query, *limit).load(c))
 }
