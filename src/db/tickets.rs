@@ -826,8 +826,12 @@ fn front_page(
         },
         _ => return None,
     };
-    // The page size is in the statement's text.
-    if !LIST_SHAPES.admit(&("front page", community.is_some(), *limit)) {
+    // The page size is in the statement's text: one of a few, the rows past
+    // the page's own size dropped, so a client trying every size (1-100)
+    // leaves five statements a connection for each kind of scope, not a
+    // hundred.
+    let size = FRONT_PAGE_SIZES.into_iter().find(|size| size >= limit)?;
+    if !LIST_SHAPES.admit(&("front page", community.is_some(), size)) {
         return None;
     }
     let before = before_id.unwrap_or(i64::MAX);
@@ -849,8 +853,16 @@ fn front_page(
             .filter(Fragment::new(true).sql("tickets.id < (SELECT ").int(before).sql(")"))
             .order(tickets::id.desc()),
     };
-    Some(LimitedTo::new(query, *limit).load(c))
+    let rows = LimitedTo::new(query, size).load(c).map(|mut rows: Vec<TicketRow>| {
+        rows.truncate(usize::try_from(*limit).unwrap_or(usize::MAX));
+        rows
+    });
+    Some(rows)
 }
+
+/// Rows a kept front page asks for: a page of 10, 20 (the default), 25, 50
+/// or 100 and the one that tells whether another page follows.
+const FRONT_PAGE_SIZES: [i64; 5] = [11, 21, 26, 51, 101];
 
 /// The list statements kept prepared, by shape.
 static LIST_SHAPES: std::sync::LazyLock<Shapes> = std::sync::LazyLock::new(Shapes::new);
