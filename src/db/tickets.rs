@@ -780,10 +780,11 @@ fn page(
     })
 }
 
-/// PostgreSQL: a page of a community's tickets (or of every ticket) without
-/// filters, the list an admin or a committee opens first, from a kept
-/// statement that PostgreSQL plans once: planning a list anew cost it more
-/// than running it. `None` for any other list.
+/// PostgreSQL: a page without filters of a community's tickets (the list
+/// an admin or a committee opens first), of a resident's own (their app's)
+/// or of every ticket, from a kept statement that PostgreSQL plans once:
+/// planning a list anew cost it more than running it. `None` for any other
+/// list.
 ///
 /// PostgreSQL keeps planning a kept statement for the values it is given
 /// while that plan looks cheaper than one for any values; it settles on one
@@ -793,7 +794,8 @@ fn page(
 /// more than the community's tickets: with `community_id = $1`, a plan for
 /// any value may walk the primary key and test every ticket (seconds at a
 /// million, for a community with none); a row comparison over
-/// `(community_id, id)` only `tickets_community_idx` can answer.
+/// `(community_id, id)` only `tickets_community_idx` can answer (and over
+/// `(reporter_id, id)` only `tickets_reporter_idx`).
 fn front_page(
     c: &mut diesel::PgConnection,
     scope: &TicketScope,
@@ -818,12 +820,14 @@ fn front_page(
     else {
         return None;
     };
-    let community = match scope {
+    // Whose tickets: a community's, a resident's own, or every one.
+    let owner = match scope {
         TicketScope::All => None,
         TicketScope::Staff { communities, prefixes } if prefixes.is_empty() => match communities.as_slice() {
-            [community] => Some(*community),
+            [community] => Some(("community_id", *community)),
             _ => return None,
         },
+        TicketScope::Resident { user_id, party: false } => Some(("reporter_id", *user_id)),
         _ => return None,
     };
     // The page size is in the statement's text: one of a few, the rows past
@@ -831,24 +835,29 @@ fn front_page(
     // leaves five statements a connection for each kind of scope, not a
     // hundred.
     let size = FRONT_PAGE_SIZES.into_iter().find(|size| size >= limit)?;
-    if !LIST_SHAPES.admit(&("front page", community.is_some(), size)) {
+    if !LIST_SHAPES.admit(&("front page", owner.map(|(column, _)| column), size)) {
         return None;
     }
     let before = before_id.unwrap_or(i64::MAX);
     let query = tickets::table.select(TicketRow::as_select()).into_boxed();
-    let query = match community {
-        Some(community) => query
-            .filter(
-                Fragment::new(true)
-                    .sql("(tickets.community_id, tickets.id) < ((SELECT ")
-                    .int(community)
-                    .sql("), (SELECT ")
-                    .int(before)
-                    .sql(")) AND (tickets.community_id, tickets.id) > ((SELECT ")
-                    .int(community)
-                    .sql("), 0)"),
-            )
-            .order((tickets::community_id.desc(), tickets::id.desc())),
+    let query = match owner {
+        Some((column, owner)) => {
+            // `(owner, id)` below `(owner, before)` and above `(owner, 0)`.
+            let rows = Fragment::new(true)
+                .sql(format!("(tickets.{column}, tickets.id) < ((SELECT "))
+                .int(owner)
+                .sql("), (SELECT ")
+                .int(before)
+                .sql(format!(")) AND (tickets.{column}, tickets.id) > ((SELECT "))
+                .int(owner)
+                .sql("), 0)");
+            let query = query.filter(rows);
+            if column == "community_id" {
+                query.order((tickets::community_id.desc(), tickets::id.desc()))
+            } else {
+                query.order((tickets::reporter_id.desc(), tickets::id.desc()))
+            }
+        }
         None => query
             .filter(Fragment::new(true).sql("tickets.id < (SELECT ").int(before).sql(")"))
             .order(tickets::id.desc()),

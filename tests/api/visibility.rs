@@ -167,8 +167,9 @@ async fn ids_in_order(app: &TestApp, token: &str, limit: usize, query: &str) -> 
 
 /// On PostgreSQL an unfiltered list is a kept statement, which PostgreSQL
 /// plans once for all values after five uses (`db::tickets::front_page`).
-/// Whatever plan it settles on, each community's admins and committee, an
-/// empty community's included, and the super-admin page through exactly
+/// Whatever plan it settles on, each community's admins, committee and
+/// residents, an empty community's included, and the super-admin page
+/// through exactly
 /// what the same list with a filter that leaves nothing out gives (that
 /// one is planned per use), newest first, in pages of the sizes its
 /// statements are written for and of sizes between them.
@@ -195,7 +196,14 @@ async fn unfiltered_pages_are_the_filtered_pages_in_every_community() {
     let jm_admin = app.token("jm.admin").await;
     let jm_committee = app.token("jm.committee").await;
     let mut all_lists = Vec::new();
-    for token in [&jm_admin, &jm_committee, &other.admin, &root] {
+    for token in [
+        &jm_admin,
+        &jm_committee,
+        &other.admin,
+        &root,
+        &jm_resident,
+        &hq_resident,
+    ] {
         let expected = ids_in_order(&app, token, 100, everything).await;
         assert!(!expected.is_empty());
         assert!(expected.windows(2).all(|w| w[0] > w[1]), "newest first");
@@ -213,4 +221,9 @@ async fn unfiltered_pages_are_the_filtered_pages_in_every_community() {
     let mut both: Vec<i64> = all_lists[0].iter().chain(&hq).copied().collect();
     both.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(all_lists[3], both, "the super-admin: both");
+    assert_eq!(all_lists[5], hq, "HQ's resident filed each of HQ's");
+    assert!(
+        all_lists[4].iter().all(|id| all_lists[0].contains(id)),
+        "a JM resident's: JM's"
+    );
 }
