@@ -820,14 +820,13 @@ fn front_page(
     else {
         return None;
     };
-    // Whose tickets: a community's, a resident's own, or every one.
     let owner = match scope {
         TicketScope::All => None,
         TicketScope::Staff { communities, prefixes } if prefixes.is_empty() => match communities.as_slice() {
-            [community] => Some(("community_id", *community)),
+            [community] => Some(Owner::Community(*community)),
             _ => return None,
         },
-        TicketScope::Resident { user_id, party: false } => Some(("reporter_id", *user_id)),
+        TicketScope::Resident { user_id, party: false } => Some(Owner::Reporter(*user_id)),
         _ => return None,
     };
     // The page size is in the statement's text: one of a few, the rows past
@@ -835,27 +834,27 @@ fn front_page(
     // leaves five statements a connection for each kind of scope, not a
     // hundred.
     let size = FRONT_PAGE_SIZES.into_iter().find(|size| size >= limit)?;
-    if !LIST_SHAPES.admit(&("front page", owner.map(|(column, _)| column), size)) {
+    if !LIST_SHAPES.admit(&("front page", owner.map(|owner| owner.column()), size)) {
         return None;
     }
     let before = before_id.unwrap_or(i64::MAX);
     let query = tickets::table.select(TicketRow::as_select()).into_boxed();
     let query = match owner {
-        Some((column, owner)) => {
+        Some(owner) => {
+            let (column, value) = (owner.column(), owner.value());
             // `(owner, id)` below `(owner, before)` and above `(owner, 0)`.
             let rows = Fragment::new(true)
                 .sql(format!("(tickets.{column}, tickets.id) < ((SELECT "))
-                .int(owner)
+                .int(value)
                 .sql("), (SELECT ")
                 .int(before)
                 .sql(format!(")) AND (tickets.{column}, tickets.id) > ((SELECT "))
-                .int(owner)
+                .int(value)
                 .sql("), 0)");
             let query = query.filter(rows);
-            if column == "community_id" {
-                query.order((tickets::community_id.desc(), tickets::id.desc()))
-            } else {
-                query.order((tickets::reporter_id.desc(), tickets::id.desc()))
+            match owner {
+                Owner::Community(_) => query.order((tickets::community_id.desc(), tickets::id.desc())),
+                Owner::Reporter(_) => query.order((tickets::reporter_id.desc(), tickets::id.desc())),
             }
         }
         None => query
@@ -867,6 +866,29 @@ fn front_page(
         rows
     });
     Some(rows)
+}
+
+/// Whose tickets a front page lists (none: every ticket).
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Community(i64),
+    /// A resident's own.
+    Reporter(i64),
+}
+
+impl Owner {
+    fn column(self) -> &'static str {
+        match self {
+            Owner::Community(_) => "community_id",
+            Owner::Reporter(_) => "reporter_id",
+        }
+    }
+
+    fn value(self) -> i64 {
+        match self {
+            Owner::Community(id) | Owner::Reporter(id) => id,
+        }
+    }
 }
 
 /// Rows a kept front page asks for: a page of 10, 20 (the default), 25, 50
