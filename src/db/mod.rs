@@ -12,6 +12,7 @@ pub mod in_ids;
 pub mod mediation;
 pub mod models;
 pub mod notifications;
+pub mod pipeline;
 pub mod queries;
 pub mod row_cache;
 pub mod schema;
@@ -205,20 +206,24 @@ impl DatabaseUrl {
 /// silence instead of the system's two hours of keepalive. A short read
 /// waits on its worker ([`Db::run`]), so this bounds how long one can hold
 /// up the worker's other requests.
-const POSTGRES_DEFAULTS: [(&str, &str); 4] = [
-    ("connect_timeout", "10"),
-    ("keepalives_idle", "10"),
-    ("keepalives_interval", "5"),
-    ("keepalives_count", "2"),
+const POSTGRES_DEFAULTS: [(&str, u64); 4] = [
+    ("connect_timeout", 10),
+    ("keepalives_idle", 10),
+    ("keepalives_interval", 5),
+    ("keepalives_count", 2),
 ];
+
+/// Whether a PostgreSQL URL sets the option `key` in its query.
+fn url_sets(url: &str, key: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.split('=').next() == Some(key)))
+}
 
 /// `url` with each of [`POSTGRES_DEFAULTS`] it does not set.
 fn with_postgres_defaults(url: &str) -> String {
-    let query = url.split_once('?').map_or("", |(_, query)| query);
-    let set: Vec<&str> = query.split('&').filter_map(|pair| pair.split('=').next()).collect();
     let mut url = url.to_owned();
     for (key, value) in POSTGRES_DEFAULTS {
-        if !set.contains(&key) {
+        if !url_sets(&url, key) {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&format!("{key}={value}"));
         }
@@ -433,6 +438,9 @@ pub struct Db {
     synchronous: Synchronous,
     /// Names this database among the thread's own readers ([`Db::run`]).
     id: u64,
+    /// PostgreSQL: how the workers open their pipelined readers
+    /// ([`Db::pipelined`]), where they may.
+    pipeline: Option<Arc<pipeline::Pipeline>>,
 }
 
 /// Numbers the databases a process opens (tests open many), so a thread's
@@ -510,6 +518,10 @@ impl Db {
             url: url.clone(),
             synchronous,
             id: NEXT_DB_ID.fetch_add(1, Ordering::Relaxed),
+            pipeline: match url {
+                DatabaseUrl::Postgres(url) => pipeline::Pipeline::for_url(url).map(Arc::new),
+                DatabaseUrl::Sqlite(_) => None,
+            },
         })
     }
 

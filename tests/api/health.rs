@@ -29,7 +29,7 @@ async fn readyz_is_503_when_no_database_connection_can_be_had() {
 /// files nothing outside the process closes. Each is gone when this returns
 /// (the timeout waits for it): a backend still exiting under load would
 /// otherwise answer a few more requests and fail a later one.
-fn close_server_connections(app: &TestApp) -> bool {
+pub fn close_server_connections(app: &TestApp) -> bool {
     use diesel::RunQueryDsl;
     let mut conn = app.db.maintenance_connection().unwrap();
     match &mut conn {

@@ -22,6 +22,7 @@ mod metrics;
 mod notification_stream;
 mod notifications;
 mod openapi;
+mod pipeline;
 mod posts;
 mod row_cache;
 mod schema;

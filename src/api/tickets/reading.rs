@@ -318,9 +318,13 @@ async fn get_ticket(
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
     let caches = state.caches.pin();
+    let fetched = state
+        .db
+        .pipelined(move |conn| crate::db::pipeline::find_ticket(conn, id))
+        .await?;
     let (ticket, community) = state
         .db
-        .run(move |conn| show_ticket(conn, &caller, id, now, &caches))
+        .run(move |conn| show_ticket(conn, &caller, id, now, &caches, fetched))
         .await?;
     let mut res = if none_match(&req, ticket.version) {
         HttpResponse::NotModified()

@@ -155,15 +155,21 @@ pub fn load_ticket(
 
 /// One ticket to show as the caller may see it (404 otherwise), with its
 /// community; its category, units and reporter come from what readers
-/// share (`db::PinnedCaches`).
+/// share (`db::PinnedCaches`). `fetched` is its row when the caller has
+/// read it already (`Db::pipelined`): `Some(None)` if there is none.
 pub fn show_ticket(
     conn: &mut AnyConnection,
     caller: &Caller,
     id: i64,
     now: NaiveDateTime,
     caches: &PinnedCaches,
+    fetched: Option<Option<TicketRow>>,
 ) -> Result<(TicketResponse, i64), ApiError> {
-    let row = db::find_ticket(conn, id)?.ok_or(ApiError::NotFound)?;
+    let row = match fetched {
+        Some(row) => row,
+        None => db::find_ticket(conn, id)?,
+    }
+    .ok_or(ApiError::NotFound)?;
     let community = row.community_id;
     let context = TicketContext::load_to_show(conn, std::slice::from_ref(&row), caches)?;
     Ok((context.response(caller, row, now)?, community))

@@ -1,0 +1,128 @@
+//! On PostgreSQL, one ticket is read over the worker's pipelined connection
+//! (`Db::pipelined`), which every request on the worker shares: statements
+//! of requests in flight together travel together, and their answers come
+//! back in order. The test server has one worker, so a burst of requests
+//! shares one connection. On SQLite the same requests read as always.
+
+use actix_web::web;
+use futures_util::future::join_all;
+
+use crate::support::TestApp;
+
+/// The demo with its sample tickets.
+async fn with_sample_tickets() -> TestApp {
+    let app = TestApp::spawn().await;
+    let db = app.db.clone();
+    let now = app.clock.now_naive();
+    web::block(move || griddesk::demo::load(&db, now, true))
+        .await
+        .unwrap()
+        .expect("load demo");
+    app
+}
+
+/// A burst of reads (tickets a caller may see, may not see, and that do not
+/// exist, by callers who see different things) answers each request exactly
+/// as the same request answers alone: a statement's answer is never handed
+/// to another request, and an error (a 404) does not upset the rest.
+#[actix_web::test]
+async fn reads_in_flight_together_each_get_their_own_answer() {
+    let app = with_sample_tickets().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let household = app.token("jm.b1.bldg1.h1").await;
+    let listed = app.get("/api/v1/tickets?limit=100", Some(&admin)).await;
+    let ids: Vec<i64> = listed.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.len() >= 10, "the demo holds {} tickets", ids.len());
+    let missing = ids.iter().max().unwrap() + 1_000;
+    let mut requests = Vec::new();
+    for id in ids.iter().copied().chain([missing, -1]) {
+        for token in [&admin, &resident, &household] {
+            requests.push((format!("/api/v1/tickets/{id}"), token.clone()));
+        }
+    }
+
+    let mut alone = Vec::new();
+    for (path, token) in &requests {
+        let res = app.get(path, Some(token)).await;
+        alone.push((res.status, res.body.clone()));
+    }
+    let statuses: Vec<u16> = alone.iter().map(|(status, _)| status.as_u16()).collect();
+    assert!(statuses.contains(&200) && statuses.contains(&404), "{statuses:?}");
+    assert!(
+        alone
+            .iter()
+            .filter(|(status, _)| status.as_u16() == 200)
+            .all(|(_, body)| body["id"].is_i64()),
+        "every 200 is a ticket"
+    );
+
+    for round in 0..3 {
+        let together = join_all(requests.iter().map(|(path, token)| app.get(path, Some(token)))).await;
+        for ((path, _), (res, (status, body))) in requests.iter().zip(together.iter().zip(&alone)) {
+            assert_eq!(res.status, *status, "round {round}: {path}: {}", res.text);
+            assert_eq!(&res.body, body, "round {round}: {path}");
+        }
+    }
+}
+
+/// A pipelined connection PostgreSQL closed (a restart, a failover) fails
+/// at most the read in flight on it, with a retryable 503, and is never
+/// used again: the next read opens another.
+#[actix_web::test]
+async fn a_pipelined_connection_the_database_closed_is_replaced() {
+    let app = with_sample_tickets().await;
+    let admin = app.token("jm.admin").await;
+    let listed = app.get("/api/v1/tickets?limit=1", Some(&admin)).await;
+    let path = format!("/api/v1/tickets/{}", listed.expect(200)["items"][0]["id"]);
+    let ticket = app.get(&path, Some(&admin)).await.expect(200).clone();
+    let closed = crate::health::close_server_connections(&app);
+    let mut failed = 0;
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        let res = app.get(&path, Some(&admin)).await;
+        if res.status == 503 {
+            res.expect_problem(503, "service_unavailable");
+            failed += 1;
+        } else {
+            assert_eq!(res.expect(200), &ticket);
+        }
+        answers.push(res.status.as_u16());
+    }
+    // The worker's pipelined connection and its libpq reader.
+    assert!(failed <= 2, "{answers:?}");
+    assert!(answers[4..].iter().all(|s| *s == 200), "{answers:?}");
+    if !closed {
+        assert_eq!(failed, 0);
+    }
+}
+
+/// The pipelined connection is read-only, as the workers' libpq readers
+/// are: a write sent there by mistake fails and changes nothing.
+#[actix_web::test]
+async fn a_write_sent_to_the_pipelined_connection_fails_and_changes_nothing() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let rename = "UPDATE units SET name = 'renamed by a read' WHERE parent_id IS NULL";
+    let db = app.db.clone();
+    let sent = db
+        .pipelined(move |conn| async move {
+            let mut conn = &*conn;
+            diesel::sql_query(rename).execute(&mut conn).await
+        })
+        .await;
+    match sent {
+        // SQLite, or a server URL read through libpq: nothing was sent.
+        Ok(None) => assert!(app.db.backend() == "sqlite", "PostgreSQL on loopback is pipelined"),
+        Ok(Some(count)) => panic!("a pipelined read wrote {count} rows"),
+        Err(_) => {}
+    }
+    let units = app.get("/api/v1/units", Some(&admin)).await.expect(200).to_string();
+    assert!(!units.contains("renamed by a read"), "{units}");
+}
