@@ -18,12 +18,17 @@ pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<
         .get_result(c))
 }
 
-/// Appends several rows in one statement (a batch of queued reads).
+/// Appends several rows in one statement (a batch of queued reads). On
+/// PostgreSQL a binary `COPY`: an `INSERT` of a batch is a new statement
+/// of up to 5,120 parameters, parsed and planned on every batch.
 pub fn insert_audits(conn: &mut AnyConnection, rows: &[NewAuditRow]) -> QueryResult<()> {
-    super::each_backend!(conn, |c| diesel::insert_into(audit_log::table)
-        .values(rows)
-        .execute(c)
-        .map(drop))
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::insert_into(audit_log::table).values(rows).execute(c).map(drop),
+        AnyConnection::Postgres(c) => diesel::copy_from(audit_log::table)
+            .from_insertable(rows)
+            .execute(c)
+            .map(drop),
+    }
 }
 
 /// Appends the status a request answered to its row, which was written in

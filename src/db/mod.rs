@@ -525,6 +525,12 @@ impl Db {
         })
     }
 
+    /// Whether one-statement reads may go over the workers' pipelined
+    /// connections ([`Db::pipelined`]).
+    pub fn pipelines(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
     pub fn backend(&self) -> &'static str {
         self.url.backend_name()
     }

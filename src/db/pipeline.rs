@@ -25,6 +25,7 @@ use tokio_postgres::config::{Host, SslMode};
 
 use super::models::TicketRow;
 use super::schema::tickets;
+use super::tickets::FrontPage;
 use super::{Db, POOL_WAIT, POSTGRES_DEFAULTS, url_sets};
 use crate::error::ApiError;
 
@@ -51,6 +52,9 @@ thread_local! {
     /// This thread's pipelined connections, by database (`Db::id`).
     static PIPELINES: RefCell<Vec<(u64, Slot)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The pipelined connections' `application_name`, unless the URL sets one.
+pub const APPLICATION_NAME: &str = "griddesk-pipelined";
 
 /// Databases a thread keeps a pipelined connection to (tests open many).
 const THREAD_PIPELINES: usize = 4;
@@ -86,6 +90,10 @@ impl Pipeline {
                 return None;
             }
         }
+        // Told apart from the libpq connections in `pg_stat_activity`.
+        if !url_sets(url, "application_name") {
+            config.application_name(APPLICATION_NAME);
+        }
         // libpq's defaults of ours, under tokio-postgres's names.
         for (key, value) in POSTGRES_DEFAULTS {
             let seconds = Duration::from_secs(value);
@@ -118,8 +126,8 @@ impl Db {
     /// Runs `read`, one statement, on this worker's pipelined connection.
     /// `Ok(None)` when there is none to use (SQLite, a URL that keeps
     /// reads on libpq, a connection being opened by another request on the
-    /// thread, or a failed attempt less than [`RETRY_AFTER`] ago): the
-    /// caller then reads through [`Db::run`].
+    /// thread, or a failed attempt less than [`RETRY_AFTER`] ago) or when
+    /// the read failed: the caller then reads through [`Db::run`].
     pub async fn pipelined<T, F, Fut>(&self, read: F) -> Result<Option<T>, ApiError>
     where
         F: FnOnce(Rc<AsyncPgConnection>) -> Fut,
@@ -133,13 +141,16 @@ impl Db {
         };
         match read(conn.clone()).await {
             Ok(value) => Ok(Some(value)),
+            Err(Error::NotFound) => Err(ApiError::NotFound),
             Err(error) => {
-                if !matches!(error, Error::NotFound) {
-                    // It may be broken: the next read opens another (the
-                    // requests holding this one finish with it first).
-                    self.forget_pipeline(&conn);
-                }
-                Err(error.into())
+                // Whatever failed (a connection the server closed, a
+                // statement cut off), the libpq reader reads it again: a
+                // read is safe to repeat, and its errors are the ones the
+                // API answers with. The requests holding this connection
+                // finish with it; the next read opens another.
+                tracing::warn!(%error, "a pipelined read failed; reading through libpq");
+                self.forget_pipeline(&conn);
+                Ok(None)
             }
         }
     }
@@ -227,6 +238,14 @@ pub async fn find_ticket(conn: Rc<AsyncPgConnection>, id: i64) -> QueryResult<Op
         .first(&mut conn)
         .await
         .optional()
+}
+
+/// [`super::tickets::front_page`]'s statement, pipelined: the page's rows.
+pub async fn front_page(conn: Rc<AsyncPgConnection>, page: FrontPage) -> QueryResult<Vec<TicketRow>> {
+    let mut conn = &*conn;
+    let mut rows: Vec<TicketRow> = page.query.load(&mut conn).await?;
+    rows.truncate(page.keep);
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -758,9 +758,12 @@ fn page(
     floor: Option<i64>,
 ) -> QueryResult<Vec<TicketRow>> {
     if let (AnyConnection::Postgres(c), None, None) = (&mut *conn, &index, floor)
-        && let Some(rows) = front_page(c, scope, f)
+        && let Some(page) = front_page(scope, f)
     {
-        return rows;
+        return page.query.load(c).map(|mut rows: Vec<TicketRow>| {
+            rows.truncate(page.keep);
+            rows
+        });
     }
     let sqlite = matches!(conn, AnyConnection::Sqlite(_));
     // PostgreSQL plans a kept statement once for any values after a few
@@ -796,11 +799,10 @@ fn page(
 /// million, for a community with none); a row comparison over
 /// `(community_id, id)` only `tickets_community_idx` can answer (and over
 /// `(reporter_id, id)` only `tickets_reporter_idx`).
-fn front_page(
-    c: &mut diesel::PgConnection,
-    scope: &TicketScope,
-    f: &TicketFilter,
-) -> Option<QueryResult<Vec<TicketRow>>> {
+///
+/// Built apart from running it: the list handler sends it over the worker's
+/// pipelined connection (`db::pipeline`) where it can.
+pub fn front_page(scope: &TicketScope, f: &TicketFilter) -> Option<FrontPage> {
     // Every field named, so that a new filter cannot be left out.
     let TicketFilter {
         id: None,
@@ -861,11 +863,18 @@ fn front_page(
             .filter(Fragment::new(true).sql("tickets.id < (SELECT ").int(before).sql(")"))
             .order(tickets::id.desc()),
     };
-    let rows = LimitedTo::new(query, size).load(c).map(|mut rows: Vec<TicketRow>| {
-        rows.truncate(usize::try_from(*limit).unwrap_or(usize::MAX));
-        rows
-    });
-    Some(rows)
+    Some(FrontPage {
+        query: LimitedTo::new(query, size),
+        keep: usize::try_from(*limit).unwrap_or(usize::MAX),
+    })
+}
+
+/// A front page's statement ([`front_page`]), and how many of its rows (the
+/// next size up) are the page's.
+pub struct FrontPage {
+    pub(in crate::db) query:
+        LimitedTo<tickets::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::AsSelect<TicketRow, diesel::pg::Pg>>>,
+    pub(in crate::db) keep: usize,
 }
 
 /// Whose tickets a front page lists (none: every ticket).

@@ -12,6 +12,7 @@ use crate::api::problems::{NotFound, Unauthorized, ValidationFailed};
 use crate::api::{PageRequest, QueryParams, SizedJson, search_text};
 use crate::auth::Auth;
 use crate::db::audit_queue::ObjectCommunity;
+use crate::db::models::TicketRow;
 use crate::db::tickets::{self as db, ReporterFilter, TextFilter, TicketFilter, TicketScope};
 use crate::db::{AnyConnection, PinnedCaches, queries};
 use crate::domain::search::Search;
@@ -180,21 +181,52 @@ async fn list(
     let now = state.clock.now_naive();
     let tz = state.time_zone;
     let caches = state.caches.pin();
+    // `/complaints` and `/disputes` list one kind whatever `kind` says.
+    let filters = TicketFilters {
+        kind: kind.or(filters.kind),
+        ..filters
+    };
+    let chooser = caller.clone();
+    let select = move |conn: &mut AnyConnection, caches: &PinnedCaches| {
+        let (scope, filter) = selection(conn, &chooser, filters, q, now, tz, caches)?;
+        let filter = TicketFilter {
+            before_id: page.after_id,
+            limit: page.fetch(),
+            ..filter
+        };
+        Ok::<_, ApiError>((scope, filter))
+    };
+    // PostgreSQL: a front page goes over the worker's pipelined connection.
+    let selected = if state.db.pipelines() {
+        let pinned = caches.clone();
+        let (scope, filter) = state.db.run(move |conn| select(conn, &pinned)).await?;
+        let rows = match db::front_page(&scope, &filter) {
+            Some(front) => {
+                state
+                    .db
+                    .pipelined(move |conn| crate::db::pipeline::front_page(conn, front))
+                    .await?
+            }
+            None => None,
+        };
+        Selected::Done(scope, filter, rows)
+    } else {
+        Selected::ToDo(select)
+    };
     let items = state
         .db
         .run(move |conn| {
-            // `/complaints` and `/disputes` list one kind whatever `kind` says.
-            let filters = TicketFilters {
-                kind: kind.or(filters.kind),
-                ..filters
+            let (scope, filter, rows) = match selected {
+                Selected::Done(scope, filter, rows) => (scope, filter, rows),
+                Selected::ToDo(select) => {
+                    let (scope, filter) = select(conn, &caches)?;
+                    (scope, filter, None)
+                }
             };
-            let (scope, filter) = selection(conn, &caller, filters, q, now, tz, &caches)?;
-            let filter = TicketFilter {
-                before_id: page.after_id,
-                limit: page.fetch(),
-                ..filter
+            let rows = match rows {
+                Some(rows) => rows,
+                None => db::list_tickets(conn, &scope, &filter)?,
             };
-            let rows = db::list_tickets(conn, &scope, &filter)?;
             let (rows, next_cursor) = page.finish(rows, |t| t.id);
             let context = TicketContext::load_to_show(conn, &rows, &caches)?;
             let items = rows
@@ -207,6 +239,13 @@ async fn list(
     // About a kilobyte a ticket.
     let capacity = 64 + items.items.len() * 1_100;
     Ok(SizedJson { value: items, capacity })
+}
+
+/// A list's scope and filter, chosen (and its page perhaps read) before
+/// the read that shows it, or still to choose in that read.
+enum Selected<F> {
+    Done(TicketScope, TicketFilter, Option<Vec<TicketRow>>),
+    ToDo(F),
 }
 
 /// List tickets
