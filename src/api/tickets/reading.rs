@@ -209,7 +209,7 @@ async fn list(
             }
             None => None,
         };
-        Selected::Done(scope, filter, rows)
+        Selected::Done(Box::new((scope, filter, rows)))
     } else {
         Selected::ToDo(select)
     };
@@ -217,7 +217,7 @@ async fn list(
         .db
         .run(move |conn| {
             let (scope, filter, rows) = match selected {
-                Selected::Done(scope, filter, rows) => (scope, filter, rows),
+                Selected::Done(selected) => *selected,
                 Selected::ToDo(select) => {
                     let (scope, filter) = select(conn, &caches)?;
                     (scope, filter, None)
@@ -244,7 +244,7 @@ async fn list(
 /// A list's scope and filter, chosen (and its page perhaps read) before
 /// the read that shows it, or still to choose in that read.
 enum Selected<F> {
-    Done(TicketScope, TicketFilter, Option<Vec<TicketRow>>),
+    Done(Box<(TicketScope, TicketFilter, Option<Vec<TicketRow>>)>),
     ToDo(F),
 }
 
