@@ -173,6 +173,7 @@ impl Db {
         if let Some(found) = found {
             return found;
         }
+        let _mark = OpeningMark(self.id);
         let waiting = pipeline
             .retry_at
             .lock()
@@ -215,6 +216,22 @@ impl Db {
             slots
                 .borrow_mut()
                 .retain(|(id, slot)| *id != self.id || !matches!(slot, Slot::Open(open) if Rc::ptr_eq(open, conn)));
+        });
+    }
+}
+
+/// Clears a thread's [`Slot::Opening`] for a database when the request
+/// opening its connection ends, done or not: a request whose client hung
+/// up mid-way is dropped at an await, and the mark left behind would keep
+/// the worker reading through libpq for good.
+struct OpeningMark(u64);
+
+impl Drop for OpeningMark {
+    fn drop(&mut self) {
+        let _ = PIPELINES.try_with(|slots| {
+            if let Ok(mut slots) = slots.try_borrow_mut() {
+                slots.retain(|(id, slot)| *id != self.0 || !matches!(slot, Slot::Opening));
+            }
         });
     }
 }

@@ -156,3 +156,31 @@ async fn a_write_sent_to_the_pipelined_connection_fails_and_changes_nothing() {
     let units = app.get("/api/v1/units", Some(&admin)).await.expect(200).to_string();
     assert!(!units.contains("renamed by a read"), "{units}");
 }
+
+/// A read whose request goes away while it opens the worker's pipelined
+/// connection (its client hung up) does not leave the worker reading
+/// through libpq for good: the next read opens the connection.
+#[actix_web::test]
+async fn a_read_dropped_while_opening_the_connection_leaves_no_mark_behind() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let read = |db: griddesk::db::Db| async move {
+        db.pipelined(|conn| async move {
+            let mut conn = &*conn;
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"))
+                .get_result::<i32>(&mut conn)
+                .await
+        })
+        .await
+    };
+    let mut abandoned = Box::pin(read(app.db.clone()));
+    // Polled once: it is opening the connection, and is then dropped.
+    assert!(futures_util::poll!(&mut abandoned).is_pending());
+    drop(abandoned);
+    let answered = read(app.db.clone()).await.unwrap();
+    if app.db.pipelines() {
+        assert_eq!(answered, Some(1));
+    } else {
+        assert_eq!(answered, None);
+    }
+}
