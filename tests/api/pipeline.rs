@@ -4,22 +4,9 @@
 //! back in order. The test server has one worker, so a burst of requests
 //! shares one connection. On SQLite the same requests read as always.
 
-use actix_web::web;
 use futures_util::future::join_all;
 
 use crate::support::TestApp;
-
-/// The demo with its sample tickets.
-async fn with_sample_tickets() -> TestApp {
-    let app = TestApp::spawn().await;
-    let db = app.db.clone();
-    let now = app.clock.now_naive();
-    web::block(move || griddesk::demo::load(&db, now, true))
-        .await
-        .unwrap()
-        .expect("load demo");
-    app
-}
 
 /// A burst of reads (tickets a caller may see, may not see, and that do not
 /// exist, by callers who see different things) answers each request exactly
@@ -27,7 +14,7 @@ async fn with_sample_tickets() -> TestApp {
 /// to another request, and an error (a 404) does not upset the rest.
 #[actix_web::test]
 async fn reads_in_flight_together_each_get_their_own_answer() {
-    let app = with_sample_tickets().await;
+    let app = TestApp::with_sample_tickets().await;
     let admin = app.token("jm.admin").await;
     let resident = app.token("resident01").await;
     let household = app.token("jm.b1.bldg1.h1").await;
@@ -77,7 +64,7 @@ async fn reads_in_flight_together_each_get_their_own_answer() {
 /// next opens another pipelined connection.
 #[actix_web::test]
 async fn a_pipelined_connection_the_database_closed_is_replaced() {
-    let app = with_sample_tickets().await;
+    let app = TestApp::with_sample_tickets().await;
     let admin = app.token("jm.admin").await;
     let listed = app.get("/api/v1/tickets?limit=1", Some(&admin)).await;
     let path = format!("/api/v1/tickets/{}", listed.expect(200)["items"][0]["id"]);

@@ -253,6 +253,18 @@ impl TestApp {
     }
 
     /// Loads the demo community (units and people, no tickets).
+    /// A server with the demo community and its sample tickets.
+    pub async fn with_sample_tickets() -> Self {
+        let app = Self::spawn().await;
+        let db = app.db.clone();
+        let now = app.clock.now_naive();
+        web::block(move || griddesk::demo::load(&db, now, true))
+            .await
+            .unwrap()
+            .expect("load demo");
+        app
+    }
+
     pub async fn load_demo(&self) {
         let db = self.db.clone();
         let now = self.clock.now_naive();

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::web;
 use serde_json::Value;
 
 use crate::support::TestApp;
@@ -40,13 +39,7 @@ fn ids(items: &[Value]) -> BTreeSet<i64> {
 
 #[actix_web::test]
 async fn the_list_shows_exactly_the_tickets_each_caller_may_open() {
-    let app = TestApp::spawn().await;
-    let db = app.db.clone();
-    let now = app.clock.now_naive();
-    web::block(move || griddesk::demo::load(&db, now, true))
-        .await
-        .unwrap()
-        .expect("load demo");
+    let app = TestApp::with_sample_tickets().await;
     let root = app.superadmin().await;
     let other = app.second_community(&root).await;
     let every = ids(&listed(&app, &root, "").await);
