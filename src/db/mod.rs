@@ -18,6 +18,7 @@ pub mod row_cache;
 pub mod schema;
 pub mod stamp;
 pub mod stats;
+pub mod ticket_rows;
 pub mod tickets;
 pub mod version_cache;
 pub mod webhooks;
@@ -26,8 +27,9 @@ pub mod writer;
 
 /// What readers remember between requests, each bounded and documented in
 /// its module: the category catalogue, the grid's units, the reporters, and
-/// by ticket version the units each ticket has been at and a dispute's
-/// parties. Used through [`ReadCaches::pin`].
+/// by ticket version the units each ticket has been at, a dispute's
+/// parties and (for pages of unfiltered lists on PostgreSQL) the tickets'
+/// own rows. Used through [`ReadCaches::pin`].
 #[derive(Default)]
 pub struct ReadCaches {
     pub categories: category_cache::CategoryCache,
@@ -35,6 +37,7 @@ pub struct ReadCaches {
     pub reporters: row_cache::RowCache<models::ReporterRow>,
     pub visits: version_cache::VersionCache<i64>,
     pub parties: version_cache::VersionCache<models::PartyRow>,
+    pub tickets: ticket_rows::TicketRows,
 }
 
 impl ReadCaches {
@@ -61,6 +64,11 @@ pub struct PinnedCaches {
 }
 
 impl PinnedCaches {
+    /// Tickets' rows by version (exact, so not pinned).
+    pub fn ticket_rows(&self) -> &ticket_rows::TicketRows {
+        &self.caches.tickets
+    }
+
     /// The catalogue, holding at least the categories `ids`.
     pub fn categories(&self, conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<category_cache::Catalogue> {
         self.caches.categories.with(conn, ids, self.categories_since)

@@ -13,9 +13,10 @@
 //! [`Db::run`] as before: [`Db::pipelined`] answers `None`.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
@@ -26,7 +27,7 @@ use tokio_postgres::config::{Host, SslMode};
 use super::models::TicketRow;
 use super::schema::tickets;
 use super::tickets::FrontPage;
-use super::{Db, POOL_WAIT, POSTGRES_DEFAULTS, url_sets};
+use super::{Db, POOL_WAIT, POSTGRES_DEFAULTS, PinnedCaches, url_sets};
 use crate::error::ApiError;
 
 /// How to open a worker's pipelined connection to one database, and when
@@ -257,12 +258,44 @@ pub async fn find_ticket(conn: Rc<AsyncPgConnection>, id: i64) -> QueryResult<Op
         .optional()
 }
 
-/// [`super::tickets::front_page`]'s statement, pipelined: the page's rows.
-pub async fn front_page(conn: Rc<AsyncPgConnection>, page: FrontPage) -> QueryResult<Vec<TicketRow>> {
+/// [`super::tickets::front_page`], pipelined: the page's tickets by id and
+/// version, then in one more statement the rows of those `caches` does not
+/// hold at that version (`db::ticket_rows`).
+pub async fn front_page(
+    conn: Rc<AsyncPgConnection>,
+    page: FrontPage,
+    caches: PinnedCaches,
+) -> QueryResult<Vec<TicketRow>> {
     let mut conn = &*conn;
-    let mut rows: Vec<TicketRow> = page.query.load(&mut conn).await?;
-    rows.truncate(page.keep);
-    Ok(rows)
+    let keep = page.keep;
+    let mut listed: Vec<(i64, i64)> = page.versions().load(&mut conn).await?;
+    listed.truncate(keep);
+    let held = caches.ticket_rows();
+    let mut rows = held.at(&listed);
+    let missing: Vec<i64> = listed
+        .iter()
+        .zip(&rows)
+        .filter(|(_, row)| row.is_none())
+        .map(|((id, _), _)| *id)
+        .collect();
+    if !missing.is_empty() {
+        let loaded: HashMap<i64, Arc<TicketRow>> = tickets::table
+            .filter(tickets::id.eq_any(&missing))
+            .select(TicketRow::as_select())
+            .load(&mut conn)
+            .await?
+            .into_iter()
+            .map(|row: TicketRow| (row.id, Arc::new(row)))
+            .collect();
+        held.keep(loaded.values());
+        for ((id, _), row) in listed.iter().zip(rows.iter_mut()) {
+            if row.is_none() {
+                *row = loaded.get(id).cloned();
+            }
+        }
+    }
+    // A ticket is never deleted, so every listed one has its row.
+    Ok(rows.into_iter().flatten().map(Arc::unwrap_or_clone).collect())
 }
 
 #[cfg(test)]

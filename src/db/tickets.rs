@@ -760,8 +760,9 @@ fn page(
     if let (AnyConnection::Postgres(c), None, None) = (&mut *conn, &index, floor)
         && let Some(page) = front_page(scope, f)
     {
-        return page.query.load(c).map(|mut rows: Vec<TicketRow>| {
-            rows.truncate(page.keep);
+        let keep = page.keep;
+        return page.rows().load(c).map(|mut rows: Vec<TicketRow>| {
+            rows.truncate(keep);
             rows
         });
     }
@@ -840,7 +841,7 @@ pub fn front_page(scope: &TicketScope, f: &TicketFilter) -> Option<FrontPage> {
         return None;
     }
     let before = before_id.unwrap_or(i64::MAX);
-    let query = tickets::table.select(TicketRow::as_select()).into_boxed();
+    let query = tickets::table.into_boxed();
     let query = match owner {
         Some(owner) => {
             let (column, value) = (owner.column(), owner.value());
@@ -864,17 +865,35 @@ pub fn front_page(scope: &TicketScope, f: &TicketFilter) -> Option<FrontPage> {
             .order(tickets::id.desc()),
     };
     Some(FrontPage {
-        query: LimitedTo::new(query, size),
+        query,
+        size,
         keep: usize::try_from(*limit).unwrap_or(usize::MAX),
     })
 }
 
-/// A front page's statement ([`front_page`]), and how many of its rows (the
-/// next size up) are the page's.
+/// A front page's statement ([`front_page`]) without its select list, and
+/// how many of its rows (the next size up) are the page's.
 pub struct FrontPage {
-    pub(in crate::db) query:
-        LimitedTo<tickets::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::AsSelect<TicketRow, diesel::pg::Pg>>>,
+    query: tickets::BoxedQuery<'static, diesel::pg::Pg>,
+    size: i64,
     pub(in crate::db) keep: usize,
+}
+
+impl FrontPage {
+    /// The statement reading the page's rows.
+    pub(in crate::db) fn rows(
+        self,
+    ) -> LimitedTo<tickets::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::AsSelect<TicketRow, diesel::pg::Pg>>> {
+        LimitedTo::new(self.query.select(TicketRow::as_select()), self.size)
+    }
+
+    /// The statement reading the page's tickets as (id, version).
+    pub(in crate::db) fn versions(
+        self,
+    ) -> LimitedTo<tickets::BoxedQuery<'static, diesel::pg::Pg, (diesel::sql_types::BigInt, diesel::sql_types::BigInt)>>
+    {
+        LimitedTo::new(self.query.select((tickets::id, tickets::version)), self.size)
+    }
 }
 
 /// Whose tickets a front page lists (none: every ticket).

@@ -173,3 +173,55 @@ async fn a_read_dropped_while_opening_the_connection_leaves_no_mark_behind() {
         assert_eq!(answered, None);
     }
 }
+
+/// Pages of unfiltered lists (on PostgreSQL read as ids and versions, with
+/// the rows of each version remembered: `db::ticket_rows`) show every
+/// ticket exactly as reading it alone does, before and after a change; a
+/// page never shows a ticket as it was before a change. Both kinds of such
+/// page: a community's (the admin's) and a resident's own.
+#[actix_web::test]
+async fn a_page_shows_each_ticket_as_it_is_now() {
+    let app = TestApp::with_sample_tickets().await;
+    let admin = app.token("jm.admin").await;
+    let resident = app.token("resident01").await;
+    let same_as_alone = |token: String| {
+        let app = &app;
+        async move {
+            let page = app
+                .get("/api/v1/tickets?limit=100", Some(&token))
+                .await
+                .expect(200)
+                .clone();
+            let items = page["items"].as_array().unwrap().clone();
+            assert!(!items.is_empty());
+            for item in &items {
+                let alone = app.get(&format!("/api/v1/tickets/{}", item["id"]), Some(&token)).await;
+                assert_eq!(alone.expect(200), item, "ticket {}", item["id"]);
+            }
+            items
+        }
+    };
+    same_as_alone(admin.clone()).await;
+    let own = same_as_alone(resident.clone()).await;
+    let open = own
+        .iter()
+        .find(|t| t["actions"].as_array().unwrap().iter().any(|a| a == "withdraw"))
+        .expect("resident01 has a ticket they may withdraw");
+    let id = open["id"].as_i64().unwrap();
+    let version = open["version"].as_i64().unwrap();
+
+    app.post(
+        &format!("/api/v1/tickets/{id}/withdraw"),
+        Some(&resident),
+        serde_json::json!({"reason": "已自行解决"}),
+    )
+    .await
+    .expect(200);
+
+    for token in [admin, resident] {
+        let items = same_as_alone(token).await;
+        let now = items.iter().find(|t| t["id"] == id).expect("still listed");
+        assert_eq!(now["status"], "withdrawn");
+        assert_eq!(now["version"], version + 1);
+    }
+}

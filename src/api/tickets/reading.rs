@@ -202,9 +202,10 @@ async fn list(
         let (scope, filter) = state.db.run(move |conn| select(conn, &pinned)).await?;
         let rows = match db::front_page(&scope, &filter) {
             Some(front) => {
+                let held = caches.clone();
                 state
                     .db
-                    .pipelined(move |conn| crate::db::pipeline::front_page(conn, front))
+                    .pipelined(move |conn| crate::db::pipeline::front_page(conn, front, held))
                     .await?
             }
             None => None,
