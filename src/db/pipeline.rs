@@ -1,4 +1,4 @@
-//! PostgreSQL's one-statement reads on the request path, pipelined: each
+//! PostgreSQL's short reads on the request path, pipelined: each
 //! HTTP worker thread keeps one connection (diesel-async over
 //! tokio-postgres) that every request on the thread shares. A request's
 //! statement goes out and the worker serves its other requests while
@@ -124,7 +124,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 impl Db {
-    /// Runs `read`, one statement, on this worker's pipelined connection.
+    /// Runs `read` (a statement or two) on this worker's pipelined connection.
     /// `Ok(None)` when there is none to use (SQLite, a URL that keeps
     /// reads on libpq, a connection being opened by another request on the
     /// thread, or a failed attempt less than [`RETRY_AFTER`] ago) or when
@@ -247,15 +247,36 @@ async fn open(config: &tokio_postgres::Config) -> Result<AsyncPgConnection, Box<
     Ok(conn)
 }
 
-/// [`super::find_ticket`], pipelined.
-pub async fn find_ticket(conn: Rc<AsyncPgConnection>, id: i64) -> QueryResult<Option<TicketRow>> {
+/// [`super::find_ticket`], pipelined: the ticket's version, then its row
+/// unless `caches` holds it at that version (`db::ticket_rows`; a page of a
+/// list holds the rows of the tickets one opens from it).
+pub async fn find_ticket(conn: Rc<AsyncPgConnection>, id: i64, caches: PinnedCaches) -> QueryResult<Option<TicketRow>> {
     let mut conn = &*conn;
-    tickets::table
+    let Some(version) = tickets::table
+        .find(id)
+        .select(tickets::version)
+        .first::<i64>(&mut conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let held = caches.ticket_rows();
+    if let Some(row) = held.at(&[(id, version)]).pop().flatten() {
+        return Ok(Some(Arc::unwrap_or_clone(row)));
+    }
+    let Some(row) = tickets::table
         .find(id)
         .select(TicketRow::as_select())
         .first(&mut conn)
         .await
-        .optional()
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let row = Arc::new(row);
+    held.keep(std::iter::once(&row));
+    Ok(Some(Arc::unwrap_or_clone(row)))
 }
 
 /// [`super::tickets::front_page`], pipelined: the page's tickets by id and

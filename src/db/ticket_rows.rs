@@ -1,7 +1,7 @@
-//! Tickets' rows, remembered by readers by version, for the pages of
-//! unfiltered lists on PostgreSQL (`db::pipeline::front_page`): the page's
-//! statement reads each ticket's id and version, and only the rows not held
-//! at that version are read in full. Sending 26 rows of 39 columns was most
+//! Tickets' rows, remembered by readers by version, for the pipelined reads
+//! on PostgreSQL (`db::pipeline`: one ticket, pages of unfiltered lists):
+//! the read asks for each ticket's version, and only the rows not held at
+//! that version are read in full. Sending 26 rows of 39 columns was most
 //! of what PostgreSQL did for a page, and decoding them a tenth of the
 //! server's work (DEVELOPERS.md, "Measuring").
 //!

@@ -358,9 +358,10 @@ async fn get_ticket(
     // Loaded (and so checked for visibility) first: a 304 must not tell a
     // caller who may not see the ticket that it exists.
     let caches = state.caches.pin();
+    let held = caches.clone();
     let fetched = state
         .db
-        .pipelined(move |conn| crate::db::pipeline::find_ticket(conn, id))
+        .pipelined(move |conn| crate::db::pipeline::find_ticket(conn, id, held))
         .await?;
     let (ticket, community) = state
         .db
