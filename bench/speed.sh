@@ -4,17 +4,19 @@
 # generates the demo community with N tickets into a fresh database (SQLite
 # by default; PostgreSQL when DATABASE_URL is set, whose schema is emptied
 # first), starts the release server on loopback without the deadline worker,
-# and drives it with wrk (2 threads, 32 connections). It prints, per load:
-# requests a second, p50 and p99 latency, the share of /healthz, non-2xx
-# answers; and the server's RSS after the read loads. Filing is measured
-# twice on SQLite: with synchronous=FULL (the default) and NORMAL. At the
-# end, one table puts every load side by side across the sizes, with each
-# p99's ratio to its p99 at the first size. Figures only: it never fails on
-# a slow answer. Ratios are what compare across runs and machines.
+# and drives it with wrk (2 threads, 32 connections; 2 s untimed first). It
+# prints, per load: requests a second, p50 and p99 latency, the share of
+# /healthz, non-2xx answers; and the server's RSS after the read loads.
+# Filing is measured twice on SQLite: with synchronous=FULL (the default)
+# and NORMAL. At the end, one table puts every load side by side across the
+# sizes, with each p99's ratio to its p99 at the first size. Figures only:
+# it never fails on a slow answer. Ratios are what compare across runs and
+# machines.
 #
 #   bench/speed.sh                          # SQLite, 10,000 tickets, 10 s per load
 #   SIZES="10000 1000000" bench/speed.sh    # also at a million tickets (generation takes a while)
 #   DURATION=20 CONNECTIONS=32 bench/speed.sh
+#   WARMUP=0 bench/speed.sh                 # no untimed 2 s of each load first
 #   DATABASE_URL=postgres://postgres@127.0.0.1:55450/bench bench/speed.sh
 #   BIN=/tmp/griddesk-before bench/speed.sh   # another build, for a side-by-side
 #   SYNCHRONOUS=normal bench/speed.sh         # SQLite reads with synchronous=NORMAL (default FULL)
@@ -22,6 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-10000}
 DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/griddesk-target}
@@ -66,6 +69,12 @@ load() { # label path [token] [method body]
         fi
     } >"$script"
     local out
+    # Warmed up first, as bench/cpu.sh does: the figures are the load's, not
+    # its first second's (connections opened, statements prepared, the
+    # readers' caches filled).
+    if [ "$WARMUP" != 0 ]; then
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$script" "$BASE$path" >/dev/null 2>&1
+    fi
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$BASE$path" 2>&1)
     local rps p50 p99 bad
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
