@@ -20,15 +20,37 @@ use std::sync::{Arc, RwLock};
 
 use super::models::TicketRow;
 
-/// Rows held at most: more and all are dropped at once. The newest pages
-/// are what staff open all day; a ticket's row is about a kilobyte, so this
-/// is a few MiB at most.
-const CAPACITY: usize = 4_096;
+/// Bytes of rows held at most: past it, all are dropped at once. The
+/// newest pages are what staff open all day. A ticket's row is about a
+/// kilobyte, so this holds some 8,000; a description may take 4,000
+/// characters (12 kB), so it is counted, not assumed.
+const BUDGET: usize = 8 << 20;
 
 /// Ticket rows by id, each at the version it carries.
 #[derive(Default)]
 pub struct TicketRows {
-    entries: RwLock<HashMap<i64, Arc<TicketRow>>>,
+    entries: RwLock<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    rows: HashMap<i64, Arc<TicketRow>>,
+    /// What `rows` take, as [`weight`] counts it.
+    bytes: usize,
+}
+
+/// What a held row takes: the row, its text and its place in the map.
+fn weight(row: &TicketRow) -> usize {
+    let texts = [
+        Some(&row.title),
+        Some(&row.description),
+        row.location.as_ref(),
+        row.resolution.as_ref(),
+        row.feedback.as_ref(),
+        row.referred_to.as_ref(),
+        row.outcome.as_ref(),
+    ];
+    std::mem::size_of::<TicketRow>() + 32 + texts.into_iter().flatten().map(String::capacity).sum::<usize>()
 }
 
 impl TicketRows {
@@ -40,26 +62,34 @@ impl TicketRows {
         };
         listed
             .iter()
-            .map(|(id, version)| entries.get(id).filter(|row| row.version == *version).cloned())
+            .map(|(id, version)| entries.rows.get(id).filter(|row| row.version == *version).cloned())
             .collect()
     }
 
     /// Holds `rows`, each under its own version (a newer one replaces an
     /// older; an older never replaces a newer).
-    pub fn keep<'a>(&self, rows: impl ExactSizeIterator<Item = &'a Arc<TicketRow>>) {
+    pub fn keep<'a>(&self, rows: impl IntoIterator<Item = &'a Arc<TicketRow>>) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
-        if entries.len() + rows.len() > CAPACITY {
-            entries.clear();
-        }
         for row in rows {
-            match entries.get(&row.id) {
-                Some(held) if held.version >= row.version => {}
-                _ => {
-                    entries.insert(row.id, row.clone());
-                }
+            if entries
+                .rows
+                .get(&row.id)
+                .is_some_and(|held| held.version >= row.version)
+            {
+                continue;
             }
+            if let Some(old) = entries.rows.remove(&row.id) {
+                entries.bytes -= weight(&old);
+            }
+            let bytes = weight(row);
+            if entries.bytes + bytes > BUDGET {
+                entries.rows.clear();
+                entries.bytes = 0;
+            }
+            entries.rows.insert(row.id, row.clone());
+            entries.bytes += bytes;
         }
     }
 }
@@ -137,12 +167,29 @@ mod tests {
     }
 
     #[test]
-    fn past_capacity_everything_is_dropped_at_once() {
+    fn past_the_budget_everything_is_dropped_at_once() {
         let rows = TicketRows::default();
-        let many: Vec<_> = (0..CAPACITY as i64).map(|id| row(id, 1, "")).collect();
+        // Rows of 12 kB descriptions: the budget is counted in bytes.
+        let long = |id| {
+            let mut r = row(id, 1, "");
+            Arc::make_mut(&mut r).description = "长".repeat(4_000);
+            r
+        };
+        let fit = (BUDGET / weight(&long(0))) as i64;
+        assert!((600..700).contains(&fit), "{fit} rows of 12 kB");
+        let many: Vec<_> = (0..fit).map(long).collect();
         rows.keep(many.iter());
-        assert!(rows.at(&[(0, 1)])[0].is_some());
-        rows.keep([row(-1, 1, "new")].iter());
-        assert_eq!(titles(&rows.at(&[(0, 1), (-1, 1)])), [None, Some("new")]);
+        assert!(rows.at(&[(0, 1), (fit - 1, 1)]).iter().all(Option::is_some));
+        let held = || rows.entries.read().unwrap().bytes;
+        assert_eq!(held(), many.len() * weight(&long(0)));
+        // A newer version of a held row replaces it: counted once.
+        let mut newer = long(0);
+        Arc::make_mut(&mut newer).version = 2;
+        rows.keep([newer].iter());
+        assert_eq!(held(), many.len() * weight(&long(0)));
+        // One more is past the budget: all held go, the new one stays.
+        rows.keep([long(fit)].iter());
+        assert_eq!(titles(&rows.at(&[(0, 2), (fit, 1)])), [None, Some("")]);
+        assert_eq!(held(), weight(&long(fit)));
     }
 }
