@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod audit_queue;
+pub mod batch;
 pub mod breaches;
 pub mod category_cache;
 pub mod devices;

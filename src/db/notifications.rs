@@ -5,8 +5,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::AnyConnection;
+use super::batch::With;
 use super::schema::{notifications, posts, users};
 use super::stamp::{MaybeStamp, Stamp};
+use super::webhooks::{Outgoing, enqueue_statement};
+use diesel::query_dsl::methods::ExecuteDsl;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]
@@ -50,12 +53,14 @@ pub fn insert_notifications(conn: &mut AnyConnection, rows: &[NewNotificationRow
 
 /// Writes `row` (its `user_id` aside) to every active account holding a
 /// post at exactly `unit_id`, but `actor`, in one statement: what a filing
-/// writes, without first reading who the staff are.
+/// writes, without first reading who the staff are. The webhook deliveries
+/// `queue` go in the same statement on PostgreSQL (`db::batch`).
 pub fn insert_for_staff_of(
     conn: &mut AnyConnection,
     unit_id: i64,
     actor: Option<i64>,
     row: &NewNotificationRow,
+    queue: &[Outgoing<'_>],
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
     let staff = posts::table
@@ -81,10 +86,23 @@ pub fn insert_for_staff_of(
         notifications::due_at,
         notifications::created_at,
     );
-    super::each_backend!(conn, |c| diesel::insert_into(notifications::table)
-        .values(staff.clone())
-        .into_columns(columns)
-        .execute(c))
+    let insert = diesel::insert_into(notifications::table)
+        .values(staff)
+        .into_columns(columns);
+    match conn {
+        AnyConnection::Postgres(c) => queue
+            .iter()
+            .fold(With::new(insert), |with, outgoing| {
+                with.before(enqueue_statement(outgoing))
+            })
+            .execute(c),
+        AnyConnection::Sqlite(c) => {
+            for outgoing in queue {
+                ExecuteDsl::execute(enqueue_statement(outgoing), c)?;
+            }
+            insert.execute(c)
+        }
+    }
 }
 
 /// The active accounts holding a post at exactly these units, as

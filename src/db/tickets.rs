@@ -281,19 +281,34 @@ pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges)
         .get_result(conn)
 }
 
-/// A new ticket's first visit, at the unit it was filed to. Its search
-/// tokens are given by the filing ([`search::index_new`]), once its parties
-/// are in.
-pub fn record_first_visit(conn: &mut AnyConnection, ticket_id: i64, unit_id: i64) -> QueryResult<()> {
-    crate::db::each_backend!(conn, |c| {
-        diesel::insert_into(ticket_visits::table)
-            .values((
-                ticket_visits::ticket_id.eq(ticket_id),
-                ticket_visits::unit_id.eq(unit_id),
-            ))
-            .execute(c)
-            .map(drop)
-    })
+/// What filing writes once its ticket has an id: the first visit, at the
+/// unit it was filed to (`ticket_reach` follows by trigger), its search
+/// entry, and its first event, which is returned. On PostgreSQL one
+/// statement (`db::batch`): none of the three reads another's rows.
+pub fn insert_filed(
+    conn: &mut AnyConnection,
+    ticket: &TicketRow,
+    search: &search::NewEntry,
+    event: &NewEventRow,
+) -> QueryResult<EventRow> {
+    let visit = diesel::insert_into(ticket_visits::table).values((
+        ticket_visits::ticket_id.eq(ticket.id),
+        ticket_visits::unit_id.eq(ticket.current_unit_id),
+    ));
+    let event = diesel::insert_into(ticket_events::table)
+        .values(event)
+        .returning(ticket_events::all_columns);
+    match conn {
+        AnyConnection::Postgres(c) => super::batch::With::new(event)
+            .before(visit)
+            .before(search.postgres_insert())
+            .get_result(c),
+        AnyConnection::Sqlite(c) => {
+            visit.execute(c)?;
+            search.insert_sqlite(c)?;
+            event.get_result(c)
+        }
+    }
 }
 
 /// Records that a ticket is (or was) at a unit; staff there may read it.

@@ -200,6 +200,11 @@ pub struct Outgoing<'a> {
 /// parked until it is resumed), in one statement: a community without
 /// endpoints costs one index lookup.
 pub fn enqueue(conn: &mut AnyConnection, outgoing: &Outgoing<'_>) -> QueryResult<usize> {
+    super::batch::execute(conn, enqueue_statement(outgoing))
+}
+
+/// The statement of [`enqueue`], to run or to put before another.
+pub fn enqueue_statement(outgoing: &Outgoing<'_>) -> impl super::batch::Write + use<> {
     let pattern = format!("%,{},%", outgoing.kind);
     let rows = webhook_endpoints::table
         .filter(webhook_endpoints::community_id.eq(outgoing.community_id))
@@ -234,10 +239,9 @@ pub fn enqueue(conn: &mut AnyConnection, outgoing: &Outgoing<'_>) -> QueryResult
         webhook_deliveries::status,
         webhook_deliveries::next_attempt_at,
     );
-    super::each_backend!(conn, |c| diesel::insert_into(webhook_deliveries::table)
-        .values(rows.clone())
+    diesel::insert_into(webhook_deliveries::table)
+        .values(rows)
         .into_columns(columns)
-        .execute(c))
 }
 
 /// Whether any delivery to an active endpoint is due at `now`: a look at

@@ -195,10 +195,18 @@ pub fn file(
             arrived_at: Some(now),
         },
     )?;
-    db::record_first_visit(conn, ticket.id, unit_id)?;
-    super::timeline::record(
+    // The residents party to a dispute: the applicant and any respondent
+    // with an account (what `db::parties_of` will read back).
+    let party_users: Vec<i64> = match f.kind {
+        Kind::Dispute => std::iter::once(reporter.id)
+            .chain(respondents.iter().filter_map(|(user_id, _, _)| *user_id))
+            .collect(),
+        Kind::Complaint => Vec::new(),
+    };
+    let event = db::insert_filed(
         conn,
-        Some(&ticket),
+        &ticket,
+        &db::search::NewEntry::of(&ticket, &reporter, &[unit_id], &party_users),
         &NewEventRow {
             ticket_id: ticket.id,
             kind: "filed".into(),
@@ -212,31 +220,30 @@ pub fn file(
             created_at: now,
         },
     )?;
-    if f.kind == Kind::Dispute {
-        let mut parties = vec![NewPartyRow {
-            ticket_id: ticket.id,
-            role: "applicant".into(),
-            user_id: Some(reporter.id),
-            name: reporter.display_name.clone(),
-            phone: reporter.phone.clone(),
-            created_at: now,
-        }];
-        parties.extend(respondents.into_iter().map(|(user_id, name, phone)| NewPartyRow {
-            ticket_id: ticket.id,
-            role: "respondent".into(),
-            user_id,
-            name,
-            phone,
-            created_at: now,
-        }));
-        db::insert_parties_unindexed(conn, &parties)?;
-    }
+    super::timeline::tell(conn, &ticket, &event)?;
     let parties = match f.kind {
-        Kind::Dispute => db::parties_of(conn, &[ticket.id])?,
+        Kind::Dispute => {
+            let mut parties = vec![NewPartyRow {
+                ticket_id: ticket.id,
+                role: "applicant".into(),
+                user_id: Some(reporter.id),
+                name: reporter.display_name.clone(),
+                phone: reporter.phone.clone(),
+                created_at: now,
+            }];
+            parties.extend(respondents.into_iter().map(|(user_id, name, phone)| NewPartyRow {
+                ticket_id: ticket.id,
+                role: "respondent".into(),
+                user_id,
+                name,
+                phone,
+                created_at: now,
+            }));
+            db::insert_parties_unindexed(conn, &parties)?;
+            db::parties_of(conn, &[ticket.id])?
+        }
         Kind::Complaint => Vec::new(),
     };
-    let party_users: Vec<i64> = parties.iter().filter_map(|p| p.user_id).collect();
-    db::search::index_new(conn, &ticket, &reporter, &[unit_id], &party_users)?;
     let context = TicketContext::of_new(&ticket, category, entry_unit, reporter, parties);
     Ok((ticket, context))
 }

@@ -34,6 +34,13 @@ pub fn record(conn: &mut AnyConnection, ticket: Option<&TicketRow>, event: &NewE
     Ok(row)
 }
 
+/// Writes whom `event`, already appended, tells: what [`record`] does
+/// after the insert, for a writer that appended the event itself (filing,
+/// with the rows it writes alongside).
+pub fn tell(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
+    notify(conn, ticket, event)
+}
+
 fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
     let kind = event.kind;
     let moves = matches!(
@@ -127,16 +134,10 @@ fn write_notices(
         return Ok(());
     }
     let ticket_id = ticket.id;
-    let mut kinds: Vec<&Notice> = Vec::new();
+    let mut queue: Vec<webhooks::Outgoing> = Vec::new();
     for notice in &notices {
-        if !kinds.iter().any(|k| k.kind == notice.kind) {
-            kinds.push(notice);
-        }
-    }
-    for notice in kinds {
-        webhooks::enqueue(
-            conn,
-            &webhooks::Outgoing {
+        if !queue.iter().any(|o| o.kind == notice.kind.as_str()) {
+            queue.push(webhooks::Outgoing {
                 community_id: ticket.community_id,
                 kind: notice.kind.as_str(),
                 ticket_id: Some(ticket_id),
@@ -144,16 +145,20 @@ fn write_notices(
                 unit_id: notice.unit.map(|u| u.0),
                 due_at: notice.due_at,
                 at,
-            },
-        )?;
+            });
+        }
     }
-    // One unit's staff alone (a filing, a warning): one statement.
+    // One unit's staff alone (a filing, a warning): one statement, with
+    // the webhook deliveries on PostgreSQL.
     if let [notice] = notices.as_slice()
         && let Recipient::StaffOf(unit) = notice.to
     {
         let row = new_row(0, notice, ticket_id, event_id, at);
-        store::insert_for_staff_of(conn, unit.0, actor, &row)?;
+        store::insert_for_staff_of(conn, unit.0, actor, &row, &queue)?;
         return Ok(());
+    }
+    for outgoing in &queue {
+        webhooks::enqueue(conn, outgoing)?;
     }
     let units: Vec<i64> = notices
         .iter()

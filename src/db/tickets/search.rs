@@ -149,45 +149,53 @@ pub fn reindex(conn: &mut AnyConnection, ticket_ids: &[i64]) -> QueryResult<()> 
 }
 
 /// The tokens of a ticket just filed, from the rows the filing holds (the
-/// same entry [`reindex`] makes from what the database holds), in the
-/// filing's transaction.
-pub fn index_new(
-    conn: &mut AnyConnection,
-    ticket: &TicketRow,
-    reporter: &UserRow,
-    units: &[i64],
-    parties: &[i64],
-) -> QueryResult<()> {
-    let texts = TicketTexts {
-        id: ticket.id,
-        title: ticket.title.clone(),
-        description: ticket.description.clone(),
-        location: ticket.location.clone(),
-        community_id: ticket.community_id,
-        reporter_id: reporter.id,
-        reporter_name: reporter.display_name.clone(),
-        reporter_room: reporter.room.clone(),
-    };
-    let entry = texts.entry(units, parties);
+/// same entry [`reindex`] makes from what the database holds): what
+/// `tickets::insert_filed` writes in the filing's transaction.
+pub struct NewEntry(SearchEntry);
+
+impl NewEntry {
+    pub fn of(ticket: &TicketRow, reporter: &UserRow, units: &[i64], parties: &[i64]) -> Self {
+        let texts = TicketTexts {
+            id: ticket.id,
+            title: ticket.title.clone(),
+            description: ticket.description.clone(),
+            location: ticket.location.clone(),
+            community_id: ticket.community_id,
+            reporter_id: reporter.id,
+            reporter_name: reporter.display_name.clone(),
+            reporter_room: reporter.room.clone(),
+        };
+        Self(texts.entry(units, parties))
+    }
+
     // A new id has no tokens yet (ids are never reused): a plain insert,
     // written with diesel's DSL so that it is prepared once per connection.
-    match conn {
-        AnyConnection::Sqlite(c) => diesel::insert_into(ticket_search::table)
+
+    pub(in crate::db) fn insert_sqlite(&self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
+        let entry = &self.0;
+        diesel::insert_into(ticket_search::table)
             .values((
                 ticket_search::rowid.eq(entry.ticket_id),
                 ticket_search::body.eq(&entry.body),
                 ticket_search::reporter.eq(&entry.reporter),
                 ticket_search::scope.eq(&entry.scope),
             ))
-            .execute(c),
-        AnyConnection::Postgres(c) => diesel::insert_into(pg::ticket_search::table)
-            .values((
-                pg::ticket_search::ticket_id.eq(entry.ticket_id),
-                pg::ticket_search::tokens.eq(pg::array_to_tsvector(pg::string_to_array(entry.postgres_tokens(), " "))),
-            ))
-            .execute(c),
+            .execute(c)
+            .map(drop)
     }
-    .map(drop)
+
+    /// The insert on PostgreSQL, to run or to put before another statement.
+    pub(in crate::db) fn postgres_insert(
+        &self,
+    ) -> impl diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId + use<> {
+        diesel::insert_into(pg::ticket_search::table).values((
+            pg::ticket_search::ticket_id.eq(self.0.ticket_id),
+            pg::ticket_search::tokens.eq(pg::array_to_tsvector(pg::string_to_array(
+                self.0.postgres_tokens(),
+                " ",
+            ))),
+        ))
+    }
 }
 
 /// Stores the tokens of these tickets, replacing any they had.
