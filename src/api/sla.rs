@@ -215,5 +215,8 @@ async fn put_sla_policies(
             Ok(to_response(stored, &codes))
         })
         .await?;
+    // Filings here use the new rules at once; on other replicas within the
+    // snapshot's TTL (`db::category_cache`).
+    state.caches.deadline_rules.forget();
     Ok(web::Json(policies))
 }

@@ -27,13 +27,15 @@ pub mod write_audit;
 pub mod writer;
 
 /// What readers remember between requests, each bounded and documented in
-/// its module: the category catalogue, the grid's units, the reporters, and
+/// its module: the category catalogue and the deadline rules (which filing
+/// reads too), the grid's units, the reporters, and
 /// by ticket version the units each ticket has been at, a dispute's
 /// parties and (for pages of unfiltered lists on PostgreSQL) the tickets'
 /// own rows. Used through [`ReadCaches::pin`].
 #[derive(Default)]
 pub struct ReadCaches {
     pub categories: category_cache::CategoryCache,
+    pub deadline_rules: category_cache::Snapshot<Vec<models::SlaRuleRow>>,
     pub units: row_cache::RowCache<models::UnitPlaceRow>,
     pub reporters: row_cache::RowCache<models::ReporterRow>,
     pub visits: version_cache::VersionCache<i64>,
@@ -48,6 +50,7 @@ impl ReadCaches {
     pub fn pin(self: &Arc<Self>) -> PinnedCaches {
         PinnedCaches {
             categories_since: self.categories.generation(),
+            deadline_rules_since: self.deadline_rules.generation(),
             units_since: self.units.generation(),
             reporters_since: self.reporters.generation(),
             caches: self.clone(),
@@ -60,11 +63,18 @@ impl ReadCaches {
 pub struct PinnedCaches {
     caches: Arc<ReadCaches>,
     categories_since: u64,
+    deadline_rules_since: u64,
     units_since: u64,
     reporters_since: u64,
 }
 
 impl PinnedCaches {
+    /// Caches holding nothing, for a writer outside requests (the demo):
+    /// each use reads what it needs.
+    pub fn empty() -> Self {
+        Arc::new(ReadCaches::default()).pin()
+    }
+
     /// Tickets' rows by version (exact, so not pinned).
     pub fn ticket_rows(&self) -> &ticket_rows::TicketRows {
         &self.caches.tickets
@@ -78,6 +88,13 @@ impl PinnedCaches {
     /// The category with this code, active or not.
     pub fn category_by_code(&self, conn: &mut AnyConnection, code: &str) -> QueryResult<Option<models::CategoryRow>> {
         self.caches.categories.by_code(conn, code, self.categories_since)
+    }
+
+    /// Every deadline rule (`sla_rules`), in id order.
+    pub fn deadline_rules(&self, conn: &mut AnyConnection) -> QueryResult<Arc<Vec<models::SlaRuleRow>>> {
+        self.caches
+            .deadline_rules
+            .get(conn, self.deadline_rules_since, tickets::sla_rules)
     }
 
     /// The units `ids`, as tickets show them.

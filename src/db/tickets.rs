@@ -124,9 +124,21 @@ pub fn arrival_deadlines(
     level: crate::domain::grid::Level,
     now: NaiveDateTime,
 ) -> Result<(NaiveDateTime, NaiveDateTime), ApiError> {
+    Ok(deadlines_under(&sla_rules(conn)?, category, priority, level, now))
+}
+
+/// The deadlines of a ticket arriving at a unit of `level` at `now`, under
+/// these rules ([`sla_rules`]).
+pub fn deadlines_under(
+    rules: &[SlaRuleRow],
+    category: &CategoryRow,
+    priority: crate::domain::ticket::Priority,
+    level: crate::domain::grid::Level,
+    now: NaiveDateTime,
+) -> (NaiveDateTime, NaiveDateTime) {
     use crate::domain::sla::{Hours, Rule, hours_for};
-    let rules: Vec<Rule> = sla_rules(conn)?
-        .into_iter()
+    let rules: Vec<Rule> = rules
+        .iter()
         .map(|r| Rule {
             level: r.level.as_deref().and_then(crate::domain::grid::Level::parse),
             category_id: r.category_id,
@@ -142,10 +154,10 @@ pub fn arrival_deadlines(
         resolve: category.resolve_hours,
     };
     let hours = hours_for(&rules, level, category.id, priority, catalogue);
-    Ok((
+    (
         now + chrono::Duration::hours(i64::from(hours.accept)),
         now + chrono::Duration::hours(i64::from(hours.resolve)),
-    ))
+    )
 }
 
 // ---------------------------------------------------------------- extensions

@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UnitRow, UserRow};
 use crate::db::tickets as db;
-use crate::db::{AnyConnection, queries, write_audit};
+use crate::db::{AnyConnection, PinnedCaches, queries, write_audit};
 use crate::domain::filing::{Filing, Respondent, may_name_resident, serving_chain};
 use crate::domain::grid::community_of;
 use crate::domain::ids::UserId;
@@ -120,8 +120,12 @@ pub fn file(
     caller: &Caller,
     f: Filing,
     now: NaiveDateTime,
+    caches: &PinnedCaches,
 ) -> Result<(TicketRow, TicketContext), ApiError> {
-    let category = db::find_category_by_code(conn, &f.category)?
+    // The catalogue and the deadline rules as this process holds them: a
+    // change on another replica may be seen up to `category_cache::TTL` late.
+    let category = caches
+        .category_by_code(conn, &f.category)?
         .filter(|c| c.active)
         .ok_or_else(|| {
             field_error(
@@ -162,7 +166,13 @@ pub fn file(
         Some(household) if unit_id == household.id => household,
         _ => queries::find_unit(conn, unit_id)?.ok_or(ApiError::Internal)?,
     };
-    let (accept_due, resolve_due) = db::arrival_deadlines(conn, &category, f.priority, entry_unit.level, now)?;
+    let (accept_due, resolve_due) = db::deadlines_under(
+        &caches.deadline_rules(conn)?,
+        &category,
+        f.priority,
+        entry_unit.level,
+        now,
+    );
     let status = Status::Assigned;
     let ticket = db::insert_ticket(
         conn,
@@ -309,6 +319,7 @@ pub fn file_once(
     filing: Filing,
     once: &Once,
     now: NaiveDateTime,
+    caches: &PinnedCaches,
     render: impl FnOnce(&mut AnyConnection, TicketRow, TicketContext) -> Result<String, ApiError>,
 ) -> Result<Filed, ApiError> {
     if let Some(key) = &once.key
@@ -339,7 +350,7 @@ pub fn file_once(
             });
         }
     }
-    let (ticket, context) = file(conn, caller, filing, now)?;
+    let (ticket, context) = file(conn, caller, filing, now, caches)?;
     let (ticket_id, version) = (ticket.id, ticket.version);
     // Staff filing for a resident: their audit row goes to the ticket's community.
     write_audit::created_in(AuditObject::Ticket(ticket_id), ticket.community_id);

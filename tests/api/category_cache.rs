@@ -107,3 +107,90 @@ async fn a_category_created_on_another_replica_shows_with_its_first_ticket() {
     res.expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), ["category"]);
 }
+
+/// Hours from filing to each deadline, as the ticket shows them.
+fn deadline_hours(ticket: &serde_json::Value) -> (i64, i64) {
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(ticket[field].as_str().expect(field)).expect("an RFC 3339 time")
+    };
+    let created = at("created_at");
+    (
+        (at("accept_due_at") - created).num_hours(),
+        (at("resolve_due_at") - created).num_hours(),
+    )
+}
+
+#[actix_web::test]
+async fn filings_take_category_and_deadline_changes_at_once_here_and_within_the_ttl_on_other_replicas() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let root = app.superadmin().await;
+    let resident = app.token("resident01").await;
+    let complaint = |category: &str| json!({"category": category, "title": "楼道堆物", "description": "三楼楼道堆满纸箱"});
+    // Both replicas have filed (and remember the catalogue and the rules).
+    file(&app, &resident, "noise").await;
+    file(&other, &resident, "noise").await;
+
+    let noise = app
+        .get("/api/v1/categories", Some(&root))
+        .await
+        .expect(200)
+        .as_array()
+        .expect("categories")
+        .iter()
+        .find(|c| c["code"] == "noise")
+        .and_then(|c| c["id"].as_i64())
+        .expect("the noise category");
+    app.patch(&format!("/api/v1/categories/{noise}"), Some(&root), json!({"active": false}))
+        .await
+        .expect(200);
+    app.request(
+        actix_web::http::Method::PUT,
+        "/api/v1/sla-policies",
+        Some(&root),
+        Some(json!({"rules": [{"category": "sanitation", "accept_hours": 1, "resolve_hours": 2}]})),
+    )
+    .await
+    .expect(200);
+    // Here at once: the category is refused, the new rule sets the deadlines...
+    let refused = app.post("/api/v1/complaints", Some(&resident), complaint("noise")).await;
+    refused.expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), ["category"]);
+    let filed = app.post("/api/v1/complaints", Some(&resident), complaint("sanitation")).await;
+    assert_eq!(deadline_hours(filed.expect(201)), (1, 2));
+    // ...and on the other replica after the TTL at the latest.
+    actix_web::rt::time::sleep(TTL + std::time::Duration::from_millis(200)).await;
+    let refused = other.post("/api/v1/complaints", Some(&resident), complaint("noise")).await;
+    refused.expect_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), ["category"]);
+    let filed = other.post("/api/v1/complaints", Some(&resident), complaint("sanitation")).await;
+    assert_eq!(deadline_hours(filed.expect(201)), (1, 2));
+}
+
+#[actix_web::test]
+async fn a_category_created_on_another_replica_takes_filings_at_once() {
+    let app = TestApp::with_demo().await;
+    let other = app.replica().await;
+    let root = app.superadmin().await;
+    let resident = app.token("resident01").await;
+    // The other replica remembers the catalogue from before the new category.
+    file(&other, &resident, "noise").await;
+    app.post(
+        "/api/v1/categories",
+        Some(&root),
+        json!({"code": "stairwell", "name_zh": "楼道堆物", "name_en": "Stairwell clutter",
+            "kind": "complaint", "entry_level": "building", "accept_hours": 5, "resolve_hours": 7}),
+    )
+    .await
+    .expect(201);
+    let ticket = other
+        .post(
+            "/api/v1/complaints",
+            Some(&resident),
+            json!({"category": "stairwell", "title": "楼道堆物", "description": "三楼楼道堆满纸箱"}),
+        )
+        .await;
+    let ticket = ticket.expect(201);
+    assert_eq!(ticket["category"]["code"], "stairwell");
+    assert_eq!(deadline_hours(ticket), (5, 7));
+}

@@ -259,8 +259,9 @@ async fn file_and_respond(
     let now = state.clock.now_naive();
     let attempt = {
         let (caller, once) = (caller.clone(), once.clone());
+        let caches = state.caches.pin();
         state.db.write(move |conn| {
-            filing::file_once(conn, &caller, filing, &once, now, |_, ticket, context| {
+            filing::file_once(conn, &caller, filing, &once, now, &caches, |_, ticket, context| {
                 serde_json::to_string(&context.response(&caller, ticket, now)?).map_err(ApiError::internal)
             })
         })
