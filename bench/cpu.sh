@@ -9,8 +9,14 @@
 # Alternate two builds in one sitting (and drop the page cache first,
 # `sync; echo 3 > /proc/sys/vm/drop_caches`): these machines are noisy.
 #
+# A PATH written `POST:/api/v1/...` is sent as a POST with BODY (JSON).
+#
 #   bench/cpu.sh DATABASE_URL PATH...
 #   BIN=/tmp/griddesk-before USERNAME=jm.committee bench/cpu.sh postgres://postgres@127.0.0.1:5432/bench /healthz /api/v1/tickets/9000
+#   USERNAME=jm.committee BODY='{"category":"noise","title":"夜间噪音","description":"（压测）","on_behalf_of":30}' \
+#       bench/cpu.sh postgres://postgres@127.0.0.1:5432/bench POST:/api/v1/complaints
+# Filing grows the database: give each build a fresh copy of the same one
+# (`CREATE DATABASE copy TEMPLATE bench`) to compare them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: bench/cpu.sh DATABASE_URL PATH..." >&2; exit 2; }
@@ -41,7 +47,13 @@ for _ in $(seq 100); do
 done
 TOKEN=$(curl -sf -XPOST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"$USERNAME\",\"password\":\"junmen-demo-2026\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\"" >"$WORK/request.lua"
+echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\"" >"$WORK/get.lua"
+{
+    cat "$WORK/get.lua"
+    echo 'wrk.method = "POST"'
+    echo 'wrk.headers["Content-Type"] = "application/json"'
+    printf 'wrk.body = [[%s]]\n' "${BODY:-}"
+} >"$WORK/post.lua"
 TICK=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 postgres_ticks() {
@@ -50,16 +62,23 @@ postgres_ticks() {
     echo "$sum"
 }
 for path in "$@"; do
-    wrk -t2 -c32 -d2s -s "$WORK/request.lua" "$BASE$path" >/dev/null
+    script=$WORK/get.lua
+    if [ "${path#POST:}" != "$path" ]; then
+        [ -n "${BODY:-}" ] || { echo "bench: $path needs BODY" >&2; exit 2; }
+        path=${path#POST:}
+        script=$WORK/post.lua
+    fi
+    wrk -t2 -c32 -d2s -s "$script" "$BASE$path" >/dev/null
     s0=$(ticks "$SERVER")
     p0=$(postgres_ticks)
-    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s "$WORK/request.lua" "$BASE$path")
+    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -s "$script" "$BASE$path")
     s1=$(ticks "$SERVER")
     p1=$(postgres_ticks)
     n=$(awk '/requests in/ { print $1 }' <<<"$out")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
     bad=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
+    [ "$script" = "$WORK/get.lua" ] || path="POST $path"
     printf '%-50s %10s req/s  p99 %8s  server %6.1f µs  PostgreSQL %6.1f µs a request%s\n' "$path" "$rps" "$p99" \
         "$(awk -v a="$s0" -v b="$s1" -v n="$n" -v t="$TICK" 'BEGIN { print (b - a) * 1e6 / t / n }')" \
         "$(awk -v a="$p0" -v b="$p1" -v n="$n" -v t="$TICK" 'BEGIN { print (b - a) * 1e6 / t / n }')" \

@@ -126,7 +126,8 @@ async fn filings_take_category_and_deadline_changes_at_once_here_and_within_the_
     let other = app.replica().await;
     let root = app.superadmin().await;
     let resident = app.token("resident01").await;
-    let complaint = |category: &str| json!({"category": category, "title": "楼道堆物", "description": "三楼楼道堆满纸箱"});
+    let complaint =
+        |category: &str| json!({"category": category, "title": "楼道堆物", "description": "三楼楼道堆满纸箱"});
     // Both replicas have filed (and remember the catalogue and the rules).
     file(&app, &resident, "noise").await;
     file(&other, &resident, "noise").await;
@@ -141,9 +142,13 @@ async fn filings_take_category_and_deadline_changes_at_once_here_and_within_the_
         .find(|c| c["code"] == "noise")
         .and_then(|c| c["id"].as_i64())
         .expect("the noise category");
-    app.patch(&format!("/api/v1/categories/{noise}"), Some(&root), json!({"active": false}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/api/v1/categories/{noise}"),
+        Some(&root),
+        json!({"active": false}),
+    )
+    .await
+    .expect(200);
     app.request(
         actix_web::http::Method::PUT,
         "/api/v1/sla-policies",
@@ -153,17 +158,25 @@ async fn filings_take_category_and_deadline_changes_at_once_here_and_within_the_
     .await
     .expect(200);
     // Here at once: the category is refused, the new rule sets the deadlines...
-    let refused = app.post("/api/v1/complaints", Some(&resident), complaint("noise")).await;
+    let refused = app
+        .post("/api/v1/complaints", Some(&resident), complaint("noise"))
+        .await;
     refused.expect_problem(422, "validation_failed");
     assert_eq!(refused.error_fields(), ["category"]);
-    let filed = app.post("/api/v1/complaints", Some(&resident), complaint("sanitation")).await;
+    let filed = app
+        .post("/api/v1/complaints", Some(&resident), complaint("sanitation"))
+        .await;
     assert_eq!(deadline_hours(filed.expect(201)), (1, 2));
     // ...and on the other replica after the TTL at the latest.
     actix_web::rt::time::sleep(TTL + std::time::Duration::from_millis(200)).await;
-    let refused = other.post("/api/v1/complaints", Some(&resident), complaint("noise")).await;
+    let refused = other
+        .post("/api/v1/complaints", Some(&resident), complaint("noise"))
+        .await;
     refused.expect_problem(422, "validation_failed");
     assert_eq!(refused.error_fields(), ["category"]);
-    let filed = other.post("/api/v1/complaints", Some(&resident), complaint("sanitation")).await;
+    let filed = other
+        .post("/api/v1/complaints", Some(&resident), complaint("sanitation"))
+        .await;
     assert_eq!(deadline_hours(filed.expect(201)), (1, 2));
 }
 
