@@ -3,13 +3,13 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_dsl::methods::ExecuteDsl;
 
 use super::AnyConnection;
 use super::batch::With;
 use super::schema::{notifications, posts, users};
 use super::stamp::{MaybeStamp, Stamp};
 use super::webhooks::{Outgoing, enqueue_statement};
-use diesel::query_dsl::methods::ExecuteDsl;
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = notifications, treat_none_as_default_value = false)]

@@ -50,16 +50,6 @@ pub fn find_category(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Ca
         .optional()
 }
 
-pub fn find_category_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<CategoryRow>> {
-    crate::db::each_backend!(conn, |c| {
-        categories::table
-            .filter(categories::code.eq(code))
-            .select(CategoryRow::as_select())
-            .first(c)
-            .optional()
-    })
-}
-
 pub fn insert_category(conn: &mut AnyConnection, new: &NewCategoryRow<'_>) -> Result<CategoryRow, ApiError> {
     diesel::insert_into(categories::table)
         .values(new)
