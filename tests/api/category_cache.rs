@@ -20,6 +20,18 @@ async fn file(app: &TestApp, token: &str, category: &str) -> i64 {
         .expect("ticket id")
 }
 
+async fn category_id(app: &TestApp, token: &str, code: &str) -> i64 {
+    app.get("/api/v1/categories", Some(token))
+        .await
+        .expect(200)
+        .as_array()
+        .expect("categories")
+        .iter()
+        .find(|c| c["code"] == code)
+        .and_then(|c| c["id"].as_i64())
+        .expect("the category")
+}
+
 #[actix_web::test]
 async fn a_renamed_category_shows_at_once_here_and_within_the_ttl_on_other_replicas() {
     let app = TestApp::with_demo().await;
@@ -35,16 +47,7 @@ async fn a_renamed_category_shows_at_once_here_and_within_the_ttl_on_other_repli
     other.get(&path, Some(&admin)).await.expect(200);
     other.get("/api/v1/tickets?limit=5", Some(&admin)).await.expect(200);
 
-    let id = app
-        .get("/api/v1/categories", Some(&admin))
-        .await
-        .expect(200)
-        .as_array()
-        .expect("categories")
-        .iter()
-        .find(|c| c["code"] == "noise")
-        .and_then(|c| c["id"].as_i64())
-        .expect("the noise category");
+    let id = category_id(&app, &admin, "noise").await;
     app.patch(
         &format!("/api/v1/categories/{id}"),
         Some(&root),
@@ -132,16 +135,7 @@ async fn filings_take_category_and_deadline_changes_at_once_here_and_within_the_
     file(&app, &resident, "noise").await;
     file(&other, &resident, "noise").await;
 
-    let noise = app
-        .get("/api/v1/categories", Some(&root))
-        .await
-        .expect(200)
-        .as_array()
-        .expect("categories")
-        .iter()
-        .find(|c| c["code"] == "noise")
-        .and_then(|c| c["id"].as_i64())
-        .expect("the noise category");
+    let noise = category_id(&app, &root, "noise").await;
     app.patch(
         &format!("/api/v1/categories/{noise}"),
         Some(&root),
