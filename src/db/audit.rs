@@ -10,12 +10,17 @@ use super::schema::{audit_answers, audit_log, extension_requests, follow_ups, po
 use crate::domain::grid::community_of;
 use crate::policy::audit::AuditObject;
 
-/// Appends `row`; returns its id.
+/// Appends `row`; returns its id. On PostgreSQL the writes the change
+/// deferred go in the same statement (`batch::defer`): the audit row is a
+/// change's last write.
 pub fn insert_audit(conn: &mut AnyConnection, row: &NewAuditRow) -> QueryResult<i64> {
-    super::each_backend!(conn, |c| diesel::insert_into(audit_log::table)
+    let insert = diesel::insert_into(audit_log::table)
         .values(row)
-        .returning(audit_log::id)
-        .get_result(c))
+        .returning(audit_log::id);
+    match conn {
+        AnyConnection::Postgres(c) => super::batch::With::new(insert).deferred().get_result(c),
+        AnyConnection::Sqlite(c) => insert.get_result(c),
+    }
 }
 
 /// Appends several rows in one statement (a batch of queued reads). On

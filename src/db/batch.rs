@@ -12,11 +12,18 @@
 //! checks run at its end, as they would have one after the other. An error
 //! in any of them fails the statement, and the transaction with it.
 //!
+//! A write can also wait for a later statement of its transaction
+//! ([`defer`]): a filing's rows after the ticket's own go in front of the
+//! change's audit row, so the filing is five round trips (`BEGIN`, the
+//! reporter, the ticket, the rest, `COMMIT`) where it was seven.
+//!
 //! SQLite has no data-modifying `WITH` and no round trips: its callers run
-//! the same writes one after the other.
+//! the same writes one after the other, and nothing waits.
+
+use std::cell::RefCell;
 
 use diesel::QueryResult;
-use diesel::pg::Pg;
+use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::RunQueryDsl;
 use diesel::query_dsl::methods::ExecuteDsl;
@@ -38,6 +45,100 @@ pub fn execute(conn: &mut AnyConnection, write: impl Write) -> QueryResult<usize
     }
 }
 
+thread_local! {
+    /// Writes of the current PostgreSQL write transaction that wait for a
+    /// later statement ([`defer`]). `None` while no write transaction is
+    /// open on this thread (one runs at a time on a thread).
+    static DEFERRED: RefCell<Option<Vec<Box<dyn QueryFragment<Pg>>>>> = const { RefCell::new(None) };
+}
+
+/// When a write whose result nothing reads is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Now, as a statement of its own (or in front of the caller's next one).
+    Now,
+    /// On PostgreSQL, in front of the transaction's next statement that takes
+    /// deferred writes, at the latest just before the commit: see [`defer`].
+    Deferred,
+}
+
+/// Runs `write` now on SQLite, or outside a write transaction. Inside a
+/// PostgreSQL write transaction it waits, and goes in front of the next
+/// statement built with [`With::deferred`] (the audit row of the change),
+/// else in one statement just before the commit ([`Deferring::flush`]): a filing's
+/// visit, search entry, first event, notifications and webhook deliveries
+/// then cost no round trip of their own.
+///
+/// For writes whose rows nothing in the transaction reads until then, and
+/// whose order among themselves does not matter (a statement runs its
+/// `WITH` clauses in no set order). A failure surfaces at that later
+/// statement and fails the transaction, as it would have at once.
+pub fn defer(conn: &mut AnyConnection, write: impl Write + 'static) -> QueryResult<()> {
+    match conn {
+        AnyConnection::Postgres(c) => defer_postgres(c, write),
+        AnyConnection::Sqlite(c) => ExecuteDsl::execute(write, c).map(drop),
+    }
+}
+
+/// [`defer`] for a write only PostgreSQL runs.
+pub fn defer_postgres(c: &mut PgConnection, write: impl QueryFragment<Pg> + 'static) -> QueryResult<()> {
+    let write: Box<dyn QueryFragment<Pg>> = Box::new(write);
+    let outside = DEFERRED.with_borrow_mut(|deferred| match deferred {
+        Some(writes) => {
+            writes.push(write);
+            None
+        }
+        None => Some(write),
+    });
+    match outside {
+        None => Ok(()),
+        Some(main) => ExecuteDsl::execute(
+            With {
+                before: Vec::new(),
+                main,
+            },
+            c,
+        )
+        .map(drop),
+    }
+}
+
+/// The deferred writes of one write transaction: opened before its first
+/// statement, ended after its commit or rollback. Ending drops anything
+/// still deferred (a transaction that failed).
+pub(super) struct Deferring(());
+
+impl Deferring {
+    pub(super) fn open(conn: &AnyConnection) -> Option<Self> {
+        match conn {
+            AnyConnection::Postgres(_) => {
+                DEFERRED.set(Some(Vec::new()));
+                Some(Self(()))
+            }
+            AnyConnection::Sqlite(_) => None,
+        }
+    }
+
+    /// Sends what is still deferred, as one statement: before the commit.
+    pub(super) fn flush(&self, conn: &mut AnyConnection) -> QueryResult<()> {
+        let mut writes = take();
+        let (Some(main), AnyConnection::Postgres(c)) = (writes.pop(), conn) else {
+            return Ok(());
+        };
+        ExecuteDsl::execute(With { before: writes, main }, c).map(drop)
+    }
+}
+
+impl Drop for Deferring {
+    fn drop(&mut self) {
+        DEFERRED.set(None);
+    }
+}
+
+fn take() -> Vec<Box<dyn QueryFragment<Pg>>> {
+    DEFERRED.with_borrow_mut(|deferred| deferred.as_mut().map(std::mem::take).unwrap_or_default())
+}
+
 /// `main`, with `before` run as part of it (see the module documentation).
 pub struct With<'a, M> {
     before: Vec<Box<dyn QueryFragment<Pg> + 'a>>,
@@ -55,6 +156,12 @@ impl<'a, M> With<'a, M> {
     /// Adds a write whose result nothing reads.
     pub fn before(mut self, write: impl QueryFragment<Pg> + 'a) -> Self {
         self.before.push(Box::new(write));
+        self
+    }
+
+    /// Adds the writes this thread's transaction has deferred ([`defer`]).
+    pub fn deferred(mut self) -> Self {
+        self.before.extend(take());
         self
     }
 }

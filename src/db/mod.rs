@@ -817,7 +817,14 @@ where
         AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         AnyConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    let result = f(conn);
+    // Writes `f` defers (PostgreSQL) are sent before the commit at the
+    // latest, and dropped with a rollback.
+    let deferring = batch::Deferring::open(conn);
+    let result = f(conn).and_then(|value| match &deferring {
+        Some(deferring) => Ok(deferring.flush(conn).map(|()| value)?),
+        None => Ok(value),
+    });
+    drop(deferring);
     let end = match (&result, &mut *conn) {
         (Ok(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
         (Ok(_), AnyConnection::Postgres(c)) => AnsiTransactionManager::commit_transaction(c),

@@ -394,6 +394,29 @@ pub struct EventRow {
     pub created_at: NaiveDateTime,
 }
 
+impl EventRow {
+    /// The row `new` becomes when inserted with `id`, for a writer that
+    /// knows the id before the insert (`tickets::insert_filed`).
+    pub fn inserted(id: i64, new: &NewEventRow) -> diesel::QueryResult<Self> {
+        let kind = EventKind::parse(&new.kind).ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError(format!("unknown event kind {}", new.kind).into())
+        })?;
+        Ok(Self {
+            id,
+            ticket_id: new.ticket_id,
+            kind,
+            actor_id: new.actor_id,
+            from_status: new.from_status.clone(),
+            to_status: new.to_status.clone(),
+            from_unit_id: new.from_unit_id,
+            to_unit_id: new.to_unit_id,
+            note: new.note.clone(),
+            internal: new.internal,
+            created_at: new.created_at,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = ticket_events, treat_none_as_default_value = false)]
 pub struct NewEventRow {

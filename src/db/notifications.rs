@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::query_dsl::methods::ExecuteDsl;
 
 use super::AnyConnection;
-use super::batch::With;
+use super::batch::{self, When, With};
 use super::schema::{notifications, posts, users};
 use super::stamp::{MaybeStamp, Stamp};
 use super::webhooks::{Outgoing, enqueue_statement};
@@ -54,14 +54,16 @@ pub fn insert_notifications(conn: &mut AnyConnection, rows: &[NewNotificationRow
 /// Writes `row` (its `user_id` aside) to every active account holding a
 /// post at exactly `unit_id`, but `actor`, in one statement: what a filing
 /// writes, without first reading who the staff are. The webhook deliveries
-/// `queue` go in the same statement on PostgreSQL (`db::batch`).
+/// `queue` go in the same statement on PostgreSQL (`db::batch`), or with
+/// the change's last one when `when` defers them.
 pub fn insert_for_staff_of(
     conn: &mut AnyConnection,
     unit_id: i64,
     actor: Option<i64>,
     row: &NewNotificationRow,
     queue: &[Outgoing<'_>],
-) -> QueryResult<usize> {
+    when: When,
+) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
     let staff = posts::table
         .inner_join(users::table)
@@ -89,18 +91,25 @@ pub fn insert_for_staff_of(
     let insert = diesel::insert_into(notifications::table)
         .values(staff)
         .into_columns(columns);
-    match conn {
-        AnyConnection::Postgres(c) => queue
+    match (conn, when) {
+        (conn, When::Deferred) => {
+            for outgoing in queue {
+                batch::defer(conn, enqueue_statement(outgoing))?;
+            }
+            batch::defer(conn, insert)
+        }
+        (AnyConnection::Postgres(c), When::Now) => queue
             .iter()
             .fold(With::new(insert), |with, outgoing| {
                 with.before(enqueue_statement(outgoing))
             })
-            .execute(c),
-        AnyConnection::Sqlite(c) => {
+            .execute(c)
+            .map(drop),
+        (AnyConnection::Sqlite(c), When::Now) => {
             for outgoing in queue {
                 ExecuteDsl::execute(enqueue_statement(outgoing), c)?;
             }
-            insert.execute(c)
+            insert.execute(c).map(drop)
         }
     }
 }

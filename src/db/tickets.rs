@@ -196,13 +196,29 @@ pub fn decide_extension(
 
 // ---------------------------------------------------------------- tickets
 
-pub fn insert_ticket(conn: &mut AnyConnection, new: NewTicketRow) -> QueryResult<TicketRow> {
-    crate::db::each_backend!(conn, |c| {
-        diesel::insert_into(tickets::table)
-            .values(new)
+/// The id a new ticket's first event takes: on PostgreSQL drawn by the
+/// ticket's own insert, so that the event, and what it tells, can wait for
+/// the change's last statement (`batch::defer`) instead of being a round
+/// trip that returns its id. SQLite has no round trips to save.
+pub struct FirstEvent(Option<i64>);
+
+// A bound name (text casts to `regclass` implicitly), so that the statement
+// is prepared once per connection: a literal is parsed and planned each time.
+diesel::define_sql_function!(fn nextval(sequence: Text) -> BigInt);
+
+/// Inserts a ticket being filed.
+pub fn insert_ticket(conn: &mut AnyConnection, new: NewTicketRow) -> QueryResult<(TicketRow, FirstEvent)> {
+    let insert = diesel::insert_into(tickets::table).values(new);
+    match conn {
+        AnyConnection::Postgres(c) => insert
+            .returning((tickets::all_columns, nextval("ticket_events_id_seq")))
+            .get_result::<(TicketRow, i64)>(c)
+            .map(|(ticket, event_id)| (ticket, FirstEvent(Some(event_id)))),
+        AnyConnection::Sqlite(c) => insert
             .returning(tickets::all_columns)
             .get_result(c)
-    })
+            .map(|ticket| (ticket, FirstEvent(None))),
+    }
 }
 
 pub fn find_ticket(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<TicketRow>> {
@@ -285,32 +301,42 @@ pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges)
 
 /// What filing writes once its ticket has an id: the first visit, at the
 /// unit it was filed to (`ticket_reach` follows by trigger), its search
-/// entry, and its first event, which is returned. On PostgreSQL one
-/// statement (`db::batch`): none of the three reads another's rows.
+/// entry, and its first event, which is returned. On PostgreSQL all three
+/// wait for the change's last statement (`batch::defer`): none reads
+/// another's rows, and the event's id was drawn with the ticket.
 pub fn insert_filed(
     conn: &mut AnyConnection,
     ticket: &TicketRow,
-    search: &search::NewEntry,
-    event: &NewEventRow,
+    search: search::NewEntry,
+    event: NewEventRow,
+    first: FirstEvent,
 ) -> QueryResult<EventRow> {
-    let visit = diesel::insert_into(ticket_visits::table).values((
-        ticket_visits::ticket_id.eq(ticket.id),
-        ticket_visits::unit_id.eq(ticket.current_unit_id),
-    ));
-    let event = diesel::insert_into(ticket_events::table)
-        .values(event)
-        .returning(ticket_events::all_columns);
-    match conn {
-        AnyConnection::Postgres(c) => super::batch::With::new(event)
-            .before(visit)
-            .before(search.postgres_insert())
-            .get_result(c),
-        AnyConnection::Sqlite(c) => {
-            visit.execute(c)?;
-            search.insert_sqlite(c)?;
-            event.get_result(c)
+    let event = match first.0 {
+        Some(id) => {
+            let row = EventRow::inserted(id, &event)?;
+            super::batch::defer(
+                conn,
+                diesel::insert_into(ticket_events::table).values((ticket_events::id.eq(id), event)),
+            )?;
+            row
         }
+        None => diesel::insert_into(ticket_events::table)
+            .values(event)
+            .returning(ticket_events::all_columns)
+            .get_result(conn)?,
+    };
+    super::batch::defer(
+        conn,
+        diesel::insert_into(ticket_visits::table).values((
+            ticket_visits::ticket_id.eq(ticket.id),
+            ticket_visits::unit_id.eq(ticket.current_unit_id),
+        )),
+    )?;
+    match conn {
+        AnyConnection::Postgres(c) => super::batch::defer_postgres(c, search.postgres_insert())?,
+        AnyConnection::Sqlite(c) => search.insert_sqlite(c)?,
     }
+    Ok(event)
 }
 
 /// Records that a ticket is (or was) at a unit; staff there may read it.

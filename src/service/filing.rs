@@ -174,7 +174,7 @@ pub fn file(
         now,
     );
     let status = Status::Assigned;
-    let ticket = db::insert_ticket(
+    let (ticket, first_event) = db::insert_ticket(
         conn,
         NewTicketRow {
             kind: f.kind,
@@ -216,8 +216,8 @@ pub fn file(
     let event = db::insert_filed(
         conn,
         &ticket,
-        &db::search::NewEntry::of(&ticket, &reporter, &[unit_id], &party_users),
-        &NewEventRow {
+        db::search::NewEntry::of(&ticket, &reporter, &[unit_id], &party_users),
+        NewEventRow {
             ticket_id: ticket.id,
             kind: "filed".into(),
             actor_id: Some(caller.id.0),
@@ -229,6 +229,7 @@ pub fn file(
             internal: false,
             created_at: now,
         },
+        first_event,
     )?;
     super::timeline::tell(conn, &ticket, &event)?;
     let parties = match f.kind {

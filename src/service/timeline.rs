@@ -6,6 +6,7 @@
 use chrono::NaiveDateTime;
 
 use crate::db::AnyConnection;
+use crate::db::batch::When;
 use crate::db::models::{EventRow, NewEventRow, TicketRow};
 use crate::db::notifications::{self as store, NewNotificationRow};
 use crate::db::queries;
@@ -30,18 +31,20 @@ pub fn record(conn: &mut AnyConnection, ticket: Option<&TicketRow>, event: &NewE
             &read
         }
     };
-    notify(conn, ticket, &row)?;
+    notify(conn, ticket, &row, When::Now)?;
     Ok(row)
 }
 
 /// Writes whom `event`, already appended, tells: what [`record`] does
 /// after the insert, for a writer that appended the event itself (filing,
 /// with the rows it writes alongside).
+/// What it writes waits for the change's last statement on PostgreSQL
+/// (`batch::defer`): a filing records one event, and reads none of it back.
 pub fn tell(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
-    notify(conn, ticket, event)
+    notify(conn, ticket, event, When::Deferred)
 }
 
-fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
+fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow, when: When) -> Result<(), ApiError> {
     let kind = event.kind;
     let moves = matches!(
         kind,
@@ -88,6 +91,7 @@ fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Res
         ticket,
         Some(event.id),
         event.created_at,
+        when,
     )
 }
 
@@ -104,7 +108,7 @@ pub fn warn(
         Deadline::Resolve => ticket.resolve_due_at,
     };
     let notice = notify::warning(deadline, UnitId(ticket.current_unit_id), due_at);
-    write_notices(conn, vec![notice], None, ticket, None, now)
+    write_notices(conn, vec![notice], None, ticket, None, now, When::Now)
 }
 
 /// The deadline worker's reminder that a follow-up visit of `ticket` is due
@@ -116,7 +120,7 @@ pub fn remind_follow_up(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     let notice = notify::follow_up_due(UnitId(ticket.current_unit_id), due_at);
-    write_notices(conn, vec![notice], None, ticket, None, now)
+    write_notices(conn, vec![notice], None, ticket, None, now, When::Now)
 }
 
 /// Writes `notices`, the staff of each unit looked up (never `actor`), each
@@ -129,6 +133,7 @@ fn write_notices(
     ticket: &TicketRow,
     event_id: Option<i64>,
     at: NaiveDateTime,
+    when: When,
 ) -> Result<(), ApiError> {
     if notices.is_empty() {
         return Ok(());
@@ -154,7 +159,7 @@ fn write_notices(
         && let Recipient::StaffOf(unit) = notice.to
     {
         let row = new_row(0, notice, ticket_id, event_id, at);
-        store::insert_for_staff_of(conn, unit.0, actor, &row, &queue)?;
+        store::insert_for_staff_of(conn, unit.0, actor, &row, &queue, when)?;
         return Ok(());
     }
     for outgoing in &queue {
