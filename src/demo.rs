@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::auth::password;
 use crate::db::PinnedCaches;
+use crate::db::batch::When;
 use crate::db::models::{NewUserRow, UnitRow};
 use crate::db::queries::{self, NewUnit};
 use crate::db::{AnyConnection, Db};
@@ -249,7 +250,7 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
             on_behalf_of: None,
             respondents: None,
         })?;
-        Ok(file(conn, &caller, filing, at, &PinnedCaches::empty())?.0.id)
+        Ok(file(conn, &caller, filing, at, &PinnedCaches::empty(), When::Now)?.0.id)
     };
     let step = |conn: &mut AnyConnection, actor: &str, id: i64, step: Step, at: NaiveDateTime| {
         let user = queries::find_user_by_username(conn, actor)?.ok_or(ApiError::NotFound)?;
@@ -497,7 +498,9 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
             phone: None,
         }]),
     })?;
-    let dispute = file(conn, &applicant, filing, hours(96), &PinnedCaches::empty())?.0.id;
+    let dispute = file(conn, &applicant, filing, hours(96), &PinnedCaches::empty(), When::Now)?
+        .0
+        .id;
     step(conn, "jm.b1.bldg2", dispute, Step::Accept, hours(90))?;
     // The building asked for more time; the branch agreed.
     let building_leader = who(conn, "jm.b1.bldg2")?;
@@ -537,7 +540,9 @@ fn sample_tickets(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<(), Ap
             phone: Some("13900001234"),
         }]),
     })?;
-    let owners_dispute = file(conn, &owners, filing, hours(30), &PinnedCaches::empty())?.0.id;
+    let owners_dispute = file(conn, &owners, filing, hours(30), &PinnedCaches::empty(), When::Now)?
+        .0
+        .id;
     let building = queries::list_units(
         conn,
         &queries::UnitFilter {
@@ -590,7 +595,9 @@ fn mediated_dispute(conn: &mut AnyConnection, hours: &dyn Fn(i64) -> NaiveDateTi
             phone: None,
         }]),
     })?;
-    let id = file(conn, &applicant, filing, day(40), &PinnedCaches::empty())?.0.id;
+    let id = file(conn, &applicant, filing, day(40), &PinnedCaches::empty(), When::Now)?
+        .0
+        .id;
     let leader = who(conn, "jm.b3.bldg2")?;
     apply_step(
         conn,

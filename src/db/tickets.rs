@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
 use super::AnyConnection;
+use super::batch::{self, When};
 use super::fragment::{Fragment, LimitedTo, Shapes};
 use super::in_ids::by_ids;
 use super::models::*;
@@ -301,42 +302,50 @@ pub fn update_ticket(conn: &mut AnyConnection, id: i64, changes: &TicketChanges)
 
 /// What filing writes once its ticket has an id: the first visit, at the
 /// unit it was filed to (`ticket_reach` follows by trigger), its search
-/// entry, and its first event, which is returned. On PostgreSQL all three
-/// wait for the change's last statement (`batch::defer`): none reads
-/// another's rows, and the event's id was drawn with the ticket.
+/// entry, and its first event, which is returned. With [`When::Deferred`]
+/// all three wait for the transaction's last statement on PostgreSQL
+/// (`batch::defer`): none reads another's rows, and the event's id was
+/// drawn with the ticket.
 pub fn insert_filed(
     conn: &mut AnyConnection,
     ticket: &TicketRow,
     search: search::NewEntry,
     event: NewEventRow,
     first: FirstEvent,
+    when: When,
 ) -> QueryResult<EventRow> {
-    let event = match first.0 {
-        Some(id) => {
+    let visit = diesel::insert_into(ticket_visits::table).values((
+        ticket_visits::ticket_id.eq(ticket.id),
+        ticket_visits::unit_id.eq(ticket.current_unit_id),
+    ));
+    match (conn, first.0, when) {
+        (AnyConnection::Postgres(c), Some(id), When::Deferred) => {
             let row = EventRow::inserted(id, &event)?;
-            super::batch::defer(
-                conn,
+            batch::defer_postgres(
+                c,
                 diesel::insert_into(ticket_events::table).values((ticket_events::id.eq(id), event)),
             )?;
-            row
+            batch::defer_postgres(c, visit)?;
+            batch::defer_postgres(c, search.postgres_insert())?;
+            Ok(row)
         }
-        None => diesel::insert_into(ticket_events::table)
-            .values(event)
-            .returning(ticket_events::all_columns)
-            .get_result(conn)?,
-    };
-    super::batch::defer(
-        conn,
-        diesel::insert_into(ticket_visits::table).values((
-            ticket_visits::ticket_id.eq(ticket.id),
-            ticket_visits::unit_id.eq(ticket.current_unit_id),
-        )),
-    )?;
-    match conn {
-        AnyConnection::Postgres(c) => super::batch::defer_postgres(c, search.postgres_insert())?,
-        AnyConnection::Sqlite(c) => search.insert_sqlite(c)?,
+        (AnyConnection::Postgres(c), _, _) => batch::With::new(
+            diesel::insert_into(ticket_events::table)
+                .values(event)
+                .returning(ticket_events::all_columns),
+        )
+        .before(visit)
+        .before(search.postgres_insert())
+        .get_result(c),
+        (AnyConnection::Sqlite(c), _, _) => {
+            visit.execute(c)?;
+            search.insert_sqlite(c)?;
+            diesel::insert_into(ticket_events::table)
+                .values(event)
+                .returning(ticket_events::all_columns)
+                .get_result(c)
+        }
     }
-    Ok(event)
 }
 
 /// Records that a ticket is (or was) at a unit; staff there may read it.

@@ -4,6 +4,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::db::batch::When;
 use crate::db::models::{IdempotencyRow, NewEventRow, NewPartyRow, NewTicketRow, TicketRow, UnitRow, UserRow};
 use crate::db::tickets as db;
 use crate::db::{AnyConnection, PinnedCaches, queries, write_audit};
@@ -115,12 +116,18 @@ fn reporter_for(conn: &mut AnyConnection, caller: &Caller, filing: &Filing) -> R
 /// lowest unit that serves the reporter at or above the category's entry
 /// level, waiting to be signed for. Returns it with what showing it takes,
 /// from the rows filing read and wrote (not read again).
+///
+/// With [`When::Deferred`] the rows after the ticket's own (its first
+/// visit, search entry, event, notifications and webhook deliveries) wait
+/// for the transaction's last statement on PostgreSQL (`db::batch::defer`):
+/// for a caller that reads none of them before its commit.
 pub fn file(
     conn: &mut AnyConnection,
     caller: &Caller,
     f: Filing,
     now: NaiveDateTime,
     caches: &PinnedCaches,
+    when: When,
 ) -> Result<(TicketRow, TicketContext), ApiError> {
     // The catalogue and the deadline rules as this process holds them: a
     // change on another replica may be seen up to `category_cache::TTL` late.
@@ -230,8 +237,9 @@ pub fn file(
             created_at: now,
         },
         first_event,
+        when,
     )?;
-    super::timeline::tell(conn, &ticket, &event)?;
+    super::timeline::tell(conn, &ticket, &event, when)?;
     let parties = match f.kind {
         Kind::Dispute => {
             let mut parties = vec![NewPartyRow {
@@ -351,7 +359,9 @@ pub fn file_once(
             });
         }
     }
-    let (ticket, context) = file(conn, caller, filing, now, caches)?;
+    // What follows reads none of the filing's rows: rendering reads the
+    // rows filing returned, and the key and the audit row are other tables.
+    let (ticket, context) = file(conn, caller, filing, now, caches, When::Deferred)?;
     let (ticket_id, version) = (ticket.id, ticket.version);
     // Staff filing for a resident: their audit row goes to the ticket's community.
     write_audit::created_in(AuditObject::Ticket(ticket_id), ticket.community_id);

@@ -38,10 +38,10 @@ pub fn record(conn: &mut AnyConnection, ticket: Option<&TicketRow>, event: &NewE
 /// Writes whom `event`, already appended, tells: what [`record`] does
 /// after the insert, for a writer that appended the event itself (filing,
 /// with the rows it writes alongside).
-/// What it writes waits for the change's last statement on PostgreSQL
-/// (`batch::defer`): a filing records one event, and reads none of it back.
-pub fn tell(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow) -> Result<(), ApiError> {
-    notify(conn, ticket, event, When::Deferred)
+/// With [`When::Deferred`] what it writes waits for the transaction's last
+/// statement on PostgreSQL (`batch::defer`).
+pub fn tell(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow, when: When) -> Result<(), ApiError> {
+    notify(conn, ticket, event, when)
 }
 
 fn notify(conn: &mut AnyConnection, ticket: &TicketRow, event: &EventRow, when: When) -> Result<(), ApiError> {
