@@ -318,18 +318,7 @@ async fn refuse_rows_of_changes(app: &TestApp, refuse: bool) {
             "DROP FUNCTION refuse_rows_of_changes()",
         ],
     };
-    let db = app.db.clone();
-    actix_web::web::block(move || {
-        db.write_blocking(move |conn| {
-            for statement in statements {
-                diesel::sql_query(*statement).execute(conn)?;
-            }
-            Ok(())
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    app.execute_sql(statements).await;
 }
 
 /// The write entries of a page as "action object status", newest first.

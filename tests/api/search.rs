@@ -25,7 +25,7 @@ fn ids(list: &Value) -> Vec<i64> {
 }
 
 /// The ids `q` finds for `token`, newest first (one page of 100).
-async fn search(app: &TestApp, token: &str, q: &str) -> Vec<i64> {
+pub(crate) async fn search(app: &TestApp, token: &str, q: &str) -> Vec<i64> {
     ids(app
         .get(&format!("/api/v1/tickets?limit=100&q={}", encode(q)), Some(token))
         .await

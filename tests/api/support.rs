@@ -274,6 +274,23 @@ impl TestApp {
             .expect("load demo");
     }
 
+    /// Runs `statements` on the app's database in one write transaction
+    /// (a test's change of the schema, such as a trigger that refuses rows).
+    pub async fn execute_sql(&self, statements: &'static [&'static str]) {
+        let db = self.db.clone();
+        web::block(move || {
+            db.write_blocking(move |conn| {
+                for statement in statements {
+                    diesel::sql_query(*statement).execute(conn)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap()
+        .expect("execute SQL");
+    }
+
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
         self.raw(
             method,

@@ -284,6 +284,82 @@ async fn staff_file_for_residents_of_their_area() {
     assert_eq!(ids(&list), [ticket["id"].as_i64().unwrap()]);
 }
 
+/// A filing commits all its rows or none. On PostgreSQL the rows after the
+/// ticket's own wait for the transaction's last statement: the audit row's
+/// when staff file (their changes are audited), a statement of their own
+/// just before the commit when a resident files (`db::batch::defer`). The
+/// database here refuses the first event, which is one of those rows.
+#[actix_web::test]
+async fn a_filing_commits_all_its_rows_or_none() {
+    let app = TestApp::with_demo().await;
+    let admin = app.token("jm.admin").await;
+    let leader = app.token("jm.b1.bldg1").await;
+    let own = app.token("resident01").await;
+    let resident = app.user_id(&admin, "resident01").await;
+    let before = ids(app.get("/api/v1/tickets?limit=100", Some(&admin)).await.expect(200));
+    let staff = json!({"category": "leak", "title": "电话反映漏水", "description": "居民来电，厨房渗水。", "on_behalf_of": resident});
+    let theirs = json!({"category": "noise", "title": "楼上噪音", "description": "深夜拖动家具。"});
+
+    refuse_first_events(&app, true).await;
+    for _ in 0..2 {
+        for (token, body) in [(&leader, &staff), (&own, &theirs)] {
+            let body = Some(("application/json", body.to_string().into_bytes()));
+            let res = app
+                .raw_faulted(Method::POST, "/api/v1/complaints", Some(token), &[], body)
+                .await;
+            assert_eq!(res.status, 500, "{}", res.text);
+        }
+    }
+    let list = app.get("/api/v1/tickets?limit=100", Some(&admin)).await;
+    assert_eq!(ids(list.expect(200)), before, "no ticket without its event");
+    assert_eq!(crate::search::search(&app, &admin, "渗水").await, Vec::<i64>::new());
+
+    // Nothing of the failed filings waits to be sent with a later one.
+    refuse_first_events(&app, false).await;
+    let mut filed = Vec::new();
+    for (token, body) in [(&leader, &staff), (&own, &theirs)] {
+        let ticket = app
+            .post("/api/v1/complaints", Some(token), body.clone())
+            .await
+            .expect(201)
+            .clone();
+        let id = ticket["id"].as_i64().unwrap();
+        let events = app.get(&format!("/api/v1/tickets/{id}/events"), Some(&admin)).await;
+        let events = events.expect(200)["items"].as_array().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["kind"], "filed");
+        assert_eq!(events[0]["to_unit_id"], ticket["current_unit_id"]);
+        filed.push(id);
+    }
+    assert_eq!(crate::search::search(&app, &admin, "渗水").await, filed[..1]);
+    let list = app.get("/api/v1/tickets?limit=100", Some(&admin)).await;
+    let mut now = ids(list.expect(200));
+    now.retain(|id| !before.contains(id));
+    now.sort_unstable();
+    assert_eq!(now, filed);
+}
+
+/// Makes the database refuse every first event of a ticket (`filed`), or,
+/// with `false`, accept them again.
+async fn refuse_first_events(app: &TestApp, refuse: bool) {
+    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
+        ("sqlite", true) => &["CREATE TRIGGER refuse_first_events BEFORE INSERT ON ticket_events \
+             WHEN NEW.kind = 'filed' BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+        ("sqlite", false) => &["DROP TRIGGER refuse_first_events"],
+        (_, true) => &[
+            "CREATE FUNCTION refuse_first_events() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'refused'; END; $$",
+            "CREATE TRIGGER refuse_first_events BEFORE INSERT ON ticket_events FOR EACH ROW \
+             WHEN (NEW.kind = 'filed') EXECUTE FUNCTION refuse_first_events()",
+        ],
+        (_, false) => &[
+            "DROP TRIGGER refuse_first_events ON ticket_events",
+            "DROP FUNCTION refuse_first_events()",
+        ],
+    };
+    app.execute_sql(statements).await;
+}
+
 #[actix_web::test]
 async fn disputes_carry_their_parties_and_parties_see_no_contact_details() {
     let app = TestApp::with_demo().await;
