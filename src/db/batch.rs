@@ -105,16 +105,19 @@ pub fn defer_postgres(c: &mut PgConnection, write: impl QueryFragment<Pg> + 'sta
 
 /// The deferred writes of one write transaction: opened before its first
 /// statement, ended after its commit or rollback. Ending drops anything
-/// still deferred (a transaction that failed).
-pub(super) struct Deferring(());
+/// still deferred (a transaction that failed), and gives back the writes
+/// of a transaction this one was opened inside (on another connection),
+/// if any: each transaction sends only its own.
+pub(super) struct Deferring {
+    outer: Option<Vec<Box<dyn QueryFragment<Pg>>>>,
+}
 
 impl Deferring {
     pub(super) fn open(conn: &AnyConnection) -> Option<Self> {
         match conn {
-            AnyConnection::Postgres(_) => {
-                DEFERRED.set(Some(Vec::new()));
-                Some(Self(()))
-            }
+            AnyConnection::Postgres(_) => Some(Self {
+                outer: DEFERRED.replace(Some(Vec::new())),
+            }),
             AnyConnection::Sqlite(_) => None,
         }
     }
@@ -131,7 +134,7 @@ impl Deferring {
 
 impl Drop for Deferring {
     fn drop(&mut self) {
-        DEFERRED.set(None);
+        DEFERRED.set(self.outer.take());
     }
 }
 
