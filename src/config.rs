@@ -356,8 +356,9 @@ pub fn build_state(
             stored
         }
     };
-    let audit = AuditQueue::start(db.clone()).map_err(|e| ConfigError::Thread(e.to_string()))?;
     let metrics = crate::metrics::Metrics::new()?;
+    let audit =
+        AuditQueue::start(db.clone(), metrics.audit_queue().clone()).map_err(|e| ConfigError::Thread(e.to_string()))?;
     Ok(AppState {
         audit,
         db,

@@ -19,7 +19,8 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::db::Db;
@@ -39,6 +40,12 @@ const REQUEST_BUCKETS: [f64; 13] = [
 /// Worker passes: usually milliseconds, minutes when a backlog is worked off.
 const PASS_BUCKETS: [f64; 14] = [
     0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Writing a batch of queued audit rows: a millisecond or two; a stalled
+/// disk or a restarting database, seconds.
+const AUDIT_BATCH_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
 /// What the deadline worker runs (the `pass` label).
@@ -92,6 +99,20 @@ pub struct Metrics {
     webhook_deliveries: IntCounterVec,
     webhook_endpoints_disabled: prometheus::IntCounter,
     limit_rejections: IntCounterVec,
+    audit_queue: AuditQueueMetrics,
+}
+
+/// The audit queue's metrics (`db::audit_queue`), handed to the queue.
+#[derive(Clone)]
+pub struct AuditQueueMetrics {
+    /// Rows queued and not yet written (or given up on).
+    pub depth: IntGauge,
+    /// Reads whose row found the queue full, so that they waited for room.
+    pub full_waits: IntCounter,
+    /// Time to write one batch (its transaction, retries included).
+    pub batch_duration: Histogram,
+    /// Rows that could not be written.
+    pub lost: IntCounter,
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -227,8 +248,46 @@ impl Metrics {
                     &["limit"],
                 ),
             )?,
+            audit_queue: AuditQueueMetrics {
+                depth: registered(
+                    r,
+                    IntGauge::new(
+                        "griddesk_audit_queue_depth",
+                        "Audit rows of reads queued in memory and not yet written.",
+                    ),
+                )?,
+                full_waits: registered(
+                    r,
+                    IntCounter::new(
+                        "griddesk_audit_queue_full_waits_total",
+                        "Reads whose audit row found the queue full and waited for room.",
+                    ),
+                )?,
+                batch_duration: registered(
+                    r,
+                    Histogram::with_opts(
+                        HistogramOpts::new(
+                            "griddesk_audit_queue_batch_duration_seconds",
+                            "Time to write one batch of queued audit rows.",
+                        )
+                        .buckets(AUDIT_BATCH_BUCKETS.to_vec()),
+                    ),
+                )?,
+                lost: registered(
+                    r,
+                    IntCounter::new(
+                        "griddesk_audit_rows_lost_total",
+                        "Queued audit rows that could not be written (each is logged).",
+                    ),
+                )?,
+            },
             registry,
         })
+    }
+
+    /// The audit queue's metrics, for [`crate::db::audit_queue::AuditQueue`].
+    pub fn audit_queue(&self) -> &AuditQueueMetrics {
+        &self.audit_queue
     }
 
     /// Counts one answered request. `route` is a pattern or [`UNMATCHED`].
@@ -415,5 +474,11 @@ mod tests {
         );
         // A second registry is independent: no process-wide state.
         assert!(Metrics::new().is_ok());
+        let audit = metrics.audit_queue();
+        audit.depth.add(3);
+        audit.full_waits.inc();
+        let text = TextEncoder::new().encode_to_string(&metrics.registry.gather()).unwrap();
+        assert!(text.contains("griddesk_audit_queue_depth 3"), "{text}");
+        assert!(text.contains("griddesk_audit_queue_full_waits_total 1"), "{text}");
     }
 }

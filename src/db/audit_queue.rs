@@ -3,13 +3,15 @@
 //! a read never waits for a write transaction.
 //!
 //! A batch is what arrives within [`GATHER`] of its first row (at most
-//! [`BATCH`] rows): each commit costs the writer a sync and a write of the
-//! log, so under a burst of reads the trail costs a commit per many rows,
-//! not per row.
+//! [`BATCH`] rows): each commit costs the writer a write of the log (and on
+//! SQLite a sync), so under a burst of reads the trail costs a commit per
+//! many rows, not per row.
 //!
 //! What a crash can lose: rows still queued when the process is killed (at
 //! most what arrived in the last [`GATHER`] before, plus a batch being
-//! committed). A graceful stop writes them all first
+//! committed), and on PostgreSQL the batches committed in the database
+//! server's last moments before it crashed ([`without_sync`]). A graceful
+//! stop writes them all first
 //! ([`AuditQueue::drain`]). Rows of writes are not queued: a change's row
 //! is committed in the change's own transaction (`db::write_audit`), and a
 //! refused write's once the answer is known (`api::audit::record`). So that
@@ -18,8 +20,6 @@
 //! ([`AuditQueue::settle`]).
 
 use diesel::Connection;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -28,12 +28,20 @@ use super::audit::{communities_of, community_exists, insert_audit, insert_audits
 use super::models::NewAuditRow;
 use super::{AnyConnection, Db};
 use crate::error::ApiError;
+use crate::metrics::AuditQueueMetrics;
 use crate::policy::audit::{AuditObject, filed_under};
 
-/// Rows that may wait; past this, requests wait for room (nothing is dropped).
-const CAPACITY: usize = 4096;
-/// Rows written per transaction at most.
-const BATCH: usize = 512;
+/// Rows that may wait; past this, requests wait for room (nothing is
+/// dropped). About a second of admins' reads at the most one server
+/// answers on two cores (17,000-20,000 a second): under that load the
+/// writer falls behind by 0.1-1 s at times (a checkpoint, a burst of CPU
+/// for the requests), and 4,096 made reads wait (`full_waits`) in some
+/// runs. A row takes about half a kilobyte, so a full queue some 8 MiB;
+/// the queue holds only what waits.
+const CAPACITY: usize = 16_384;
+/// Rows written per transaction at most: a backlog is worked off in few
+/// commits.
+const BATCH: usize = 2048;
 /// How long a batch waits for more rows after its first.
 pub const GATHER: Duration = Duration::from_millis(10);
 
@@ -95,15 +103,15 @@ pub struct AuditQueue {
     /// The writing thread, woken early by a drain (rows never wake it
     /// while it gathers: that would cost a wake-up per read).
     gatherer: Thread,
-    /// Rows queued and not yet written (or given up on).
-    unwritten: Arc<AtomicUsize>,
+    /// Its depth gauge counts the rows queued and not yet written (or
+    /// given up on).
+    metrics: AuditQueueMetrics,
 }
 
 impl AuditQueue {
-    pub fn start(db: Db) -> std::io::Result<Self> {
+    pub fn start(db: Db, metrics: AuditQueueMetrics) -> std::io::Result<Self> {
         let (sender, receiver) = sync_channel(CAPACITY);
-        let unwritten = Arc::new(AtomicUsize::new(0));
-        let counted = unwritten.clone();
+        let counted = metrics.clone();
         let gatherer = std::thread::Builder::new()
             .name("griddesk-audit".into())
             .spawn(move || serve(&db, &receiver, &counted))?
@@ -112,23 +120,25 @@ impl AuditQueue {
         Ok(Self {
             sender,
             gatherer,
-            unwritten,
+            metrics,
         })
     }
 
     /// Queues a row; waits (on a blocking thread) only when the queue is full.
     pub async fn push(&self, row: PendingAudit) {
-        self.unwritten.fetch_add(1, Ordering::AcqRel);
+        self.metrics.depth.inc();
         let sent = match self.sender.try_send(Message::Row(Box::new(row))) {
             Ok(()) => true,
             Err(TrySendError::Full(message)) => {
+                self.metrics.full_waits.inc();
                 let sender = self.sender.clone();
                 matches!(actix_web::web::block(move || sender.send(message)).await, Ok(Ok(())))
             }
             Err(TrySendError::Disconnected(_)) => false,
         };
         if !sent {
-            self.unwritten.fetch_sub(1, Ordering::AcqRel);
+            self.metrics.depth.dec();
+            self.metrics.lost.inc();
             tracing::error!("the audit queue has stopped; an audit row was not written");
         }
     }
@@ -137,7 +147,7 @@ impl AuditQueue {
     /// written first, so that the trail's order (by id) is the order they
     /// happened in. Costs nothing when none is waiting.
     pub async fn settle(&self) {
-        if self.unwritten.load(Ordering::Acquire) > 0 {
+        if self.metrics.depth.get() > 0 {
             self.drain().await;
         }
     }
@@ -159,7 +169,7 @@ impl AuditQueue {
     }
 }
 
-fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
+fn serve(db: &Db, receiver: &Receiver<Message>, metrics: &AuditQueueMetrics) {
     // Idle, the thread waits for a first row; then it sleeps out the
     // gathering time (a drain wakes it early) and takes what has queued.
     while let Ok(first) = receiver.recv() {
@@ -187,9 +197,12 @@ fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
         }
         let count = rows.len();
         if !rows.is_empty() {
-            write(db, rows);
+            let started = Instant::now();
+            let lost = write(db, rows);
+            metrics.batch_duration.observe(started.elapsed().as_secs_f64());
+            metrics.lost.inc_by(lost as u64);
         }
-        unwritten.fetch_sub(count, Ordering::AcqRel);
+        metrics.depth.sub(i64::try_from(count).unwrap_or(i64::MAX));
         for done in waiting {
             let _ = done.send(());
         }
@@ -197,16 +210,18 @@ fn serve(db: &Db, receiver: &Receiver<Message>, unwritten: &AtomicUsize) {
 }
 
 /// Writes `rows` in one transaction; tries once more after a second (the
-/// database may be restarting), then logs what was lost.
+/// database may be restarting), then logs what was lost. Returns how many
+/// rows were lost.
 ///
 /// The batch goes in as one multi-row insert; only if it fails is it
 /// written again with each row in a savepoint of its own, so one bad row
 /// (its actor deleted meanwhile) costs only itself. The usual batch thus
 /// costs one statement, not one a row.
-fn write(db: &Db, rows: Vec<PendingAudit>) {
+fn write(db: &Db, rows: Vec<PendingAudit>) -> usize {
     let count = rows.len();
     let all = rows.clone();
     let written = db.write_blocking(move |conn| {
+        without_sync(conn)?;
         let filed = all
             .into_iter()
             .map(|row| row.filed(conn))
@@ -214,20 +229,23 @@ fn write(db: &Db, rows: Vec<PendingAudit>) {
         Ok(insert_audits(conn, &filed)?)
     });
     if written.is_ok() {
-        return;
+        return 0;
     }
     for attempt in 0..2 {
         let batch = rows.clone();
         let written = db.write_blocking(move |conn| {
+            without_sync(conn)?;
+            let mut lost = 0;
             for row in batch {
                 if let Err(error) = conn.transaction::<_, ApiError, _>(|conn| row.write(conn).map(drop)) {
                     tracing::error!(%error, "an audit row could not be written and is lost");
+                    lost += 1;
                 }
             }
-            Ok(())
+            Ok(lost)
         });
         match written {
-            Ok(()) => return,
+            Ok(lost) => return lost,
             Err(error) if attempt == 0 => {
                 tracing::warn!(%error, count, "writing queued audit rows failed; trying again");
                 std::thread::sleep(Duration::from_secs(1));
@@ -235,4 +253,22 @@ fn write(db: &Db, rows: Vec<PendingAudit>) {
             Err(error) => tracing::error!(%error, count, "queued audit rows could not be written and are lost"),
         }
     }
+    count
+}
+
+/// On PostgreSQL a batch commits without waiting for the log's sync to
+/// the disk. Its rows are ones a crash may lose anyway (see the module's
+/// note); waiting for the sync would let a slow one (a checkpoint's writes
+/// crowding the disk) stall the writer until the queue is full and reads
+/// wait for room. A crash of the database server can now lose the batches
+/// of its last moments too (at most three `wal_writer_delay`s, 0.6 s by
+/// default); it cannot lose a batch whose rows precede a change's row in
+/// the trail, since that change's own commit syncs the log up to itself.
+/// SQLite's batches commit as its writer commits everything.
+fn without_sync(conn: &mut AnyConnection) -> Result<(), ApiError> {
+    use diesel::RunQueryDsl;
+    if let AnyConnection::Postgres(c) = conn {
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c)?;
+    }
+    Ok(())
 }

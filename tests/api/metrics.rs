@@ -291,6 +291,94 @@ async fn the_pool_and_the_writer_queue_are_gauges_read_at_scrape_time() {
     drop(held);
 }
 
+/// Makes the database refuse the audit rows of reads (as a full disk or a
+/// broken constraint would), or, with `false`, accept them again.
+async fn refuse_rows_of_reads(app: &TestApp, refuse: bool) {
+    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
+        ("sqlite", true) => &["CREATE TRIGGER refuse_rows_of_reads BEFORE INSERT ON audit_log \
+             WHEN NEW.kind = 'read' BEGIN SELECT RAISE(ABORT, 'no room for the trail'); END"],
+        ("sqlite", false) => &["DROP TRIGGER refuse_rows_of_reads"],
+        (_, true) => &[
+            "CREATE FUNCTION refuse_rows_of_reads() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'no room for the trail'; END; $$",
+            "CREATE TRIGGER refuse_rows_of_reads BEFORE INSERT ON audit_log FOR EACH ROW \
+             WHEN (NEW.kind = 'read') EXECUTE FUNCTION refuse_rows_of_reads()",
+        ],
+        (_, false) => &[
+            "DROP TRIGGER refuse_rows_of_reads ON audit_log",
+            "DROP FUNCTION refuse_rows_of_reads()",
+        ],
+    };
+    app.execute_sql(statements).await;
+}
+
+#[actix_web::test]
+async fn the_audit_queue_shows_its_depth_its_batches_and_the_rows_it_lost() {
+    let app = TestApp::with_demo().await;
+    let metrics = MetricsListener::start(&app);
+    let admin = app.token("jm.admin").await;
+    let (depth, waits, batches, lost) = (
+        "griddesk_audit_queue_depth",
+        "griddesk_audit_queue_full_waits_total",
+        "griddesk_audit_queue_batch_duration_seconds",
+        "griddesk_audit_rows_lost_total",
+    );
+    let before = metrics.scrape().await;
+    before.expect_type(depth, "gauge");
+    before.expect_type(waits, "counter");
+    before.expect_type(batches, "histogram");
+    before.expect_type(lost, "counter");
+    let batches_before = before.expect(&format!("{batches}_count"), &[]);
+    let resident = app.token("resident01").await;
+    let mut ids = Vec::new();
+    for title in ["夜间噪音", "楼道堆物", "电梯故障"] {
+        ids.push(file(&app, &resident, "noise", title).await["id"].as_i64().unwrap());
+    }
+    let read_all = || async {
+        for id in &ids {
+            app.get(&format!("/api/v1/tickets/{id}"), Some(&admin))
+                .await
+                .expect(200);
+        }
+        app.audit.drain().await;
+    };
+
+    // Each of an admin's reads queues a row; once written, none waits.
+    read_all().await;
+    let written = metrics.scrape().await;
+    assert_eq!(written.expect(depth, &[]), 0.0, "{}", written.text);
+    let batches_written = written.expect(&format!("{batches}_count"), &[]);
+    assert!(
+        (batches_before + 1.0..=batches_before + 3.0).contains(&batches_written),
+        "three reads in 1 to 3 batches: {batches_before} -> {batches_written}"
+    );
+    assert_eq!(written.expect(lost, &[]), 0.0);
+    assert_eq!(written.expect(waits, &[]), 0.0, "the queue was never full");
+
+    // Rows the database refuses are counted as lost, and the queue goes on.
+    refuse_rows_of_reads(&app, true).await;
+    read_all().await;
+    let refused = metrics.scrape().await;
+    assert_eq!(refused.expect(lost, &[]), 3.0, "{}", refused.text);
+    assert_eq!(refused.expect(depth, &[]), 0.0);
+    refuse_rows_of_reads(&app, false).await;
+    read_all().await;
+    let again = metrics.scrape().await;
+    assert_eq!(again.expect(lost, &[]), 3.0);
+    let trail = app
+        .get("/api/v1/audit?limit=100", Some(&admin))
+        .await
+        .expect(200)
+        .clone();
+    let reads = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "read" && e["action"] == "GET /api/v1/tickets/{id}")
+        .count();
+    assert_eq!(reads, 6, "the first and the last three reads are in the trail");
+}
+
 #[actix_web::test]
 async fn refusals_are_counted_by_the_limit_reached() {
     let app = TestApp::with_demo().await;
