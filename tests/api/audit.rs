@@ -302,23 +302,9 @@ async fn the_trail_cannot_be_changed_or_erased() {
 /// full disk or a broken constraint would), or, with `false`, accept them
 /// again. Rows of requests that failed still go in.
 async fn refuse_rows_of_changes(app: &TestApp, refuse: bool) {
-    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
-        ("sqlite", true) => &["CREATE TRIGGER refuse_rows_of_changes BEFORE INSERT ON audit_log \
-             WHEN NEW.kind = 'write' AND NEW.status < 300 \
-             BEGIN SELECT RAISE(ABORT, 'no room for the trail'); END"],
-        ("sqlite", false) => &["DROP TRIGGER refuse_rows_of_changes"],
-        (_, true) => &[
-            "CREATE FUNCTION refuse_rows_of_changes() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'no room for the trail'; END; $$",
-            "CREATE TRIGGER refuse_rows_of_changes BEFORE INSERT ON audit_log FOR EACH ROW \
-             WHEN (NEW.kind = 'write' AND NEW.status < 300) EXECUTE FUNCTION refuse_rows_of_changes()",
-        ],
-        (_, false) => &[
-            "DROP TRIGGER refuse_rows_of_changes ON audit_log",
-            "DROP FUNCTION refuse_rows_of_changes()",
-        ],
-    };
-    app.execute_sql(statements).await;
+    let condition = "NEW.kind = 'write' AND NEW.status < 300";
+    app.refuse_inserts("refuse_rows_of_changes", "audit_log", condition, refuse)
+        .await;
 }
 
 /// The write entries of a page as "action object status", newest first.

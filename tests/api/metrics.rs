@@ -291,25 +291,11 @@ async fn the_pool_and_the_writer_queue_are_gauges_read_at_scrape_time() {
     drop(held);
 }
 
-/// Makes the database refuse the audit rows of reads (as a full disk or a
-/// broken constraint would), or, with `false`, accept them again.
+/// Makes the database refuse the audit rows of reads, or, with `false`,
+/// accept them again.
 async fn refuse_rows_of_reads(app: &TestApp, refuse: bool) {
-    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
-        ("sqlite", true) => &["CREATE TRIGGER refuse_rows_of_reads BEFORE INSERT ON audit_log \
-             WHEN NEW.kind = 'read' BEGIN SELECT RAISE(ABORT, 'no room for the trail'); END"],
-        ("sqlite", false) => &["DROP TRIGGER refuse_rows_of_reads"],
-        (_, true) => &[
-            "CREATE FUNCTION refuse_rows_of_reads() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'no room for the trail'; END; $$",
-            "CREATE TRIGGER refuse_rows_of_reads BEFORE INSERT ON audit_log FOR EACH ROW \
-             WHEN (NEW.kind = 'read') EXECUTE FUNCTION refuse_rows_of_reads()",
-        ],
-        (_, false) => &[
-            "DROP TRIGGER refuse_rows_of_reads ON audit_log",
-            "DROP FUNCTION refuse_rows_of_reads()",
-        ],
-    };
-    app.execute_sql(statements).await;
+    app.refuse_inserts("refuse_rows_of_reads", "audit_log", "NEW.kind = 'read'", refuse)
+        .await;
 }
 
 #[actix_web::test]

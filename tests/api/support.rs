@@ -276,12 +276,13 @@ impl TestApp {
 
     /// Runs `statements` on the app's database in one write transaction
     /// (a test's change of the schema, such as a trigger that refuses rows).
-    pub async fn execute_sql(&self, statements: &'static [&'static str]) {
+    pub async fn execute_sql<S: AsRef<str>>(&self, statements: &[S]) {
+        let statements: Vec<String> = statements.iter().map(|s| s.as_ref().to_owned()).collect();
         let db = self.db.clone();
         web::block(move || {
             db.write_blocking(move |conn| {
-                for statement in statements {
-                    diesel::sql_query(*statement).execute(conn)?;
+                for statement in &statements {
+                    diesel::sql_query(statement).execute(conn)?;
                 }
                 Ok(())
             })
@@ -289,6 +290,35 @@ impl TestApp {
         .await
         .unwrap()
         .expect("execute SQL");
+    }
+
+    /// Makes the database refuse to insert into `table` the rows for which
+    /// `condition` (SQL over `NEW`) holds, as a full disk or a broken
+    /// constraint would, through a trigger called `name`; with `false`,
+    /// drops the trigger again.
+    pub async fn refuse_inserts(&self, name: &str, table: &str, condition: &str, refuse: bool) {
+        let statements = match (self.db.backend(), refuse) {
+            ("sqlite", true) => vec![format!(
+                "CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {condition} \
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )],
+            ("sqlite", false) => vec![format!("DROP TRIGGER {name}")],
+            (_, true) => vec![
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN RAISE EXCEPTION 'refused'; END; $$"
+                ),
+                format!(
+                    "CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW \
+                     WHEN ({condition}) EXECUTE FUNCTION {name}()"
+                ),
+            ],
+            (_, false) => vec![
+                format!("DROP TRIGGER {name} ON {table}"),
+                format!("DROP FUNCTION {name}()"),
+            ],
+        };
+        self.execute_sql(&statements).await;
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {

@@ -342,22 +342,8 @@ async fn a_filing_commits_all_its_rows_or_none() {
 /// Makes the database refuse every first event of a ticket (`filed`), or,
 /// with `false`, accept them again.
 async fn refuse_first_events(app: &TestApp, refuse: bool) {
-    let statements: &'static [&'static str] = match (app.db.backend(), refuse) {
-        ("sqlite", true) => &["CREATE TRIGGER refuse_first_events BEFORE INSERT ON ticket_events \
-             WHEN NEW.kind = 'filed' BEGIN SELECT RAISE(ABORT, 'refused'); END"],
-        ("sqlite", false) => &["DROP TRIGGER refuse_first_events"],
-        (_, true) => &[
-            "CREATE FUNCTION refuse_first_events() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'refused'; END; $$",
-            "CREATE TRIGGER refuse_first_events BEFORE INSERT ON ticket_events FOR EACH ROW \
-             WHEN (NEW.kind = 'filed') EXECUTE FUNCTION refuse_first_events()",
-        ],
-        (_, false) => &[
-            "DROP TRIGGER refuse_first_events ON ticket_events",
-            "DROP FUNCTION refuse_first_events()",
-        ],
-    };
-    app.execute_sql(statements).await;
+    app.refuse_inserts("refuse_first_events", "ticket_events", "NEW.kind = 'filed'", refuse)
+        .await;
 }
 
 #[actix_web::test]
